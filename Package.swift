@@ -1,0 +1,73 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Folders follow the data flow: Frames (shared raw-frame types) → Capture → Encoding → FrameBus → Serving (and, later, Recording),
+// with `Cameras` wiring one pipeline per camera and `blackbox` as the thin executable.
+let package = Package(
+    name: "blackbox",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "blackbox", targets: ["blackbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        .target(name: "CShims"),
+        .target(name: "Frames", dependencies: ["CShims"]),
+        .target(name: "Capture", dependencies: ["Frames"]),
+        .target(
+            name: "Encoding",
+            dependencies: [
+                "Frames", "CTurboJPEG",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "FrameBus",
+            dependencies: [
+                "Encoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "Cameras",
+            dependencies: [
+                "Frames", "Capture", "Encoding", "FrameBus",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Serving",
+            dependencies: [
+                "Cameras", "FrameBus", "Encoding",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "blackbox",
+            dependencies: [
+                "Frames", "Capture", "Encoding", "FrameBus", "Cameras", "Serving",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "BlackboxTests",
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Cameras", "CTurboJPEG"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

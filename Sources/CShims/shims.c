@@ -1,0 +1,11 @@
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+#include "cshims.h"
+
+int blackbox_set_thread_name(const char *name) {
+    char shortName[16];
+    strncpy(shortName, name, sizeof shortName - 1);
+    shortName[sizeof shortName - 1] = 0;
+    return pthread_setname_np(pthread_self(), shortName);
+}

@@ -1,0 +1,62 @@
+import Frames
+import NIOCore
+
+/// A JPEG frame, encoded once and shared by every consumer (live viewers, snapshot, recorder).
+///
+/// The bytes live in one buffer laid out as a complete `multipart/x-mixed-replace` part, so a
+/// live viewer sends `part` as is and everybody else reads `jpeg`, a slice of the same memory.
+public struct EncodedFrame: Sendable {
+    /// Source sequence number.
+    public let sequence: UInt64
+    /// Capture time of the raw frame.
+    public let time: CaptureTime
+    /// Picture width.
+    public let width: Int
+    /// Picture height.
+    public let height: Int
+    /// Boundary line, part headers, JPEG, CRLF.
+    public let part: ByteBuffer
+    /// Just the JPEG (a slice of `part`).
+    public let jpeg: ByteBuffer
+    /// Nanoseconds spent on overlay + compression (0 for pass-through).
+    public let encodeNanos: UInt64
+
+    /// Wraps JPEG bytes into a multipart part (one copy into a buffer of the exact final size).
+    public init(jpeg bytes: UnsafeRawBufferPointer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
+                encodeNanos: UInt64, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        let header = MJPEGPart.header(length: bytes.count, time: time)
+        var buffer = allocator.buffer(capacity: header.utf8.count + bytes.count + 2)
+        buffer.writeString(header)
+        let jpegStart = buffer.writerIndex
+        buffer.writeBytes(bytes)
+        buffer.writeStaticString("\r\n")
+        self.part = buffer
+        self.jpeg = buffer.getSlice(at: jpegStart, length: bytes.count)!
+        self.sequence = sequence
+        self.time = time
+        self.width = width
+        self.height = height
+        self.encodeNanos = encodeNanos
+    }
+}
+
+/// The multipart framing of the live stream (the format of mjpg-streamer and ustreamer).
+public enum MJPEGPart {
+    /// Boundary between parts.
+    public static let boundary = "blackboxframe"
+    /// Value of the stream response's Content-Type.
+    public static let contentType = "multipart/x-mixed-replace;boundary=\(boundary)"
+
+    /// Boundary line and headers for a JPEG of `length` bytes.
+    static func header(length: Int, time: CaptureTime) -> String {
+        let micros = time.wallNanos / 1000
+        let frac = String(micros).leftPadded(to: 6)
+        return "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(time.wallSeconds).\(frac)\r\n\r\n"
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}

@@ -1,0 +1,182 @@
+import Frames
+import NIOCore
+import Synchronization
+
+/// Settings an encoder pool reads for every frame; changeable while running.
+public final class EncoderSettings: Sendable {
+    /// JPEG quality, 1–100.
+    public let quality: Atomic<Int>
+    /// Whether the timestamp overlay is drawn.
+    public let overlay: Atomic<Bool>
+    /// Text after the clock in the overlay (the camera id).
+    public let label: String
+
+    /// Creates settings.
+    public init(quality: Int, overlay: Bool, label: String) {
+        self.quality = Atomic(quality)
+        self.overlay = Atomic(overlay)
+        self.label = label
+    }
+}
+
+/// Counters and encode-time statistics of one pool.
+public final class EncodeStats: Sendable {
+    /// Frames encoded and delivered.
+    public let encoded = Atomic<UInt64>(0)
+    /// Frames refused because every worker was busy and the queue full.
+    public let droppedBusy = Atomic<UInt64>(0)
+    /// Frames libjpeg-turbo failed on.
+    public let errors = Atomic<UInt64>(0)
+    private let window = Mutex(Window())
+
+    private struct Window {
+        var samples = [UInt64](repeating: 0, count: 1024)
+        var next = 0
+        var filled = 0
+    }
+
+    /// Creates zeroed statistics.
+    public init() {}
+
+    func record(nanos: UInt64) {
+        window.withLock { w in
+            w.samples[w.next] = nanos
+            w.next = (w.next + 1) % w.samples.count
+            w.filled = min(w.filled + 1, w.samples.count)
+        }
+    }
+
+    /// Mean and 99th percentile of the last 1024 encode times, in milliseconds (nil before the first frame).
+    public func encodeMillis() -> (mean: Double, p99: Double)? {
+        let recent = window.withLock { Array($0.samples.prefix($0.filled)) }
+        guard !recent.isEmpty else { return nil }
+        let sorted = recent.sorted()
+        let mean = Double(sorted.reduce(0, +)) / Double(sorted.count)
+        let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+        return (mean / 1e6, Double(p99) / 1e6)
+    }
+}
+
+/// N encoder threads sharing one bounded queue, delivering frames in capture order.
+///
+/// `submit` never blocks: when the queue is full the frame is refused (the caller releases it and
+/// the drop is counted). Results are re-ordered by ticket so consumers see frames in the order
+/// they were captured even though workers finish out of order.
+public final class EncoderPool: Sendable {
+    private struct Job: @unchecked Sendable {
+        let ticket: UInt64
+        let frame: RawFrame
+    }
+
+    private struct Reorder {
+        var next: UInt64 = 0
+        var done: [UInt64: EncodedFrame?] = [:]
+    }
+
+    /// Settings read per frame.
+    public let settings: EncoderSettings
+    /// Counters.
+    public let stats = EncodeStats()
+    /// Number of worker threads.
+    public let workerCount: Int
+
+    private let queue: BoundedQueue<Job>
+    private let nextTicket = Mutex<UInt64>(0)
+    private let reorder = Mutex(Reorder())
+    private let output: @Sendable (EncodedFrame) -> Void
+    private let threads = Mutex<[DedicatedThread]>([])
+
+    /// Starts `workers` threads; `output` is called in capture order, from a worker thread, and must not block.
+    public init(workers: Int, queueDepth: Int? = nil, settings: EncoderSettings,
+                output: @escaping @Sendable (EncodedFrame) -> Void) throws {
+        workerCount = max(1, workers)
+        self.settings = settings
+        self.output = output
+        queue = BoundedQueue(capacity: queueDepth ?? workerCount * 2)
+        var encoders: [JPEGEncoder] = []
+        for _ in 0..<workerCount { encoders.append(try JPEGEncoder()) }
+        var threads: [DedicatedThread] = []
+        for (i, encoder) in encoders.enumerated() {
+            let box = UncheckedBox(encoder)
+            threads.append(DedicatedThread(name: "enc-\(settings.label.prefix(8))-\(i)") { [self] in work(box.value) })
+        }
+        self.threads.withLock { $0 = threads }
+    }
+
+    /// Default worker count: min(cores, 4).
+    public static var defaultWorkers: Int { min(System.coreCount, 4) }
+
+    /// Queues `frame` for encoding; false (frame not taken) when the queue is full or the pool stopped.
+    public func submit(_ frame: RawFrame) -> Bool {
+        let taken = nextTicket.withLock { ticket in
+            guard queue.offer(Job(ticket: ticket, frame: frame)) else { return false }
+            ticket += 1
+            return true
+        }
+        if !taken { stats.droppedBusy.add(1, ordering: .relaxed) }
+        return taken
+    }
+
+    /// Queues `frame`, waiting for room; for lossless producers (benchmarks) only.
+    public func submitWaiting(_ frame: RawFrame) -> Bool {
+        nextTicket.withLock { ticket in
+            guard queue.put(Job(ticket: ticket, frame: frame)) else { return false }
+            ticket += 1
+            return true
+        }
+    }
+
+    /// Stops accepting frames, lets queued ones finish, and joins the workers.
+    public func stop() {
+        queue.close()
+        let running = threads.withLock { t -> [DedicatedThread] in
+            defer { t = [] }
+            return t
+        }
+        for t in running { t.join() }
+    }
+
+    private func work(_ encoder: JPEGEncoder) {
+        let overlay = TimestampOverlay()
+        let allocator = ByteBufferAllocator()
+        while let job = queue.take() {
+            let frame = job.frame
+            let start = MonotonicClock.nanos()
+            if settings.overlay.load(ordering: .relaxed) {
+                overlay.draw(on: frame, label: settings.label)
+            }
+            let quality = settings.quality.load(ordering: .relaxed)
+            let encoded = try? encoder.encode(frame, quality: quality) { bytes in
+                let nanos = MonotonicClock.nanos() - start
+                return EncodedFrame(jpeg: bytes, sequence: frame.sequence, time: frame.time,
+                                    width: frame.width, height: frame.height, encodeNanos: nanos, allocator: allocator)
+            }
+            // The raw buffer goes back (to the pool, or QBUF to the driver) as soon as it is encoded.
+            frame.storage.release()
+            if let encoded {
+                stats.record(nanos: encoded.encodeNanos)
+            } else {
+                stats.errors.add(1, ordering: .relaxed)
+            }
+            deliver(ticket: job.ticket, encoded)
+        }
+    }
+
+    private func deliver(ticket: UInt64, _ frame: EncodedFrame?) {
+        reorder.withLock { r in
+            r.done[ticket] = .some(frame)
+            while let ready = r.done.removeValue(forKey: r.next) {
+                r.next += 1
+                if let ready {
+                    stats.encoded.add(1, ordering: .relaxed)
+                    output(ready)
+                }
+            }
+        }
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,125 @@
+import CTurboJPEG
+import Frames
+
+/// Errors from libjpeg-turbo.
+public struct JPEGError: Error, CustomStringConvertible {
+    /// What failed, with libjpeg-turbo's own message.
+    public let description: String
+    init(_ what: String, handle: tjhandle?) {
+        let detail = handle.flatMap { tjGetErrorStr2($0) }.map { String(cString: $0) } ?? "unknown error"
+        description = "\(what): \(detail)"
+    }
+}
+
+/// One TurboJPEG compressor fed raw planes (no colour conversion). Not thread-safe: each
+/// encoder thread owns one, with an output buffer sized once for the largest frame.
+public final class JPEGEncoder {
+    private let handle: tjhandle
+    private var output: UnsafeMutablePointer<UInt8>?
+    private var outputCapacity: UInt = 0
+
+    /// Creates a compressor.
+    public init() throws {
+        guard let h = tjInitCompress() else { throw JPEGError("tjInitCompress", handle: nil) }
+        handle = h
+    }
+
+    deinit {
+        if let output { tjFree(output) }
+        tjDestroy(handle)
+    }
+
+    /// TurboJPEG subsampling constant for a planar format.
+    static func subsampling(_ format: PixelFormat) -> Int32 {
+        switch format {
+        case .yuv420: return Int32(TJSAMP_420.rawValue)
+        case .yuv422: return Int32(TJSAMP_422.rawValue)
+        case .grey: return Int32(TJSAMP_GRAY.rawValue)
+        }
+    }
+
+    /// Compresses `frame`'s planes at `quality` (1–100) and passes the JPEG bytes to `body`.
+    /// The bytes are valid only inside `body` (the buffer is reused for the next frame).
+    public func encode<T>(_ frame: RawFrame, quality: Int, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        let subsamp = Self.subsampling(frame.format)
+        let needed = tjBufSize(Int32(frame.width), Int32(frame.height), subsamp)
+        if needed > outputCapacity {
+            if let output { tjFree(output) }
+            output = tjAlloc(Int32(needed))
+            outputCapacity = output == nil ? 0 : needed
+        }
+        guard output != nil else { throw JPEGError("tjAlloc(\(needed))", handle: nil) }
+        var size = outputCapacity
+        var strides = frame.planes.map { Int32($0.stride) }
+        var planes: [UnsafePointer<UInt8>?] = frame.planes.map { UnsafePointer($0.base) }
+        let rc = planes.withUnsafeMutableBufferPointer { p in
+            strides.withUnsafeMutableBufferPointer { s in
+                tjCompressFromYUVPlanes(handle, p.baseAddress, Int32(frame.width), s.baseAddress, Int32(frame.height),
+                                        subsamp, &output, &size, Int32(quality), TJFLAG_NOREALLOC)
+            }
+        }
+        guard rc == 0 else { throw JPEGError("tjCompressFromYUVPlanes \(frame.width)x\(frame.height)", handle: handle) }
+        return try body(UnsafeRawBufferPointer(start: output, count: Int(size)))
+    }
+}
+
+/// A decoded picture's header.
+public struct JPEGInfo: Sendable, Equatable {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+}
+
+/// TurboJPEG decompressor, for tests, the benchmark's input image and validating camera JPEGs.
+public final class JPEGDecoder {
+    private let handle: tjhandle
+
+    /// Creates a decompressor.
+    public init() throws {
+        guard let h = tjInitDecompress() else { throw JPEGError("tjInitDecompress", handle: nil) }
+        handle = h
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Reads the size from a JPEG's header.
+    public func info(_ jpeg: UnsafeRawBufferPointer) throws -> JPEGInfo {
+        var w: Int32 = 0, h: Int32 = 0, samp: Int32 = 0, cs: Int32 = 0
+        let rc = tjDecompressHeader3(handle, jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(jpeg.count), &w, &h, &samp, &cs)
+        guard rc == 0 else { throw JPEGError("tjDecompressHeader3", handle: handle) }
+        return JPEGInfo(width: Int(w), height: Int(h))
+    }
+
+    /// Decodes a JPEG fully to packed RGB (3 bytes per pixel); throws on corrupt data.
+    public func decodeRGB(_ jpeg: UnsafeRawBufferPointer) throws -> (info: JPEGInfo, rgb: [UInt8]) {
+        let info = try self.info(jpeg)
+        var rgb = [UInt8](repeating: 0, count: info.width * info.height * 3)
+        let rc = rgb.withUnsafeMutableBufferPointer { out in
+            tjDecompress2(handle, jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(jpeg.count), out.baseAddress,
+                          Int32(info.width), 0, Int32(info.height), Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
+        }
+        guard rc == 0 else { throw JPEGError("tjDecompress2", handle: handle) }
+        return (info, rgb)
+    }
+}
+
+/// Converts packed RGB to packed planar YUV 4:2:0 (I420) with libjpeg-turbo's converter.
+public func rgbToYUV420(_ rgb: [UInt8], width: Int, height: Int) throws -> [UInt8] {
+    guard let handle = tjInitCompress() else { throw JPEGError("tjInitCompress", handle: nil) }
+    defer { tjDestroy(handle) }
+    let cw = (width + 1) / 2, ch = (height + 1) / 2
+    var out = [UInt8](repeating: 0, count: width * height + 2 * cw * ch)
+    let rc = out.withUnsafeMutableBufferPointer { o -> Int32 in
+        var planes: [UnsafeMutablePointer<UInt8>?] = [o.baseAddress, o.baseAddress! + width * height, o.baseAddress! + width * height + cw * ch]
+        var strides: [Int32] = [Int32(width), Int32(cw), Int32(cw)]
+        return planes.withUnsafeMutableBufferPointer { p in
+            strides.withUnsafeMutableBufferPointer { s in
+                tjEncodeYUVPlanes(handle, rgb, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue),
+                                  p.baseAddress, s.baseAddress, Int32(TJSAMP_420.rawValue), 0)
+            }
+        }
+    }
+    guard rc == 0 else { throw JPEGError("tjEncodeYUVPlanes", handle: handle) }
+    return out
+}

@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed-capacity FIFO shared between threads: producers never block, consumers may.
+///
+/// Used where a dedicated thread consumes work (encoder workers, the recorder). `offer` refuses
+/// when full so that the producer (the capture loop) can drop and count instead of waiting.
+public final class BoundedQueue<Element>: @unchecked Sendable {
+    /// Maximum number of queued elements.
+    public let capacity: Int
+    private var ring: [Element?]
+    private var head = 0
+    private var size = 0
+    private var closed = false
+    private var mutex = pthread_mutex_t()
+    private var notEmpty = pthread_cond_t()
+    private var notFull = pthread_cond_t()
+
+    /// Creates an empty queue holding at most `capacity` elements.
+    public init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        ring = Array(repeating: nil, count: capacity)
+        pthread_mutex_init(&mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&notEmpty, &attr)
+        pthread_cond_init(&notFull, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(&notEmpty)
+        pthread_cond_destroy(&notFull)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+
+    private func push(_ element: Element) {
+        ring[(head + size) % capacity] = element
+        size += 1
+        pthread_cond_signal(&notEmpty)
+    }
+
+    /// Appends `element` unless the queue is full or closed; never blocks.
+    public func offer(_ element: Element) -> Bool {
+        locked {
+            guard !closed, size < capacity else { return false }
+            push(element)
+            return true
+        }
+    }
+
+    /// Appends `element`, waiting while the queue is full; false when the queue is closed.
+    /// Only for producers that may wait (benchmarks, file replay) — never the capture loop.
+    public func put(_ element: Element) -> Bool {
+        locked {
+            while !closed && size == capacity { pthread_cond_wait(&notFull, &mutex) }
+            guard !closed else { return false }
+            push(element)
+            return true
+        }
+    }
+
+    /// Removes the oldest element if there is one; never blocks.
+    public func tryTake() -> Element? {
+        locked { size > 0 ? pop() : nil }
+    }
+
+    private func pop() -> Element? {
+        let element = ring[head]
+        ring[head] = nil
+        head = (head + 1) % capacity
+        size -= 1
+        pthread_cond_signal(&notFull)
+        return element
+    }
+
+    /// Removes the oldest element, waiting up to `timeoutNanos` (forever when nil).
+    /// Returns nil on timeout, or once the queue is closed and empty.
+    public func take(timeoutNanos: UInt64? = nil) -> Element? {
+        locked {
+            if size == 0 && !closed {
+                if let timeoutNanos {
+                    var deadline = timespec()
+                    clock_gettime(CLOCK_MONOTONIC, &deadline)
+                    let total = UInt64(deadline.tv_nsec) + timeoutNanos
+                    deadline.tv_sec += Int(total / 1_000_000_000)
+                    deadline.tv_nsec = Int(total % 1_000_000_000)
+                    while size == 0 && !closed {
+                        if pthread_cond_timedwait(&notEmpty, &mutex, &deadline) == ETIMEDOUT { break }
+                    }
+                } else {
+                    while size == 0 && !closed { pthread_cond_wait(&notEmpty, &mutex) }
+                }
+            }
+            guard size > 0 else { return nil }
+            return pop()
+        }
+    }
+
+    /// Refuses further elements and wakes every waiter; queued elements can still be taken.
+    public func close() {
+        locked {
+            closed = true
+            pthread_cond_broadcast(&notEmpty)
+            pthread_cond_broadcast(&notFull)
+        }
+    }
+
+    /// Removes and returns everything queued (to release resources the elements hold).
+    public func drain() -> [Element] {
+        locked {
+            var out: [Element] = []
+            while size > 0 {
+                if let e = ring[head] { out.append(e) }
+                ring[head] = nil
+                head = (head + 1) % capacity
+                size -= 1
+            }
+            pthread_cond_broadcast(&notFull)
+            return out
+        }
+    }
+
+    /// Number of queued elements.
+    public var count: Int { locked { size } }
+
+    /// Whether `close()` has been called.
+    public var isClosed: Bool { locked { closed } }
+}

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Pixel layouts that sources deliver and the encoder accepts.
+public enum PixelFormat: String, Sendable, CaseIterable {
+    /// Planar Y, U, V with 2×2 chroma subsampling (I420).
+    case yuv420
+    /// Planar Y, U, V with 2×1 chroma subsampling (the planar form of YUYV).
+    case yuv422
+    /// Luma only.
+    case grey
+}
+
+/// One plane of 8-bit samples inside a frame buffer.
+public struct Plane: @unchecked Sendable {
+    /// First byte of the plane's first row.
+    public var base: UnsafeMutablePointer<UInt8>
+    /// Bytes from one row to the next (may exceed `width`).
+    public var stride: Int
+    /// Samples per row.
+    public var width: Int
+    /// Rows.
+    public var height: Int
+
+    /// Creates a plane view over memory owned elsewhere.
+    public init(base: UnsafeMutablePointer<UInt8>, stride: Int, width: Int, height: Int) {
+        self.base = base
+        self.stride = stride
+        self.width = width
+        self.height = height
+    }
+
+    /// Pointer to the first sample of row `y`.
+    @inlinable
+    public func row(_ y: Int) -> UnsafeMutablePointer<UInt8> { base + y * stride }
+}
+
+/// Something that owns a frame's pixel memory and takes it back once the frame is encoded or dropped.
+public protocol FrameStorage: AnyObject, Sendable {
+    /// Gives the memory back to its owner (a buffer pool, or the V4L2 driver via QBUF). Called exactly once.
+    func release()
+}
+
+/// Wall-clock and monotonic capture times of a frame.
+public struct CaptureTime: Sendable, Equatable {
+    /// CLOCK_MONOTONIC in nanoseconds: for pacing, intervals and ordering.
+    public var monotonicNanos: UInt64
+    /// CLOCK_REALTIME seconds since the epoch: what the overlay prints and recordings are named by.
+    public var wallSeconds: Int
+    /// Nanoseconds within `wallSeconds`.
+    public var wallNanos: Int
+
+    /// Creates a capture time from explicit values.
+    public init(monotonicNanos: UInt64, wallSeconds: Int, wallNanos: Int) {
+        self.monotonicNanos = monotonicNanos
+        self.wallSeconds = wallSeconds
+        self.wallNanos = wallNanos
+    }
+
+    /// The current time on both clocks.
+    public static func now() -> CaptureTime {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return CaptureTime(monotonicNanos: MonotonicClock.nanos(), wallSeconds: Int(wall.tv_sec), wallNanos: Int(wall.tv_nsec))
+    }
+}
+
+/// An uncompressed frame on its way from a source to the encoder.
+///
+/// The planes point into `storage`; whoever ends the frame's journey (the encoder, or the code that
+/// drops it) calls `storage.release()` exactly once.
+public struct RawFrame: Sendable {
+    /// Layout of `planes`.
+    public var format: PixelFormat
+    /// Picture width in pixels.
+    public var width: Int
+    /// Picture height in pixels.
+    public var height: Int
+    /// Y, then U and V (absent for grey).
+    public var planes: [Plane]
+    /// Source sequence number (increasing; gaps mean frames the source lost).
+    public var sequence: UInt64
+    /// When the frame was captured.
+    public var time: CaptureTime
+    /// Owner of the pixel memory.
+    public var storage: any FrameStorage
+
+    /// Creates a frame over planes that live in `storage`.
+    public init(format: PixelFormat, width: Int, height: Int, planes: [Plane], sequence: UInt64, time: CaptureTime, storage: any FrameStorage) {
+        self.format = format
+        self.width = width
+        self.height = height
+        self.planes = planes
+        self.sequence = sequence
+        self.time = time
+        self.storage = storage
+    }
+}
+
+/// Frame size and rate as configured.
+public struct FrameGeometry: Sendable, Equatable, CustomStringConvertible {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+    /// Frames per second.
+    public var fps: Int
+
+    /// Creates a geometry.
+    public init(width: Int, height: Int, fps: Int) {
+        self.width = width
+        self.height = height
+        self.fps = fps
+    }
+
+    /// `WxH@FPS`, the form the command line takes.
+    public var description: String { "\(width)x\(height)@\(fps)" }
+}
+
+/// Reads CLOCK_MONOTONIC.
+public enum MonotonicClock {
+    /// Nanoseconds since an arbitrary fixed point; never jumps with wall-clock changes.
+    @inlinable
+    public static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
