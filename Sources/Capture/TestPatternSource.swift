@@ -131,13 +131,13 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         let scale = max(2, yp.height / 60)
         let label = id.uppercased()
         let size = BitmapFont.size(of: label, scale: scale)
-        BitmapFont.draw(label, on: yp, x: (yp.width - size.width) / 2, y: (barsBottom - size.height) / 2,
-                        scale: scale, padding: scale * 2)
+        BitmapFont.drawLabel(label, on: planes, x: (yp.width - size.width) / 2, y: (barsBottom - size.height) / 2,
+                             scale: scale, padding: scale * 2)
         let small = max(1, scale / 3)
         let caption = "BLACKBOX TEST PATTERN"
         let capSize = BitmapFont.size(of: caption, scale: small)
-        BitmapFont.draw(caption, on: yp, x: (yp.width - capSize.width) / 2,
-                        y: (barsBottom + size.height) / 2 + scale * 4, scale: small, padding: small * 2)
+        BitmapFont.drawLabel(caption, on: planes, x: (yp.width - capSize.width) / 2,
+                             y: (barsBottom + size.height) / 2 + scale * 4, scale: small, padding: small * 2)
     }
 
     private static func paintMotion(_ planes: [Plane], sequence: UInt64) {

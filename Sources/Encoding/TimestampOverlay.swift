@@ -32,17 +32,9 @@ public final class TimestampOverlay {
     /// Scale of the font for a frame of `height` rows (about 1/34 of the height per line of text).
     public static func scale(forHeight height: Int) -> Int { max(1, height / 240) }
 
-    /// The rectangle the overlay covers on a frame of the given size, padding included.
-    public static func area(text: String, height: Int) -> (x: Int, y: Int, width: Int, height: Int) {
-        let s = scale(forHeight: height)
-        let size = BitmapFont.size(of: text, scale: s)
-        return (s * 2, s * 2, size.width + 2 * s, size.height + 2 * s)
-    }
-
     /// Draws the overlay for `frame`'s capture time into its Y plane (top-left corner).
     public func draw(on frame: RawFrame, label: String) {
-        guard let luma = frame.planes.first else { return }
         let s = Self.scale(forHeight: frame.height)
-        BitmapFont.draw(text(for: frame.time, label: label), on: luma, x: s * 3, y: s * 3, scale: s, padding: s)
+        BitmapFont.drawLabel(text(for: frame.time, label: label), on: frame.planes, x: s * 3, y: s * 3, scale: s, padding: s)
     }
 }

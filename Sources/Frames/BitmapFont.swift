@@ -84,6 +84,23 @@ public enum BitmapFont {
         }
     }
 
+    /// Draws `text` as a white-on-black label into a frame's planes: glyphs into the luma plane
+    /// (the first), neutral grey into the chroma planes under the box so no picture colour tints it.
+    /// Returns the box covered, padding included.
+    @discardableResult
+    public static func drawLabel(_ text: String, on planes: [Plane], x: Int, y: Int, scale: Int, padding: Int) -> (x: Int, y: Int, width: Int, height: Int) {
+        guard let luma = planes.first else { return (x, y, 0, 0) }
+        draw(text, on: luma, x: x, y: y, scale: scale, padding: padding)
+        let size = self.size(of: text, scale: scale)
+        let box = (x: x - padding, y: y - padding, width: size.width + 2 * padding, height: size.height + 2 * padding)
+        for chroma in planes.dropFirst() {
+            let sx = max(1, luma.width / max(1, chroma.width)), sy = max(1, luma.height / max(1, chroma.height))
+            fill(chroma, x: box.x / sx, y: box.y / sy, width: (box.x + box.width + sx - 1) / sx - box.x / sx,
+                 height: (box.y + box.height + sy - 1) / sy - box.y / sy, value: 128)
+        }
+        return box
+    }
+
     /// Fills a rectangle of `plane` with `value`, clipped to the plane.
     public static func fill(_ plane: Plane, x: Int, y: Int, width: Int, height: Int, value: UInt8) {
         let x0 = max(0, x), y0 = max(0, y)

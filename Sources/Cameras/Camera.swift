@@ -1,0 +1,163 @@
+import Capture
+import Encoding
+import FrameBus
+import Frames
+import Synchronization
+
+/// One camera: its source, encoder pool and frame bus, running side by side with any others.
+public final class Camera: Sendable {
+    /// Id and settings.
+    public let config: CameraConfig
+    /// Where its encoded frames are published.
+    public let bus = FrameBus()
+    /// Frame source.
+    public let source: any FrameSource
+    /// Encoder threads.
+    public let encoder: EncoderPool
+    /// Live MJPEG connections currently open.
+    public let liveClients = Atomic<Int>(0)
+
+    private let meter = RateMeter()
+    private let running = Atomic<Bool>(false)
+
+    /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
+    public convenience init(config: CameraConfig) throws {
+        let source: any FrameSource
+        switch config.source {
+        case .testPattern:
+            source = TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
+        }
+        try self.init(config: config, source: source)
+    }
+
+    /// Builds the pipeline around an explicit source (tests, benchmarks).
+    public init(config: CameraConfig, source: any FrameSource) throws {
+        self.config = config
+        self.source = source
+        let bus = self.bus
+        let meter = self.meter
+        encoder = try EncoderPool(workers: config.workers,
+                                  settings: EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)) { frame in
+            meter.tick(frame.time.monotonicNanos)
+            bus.publish(frame)
+        }
+    }
+
+    /// Starts capture. With `lossless`, the source waits for the encoders instead of dropping (benchmarks).
+    public func start(lossless: Bool = false) throws {
+        let encoder = self.encoder
+        try source.start { frame in
+            let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
+            if !taken { frame.storage.release() }
+        }
+        running.store(true, ordering: .releasing)
+    }
+
+    /// Stops capture, lets queued frames finish encoding, then closes the bus (live streams end).
+    public func stop() {
+        running.store(false, ordering: .releasing)
+        source.stop()
+        encoder.stop()
+        bus.close()
+    }
+
+    /// A snapshot of the camera's state and counters.
+    public func status() -> CameraStatus {
+        let s = source.stats
+        let e = encoder.stats
+        let noBuffer = s.droppedNoBuffer.load(ordering: .relaxed)
+        let busy = e.droppedBusy.load(ordering: .relaxed)
+        let errors = e.errors.load(ordering: .relaxed)
+        let late = s.late.load(ordering: .relaxed)
+        let times = e.encodeMillis()
+        let now = MonotonicClock.nanos()
+        let last = bus.latest
+        return CameraStatus(
+            id: config.id,
+            source: source.description,
+            state: running.load(ordering: .relaxed) ? "streaming" : "stopped",
+            width: config.geometry.width,
+            height: config.geometry.height,
+            configuredFps: config.geometry.fps,
+            measuredFps: meter.rate(now: now),
+            quality: encoder.settings.quality.load(ordering: .relaxed),
+            overlay: encoder.settings.overlay.load(ordering: .relaxed),
+            encoderWorkers: encoder.workerCount,
+            framesCaptured: s.captured.load(ordering: .relaxed),
+            framesEncoded: e.encoded.load(ordering: .relaxed),
+            framesDropped: noBuffer + busy + errors + late,
+            drops: .init(noFreeBuffer: noBuffer, encoderBusy: busy, encodeErrors: errors, sourceLate: late),
+            viewerSkippedFrames: bus.viewerSkipped.load(ordering: .relaxed),
+            encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
+            liveClients: liveClients.load(ordering: .relaxed),
+            lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 }
+        )
+    }
+}
+
+/// What `/api/status` reports for one camera.
+public struct CameraStatus: Codable, Sendable {
+    /// Why frames were lost, by cause.
+    public struct Drops: Codable, Sendable {
+        /// Source found no free buffer (encoders behind).
+        public var noFreeBuffer: UInt64
+        /// Encoder queue full.
+        public var encoderBusy: UInt64
+        /// libjpeg-turbo failed.
+        public var encodeErrors: UInt64
+        /// Source fell behind its clock and skipped slots.
+        public var sourceLate: UInt64
+    }
+
+    /// Encode time statistics over the last 1024 frames.
+    public struct EncodeTime: Codable, Sendable {
+        /// Mean, milliseconds.
+        public var mean: Double
+        /// 99th percentile, milliseconds.
+        public var p99: Double
+    }
+
+    public var id: String
+    public var source: String
+    public var state: String
+    public var width: Int
+    public var height: Int
+    public var configuredFps: Int
+    public var measuredFps: Double
+    public var quality: Int
+    public var overlay: Bool
+    public var encoderWorkers: Int
+    public var framesCaptured: UInt64
+    public var framesEncoded: UInt64
+    public var framesDropped: UInt64
+    public var drops: Drops
+    public var viewerSkippedFrames: UInt64
+    public var encodeMs: EncodeTime?
+    public var liveClients: Int
+    public var lastFrameAgeMs: Double?
+}
+
+/// Frames per second over the last two seconds.
+final class RateMeter: Sendable {
+    private let ring = Mutex(Ring())
+
+    private struct Ring {
+        var times = [UInt64](repeating: 0, count: 256)
+        var next = 0
+        var filled = 0
+    }
+
+    func tick(_ nanos: UInt64) {
+        ring.withLock { r in
+            r.times[r.next] = nanos
+            r.next = (r.next + 1) % r.times.count
+            r.filled = min(r.filled + 1, r.times.count)
+        }
+    }
+
+    func rate(now: UInt64, window: UInt64 = 2_000_000_000) -> Double {
+        let recent = ring.withLock { r in r.times.prefix(r.filled).filter { now &- $0 <= window } }.sorted()
+        guard recent.count >= 2, let first = recent.first, let last = recent.last, last > first else { return 0 }
+        return (Double(recent.count - 1) / (Double(last - first) / 1e9) * 10).rounded() / 10
+    }
+}

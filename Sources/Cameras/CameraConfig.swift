@@ -1,0 +1,145 @@
+import Frames
+
+/// Where a camera's frames come from.
+public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
+    /// The built-in moving test pattern.
+    case testPattern
+
+    /// The spelling used on the command line.
+    public var description: String {
+        switch self {
+        case .testPattern: return "testpattern"
+        }
+    }
+}
+
+/// A camera's identity, source and settings.
+public struct CameraConfig: Sendable, Equatable {
+    /// Short id used in URLs, file names and the overlay (`front`, `rear`).
+    public var id: String
+    /// Frame source.
+    public var source: SourceSpec
+    /// Size and rate.
+    public var geometry: FrameGeometry
+    /// JPEG quality, 1–100.
+    public var quality: Int
+    /// Whether the date/time overlay is burned in.
+    public var overlay: Bool
+    /// Encoder threads for this camera.
+    public var workers: Int
+
+    /// Default size and rate: 1280x720 @ 30 fps.
+    public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)
+    /// Allowed JPEG qualities.
+    public static let qualityRange = 1...100
+    /// Allowed widths and heights.
+    public static let sizeRange = 16...4096
+    /// Allowed frame rates.
+    public static let fpsRange = 1...120
+
+    /// Creates a configuration (values are not validated here; see `validate()`).
+    public init(id: String, source: SourceSpec = .testPattern, geometry: FrameGeometry = CameraConfig.defaultGeometry,
+                quality: Int = 80, overlay: Bool = true, workers: Int = 2) {
+        self.id = id
+        self.source = source
+        self.geometry = geometry
+        self.quality = quality
+        self.overlay = overlay
+        self.workers = workers
+    }
+
+    /// Throws a `ConfigError` naming the first setting that is out of range.
+    public func validate() throws(ConfigError) {
+        try Self.validate(id: id)
+        try Self.validate(geometry: geometry, context: "camera '\(id)'")
+        guard Self.qualityRange.contains(quality) else {
+            throw ConfigError("camera '\(id)': quality \(quality) is out of range; allowed: 1 to 100")
+        }
+        guard (1...16).contains(workers) else {
+            throw ConfigError("camera '\(id)': \(workers) encoder workers is out of range; allowed: 1 to 16")
+        }
+    }
+
+    static func validate(id: String) throws(ConfigError) {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+                || c == UInt8(ascii: "-") || c == UInt8(ascii: "_")
+        }
+        guard !id.isEmpty, id.utf8.count <= 32, allowed else {
+            throw ConfigError("camera id '\(id)' is not allowed; use 1 to 32 characters from a-z, 0-9, '-' and '_'")
+        }
+    }
+
+    static func validate(geometry g: FrameGeometry, context: String) throws(ConfigError) {
+        guard sizeRange.contains(g.width), sizeRange.contains(g.height), g.width % 2 == 0, g.height % 2 == 0 else {
+            throw ConfigError("\(context): size \(g.width)x\(g.height) is not allowed; width and height must be even numbers from 16 to 4096")
+        }
+        guard fpsRange.contains(g.fps) else {
+            throw ConfigError("\(context): \(g.fps) fps is out of range; allowed: 1 to 120")
+        }
+    }
+
+    /// Parses the command line's `ID=testpattern[:WxH][@FPS]`, filling unspecified settings from `defaults`.
+    public static func parse(_ spec: String, defaults: CameraConfig) throws(ConfigError) -> CameraConfig {
+        let usage = "expected ID=testpattern[:WxH][@FPS], e.g. front=testpattern:1280x720@30"
+        guard let eq = spec.firstIndex(of: "=") else {
+            throw ConfigError("camera '\(spec)' has no '='; \(usage)")
+        }
+        var config = defaults
+        config.id = String(spec[..<eq])
+        try validate(id: config.id)
+        let rest = spec[spec.index(after: eq)...]
+        let kind: Substring
+        var params: Substring = ""
+        if let colon = rest.firstIndex(of: ":") {
+            kind = rest[..<colon]
+            params = rest[rest.index(after: colon)...]
+        } else if let at = rest.firstIndex(of: "@") {
+            kind = rest[..<at]
+            params = rest[at...]
+        } else {
+            kind = rest
+        }
+        switch kind {
+        case "testpattern": config.source = .testPattern
+        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern; \(usage)")
+        }
+        if !params.isEmpty {
+            config.geometry = try parseGeometry(params, base: defaults.geometry, context: "camera '\(config.id)'")
+        }
+        try validate(geometry: config.geometry, context: "camera '\(config.id)'")
+        return config
+    }
+
+    /// Parses `WxH`, `WxH@FPS` or `@FPS`, keeping what is not given from `base`.
+    public static func parseGeometry(_ text: Substring, base: FrameGeometry, context: String) throws(ConfigError) -> FrameGeometry {
+        var g = base
+        var sizePart = text
+        if let at = text.firstIndex(of: "@") {
+            sizePart = text[..<at]
+            let fpsText = text[text.index(after: at)...]
+            guard let fps = Int(fpsText) else {
+                throw ConfigError("\(context): frame rate '\(fpsText)' is not a whole number; expected WxH@FPS, e.g. 1280x720@30")
+            }
+            g.fps = fps
+        }
+        if !sizePart.isEmpty {
+            let dims = sizePart.split(separator: "x", omittingEmptySubsequences: false)
+            guard dims.count == 2, let w = Int(dims[0]), let h = Int(dims[1]) else {
+                throw ConfigError("\(context): size '\(sizePart)' is not WIDTHxHEIGHT; e.g. 1280x720")
+            }
+            g.width = w
+            g.height = h
+        }
+        try validate(geometry: g, context: context)
+        return g
+    }
+}
+
+/// A configuration value that is not allowed; the message names the value and what is allowed.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    /// One-line explanation.
+    public let description: String
+    /// Creates an error with its message.
+    public init(_ description: String) { self.description = description }
+}

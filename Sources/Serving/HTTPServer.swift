@@ -1,0 +1,22 @@
+import Cameras
+import Foundation
+import Hummingbird
+import Logging
+
+/// Builds the daemon's HTTP application: live MJPEG, snapshots, the page and the JSON API.
+public enum HTTPServer {
+    /// The application serving `cameras` on `host`:`port` (port 0 picks a free one);
+    /// `onRunning` receives the port actually bound.
+    public static func application(cameras: [Camera], host: String, port: Int, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let routes = Routes(cameras: cameras, startedAt: Date())
+        let router = Router(context: BasicRequestContext.self)
+        routes.register(on: router)
+        return Application(
+            responder: JSONErrorResponder(inner: router.buildResponder()),
+            configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}

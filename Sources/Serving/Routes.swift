@@ -1,0 +1,138 @@
+import Cameras
+import Encoding
+import FrameBus
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The HTTP surface (see DESIGN.md, "HTTP surface").
+struct Routes: Sendable {
+    let cameras: [Camera]
+    let startedAt: Date
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { request, _ in
+            switch request.uri.queryParameters["action"] {
+            case "stream": return try await stream(request)
+            case "snapshot": return try await snapshot(request)
+            case nil: return IndexPage.response(cameras: cameras.map(\.config))
+            case let other?:
+                return JSON.error(.badRequest, "unknown action", "action '\(other)' is not known; allowed: stream, snapshot")
+            }
+        }
+        for path in ["/stream", "/video_feed"] {
+            router.get(RouterPath(path)) { request, _ in try await stream(request) }
+        }
+        for path in ["/snapshot", "/snapshot.jpg"] {
+            router.get(RouterPath(path)) { request, _ in try await snapshot(request) }
+        }
+        router.get("/api/status") { _, _ in JSON.response(status()) }
+        router.get("/healthz") { _, _ in health() }
+    }
+
+    /// The camera named by `?camera=ID` (the first camera when absent), or a 404 naming the ones there are.
+    private func camera(for request: Request) -> Result<Camera, HTTPErrorResponse> {
+        guard let id = request.uri.queryParameters["camera"] else {
+            return cameras.first.map { .success($0) } ?? .failure(HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")))
+        }
+        if let camera = cameras.first(where: { $0.config.id == id }) { return .success(camera) }
+        let known = cameras.map(\.config.id).joined(separator: ", ")
+        return .failure(HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)")))
+    }
+
+    /// Live MJPEG: every part is the newest frame when the socket is ready for it.
+    private func stream(_ request: Request) async throws -> Response {
+        let camera: Camera
+        switch self.camera(for: request) {
+        case .success(let c): camera = c
+        case .failure(let e): return e.response
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = MJPEGPart.contentType
+        headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
+        headers[HTTPField.Name("Pragma")!] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            camera.liveClients.add(1, ordering: .relaxed)
+            defer { camera.liveClients.subtract(1, ordering: .relaxed) }
+            var last: UInt64?
+            while let frame = await camera.bus.next(after: last) {
+                try await writer.write(frame.part)
+                last = frame.sequence
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// The newest JPEG (waits up to 2 s for the first frame after start-up).
+    private func snapshot(_ request: Request) async throws -> Response {
+        let camera: Camera
+        switch self.camera(for: request) {
+        case .success(let c): camera = c
+        case .failure(let e): return e.response
+        }
+        let frame: EncodedFrame?
+        if let latest = camera.bus.latest {
+            frame = latest
+        } else {
+            frame = await withTaskGroup(of: EncodedFrame?.self) { group in
+                group.addTask { await camera.bus.next(after: nil) }
+                group.addTask { try? await Task.sleep(for: .seconds(2)); return nil }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
+        guard let frame else {
+            return JSON.error(.serviceUnavailable, "no frame", "camera '\(camera.config.id)' has not produced a frame yet")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "image/jpeg"
+        headers[.contentLength] = String(frame.jpeg.readableBytes)
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("X-Timestamp")!] = "\(frame.time.wallSeconds).\(String(frame.time.wallNanos / 1000).leftPadded(6))"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: frame.jpeg))
+    }
+
+    /// What `/api/status` returns.
+    struct Status: Codable {
+        var version: String
+        var uptimeSeconds: Double
+        var cameras: [CameraStatus]
+    }
+
+    private func status() -> Status {
+        Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
+               cameras: cameras.map { $0.status() })
+    }
+
+    /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.
+    private func health() -> Response {
+        let uptime = Date().timeIntervalSince(startedAt)
+        let stalled = cameras.map { $0.status() }.filter { s in
+            if let age = s.lastFrameAgeMs { return age > 5000 }
+            return uptime > 10
+        }.map(\.id)
+        if stalled.isEmpty {
+            return JSON.response(["status": "ok"])
+        }
+        return JSON.error(.serviceUnavailable, "stalled", "no frame for more than 5 s from: \(stalled.joined(separator: ", "))")
+    }
+}
+
+/// An error answer carried through a `Result`.
+struct HTTPErrorResponse: Error {
+    let response: Response
+    init(_ response: Response) { self.response = response }
+}
+
+/// The daemon's version, shown in `/api/status` and `--version`.
+public enum BlackboxVersion {
+    /// Semantic version string.
+    public static let string = "0.1.0"
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
