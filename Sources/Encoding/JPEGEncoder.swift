@@ -69,6 +69,12 @@ public struct JPEGInfo: Sendable, Equatable {
     public var width: Int
     /// Height in pixels.
     public var height: Int
+
+    /// Creates a header description.
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
 }
 
 /// TurboJPEG decompressor, for tests, the benchmark's input image and validating camera JPEGs.

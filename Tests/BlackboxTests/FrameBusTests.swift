@@ -1,0 +1,76 @@
+import Encoding
+import FrameBus
+import Testing
+
+@Suite("Frame bus")
+struct FrameBusTests {
+    @Test("a viewer gets the newest frame and the skipped ones are counted")
+    func latestFrameSemantics() async {
+        let bus = FrameBus()
+        for s in 1...5 { bus.publish(fakeEncoded(UInt64(s))) }
+        #expect(await bus.next(after: nil)?.sequence == 5)
+        #expect(await bus.next(after: 2)?.sequence == 5)
+        #expect(bus.viewerSkipped.load(ordering: .relaxed) == 2)
+    }
+
+    @Test("a viewer that is up to date waits for the next frame")
+    func waitsForNewer() async {
+        let bus = FrameBus()
+        bus.publish(fakeEncoded(1))
+        async let next = bus.next(after: 1)
+        // The waiter is registered or about to be; either way it must get frame 2, not frame 1.
+        while bus.published.load(ordering: .relaxed) < 1 { await Task.yield() }
+        try? await Task.sleep(for: .milliseconds(20))
+        bus.publish(fakeEncoded(2))
+        #expect(await next?.sequence == 2)
+    }
+
+    @Test("closing the bus ends waiting viewers with nil")
+    func closeEndsViewers() async {
+        let bus = FrameBus()
+        let waiter = Task { await bus.next(after: nil) }
+        try? await Task.sleep(for: .milliseconds(20))
+        bus.close()
+        #expect(await waiter.value == nil)
+        #expect(await bus.next(after: nil) == nil)
+    }
+
+    @Test("cancelling a waiting viewer returns nil")
+    func cancellation() async {
+        let bus = FrameBus()
+        let waiter = Task { await bus.next(after: nil) }
+        try? await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        #expect(await waiter.value == nil)
+    }
+
+    @Test("a bounded subscription keeps order and counts what it had to drop")
+    func boundedSubscription() {
+        let bus = FrameBus()
+        let sub = bus.subscribe(capacity: 3)
+        for s in 1...10 { bus.publish(fakeEncoded(UInt64(s))) }
+        #expect(sub.received.load(ordering: .relaxed) == 3)
+        #expect(sub.dropped.load(ordering: .relaxed) == 7)
+        #expect([sub.next(), sub.next(), sub.next()].map { $0?.sequence } == [1, 2, 3])
+        #expect(sub.next(timeoutNanos: 1_000_000) == nil)
+        bus.publish(fakeEncoded(11))
+        #expect(sub.next()?.sequence == 11)
+        sub.cancel()
+        bus.publish(fakeEncoded(12))
+        #expect(sub.next(timeoutNanos: 1_000_000) == nil)
+    }
+
+    @Test("closing the bus ends subscriptions after their backlog")
+    func closeEndsSubscriptions() {
+        let bus = FrameBus()
+        let sub = bus.subscribe(capacity: 4)
+        bus.publish(fakeEncoded(1))
+        bus.close()
+        #expect(sub.next()?.sequence == 1)
+        #expect(sub.next() == nil)
+    }
+}
+
+extension EncodedFrame: Equatable {
+    public static func == (a: EncodedFrame, b: EncodedFrame) -> Bool { a.sequence == b.sequence && a.part == b.part }
+}

@@ -1,0 +1,135 @@
+import Cameras
+import Capture
+import Encoding
+import FrameBus
+import Frames
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Renders test-pattern frames without running the source's thread.
+enum TestPatternFixture {
+    static func frame(id: String = "front", width: Int, height: Int, sequence: UInt64 = 0) -> (frame: RawFrame, source: TestPatternSource) {
+        let source = TestPatternSource(cameraID: id, geometry: FrameGeometry(width: width, height: height, fps: 30), poolSize: 2)
+        return (source.makeFrame(in: source.acquireBuffer()!, sequence: sequence), source)
+    }
+}
+
+@Suite("Buffers and queues")
+struct BufferTests {
+    @Test("a pool lends each buffer once and takes it back")
+    func poolLendsAndTakesBack() {
+        let pool = BufferPool(count: 2, bytesPerBuffer: 64)
+        let a = pool.acquire(), b = pool.acquire()
+        #expect(a != nil && b != nil && a !== b)
+        #expect(pool.acquire() == nil)
+        a?.release()
+        #expect(pool.available == 1)
+        #expect(pool.acquire() === a)
+    }
+
+    @Test("a full queue refuses instead of blocking, and close wakes a waiting consumer")
+    func boundedQueue() {
+        let q = BoundedQueue<Int>(capacity: 2)
+        #expect(q.offer(1) && q.offer(2))
+        #expect(!q.offer(3))
+        #expect(q.take() == 1)
+        let done = Atomic<Bool>(false)
+        let consumer = DedicatedThread(name: "test") {
+            while q.take() != nil {}
+            done.store(true, ordering: .releasing)
+        }
+        q.close()
+        consumer.join()
+        let finished = done.load(ordering: .acquiring)
+        #expect(finished)
+        #expect(!q.offer(4))
+    }
+}
+
+@Suite("Test pattern")
+struct TestPatternTests {
+    @Test("successive frames differ")
+    func framesMove() {
+        let source = TestPatternSource(cameraID: "front", geometry: FrameGeometry(width: 320, height: 240, fps: 30), poolSize: 2)
+        let a = source.makeFrame(in: source.acquireBuffer()!, sequence: 10)
+        let b = source.makeFrame(in: source.acquireBuffer()!, sequence: 11)
+        #expect(samples(a.planes[0]) != samples(b.planes[0]))
+        a.storage.release(); b.storage.release()
+    }
+
+    @Test("the camera id is drawn in the picture")
+    func idVisible() {
+        let front = TestPatternFixture.frame(id: "front", width: 320, height: 240, sequence: 0)
+        let rear = TestPatternFixture.frame(id: "rear", width: 320, height: 240, sequence: 0)
+        defer { front.frame.storage.release(); rear.frame.storage.release() }
+        // Same sequence, same motion: only the id label differs, and it sits in the upper part.
+        let a = samples(front.frame.planes[0]), b = samples(rear.frame.planes[0])
+        let differing = zip(a, b).enumerated().filter { $0.element.0 != $0.element.1 }.map { $0.offset / 320 }
+        #expect(!differing.isEmpty)
+        #expect(differing.allSatisfy { $0 < 240 * 3 / 5 })
+    }
+
+    @Test("the source paces frames and stops promptly")
+    func runsAndStops() throws {
+        let source = TestPatternSource(cameraID: "t", geometry: FrameGeometry(width: 64, height: 48, fps: 50), poolSize: 4)
+        let seen = Mutex<[UInt64]>([])
+        try source.start { frame in
+            seen.withLock { $0.append(frame.sequence) }
+            frame.storage.release()
+        }
+        while seen.withLock({ $0.count }) < 10 { usleep(5000) }
+        source.stop()
+        let count = seen.withLock { $0.count }
+        usleep(50_000)
+        #expect(seen.withLock { $0.count } == count)  // nothing after stop returned
+        #expect(seen.withLock { $0 } == seen.withLock { $0 }.sorted())
+    }
+}
+
+@Suite("Encoder pool")
+struct EncoderPoolTests {
+    @Test("frames come out in capture order with several workers")
+    func ordered() throws {
+        let out = Mutex<[UInt64]>([])
+        let pool = try EncoderPool(workers: 4, settings: EncoderSettings(quality: 70, overlay: true, label: "t")) { frame in
+            out.withLock { $0.append(frame.sequence) }
+        }
+        let source = TestPatternSource(cameraID: "t", geometry: FrameGeometry(width: 320, height: 240, fps: 30), poolSize: 10)
+        for s in 0..<120 {
+            var buffer = source.acquireBuffer()
+            while buffer == nil { usleep(500); buffer = source.acquireBuffer() }
+            #expect(pool.submitWaiting(source.makeFrame(in: buffer!, sequence: UInt64(s))))
+        }
+        pool.stop()
+        #expect(out.withLock { $0 } == Array(0..<120))
+        #expect(pool.stats.encoded.load(ordering: .relaxed) == 120)
+        #expect(pool.stats.encodeMillis() != nil)
+    }
+}
+
+@Suite("Camera")
+struct CameraTests {
+    @Test("a camera publishes valid JPEGs of its size and ends its subscriptions when stopped")
+    func publishesAndStops() throws {
+        let camera = try Camera(config: CameraConfig(id: "front", geometry: FrameGeometry(width: 160, height: 120, fps: 60), workers: 2))
+        let sub = camera.bus.subscribe(capacity: 64)
+        try camera.start()
+        var frames: [EncodedFrame] = []
+        while frames.count < 5, let f = sub.next(timeoutNanos: 5_000_000_000) { frames.append(f) }
+        camera.stop()
+        while sub.next() != nil {}
+        #expect(frames.count == 5)
+        #expect(zip(frames, frames.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+        let decoder = try JPEGDecoder()
+        for f in frames {
+            let info = try f.jpeg.withUnsafeReadableBytes { try decoder.info($0) }
+            #expect(info == JPEGInfo(width: 160, height: 120))
+        }
+        #expect(camera.status().state == "stopped")
+        #expect(camera.bus.isClosed)
+    }
+}
