@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what blackbox needs on Debian 12 / Raspberry Pi OS, and nothing that is already there.
+#   scripts/setup.sh run    libraries to build and run the daemon
+#   scripts/setup.sh test   also what the test suite uses (a Python venv with pytest and Pillow)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+
+packages=(libturbojpeg0-dev pkg-config)
+if [ "$mode" = test ]; then
+    # Debian's own python3 needs python3-venv for 'python3 -m venv'.
+    python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    echo "setup: Swift 6.2 or newer is needed and was not found on PATH." >&2
+    echo "setup: install it from swift.org (Linux, aarch64 for a Raspberry Pi 5), then run this again." >&2
+    exit 1
+fi
+
+if [ "$mode" = test ]; then
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi

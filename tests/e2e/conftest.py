@@ -1,0 +1,69 @@
+"""Starts the built `blackbox` binary on a free port, as a user would, and stops it afterwards."""
+import os
+import pathlib
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "debug" / "blackbox"))
+
+
+class Daemon:
+    """A running `blackbox run` process and the port it bound."""
+
+    def __init__(self, *args, timeout=20):
+        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", *args]
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.port = None
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline and self.port is None:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if ready:
+                line = self.proc.stdout.readline()
+                if "serving http://" in line:
+                    self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+            if self.proc.poll() is not None:
+                break
+        if self.port is None:
+            self.stop()
+            raise RuntimeError(f"blackbox did not start: {line!r} {self.proc.stderr.read()!r}")
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon("--camera", "front=testpattern:640x360@30", "--camera", "rear=testpattern:320x240@30")
+    yield d
+    assert d.stop() == 0
+
+
+@pytest.fixture
+def start_daemon():
+    started = []
+
+    def start(*args):
+        d = Daemon(*args)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop(signal.SIGKILL)
