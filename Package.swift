@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Folders follow the data flow: Frames (shared raw-frame types) → Capture → Encoding → FrameBus → Serving (and, later, Recording),
+// Folders follow the data flow: Frames (shared raw-frame types) → Capture → Encoding → FrameBus → Recording / Serving,
 // with `Cameras` wiring one pipeline per camera and `blackbox` as the thin executable.
 let package = Package(
     name: "blackbox",
@@ -41,9 +41,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Recording",
+            dependencies: [
+                "Frames", "Encoding", "FrameBus",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Cameras",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -51,7 +58,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding",
+                "Cameras", "FrameBus", "Encoding", "Recording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "blackbox",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Cameras", "Serving",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Cameras", "CTurboJPEG"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "CTurboJPEG"]
         ),
     ],
     swiftLanguageModes: [.v6]

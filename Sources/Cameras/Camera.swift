@@ -2,18 +2,39 @@ import Capture
 import Encoding
 import FrameBus
 import Frames
+import Logging
+import Recording
 import Synchronization
+
+/// What a camera needs to record: the shared settings, the shared retention policy and a logger.
+public struct RecordingSetup: Sendable {
+    /// Recording settings.
+    public var config: RecordingConfig
+    /// Loop overwrite policy of the recordings root.
+    public var retention: Retention
+    /// Where the recorder logs.
+    public var logger: Logger
+
+    /// Creates a setup.
+    public init(config: RecordingConfig, retention: Retention, logger: Logger) {
+        self.config = config
+        self.retention = retention
+        self.logger = logger
+    }
+}
 
 /// One camera: its source, encoder pool and frame bus, running side by side with any others.
 public final class Camera: Sendable {
     /// Id and settings.
     public let config: CameraConfig
     /// Where its encoded frames are published.
-    public let bus = FrameBus()
+    public let bus: FrameBus
     /// Frame source.
     public let source: any FrameSource
     /// Encoder threads.
     public let encoder: EncoderPool
+    /// Segment and event-clip writer (nil when the camera does not record).
+    public let recorder: Recorder?
     /// Live MJPEG connections currently open.
     public let liveClients = Atomic<Int>(0)
 
@@ -21,20 +42,24 @@ public final class Camera: Sendable {
     private let running = Atomic<Bool>(false)
 
     /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
-    public convenience init(config: CameraConfig) throws {
+    public convenience init(config: CameraConfig, recording: RecordingSetup? = nil) throws {
         let source: any FrameSource
         switch config.source {
         case .testPattern:
             source = TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
         }
-        try self.init(config: config, source: source)
+        try self.init(config: config, source: source, recording: recording)
     }
 
     /// Builds the pipeline around an explicit source (tests, benchmarks).
-    public init(config: CameraConfig, source: any FrameSource) throws {
+    public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil) throws {
         self.config = config
         self.source = source
-        let bus = self.bus
+        let bus = FrameBus()
+        self.bus = bus
+        recorder = recording.map {
+            Recorder(camera: config.id, fps: config.geometry.fps, bus: bus, config: $0.config, retention: $0.retention, logger: $0.logger)
+        }
         let meter = self.meter
         encoder = try EncoderPool(workers: config.workers,
                                   settings: EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)) { frame in
@@ -46,6 +71,7 @@ public final class Camera: Sendable {
     /// Starts capture. With `lossless`, the source waits for the encoders instead of dropping (benchmarks).
     public func start(lossless: Bool = false) throws {
         let encoder = self.encoder
+        recorder?.start()
         try source.start { frame in
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
@@ -53,12 +79,14 @@ public final class Camera: Sendable {
         running.store(true, ordering: .releasing)
     }
 
-    /// Stops capture, lets queued frames finish encoding, then closes the bus (live streams end).
+    /// Stops capture, lets queued frames finish encoding, closes the bus (live streams end) and
+    /// lets the recorder write what it has queued and finish its files.
     public func stop() {
         running.store(false, ordering: .releasing)
         source.stop()
         encoder.stop()
         bus.close()
+        recorder?.stop()
     }
 
     /// A snapshot of the camera's state and counters.
@@ -90,7 +118,8 @@ public final class Camera: Sendable {
             viewerSkippedFrames: bus.viewerSkipped.load(ordering: .relaxed),
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: liveClients.load(ordering: .relaxed),
-            lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 }
+            lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
+            recording: recorder?.status()
         )
     }
 }
@@ -135,6 +164,7 @@ public struct CameraStatus: Codable, Sendable {
     public var encodeMs: EncodeTime?
     public var liveClients: Int
     public var lastFrameAgeMs: Double?
+    public var recording: RecorderStatus?
 }
 
 /// Frames per second over the last two seconds.

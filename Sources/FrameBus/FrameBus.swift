@@ -125,6 +125,9 @@ public final class FrameSubscription: Sendable {
         queue.take(timeoutNanos: timeoutNanos)
     }
 
+    /// Whether the subscription is cancelled (or its bus closed) and every queued frame was read.
+    public var isFinished: Bool { queue.isClosed && queue.count == 0 }
+
     /// Frames waiting in the queue.
     public var backlog: Int { queue.count }
 

@@ -7,11 +7,11 @@ import Logging
 public enum HTTPServer {
     /// The application serving `cameras` on `host`:`port` (port 0 picks a free one);
     /// `onRunning` receives the port actually bound.
-    public static func application(cameras: [Camera], host: String, port: Int, logger: Logger,
+    public static func application(cameras: [Camera], recordings: RecordingsAccess? = nil, host: String, port: Int, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let routes = Routes(cameras: cameras, startedAt: Date())
         let router = Router(context: BasicRequestContext.self)
-        routes.register(on: router)
+        Routes(cameras: cameras, recordings: recordings, startedAt: Date()).register(on: router)
+        RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),

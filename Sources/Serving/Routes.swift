@@ -4,10 +4,12 @@ import FrameBus
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Recording
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
 struct Routes: Sendable {
     let cameras: [Camera]
+    let recordings: RecordingsAccess?
     let startedAt: Date
 
     func register(on router: Router<BasicRequestContext>) {
@@ -98,11 +100,13 @@ struct Routes: Sendable {
         var version: String
         var uptimeSeconds: Double
         var cameras: [CameraStatus]
+        var recordingsRoot: String?
+        var disk: DiskUsage?
     }
 
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
-               cameras: cameras.map { $0.status() })
+               cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage)
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

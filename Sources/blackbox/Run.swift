@@ -3,6 +3,7 @@ import Cameras
 import Encoding
 import Foundation
 import Logging
+import Recording
 import NIOCore
 import Serving
 import ServiceLifecycle
@@ -40,6 +41,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @OptionGroup(title: "Recording")
+    var recording: RecordingOptions
+
     /// The camera configurations the flags describe (validated).
     func cameraConfigs() throws -> [CameraConfig] {
         do {
@@ -68,6 +72,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("log level '\(logLevel)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
         }
         _ = try cameraConfigs()
+        _ = try recording.config()
     }
 
     func run() async throws {
@@ -78,10 +83,13 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "blackbox")
-        let cameras = try cameraConfigs().map { try Camera(config: $0) }
+        let recordingConfig = try recording.config()
+        let setup = try recording.prepare(recordingConfig, logger: logger)
+        let cameras = try cameraConfigs().map { try Camera(config: $0, recording: setup) }
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = cameras.map(\.config.id).joined(separator: ", ")
-        let app = HTTPServer.application(cameras: cameras, host: host, port: port, logger: logger) { bound in
+        let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention) },
+                                         host: host, port: port, logger: logger) { bound in
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
         }

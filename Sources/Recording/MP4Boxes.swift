@@ -1,0 +1,167 @@
+import Frames
+
+/// Builds ISO BMFF boxes into a byte array (big-endian, sizes patched when a box closes).
+struct BoxWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }
+    mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((v >> UInt32(s)) & 0xFF)) } }
+    mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((v >> UInt64(s)) & 0xFF)) } }
+    mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
+    mutating func fourcc(_ s: String) { precondition(s.utf8.count == 4); bytes.append(contentsOf: s.utf8) }
+
+    mutating func box(_ type: String, _ body: (inout BoxWriter) -> Void) {
+        let start = bytes.count
+        u32(0)
+        fourcc(type)
+        body(&self)
+        patch32(at: start, UInt32(bytes.count - start))
+    }
+
+    mutating func fullBox(_ type: String, version: UInt8, flags: UInt32, _ body: (inout BoxWriter) -> Void) {
+        box(type) { w in
+            w.u32(UInt32(version) << 24 | (flags & 0xFF_FFFF))
+            body(&w)
+        }
+    }
+
+    mutating func patch32(at offset: Int, _ v: UInt32) {
+        for i in 0..<4 { bytes[offset + i] = UInt8((v >> UInt32(24 - 8 * i)) & 0xFF) }
+    }
+
+    mutating func matrix() {
+        for v: UInt32 in [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] { u32(v) }
+    }
+}
+
+/// The layout of a fragmented MP4 holding Motion JPEG (sample entry `mp4v`, object type 0x6C = JPEG).
+public enum MJPEGMP4 {
+    /// Ticks per second of the video track (the usual 90 kHz video clock).
+    public static let timescale: UInt64 = 90_000
+    /// Ticks per second of the movie header (milliseconds).
+    static let movieTimescale: UInt64 = 1000
+    // Seconds from 1904-01-01 (the MP4 epoch) to 1970-01-01.
+    static let epochOffset: UInt64 = 2_082_844_800
+
+    /// The init section (ftyp + moov) and the byte offset of the 64-bit `mehd` fragment duration,
+    /// which is written as 0 and patched when the file is finished.
+    static func initSection(width: Int, height: Int, startUTC: Int, localTime: String, comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
+        var w = BoxWriter()
+        let created = UInt64(max(0, startUTC)) + epochOffset
+        w.box("ftyp") { w in
+            w.fourcc("iso5"); w.u32(1)
+            for brand in ["iso5", "iso6", "mp41", "isom"] { w.fourcc(brand) }
+        }
+        var durationOffset = 0
+        w.box("moov") { w in
+            w.fullBox("mvhd", version: 1, flags: 0) { w in
+                w.u64(created); w.u64(created); w.u32(UInt32(movieTimescale)); w.u64(0)
+                w.u32(0x0001_0000); w.u16(0x0100); w.zeros(10); w.matrix(); w.zeros(24); w.u32(2)
+            }
+            w.box("trak") { w in
+                w.fullBox("tkhd", version: 1, flags: 3) { w in
+                    w.u64(created); w.u64(created); w.u32(1); w.u32(0); w.u64(0)
+                    w.zeros(8); w.u16(0); w.u16(0); w.u16(0); w.u16(0); w.matrix()
+                    w.u32(UInt32(width) << 16); w.u32(UInt32(height) << 16)
+                }
+                w.box("mdia") { w in
+                    w.fullBox("mdhd", version: 1, flags: 0) { w in
+                        w.u64(created); w.u64(created); w.u32(UInt32(timescale)); w.u64(0)
+                        w.u16(0x55C4); w.u16(0)  // language "und"
+                    }
+                    w.fullBox("hdlr", version: 0, flags: 0) { w in
+                        w.u32(0); w.fourcc("vide"); w.zeros(12)
+                        w.bytes.append(contentsOf: "VideoHandler".utf8); w.u8(0)
+                    }
+                    w.box("minf") { w in
+                        w.fullBox("vmhd", version: 0, flags: 1) { w in w.zeros(8) }
+                        w.box("dinf") { w in
+                            w.fullBox("dref", version: 0, flags: 0) { w in
+                                w.u32(1)
+                                w.fullBox("url ", version: 0, flags: 1) { _ in }
+                            }
+                        }
+                        w.box("stbl") { w in
+                            w.fullBox("stsd", version: 0, flags: 0) { w in
+                                w.u32(1)
+                                sampleEntry(&w, width: width, height: height)
+                            }
+                            w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
+                            w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
+                            w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
+                            w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
+                        }
+                    }
+                }
+            }
+            w.box("mvex") { w in
+                w.fullBox("mehd", version: 1, flags: 0) { w in
+                    durationOffset = w.bytes.count
+                    w.u64(0)
+                }
+                w.fullBox("trex", version: 0, flags: 0) { w in
+                    w.u32(1); w.u32(1); w.u32(0); w.u32(0); w.u32(0)
+                }
+            }
+            w.box("udta") { w in
+                textAtom(&w, "\u{A9}day", localTime)
+                if let comment { textAtom(&w, "\u{A9}cmt", comment) }
+            }
+        }
+        return (w.bytes, durationOffset)
+    }
+
+    private static func textAtom(_ w: inout BoxWriter, _ type: String, _ text: String) {
+        let utf8 = Array(text.utf8.prefix(1000))
+        w.u32(UInt32(8 + 4 + utf8.count))
+        w.bytes.append(contentsOf: type.unicodeScalars.map { UInt8($0.value) })
+        w.u16(UInt16(utf8.count)); w.u16(0x55C4)
+        w.bytes.append(contentsOf: utf8)
+    }
+
+    private static func sampleEntry(_ w: inout BoxWriter, width: Int, height: Int) {
+        w.box("mp4v") { w in
+            w.zeros(6); w.u16(1)                    // reserved, data_reference_index
+            w.zeros(16)                             // pre_defined, reserved
+            w.u16(UInt16(width)); w.u16(UInt16(height))
+            w.u32(0x0048_0000); w.u32(0x0048_0000)  // 72 dpi
+            w.u32(0); w.u16(1)                      // reserved, frame_count
+            let name = Array("Motion JPEG".utf8)
+            w.u8(UInt8(name.count)); w.bytes.append(contentsOf: name); w.zeros(31 - name.count)
+            w.u16(0x0018); w.u16(0xFFFF)            // depth, pre_defined = -1
+            w.fullBox("esds", version: 0, flags: 0) { w in
+                // ES_Descriptor { ES_ID 1, DecoderConfigDescriptor { JPEG, visual }, SLConfigDescriptor { MP4 } }
+                w.u8(0x03); w.u8(21); w.u16(1); w.u8(0)
+                w.u8(0x04); w.u8(13); w.u8(0x6C); w.u8(0x11)
+                w.u8(0); w.u8(0); w.u8(0); w.u32(0); w.u32(0)
+                w.u8(0x06); w.u8(1); w.u8(0x02)
+            }
+        }
+    }
+
+    /// moof + mdat header for samples of the given sizes and durations, starting at `baseTime` ticks.
+    /// The JPEG bytes follow the returned header directly.
+    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32]) -> [UInt8] {
+        var w = BoxWriter()
+        var dataOffsetAt = 0
+        w.box("moof") { w in
+            w.fullBox("mfhd", version: 0, flags: 0) { w in w.u32(sequence) }
+            w.box("traf") { w in
+                w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(1) }  // default-base-is-moof
+                w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(baseTime) }
+                w.fullBox("trun", version: 0, flags: 0x000301) { w in               // data offset, duration, size
+                    w.u32(UInt32(sizes.count))
+                    dataOffsetAt = w.bytes.count
+                    w.u32(0)
+                    for (size, duration) in zip(sizes, durations) { w.u32(duration); w.u32(UInt32(size)) }
+                }
+            }
+        }
+        let moofSize = w.bytes.count
+        w.patch32(at: dataOffsetAt, UInt32(moofSize + 8))
+        w.u32(UInt32(8 + sizes.reduce(0, +)))
+        w.fourcc("mdat")
+        return w.bytes
+    }
+}

@@ -1,0 +1,207 @@
+import Encoding
+import Frames
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When fragments are flushed to the storage device with fdatasync.
+public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// After every fragment: a power cut loses at most the fragment being written.
+    case everyFragment
+    /// After every N fragments.
+    case every(Int)
+    /// Never explicitly (the kernel writes back when it likes).
+    case never
+
+    /// Parses `fragment`, `never` or a whole number N.
+    public init?(_ text: String) {
+        switch text {
+        case "fragment", "every": self = .everyFragment
+        case "never": self = .never
+        default:
+            guard let n = Int(text), n >= 1 else { return nil }
+            self = n == 1 ? .everyFragment : .every(n)
+        }
+    }
+
+    /// The spelling `init?(_:)` accepts.
+    public var description: String {
+        switch self {
+        case .everyFragment: return "fragment"
+        case .every(let n): return "\(n)"
+        case .never: return "never"
+        }
+    }
+}
+
+/// One fragmented MJPEG MP4 being written: `.part` while open, renamed when finished.
+///
+/// Frames are gathered into a fragment of `fragmentNanos`; each fragment (moof + mdat) is written
+/// whole with one write and synced per `sync`, so a cut file is readable up to its last fragment.
+final class MP4File {
+    let finalPath: String
+    let partPath: String
+    let directory: String
+    private let fd: Int32
+    private let start: CaptureTime
+    private let fragmentNanos: UInt64
+    private let sync: SyncPolicy
+    private let durationFieldOffset: Int
+    private var pending: [EncodedFrame] = []
+    private var sequence: UInt32 = 0
+    private var scratch: [UInt8] = []
+    private var fragmentsSinceSync = 0
+    private(set) var bytesWritten = 0
+    private(set) var frames = 0
+    private(set) var endTicks: UInt64 = 0
+    private var lastDuration: UInt32
+    private let beforeWrite: (Int) -> Void
+
+    /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
+    /// `beforeWrite` is told the size of every write first (retention makes room there).
+    init(path finalPath: String, first: EncodedFrame, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int, comment: String? = nil,
+         beforeWrite: @escaping (Int) -> Void = { _ in }) throws(RecordingError) {
+        self.beforeWrite = beforeWrite
+        self.finalPath = finalPath
+        partPath = finalPath + ".part"
+        directory = String(finalPath[..<(finalPath.lastIndex(of: "/") ?? finalPath.startIndex)])
+        start = first.time
+        self.fragmentNanos = fragmentNanos
+        self.sync = sync
+        lastDuration = UInt32(MJPEGMP4.timescale / UInt64(max(1, nominalFps)))
+        try makeDirectories(directory)
+        fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
+        let (bytes, offset) = MJPEGMP4.initSection(width: first.width, height: first.height, startUTC: first.time.wallSeconds,
+                                                    localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
+                                                    comment: comment)
+        durationFieldOffset = offset
+        beforeWrite(bytes.count)
+        do {
+            try writeAll(fd, bytes, path: partPath)
+            bytesWritten = bytes.count
+            if sync != .never { _ = fdatasync(fd) }
+            syncDirectory(directory)
+        } catch {
+            close(fd)
+            unlink(partPath)
+            throw error
+        }
+    }
+
+    /// Capture time of the first frame.
+    var startTime: CaptureTime { start }
+
+    /// Seconds of video written or pending.
+    var seconds: Double {
+        guard let last = pending.last else { return Double(endTicks) / Double(MJPEGMP4.timescale) }
+        return Double(ticks(last.time.monotonicNanos)) / Double(MJPEGMP4.timescale)
+    }
+
+    private func ticks(_ mono: UInt64) -> UInt64 {
+        (mono &- start.monotonicNanos) * MJPEGMP4.timescale / 1_000_000_000
+    }
+
+    /// Adds a frame; writes the pending fragment first when this frame starts a new one.
+    func append(_ frame: EncodedFrame) throws(RecordingError) {
+        if let first = pending.first, frame.time.monotonicNanos &- first.time.monotonicNanos >= fragmentNanos {
+            try flush(nextStart: frame.time.monotonicNanos)
+        }
+        pending.append(frame)
+    }
+
+    /// Writes the pending frames as one fragment. The last frame lasts until `nextStart` when known,
+    /// else as long as the frame before it did.
+    func flush(nextStart: UInt64? = nil) throws(RecordingError) {
+        guard let first = pending.first else { return }
+        let base = max(ticks(first.time.monotonicNanos), endTicks)
+        var durations: [UInt32] = []
+        var t = base
+        for i in pending.indices {
+            let next: UInt64? = i + 1 < pending.count ? pending[i + 1].time.monotonicNanos : nextStart
+            let end = next.map { ticks($0) } ?? t + UInt64(lastDuration)
+            let d = UInt32(clamping: max(1, Int64(end) - Int64(t)))
+            durations.append(d)
+            t += UInt64(d)
+        }
+        lastDuration = durations.last ?? lastDuration
+        sequence += 1
+        let header = MJPEGMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.jpeg.readableBytes), durations: durations)
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: header)
+        for frame in pending { frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
+        beforeWrite(scratch.count)
+        try writeAll(fd, scratch, path: partPath)
+        bytesWritten += scratch.count
+        frames += pending.count
+        endTicks = t
+        pending.removeAll(keepingCapacity: true)
+        fragmentsSinceSync += 1
+        switch sync {
+        case .everyFragment: try dataSync()
+        case .every(let n) where fragmentsSinceSync >= n: try dataSync()
+        default: break
+        }
+    }
+
+    private func dataSync() throws(RecordingError) {
+        fragmentsSinceSync = 0
+        guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
+    }
+
+    /// Writes what is pending, records the duration, syncs, closes and renames to the final name.
+    func finish() throws(RecordingError) -> String {
+        defer { close(fd) }
+        try flush()
+        try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: MJPEGMP4.timescale, path: partPath)
+        guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
+        guard rename(partPath, finalPath) == 0 else { throw RecordingError(errno: errno, "rename", partPath) }
+        syncDirectory(directory)
+        return finalPath
+    }
+
+    /// Closes without finishing (after a write error); start-up recovery will repair the `.part`.
+    func abandon() {
+        close(fd)
+    }
+
+    /// Patches the mehd fragment duration (movie timescale, ms).
+    static func writeDuration(fd: Int32, at offset: Int, ticks: UInt64, timescale: UInt64, path: String) throws(RecordingError) {
+        var w = BoxWriter()
+        w.u64(ticks * MJPEGMP4.movieTimescale / max(1, timescale))
+        let n = w.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, 8, off_t(offset)) }
+        guard n == 8 else { throw RecordingError(errno: n < 0 ? errno : EIO, "pwrite", path) }
+    }
+}
+
+/// Local-time formatting for file names and metadata.
+public enum LocalTime {
+    /// Broken-down local time of `seconds` since the epoch.
+    static func parts(_ seconds: Int) -> tm {
+        var t = time_t(seconds)
+        var out = tm()
+        localtime_r(&t, &out)
+        return out
+    }
+
+    private static func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    /// `2026-11-24T10:15:00.123+09:00` (milliseconds when given).
+    public static func iso8601(_ seconds: Int, millis: Int? = nil) -> String {
+        let p = parts(seconds)
+        let off = p.tm_gmtoff
+        let sign = off < 0 ? "-" : "+"
+        let a = abs(off)
+        let fraction = millis.map { "." + String(1000 + $0).dropFirst() } ?? ""
+        return "\(p.tm_year + 1900)-\(two(p.tm_mon + 1))-\(two(p.tm_mday))T\(two(p.tm_hour)):\(two(p.tm_min)):\(two(p.tm_sec))"
+            + "\(fraction)\(sign)\(two(Int32(a / 3600))):\(two(Int32(a % 3600 / 60)))"
+    }
+
+    /// (`2026-11-24`, `20261124-101500`): the day folder and the file-name stamp.
+    public static func stamp(_ seconds: Int) -> (day: String, stamp: String) {
+        let p = parts(seconds)
+        let y = "\(p.tm_year + 1900)", m = two(p.tm_mon + 1), d = two(p.tm_mday)
+        return ("\(y)-\(m)-\(d)", "\(y)\(m)\(d)-\(two(p.tm_hour))\(two(p.tm_min))\(two(p.tm_sec))")
+    }
+}

@@ -1,0 +1,218 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a scan of a fragmented MJPEG MP4 found: the init section and every complete fragment.
+public struct MP4Scan: Sendable {
+    /// One moof + mdat pair that is wholly on disk.
+    public struct Fragment: Sendable {
+        /// Offset of the moof box.
+        public var offset: Int
+        /// Offset just past the mdat box.
+        public var end: Int
+        /// mfhd sequence number.
+        public var sequence: UInt32
+        /// tfdt decode time of the first sample, in track ticks.
+        public var baseTime: UInt64
+        /// Per-sample durations, in track ticks.
+        public var durations: [UInt32]
+        /// Per-sample sizes in bytes.
+        public var sizes: [UInt32]
+        /// Absolute offset of the first sample's bytes.
+        public var dataOffset: Int
+    }
+
+    /// Size of the file when scanned.
+    public var fileSize = 0
+    /// Offset just past the moov box (nil when the init section is incomplete).
+    public var initEnd: Int?
+    /// Offset of the mehd fragment-duration field, if present.
+    public var durationFieldOffset: Int?
+    /// Track timescale (ticks per second).
+    public var timescale: UInt64 = MJPEGMP4.timescale
+    /// Complete fragments in file order.
+    public var fragments: [Fragment] = []
+    /// Offset just past the last complete box sequence: everything after it is a cut-off tail.
+    public var validEnd = 0
+    /// Structural problems found (empty for a sound file).
+    public var problems: [String] = []
+
+    /// Number of samples (frames) in complete fragments.
+    public var frameCount: Int { fragments.reduce(0) { $0 + $1.sizes.count } }
+
+    /// Decode time just past the last sample, in ticks.
+    public var endTime: UInt64 {
+        guard let last = fragments.last else { return 0 }
+        return last.baseTime + last.durations.reduce(0) { $0 + UInt64($1) }
+    }
+
+    /// Duration of the complete fragments in seconds.
+    public var duration: Double { Double(endTime) / Double(timescale) }
+}
+
+/// Reads fragmented MP4 structure with positioned reads (no whole-file loads: segments can be large).
+public enum MP4Reader {
+    /// Scans the file at `path`.
+    public static func scan(path: String) throws(RecordingError) -> MP4Scan {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RecordingError(errno: errno, "stat", path) }
+        return scan(fd: fd, size: Int(st.st_size))
+    }
+
+    static func scan(fd: Int32, size: Int) -> MP4Scan {
+        var scan = MP4Scan()
+        scan.fileSize = size
+        var offset = 0
+        var pendingMoof: (offset: Int, fragment: MP4Scan.Fragment)?
+        while offset + 8 <= size {
+            guard let header = read(fd, at: offset, count: min(16, size - offset)),
+                  let (boxSize, type, headerSize) = boxHeader(header, available: size - offset) else {
+                break
+            }
+            let end = offset + boxSize
+            guard boxSize >= headerSize, end <= size else { break }  // cut off: stop at the last whole box
+            switch type {
+            case "ftyp":
+                break
+            case "moov":
+                guard let body = read(fd, at: offset, count: boxSize) else { return scan }
+                parseMoov(body, base: offset, into: &scan)
+                scan.initEnd = end
+                scan.validEnd = end
+            case "moof":
+                guard scan.initEnd != nil, let body = read(fd, at: offset, count: boxSize) else { return scan }
+                guard let fragment = parseMoof(body, offset: offset) else {
+                    scan.problems.append("unreadable moof at \(offset)")
+                    return scan
+                }
+                pendingMoof = (offset, fragment)
+            case "mdat":
+                if let (moofOffset, found) = pendingMoof {
+                    var fragment = found
+                    let payload = fragment.sizes.reduce(0) { $0 + Int($1) }
+                    if fragment.dataOffset != offset + headerSize || payload != boxSize - headerSize {
+                        scan.problems.append("fragment \(fragment.sequence) at \(moofOffset): sample sizes do not match its mdat")
+                    } else {
+                        fragment.end = end
+                        scan.fragments.append(fragment)
+                        scan.validEnd = end
+                    }
+                    pendingMoof = nil
+                }
+            default:
+                break
+            }
+            offset = end
+        }
+        if scan.initEnd == nil { scan.problems.append("no complete init section (ftyp + moov)") }
+        return scan
+    }
+
+    /// Reads `count` bytes at `offset`, or nil when the file is shorter.
+    static func read(_ fd: Int32, at offset: Int, count: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
+        }
+        return done == count ? out : nil
+    }
+
+    /// (box size, type, header size) of the box starting at `bytes`.
+    static func boxHeader(_ bytes: [UInt8], available: Int) -> (Int, String, Int)? {
+        guard bytes.count >= 8 else { return nil }
+        var size = Int(be32(bytes, 0))
+        let type = String(decoding: bytes[4..<8], as: UTF8.self)
+        var headerSize = 8
+        if size == 1 {
+            guard bytes.count >= 16 else { return nil }
+            size = Int(be64(bytes, 8))
+            headerSize = 16
+        } else if size == 0 {
+            size = available
+        }
+        return (size, type, headerSize)
+    }
+
+    static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
+        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+
+    static func be64(_ b: [UInt8], _ i: Int) -> UInt64 {
+        UInt64(be32(b, i)) << 32 | UInt64(be32(b, i + 4))
+    }
+
+    /// Children of the box whose body spans `range` of `b`: (type, body range, box start).
+    static func children(_ b: [UInt8], _ range: Range<Int>) -> [(String, Range<Int>, Int)] {
+        var out: [(String, Range<Int>, Int)] = []
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let size = Int(be32(b, i))
+            guard size >= 8, i + size <= range.upperBound else { break }
+            out.append((String(decoding: b[i + 4..<i + 8], as: UTF8.self), i + 8..<i + size, i))
+            i += size
+        }
+        return out
+    }
+
+    private static func parseMoov(_ b: [UInt8], base: Int, into scan: inout MP4Scan) {
+        for (type, body, _) in children(b, 8..<b.count) {
+            if type == "mvex" {
+                for (t, r, _) in children(b, body) where t == "mehd" {
+                    scan.durationFieldOffset = base + r.lowerBound + 4
+                }
+            } else if type == "trak" {
+                for (t, r, _) in children(b, body) where t == "mdia" {
+                    for (t2, r2, _) in children(b, r) where t2 == "mdhd" {
+                        let version = b[r2.lowerBound]
+                        let at = r2.lowerBound + 4 + (version == 1 ? 16 : 8)
+                        if at + 4 <= r2.upperBound { scan.timescale = UInt64(be32(b, at)) }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func parseMoof(_ b: [UInt8], offset: Int) -> MP4Scan.Fragment? {
+        var fragment = MP4Scan.Fragment(offset: offset, end: 0, sequence: 0, baseTime: 0, durations: [], sizes: [], dataOffset: 0)
+        var sawTrun = false
+        for (type, body, _) in children(b, 8..<b.count) {
+            if type == "mfhd", body.count >= 8 {
+                fragment.sequence = be32(b, body.lowerBound + 4)
+            } else if type == "traf" {
+                for (t, r, _) in children(b, body) {
+                    if t == "tfdt" {
+                        fragment.baseTime = b[r.lowerBound] == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4))
+                    } else if t == "trun" {
+                        let flags = be32(b, r.lowerBound) & 0xFF_FFFF
+                        let count = Int(be32(b, r.lowerBound + 4))
+                        var i = r.lowerBound + 8
+                        var dataOffset = 0
+                        if flags & 0x1 != 0 { dataOffset = Int(Int32(bitPattern: be32(b, i))); i += 4 }
+                        if flags & 0x4 != 0 { i += 4 }
+                        let perSample = [0x100, 0x200, 0x400, 0x800].filter { flags & UInt32($0) != 0 }.count * 4
+                        guard count >= 0, i + count * perSample <= r.upperBound else { return nil }
+                        for _ in 0..<count {
+                            var duration: UInt32 = 0, size: UInt32 = 0
+                            if flags & 0x100 != 0 { duration = be32(b, i); i += 4 }
+                            if flags & 0x200 != 0 { size = be32(b, i); i += 4 }
+                            if flags & 0x400 != 0 { i += 4 }
+                            if flags & 0x800 != 0 { i += 4 }
+                            fragment.durations.append(duration)
+                            fragment.sizes.append(size)
+                        }
+                        fragment.dataOffset = offset + dataOffset
+                        sawTrun = true
+                    }
+                }
+            }
+        }
+        return sawTrun ? fragment : nil
+    }
+}

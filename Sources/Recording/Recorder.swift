@@ -1,0 +1,348 @@
+import Encoding
+import FrameBus
+import Frames
+import Logging
+import Synchronization
+
+/// Recording settings shared by every camera.
+public struct RecordingConfig: Sendable, Equatable {
+    /// Folder holding `<camera>/<day>/…mp4` and `events/<camera>/<day>/…mp4`.
+    public var root = "recordings"
+    /// Whether recording starts at launch.
+    public var enabled = true
+    /// Length of a segment.
+    public var segmentSeconds = 60.0
+    /// Length of a fragment (the most a power cut can lose).
+    public var fragmentSeconds = 1.0
+    /// When fragments are synced to the device.
+    public var sync = SyncPolicy.everyFragment
+    /// Quota of the whole recordings root.
+    public var quota = Quota.percent(50)
+    /// Free space always kept on the filesystem.
+    public var minFreeBytes = 256 << 20
+    /// Event clip pre-roll.
+    public var eventPreSeconds = 10.0
+    /// Event clip post-roll.
+    public var eventPostSeconds = 20.0
+    /// Share of the quota for event clips.
+    public var eventShare = 0.3
+
+    /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.
+    public init() {}
+
+    /// Throws a message naming the first setting out of range.
+    public func validate() throws(RecordingError) {
+        guard (1...3600).contains(segmentSeconds) else { throw RecordingError("segment length \(segmentSeconds) s is out of range; allowed: 1 to 3600") }
+        guard fragmentSeconds >= 0.1, fragmentSeconds <= segmentSeconds else {
+            throw RecordingError("fragment length \(fragmentSeconds) s is out of range; allowed: 0.1 s up to the segment length")
+        }
+        guard (0...300).contains(eventPreSeconds), (0...3600).contains(eventPostSeconds) else {
+            throw RecordingError("event pre-roll must be 0 to 300 s and post-roll 0 to 3600 s")
+        }
+        guard eventShare > 0, eventShare < 1 else { throw RecordingError("event share \(eventShare) is out of range; allowed: above 0 and below 1") }
+    }
+}
+
+/// What `/api/status` reports about one camera's recording.
+public struct RecorderStatus: Codable, Sendable {
+    /// Whether recording is switched on.
+    public var enabled: Bool
+    /// `recording`, `stopped` or `error`.
+    public var state: String
+    /// Segment being written, relative to the root.
+    public var currentFile: String?
+    /// Bytes written since launch.
+    public var bytesWritten: Int
+    /// Frames written since launch.
+    public var framesWritten: Int
+    /// Segments finished since launch.
+    public var segments: Int
+    /// Frames not recorded: queue full (disk too slow) or disk failing.
+    public var droppedFrames: UInt64
+    /// Event clips being written now.
+    public var activeEvents: Int
+    /// Event clips finished since launch.
+    public var events: Int
+    /// The last disk error, while it lasts.
+    public var lastError: String?
+}
+
+/// An event clip just requested.
+public struct EventTicket: Codable, Sendable {
+    /// Camera id.
+    public var camera: String
+    /// Why (from the request).
+    public var reason: String
+    /// Where the clip will be, relative to the root.
+    public var file: String
+    /// Seconds before the request included.
+    public var preRollSeconds: Double
+    /// Seconds after the request included.
+    public var postRollSeconds: Double
+}
+
+/// One camera's recorder: consumes every encoded frame on its own thread, writes segments,
+/// keeps the pre-event ring and writes event clips. Never blocks the pipeline: its subscription
+/// is bounded and counts what it drops while the disk is slow.
+public final class Recorder: Sendable {
+    /// Camera id.
+    public let camera: String
+    /// Settings.
+    public let config: RecordingConfig
+    private let fps: Int
+    private let bus: FrameBus
+    private let retention: Retention
+    private let logger: Logger
+    private let state: Mutex<Shared>
+    private let thread = Mutex<DedicatedThread?>(nil)
+    private let subscription: Mutex<FrameSubscription?> = Mutex(nil)
+
+    private struct Shared {
+        var wantRecording: Bool
+        var eventRequests: [(file: String, reason: String)] = []
+        var lastEventStamp = ""
+        var eventCounter = 0
+        var status: RecorderStatus
+    }
+
+    /// Creates a recorder for `camera`'s bus (started by `start()`).
+    public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger) {
+        self.camera = camera
+        self.fps = fps
+        self.bus = bus
+        self.config = config
+        self.retention = retention
+        self.logger = logger
+        state = Mutex(Shared(wantRecording: config.enabled, status: RecorderStatus(
+            enabled: config.enabled, state: "stopped", currentFile: nil, bytesWritten: 0, framesWritten: 0, segments: 0,
+            droppedFrames: 0, activeEvents: 0, events: 0, lastError: nil)))
+    }
+
+    /// Subscribes to the bus and starts the writer thread.
+    public func start() {
+        let sub = bus.subscribe(capacity: max(8, fps * 2))
+        subscription.withLock { $0 = sub }
+        thread.withLock { t in
+            t = DedicatedThread(name: "rec-\(camera)") { [self] in run(sub) }
+        }
+    }
+
+    /// Stops after writing what is queued; finishes the segment and any event clip. Waits for the thread.
+    public func stop() {
+        subscription.withLock { $0 }?.cancel()
+        thread.withLock { t -> DedicatedThread? in
+            defer { t = nil }
+            return t
+        }?.join()
+    }
+
+    /// Switches continuous recording on or off (event clips work either way).
+    public func setRecording(_ on: Bool) {
+        state.withLock { $0.wantRecording = on; $0.status.enabled = on }
+    }
+
+    /// Requests an event clip: pre-roll from memory plus post-roll from now.
+    public func triggerEvent(reason: String, now: CaptureTime = .now()) -> EventTicket {
+        let (day, stamp) = LocalTime.stamp(now.wallSeconds)
+        let file = state.withLock { s -> String in
+            s.eventCounter = s.lastEventStamp == stamp ? s.eventCounter + 1 : 0
+            s.lastEventStamp = stamp
+            let suffix = s.eventCounter == 0 ? "" : "-\(s.eventCounter)"
+            let file = "events/\(camera)/\(day)/\(stamp)_\(camera)_event\(suffix).mp4"
+            s.eventRequests.append((file, reason))
+            return file
+        }
+        return EventTicket(camera: camera, reason: reason, file: file, preRollSeconds: config.eventPreSeconds, postRollSeconds: config.eventPostSeconds)
+    }
+
+    /// Current state and counters.
+    public func status() -> RecorderStatus {
+        let dropped = subscription.withLock { $0?.dropped.load(ordering: .relaxed) ?? 0 }
+        var s = state.withLock { $0.status }
+        s.droppedFrames += dropped
+        return s
+    }
+
+    // MARK: - writer thread
+
+    private struct ActiveEvent {
+        let file: MP4File
+        let endMono: UInt64
+    }
+
+    private func run(_ sub: FrameSubscription) {
+        let segmentNanos = UInt64(config.segmentSeconds * 1e9)
+        let fragmentNanos = UInt64(config.fragmentSeconds * 1e9)
+        let preNanos = UInt64(config.eventPreSeconds * 1e9)
+        var ring = PreRoll(maxNanos: preNanos, maxFrames: max(1, Int(Double(fps) * config.eventPreSeconds) + fps), maxBytes: 512 << 20)
+        var segment: MP4File?
+        var events: [ActiveEvent] = []
+        var retryAt: UInt64 = 0
+        var backoff: UInt64 = 1_000_000_000
+        var lastRetention: UInt64 = 0
+        var started = MonotonicClock.nanos()
+        var bytesAtStart = 0
+
+        func update(_ body: (inout RecorderStatus) -> Void) { state.withLock { body(&$0.status) } }
+
+        func openFiles() -> Set<String> {
+            var open = Set(events.map(\.file.partPath))
+            if let s = segment { open.insert(s.partPath) }
+            return open
+        }
+
+        // Every write first makes room under the quota, so usage never exceeds it.
+        let makeRoom: (Int) -> Void = { [retention] bytes in retention.makeRoom(for: bytes, inUse: openFiles()) }
+
+        func fail(_ error: RecordingError, _ what: String, cut: MP4File? = nil) {
+            let now = MonotonicClock.nanos()
+            if let s = segment ?? cut {
+                if segment != nil { s.abandon() }
+                // Keep what reached the disk: cut the file back to its last whole fragment now.
+                if let report = try? Recovery.recover(partPath: s.partPath), let path = report.finalPath {
+                    logger.notice("kept the segment cut by the error", metadata: ["file": "\(path)", "seconds": "\(report.seconds)"])
+                }
+                segment = nil
+            }
+            retryAt = now + backoff
+            logger.error("recording error; retrying in \(backoff / 1_000_000_000) s", metadata: ["camera": "\(camera)", "while": "\(what)", "error": "\(error)"])
+            backoff = min(backoff * 2, 30_000_000_000)
+            update { $0.state = "error"; $0.lastError = error.description; $0.currentFile = nil }
+            if error.isNoSpace { retention.enforce() }
+        }
+
+        func finishSegment() {
+            guard let s = segment else { return }
+            segment = nil
+            do {
+                let path = try s.finish()
+                update { $0.segments += 1; $0.currentFile = nil }
+                logger.debug("segment finished", metadata: ["file": "\(path)", "seconds": "\(s.seconds)"])
+            } catch {
+                fail(error, "finishing \(s.partPath)", cut: s)
+            }
+        }
+
+        func record(_ frame: EncodedFrame) {
+            let now = frame.time.monotonicNanos
+            if now < retryAt {
+                update { $0.droppedFrames += 1 }
+                return
+            }
+            if let s = segment, now &- s.startTime.monotonicNanos >= segmentNanos { finishSegment() }
+            do {
+                if segment == nil {
+                    let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
+                    let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
+                    segment = try MP4File(path: path, first: frame, fragmentNanos: fragmentNanos, sync: config.sync, nominalFps: fps,
+                                          beforeWrite: makeRoom)
+                    let relative = String(path.dropFirst(config.root.count + 1))
+                    update { $0.state = "recording"; $0.currentFile = relative; $0.lastError = nil }
+                    if bytesAtStart == 0 { started = now }
+                }
+                let before = segment!.bytesWritten
+                try segment!.append(frame)
+                let written = segment!.bytesWritten - before
+                bytesAtStart += written
+                backoff = 1_000_000_000
+                update { $0.bytesWritten += written; $0.framesWritten += 1 }
+            } catch {
+                fail(error, "writing")
+            }
+        }
+
+        func startEvents(_ requests: [(file: String, reason: String)], frame: EncodedFrame) {
+            for request in requests {
+                let seed = ring.frames.first ?? frame
+                do {
+                    let file = try MP4File(path: "\(config.root)/\(request.file)", first: seed, fragmentNanos: fragmentNanos,
+                                           sync: config.sync, nominalFps: fps, comment: request.reason.isEmpty ? "event" : request.reason,
+                                           beforeWrite: makeRoom)
+                    for f in ring.frames { try file.append(f) }
+                    events.append(ActiveEvent(file: file, endMono: frame.time.monotonicNanos + UInt64(config.eventPostSeconds * 1e9)))
+                    logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(request.file)", "reason": "\(request.reason)"])
+                } catch {
+                    logger.error("event clip failed", metadata: ["camera": "\(camera)", "file": "\(request.file)", "error": "\(error)"])
+                }
+            }
+        }
+
+        func advanceEvents(_ frame: EncodedFrame?) {
+            events.removeAll { event in
+                do {
+                    if let frame, frame.time.monotonicNanos < event.endMono {
+                        try event.file.append(frame)
+                        return false
+                    }
+                    let path = try event.file.finish()
+                    update { $0.events += 1 }
+                    logger.info("event clip saved", metadata: ["file": "\(path)", "seconds": "\(event.file.seconds)"])
+                } catch {
+                    event.file.abandon()
+                    logger.error("event clip failed", metadata: ["file": "\(event.file.partPath)", "error": "\(error)"])
+                }
+                return true
+            }
+            update { $0.activeEvents = events.count }
+        }
+
+        while true {
+            let frame = sub.next(timeoutNanos: 250_000_000)
+            if frame == nil && sub.isFinished { break }
+            let (want, requests) = state.withLock { s -> (Bool, [(file: String, reason: String)]) in
+                defer { s.eventRequests.removeAll() }
+                return (s.wantRecording, s.eventRequests)
+            }
+            if !want && segment != nil {
+                finishSegment()
+                update { $0.state = "stopped" }
+            } else if !want {
+                update { if $0.state == "error" { $0.state = "stopped"; $0.lastError = nil } }
+            }
+            if let frame {
+                if !requests.isEmpty { startEvents(requests, frame: frame) }
+                ring.append(frame)
+                if want { record(frame) }
+            }
+            advanceEvents(frame)
+            let now = MonotonicClock.nanos()
+            if now &- lastRetention > 5_000_000_000 {
+                lastRetention = now
+                let elapsed = Double(now &- started) / 1e9
+                if elapsed > 1 { retention.report(rate: Double(bytesAtStart) / elapsed, camera: camera) }
+                retention.enforce(inUse: openFiles())
+            }
+        }
+        finishSegment()
+        advanceEvents(nil)
+        update { $0.state = "stopped"; $0.currentFile = nil }
+    }
+}
+
+/// The last few seconds of encoded frames, kept for event pre-roll (bounded by time, count and bytes).
+struct PreRoll {
+    let maxNanos: UInt64
+    let maxFrames: Int
+    let maxBytes: Int
+    private(set) var frames: [EncodedFrame] = []
+    private var bytes = 0
+
+    init(maxNanos: UInt64, maxFrames: Int, maxBytes: Int) {
+        self.maxNanos = maxNanos
+        self.maxFrames = maxFrames
+        self.maxBytes = maxBytes
+    }
+
+    mutating func append(_ frame: EncodedFrame) {
+        frames.append(frame)
+        bytes += frame.jpeg.readableBytes
+        var drop = 0
+        while drop < frames.count - 1,
+              frames.count - drop > maxFrames || bytes > maxBytes
+                || frame.time.monotonicNanos &- frames[drop].time.monotonicNanos > maxNanos {
+            bytes -= frames[drop].jpeg.readableBytes
+            drop += 1
+        }
+        if drop > 0 { frames.removeFirst(drop) }
+    }
+}

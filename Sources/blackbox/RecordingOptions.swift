@@ -1,0 +1,91 @@
+import ArgumentParser
+import Cameras
+import Logging
+import Recording
+
+/// The recording flags of `blackbox run`.
+struct RecordingOptions: ParsableArguments {
+    @Option(name: .customLong("recordings"), help: ArgumentHelp("Folder for recordings and event clips.", valueName: "dir"))
+    var root = "recordings"
+
+    @Flag(name: .customLong("no-record"), help: "Do not start continuous recording at launch (event clips still work).")
+    var noRecord = false
+
+    @Option(help: "Length of a segment file, seconds (1-3600).")
+    var segmentSeconds = 60.0
+
+    @Option(help: "Length of a fragment, seconds: the most a power cut can lose (0.1 up to the segment length).")
+    var fragmentSeconds = 1.0
+
+    @Option(help: ArgumentHelp("When to fdatasync: 'fragment' (every fragment), N (every N fragments) or 'never'.", valueName: "policy"))
+    var fsync = "fragment"
+
+    @Option(help: ArgumentHelp("Most the recordings may use: a size (800M, 32G) or a share of the filesystem (50%).", valueName: "limit"))
+    var quota = "50%"
+
+    @Option(help: ArgumentHelp("Free space always kept on the filesystem (at least 5 minutes of recording is kept too).", valueName: "size"))
+    var minFree = "256M"
+
+    @Option(help: "Seconds before an event included in its clip (0-300).")
+    var eventPre = 10.0
+
+    @Option(help: "Seconds after an event included in its clip (0-3600).")
+    var eventPost = 20.0
+
+    @Option(help: "Share of the quota for event clips, percent (1-99).")
+    var eventQuota = 30.0
+
+    /// The validated recording settings.
+    func config() throws -> RecordingConfig {
+        var c = RecordingConfig()
+        c.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
+        c.enabled = !noRecord
+        c.segmentSeconds = segmentSeconds
+        c.fragmentSeconds = fragmentSeconds
+        guard let sync = SyncPolicy(fsync) else {
+            throw ValidationError("--fsync '\(fsync)' is not known; allowed: fragment, never, or a whole number N of fragments")
+        }
+        c.sync = sync
+        guard let q = Quota(quota) else {
+            throw ValidationError("--quota '\(quota)' is not a size or a percentage; e.g. 32G, 800M or 50%")
+        }
+        c.quota = q
+        guard let free = parseSize(minFree) else {
+            throw ValidationError("--min-free '\(minFree)' is not a size; e.g. 256M or 1G")
+        }
+        c.minFreeBytes = free
+        c.eventPreSeconds = eventPre
+        c.eventPostSeconds = eventPost
+        guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
+        c.eventShare = eventQuota / 100
+        do {
+            try c.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return c
+    }
+
+    /// Creates the root, recovers segments a crash left unfinished, and returns what cameras need to record.
+    func prepare(_ config: RecordingConfig, logger: Logger) throws -> RecordingSetup? {
+        do {
+            try RecordingsRoot.create(config.root)
+        } catch {
+            throw StartupError("cannot use recordings folder '\(config.root)': \(error)")
+        }
+        for result in Recovery.recoverAll(root: config.root) {
+            switch result {
+            case .success(let r) where r.finalPath != nil:
+                logger.notice("recovered unfinished segment", metadata: [
+                    "file": "\(r.finalPath!)", "seconds": "\(r.seconds)", "frames": "\(r.frames)", "bytesCut": "\(r.bytesCut)"])
+            case .success(let r):
+                logger.notice("removed unfinished segment with no complete frame", metadata: ["file": "\(r.partPath)"])
+            case .failure(let e):
+                logger.error("could not recover segment", metadata: ["error": "\(e)"])
+            }
+        }
+        let retention = Retention(root: config.root, quota: config.quota, minFreeBytes: config.minFreeBytes, eventShare: config.eventShare, logger: logger)
+        retention.enforce()
+        return RecordingSetup(config: config, retention: retention, logger: logger)
+    }
+}
