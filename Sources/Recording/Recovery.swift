@@ -45,19 +45,19 @@ public enum Recovery {
             try MP4File.writeDuration(fd: fd, at: field, ticks: scan.endTime, timescale: scan.timescale, path: partPath)
         }
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
-        let finalPath = uniquePath(String(partPath.dropLast(".part".count)))
+        let finalPath = uniquePath(String(partPath.dropLast(".part".count)), checkingPart: false)
         guard rename(partPath, finalPath) == 0 else { throw RecordingError(errno: errno, "rename", partPath) }
         syncDirectory(directory)
         return RecoveryReport(partPath: partPath, finalPath: finalPath, seconds: scan.duration, frames: scan.frameCount,
                               bytesCut: scan.fileSize - scan.validEnd)
     }
 
-    /// `path`, or `name-1.mp4`, `name-2.mp4`, … if taken.
-    static func uniquePath(_ path: String) -> String {
+    /// `path`, or `name-1.mp4`, `name-2.mp4`, … if taken (also by a `.part` when `checkingPart`).
+    static func uniquePath(_ path: String, checkingPart: Bool = true) -> String {
         var candidate = path
         var n = 1
         var st = stat()
-        while lstat(candidate, &st) == 0 || lstat(candidate + ".part", &st) == 0 {
+        while lstat(candidate, &st) == 0 || (checkingPart && lstat(candidate + ".part", &st) == 0) {
             candidate = String(path.dropLast(4)) + "-\(n).mp4"
             n += 1
         }
