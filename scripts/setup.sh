@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 
 packages=(libturbojpeg0-dev pkg-config)
+if [ "$mode" = test ]; then packages+=(ffmpeg); fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.
     python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)

@@ -180,8 +180,8 @@ public final class Recorder: Sendable {
         var retryAt: UInt64 = 0
         var backoff: UInt64 = 1_000_000_000
         var lastRetention: UInt64 = 0
-        var started = MonotonicClock.nanos()
-        var bytesAtStart = 0
+        let started = MonotonicClock.nanos()
+        var bytesSinceStart = 0
 
         func update(_ body: (inout RecorderStatus) -> Void) { state.withLock { body(&$0.status) } }
 
@@ -193,6 +193,11 @@ public final class Recorder: Sendable {
 
         // Every write first makes room under the quota, so usage never exceeds it.
         let makeRoom: (Int) -> Void = { [retention] bytes in retention.makeRoom(for: bytes, inUse: openFiles()) }
+        let segmentWrite: (Int) -> Void = { bytes in
+            makeRoom(bytes)
+            bytesSinceStart += bytes
+            update { $0.bytesWritten += bytes }
+        }
 
         func fail(_ error: RecordingError, _ what: String, cut: MP4File? = nil) {
             let now = MonotonicClock.nanos()
@@ -235,17 +240,14 @@ public final class Recorder: Sendable {
                     let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
                     let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
                     segment = try MP4File(path: path, first: frame, fragmentNanos: fragmentNanos, sync: config.sync, nominalFps: fps,
-                                          beforeWrite: makeRoom)
+                                          beforeWrite: segmentWrite)
                     let relative = String(path.dropFirst(config.root.count + 1))
                     update { $0.state = "recording"; $0.currentFile = relative; $0.lastError = nil }
-                    if bytesAtStart == 0 { started = now }
                 }
-                let before = segment!.bytesWritten
-                try segment!.append(frame)
-                let written = segment!.bytesWritten - before
-                bytesAtStart += written
+                let open = segment!
+                try open.append(frame)
                 backoff = 1_000_000_000
-                update { $0.bytesWritten += written; $0.framesWritten += 1 }
+                update { $0.framesWritten += 1 }
             } catch {
                 fail(error, "writing")
             }
@@ -268,11 +270,14 @@ public final class Recorder: Sendable {
         }
 
         func advanceEvents(_ frame: EncodedFrame?) {
-            events.removeAll { event in
+            // Not `events.removeAll(where:)`: appending may call makeRoom, which reads `events`.
+            var still: [ActiveEvent] = []
+            for event in events {
                 do {
                     if let frame, frame.time.monotonicNanos < event.endMono {
                         try event.file.append(frame)
-                        return false
+                        still.append(event)
+                        continue
                     }
                     let path = try event.file.finish()
                     update { $0.events += 1 }
@@ -281,8 +286,8 @@ public final class Recorder: Sendable {
                     event.file.abandon()
                     logger.error("event clip failed", metadata: ["file": "\(event.file.partPath)", "error": "\(error)"])
                 }
-                return true
             }
+            events = still
             update { $0.activeEvents = events.count }
         }
 
@@ -309,7 +314,7 @@ public final class Recorder: Sendable {
             if now &- lastRetention > 5_000_000_000 {
                 lastRetention = now
                 let elapsed = Double(now &- started) / 1e9
-                if elapsed > 1 { retention.report(rate: Double(bytesAtStart) / elapsed, camera: camera) }
+                if elapsed > 1 { retention.report(rate: Double(bytesSinceStart) / elapsed, camera: camera) }
                 retention.enforce(inUse: openFiles())
             }
         }

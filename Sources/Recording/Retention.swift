@@ -154,10 +154,12 @@ public final class Retention: Sendable {
             let quotaBytes = quota.bytes(ofFilesystem: fs.total) - incoming
             let floor = floorBytes(filesystemSize: fs.total) + incoming
             var used = files.reduce(0) { $0 + $1.allocated }
-            var events = files.filter(\.isEvent).reduce(0) { $0 + $1.allocated }
             let eventQuota = Int(Double(quotaBytes) * eventShare)
             let protected = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }
                 .map { String($0.path.dropLast(RecordingsTree.protectedSuffix.count)) })
+            // Protected clips count toward the whole quota but not the events' share: keeping some
+            // must not stop new event clips from being kept.
+            var sharedEvents = files.filter { $0.isEvent && !protected.contains($0.path) }.reduce(0) { $0 + $1.allocated }
             // Oldest first; among equal times, by name (names carry the start time).
             var candidates = files.filter { $0.isVideo && !inUse.contains($0.path) && !protected.contains($0.path) }
                 .sorted { ($0.modified, $0.relative) < ($1.modified, $1.relative) }
@@ -169,12 +171,12 @@ public final class Retention: Sendable {
                 logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)"])
                 used -= file.allocated
                 fs.free += file.allocated
-                if file.isEvent { events -= file.allocated }
+                if file.isEvent { sharedEvents -= file.allocated }
                 return true
             }
 
             // Event clips have their own share of the quota.
-            for file in candidates where file.isEvent && events > eventQuota {
+            for file in candidates where file.isEvent && sharedEvents > eventQuota {
                 _ = remove(file)
             }
             candidates.removeAll { deleted.contains($0.path) }
@@ -187,8 +189,8 @@ public final class Retention: Sendable {
                 files = RecordingsTree.files(under: root)
                 fs = filesystem()
                 used = files.reduce(0) { $0 + $1.allocated }
-                events = files.filter(\.isEvent).reduce(0) { $0 + $1.allocated }
             }
+            let events = files.filter(\.isEvent).reduce(0) { $0 + $1.allocated }
             estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true)
             lastUsage.withLock {
                 $0 = DiskUsage(usedBytes: used, eventBytes: events, freeBytes: fs.free, totalBytes: fs.total,

@@ -4,6 +4,7 @@ import pathlib
 import select
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -15,8 +16,12 @@ BINARY = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "debug" / "blackbo
 class Daemon:
     """A running `blackbox run` process and the port it bound."""
 
-    def __init__(self, *args, timeout=20):
-        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", *args]
+    def __init__(self, *args, recordings=None, timeout=20):
+        if recordings is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="blackbox-e2e-")
+            recordings = self._tmp.name
+        self.recordings = pathlib.Path(recordings)
+        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.port = None
         deadline = time.monotonic() + timeout
@@ -59,8 +64,8 @@ def daemon():
 def start_daemon():
     started = []
 
-    def start(*args):
-        d = Daemon(*args)
+    def start(*args, **kwargs):
+        d = Daemon(*args, **kwargs)
         started.append(d)
         return d
 

@@ -1,0 +1,207 @@
+"""Recording end to end: segments read by ffprobe/ffmpeg, SIGKILL recovery, loop overwrite on a full disk."""
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from conftest import BINARY, Daemon
+
+
+def ffprobe(path):
+    """(frames, duration, packet times, tags) as ffprobe reads them; raises on any ffprobe error."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames:format=duration:format_tags:packet=pts_time",
+         "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", f"{path}: {out.stderr}"
+    data = json.loads(out.stdout)
+    stream = data["streams"][0]
+    assert stream["codec_name"] == "mjpeg"
+    times = [float(p["pts_time"]) for p in data["packets"]]
+    return int(stream["nb_read_frames"]), float(data["format"]["duration"]), times, data["format"].get("tags", {})
+
+
+def decodes_cleanly(path):
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    return out.returncode == 0 and out.stderr == ""
+
+
+def verify(path):
+    """Frames and seconds according to `blackbox recordings verify`."""
+    out = subprocess.run([BINARY, "recordings", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    line = out.stdout.splitlines()[0]
+    frames = int(line.split(": ", 1)[1].split(" frames")[0])
+    seconds = float(line.split(" frames, ")[1].split(" s")[0])
+    return frames, seconds
+
+
+def finished(root, kind="segments"):
+    files = sorted(p for p in root.rglob("*.mp4") if not p.is_symlink())
+    return [p for p in files if ("events" in p.parts) == (kind == "events")]
+
+
+def post(daemon, path, body=None):
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(daemon.base + path, data=data, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+
+def status(daemon):
+    with urllib.request.urlopen(daemon.base + "/api/status", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_finished_segments_are_read_by_ffprobe_and_ffmpeg(start_daemon):
+    d = start_daemon("--camera", "front=testpattern:640x360@30", "--segment-seconds", "2", "--fragment-seconds", "0.5")
+    wait_for(lambda: len(finished(d.recordings)) >= 3, 30, "three finished segments")
+    rec = status(d)["cameras"][0]["recording"]
+    assert rec["state"] == "recording" and rec["segments"] >= 3 and rec["bytesWritten"] > 0
+    assert rec["currentFile"].startswith("front/")
+    assert d.stop() == 0
+    segments = finished(d.recordings)
+    assert len(segments) >= 4 and not list(d.recordings.rglob("*.part"))
+    for path in segments:
+        name = path.name
+        assert name.endswith("_front.mp4") and path.parent.parent.name == "front"
+        frames, duration, times, tags = ffprobe(path)
+        our_frames, our_seconds = verify(path)
+        assert abs(frames - our_frames) <= 1, name
+        assert abs(duration - our_seconds) <= 1 / 30 + 0.001, name
+        assert all(b > a for a, b in zip(times, times[1:])), f"{name}: timestamps do not increase"
+        assert decodes_cleanly(path), name
+        # The start time is recorded with its UTC offset.
+        assert datetime.datetime.fromisoformat(tags["date"]).utcoffset() is not None
+    # Every full segment is 2 s of 30 fps video, within a frame.
+    for path in segments[:-1]:
+        frames, duration, _, _ = ffprobe(path)
+        assert abs(duration - 2.0) <= 1 / 30 + 0.001 and abs(frames - 60) <= 1, path.name
+
+
+def test_sigkill_at_random_moments_loses_at_most_a_fragment(tmp_path):
+    rng = random.Random(20261125)
+    fragment = 0.5
+    kills = []
+    args = ("--camera", "front=testpattern:320x240@30", "--segment-seconds", "2", "--fragment-seconds", str(fragment))
+    for _ in range(10):
+        d = Daemon(*args, recordings=tmp_path)
+        time.sleep(rng.uniform(0.7, 3.0))
+        kills.append(time.time())
+        d.stop(signal.SIGKILL)
+        assert d.proc.returncode == -signal.SIGKILL
+    # One more start recovers the last cut segment too, and reports what it kept.
+    d = Daemon(*args, recordings=tmp_path)
+    time.sleep(0.5)
+    d.stop()
+    assert not list(tmp_path.rglob("*.part"))
+    spans = []
+    for path in finished(tmp_path):
+        frames, duration, times, tags = ffprobe(path)
+        assert frames >= 1 and all(b > a for a, b in zip(times, times[1:])), path.name
+        start = datetime.datetime.fromisoformat(tags["date"]).timestamp()
+        spans.append((start, start + duration, path.name))
+    for kill in kills:
+        before = [s for s in spans if s[0] <= kill]
+        assert before, f"no recording before the kill at {kill}"
+        start, end, name = max(before)
+        # Lost at most the fragment in flight, plus the frames still in the encoder and queue.
+        assert end >= kill - fragment - 0.6, f"{name} ends {kill - end:.2f} s before the kill"
+
+
+@pytest.fixture
+def small_disk():
+    if os.geteuid() != 0:
+        pytest.fail("the disk-full test mounts a tmpfs and must run as root (CI does)")
+    mount = tempfile.mkdtemp(prefix="blackbox-tmpfs-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", mount], check=False)
+        os.rmdir(mount)
+
+
+def usage(root):
+    total = 0
+    for dirpath, _, files in os.walk(root, followlinks=False):
+        for f in files:
+            st = os.lstat(os.path.join(dirpath, f))
+            if not os.path.islink(os.path.join(dirpath, f)):
+                total += st.st_blocks * 512
+    return total
+
+
+def test_loop_overwrite_on_a_small_disk(small_disk):
+    root = os.path.join(small_disk, "recordings")
+    outside = os.path.join(small_disk, "outside")
+    os.makedirs(os.path.join(root, "front"))
+    os.makedirs(outside)
+    keep = os.path.join(outside, "keep.mp4")
+    with open(keep, "wb") as f:
+        f.write(b"\0" * 100_000)
+    os.utime(keep, (1, 1))  # older than anything: the first to go if links were followed
+    os.symlink(keep, os.path.join(root, "front", "00000000-000000_front.mp4"))
+    os.symlink(outside, os.path.join(root, "elsewhere"))
+    quota = 16 << 20
+    d = Daemon("--camera", "front=testpattern:1280x720@30", "--quality", "95", "--quota", "16M", "--min-free", "1M",
+               "--segment-seconds", "1", "--fragment-seconds", "0.25", "--event-pre", "1", "--event-post", "1",
+               "--event-quota", "40", recordings=root)
+    seen = set()
+    peak = 0
+    protected_clip = None
+    started = time.monotonic()
+    try:
+        next_event = 2.0
+        while time.monotonic() - started < 26:
+            peak = max(peak, usage(root))
+            seen.update(p.name for p in finished(__import__("pathlib").Path(root)))
+            t = time.monotonic() - started
+            if t >= next_event:
+                _, answer = post(d, "/api/events", {"reason": f"test at {t:.0f} s"})
+                clip = answer["events"][0]["file"]
+                if protected_clip is None:
+                    protected_clip = clip
+                next_event += 6
+            if protected_clip and os.path.exists(os.path.join(root, protected_clip)) and \
+                    not os.path.exists(os.path.join(root, protected_clip + ".protected")):
+                code, _ = post(d, "/api/recordings/protect", {"path": protected_clip, "protected": True})
+                assert code == 200
+            time.sleep(0.1)
+        written = status(d)["cameras"][0]["recording"]["bytesWritten"]
+    finally:
+        assert d.stop() == 0
+    import pathlib
+    rootp = pathlib.Path(root)
+    assert peak <= quota, f"usage reached {peak} bytes, quota {quota}"
+    assert written >= 3 * quota, f"only {written} bytes written: the test did not wrap"
+    # The oldest segments went first: everything deleted is older than everything kept.
+    kept = sorted(p.name for p in finished(rootp))
+    deleted = sorted(seen - set(kept) - {p.name for p in finished(rootp, "events")})
+    assert deleted and kept and max(deleted) < min(kept)
+    # Event clips: the protected one survived; unprotected ones stay within their share.
+    events = finished(rootp, "events")
+    assert (rootp / protected_clip).exists()
+    unprotected = [p for p in events if not pathlib.Path(str(p) + ".protected").exists()]
+    assert unprotected, "the newest event clip should have been kept"
+    assert sum(p.stat().st_blocks * 512 for p in unprotected) <= 0.4 * quota
+    # Nothing outside the root was touched, and the links are still there.
+    assert os.path.getsize(keep) == 100_000
+    assert os.path.islink(os.path.join(root, "front", "00000000-000000_front.mp4"))
+    assert os.path.islink(os.path.join(root, "elsewhere"))
