@@ -205,3 +205,50 @@ def test_loop_overwrite_on_a_small_disk(small_disk):
     assert os.path.getsize(keep) == 100_000
     assert os.path.islink(os.path.join(root, "front", "00000000-000000_front.mp4"))
     assert os.path.islink(os.path.join(root, "elsewhere"))
+
+
+def test_full_disk_is_reported_and_recording_resumes(small_disk):
+    root = os.path.join(small_disk, "recordings")
+    filler = os.path.join(small_disk, "filler.bin")
+    d = Daemon("--camera", "front=testpattern:640x360@30", "--segment-seconds", "1", "--fragment-seconds", "0.25",
+               "--min-free", "1M", recordings=root)
+    try:
+        wait_for(lambda: status(d)["cameras"][0]["recording"]["segments"] >= 1, 20, "a first segment")
+        # Another program keeps filling the disk, taking whatever retention frees: writes fail with ENOSPC.
+        import threading
+        stop_filling = threading.Event()
+
+        def fill():
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+            while not stop_filling.is_set():
+                try:
+                    os.write(fd, b"\0" * 65536)
+                except OSError:
+                    time.sleep(0.002)
+            os.close(fd)
+
+        filling = threading.Thread(target=fill)
+        filling.start()
+        try:
+            wait_for(lambda: status(d)["cameras"][0]["recording"]["state"] == "error", 15, "the error to show")
+        finally:
+            stop_filling.set()
+            filling.join()
+        rec = status(d)["cameras"][0]["recording"]
+        assert "No space left on device" in rec["lastError"]
+        # The live stream keeps running meanwhile.
+        from mjpeg import MJPEGStream, decode_jpeg
+        stream = MJPEGStream(d.base, "/stream")
+        _, jpeg = stream.next_part()
+        stream.close()
+        assert decode_jpeg(jpeg).size == (640, 360)
+        wait_for(lambda: status(d)["cameras"][0]["recording"]["droppedFrames"] > 0, 10, "dropped frames to be counted")
+        os.unlink(filler)
+        wait_for(lambda: status(d)["cameras"][0]["recording"]["state"] == "recording", 40, "recording to resume")
+        assert status(d)["cameras"][0]["recording"].get("lastError") is None
+    finally:
+        if os.path.exists(filler):
+            os.unlink(filler)
+        assert d.stop() == 0
+    for path in finished(__import__("pathlib").Path(root)):
+        ffprobe(path)
