@@ -25,7 +25,7 @@ let package = Package(
         ),
         .target(name: "CShims"),
         .target(name: "Frames", dependencies: ["CShims"]),
-        .target(name: "Capture", dependencies: ["Frames"]),
+        .target(name: "Capture", dependencies: ["Frames", "CShims", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Encoding",
             dependencies: [

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include "cshims.h"
 
 int blackbox_set_thread_name(const char *name) {
@@ -8,4 +10,12 @@ int blackbox_set_thread_name(const char *name) {
     strncpy(shortName, name, sizeof shortName - 1);
     shortName[sizeof shortName - 1] = 0;
     return pthread_setname_np(pthread_self(), shortName);
+}
+
+int blackbox_ioctl(int fd, unsigned long request, void *arg) {
+    int r;
+    do {
+        r = ioctl(fd, request, arg);
+    } while (r == -1 && errno == EINTR);
+    return r;
 }

@@ -6,6 +6,23 @@ import Logging
 import Recording
 import Synchronization
 
+/// Settings for device sources.
+public struct CaptureOptions: Sendable {
+    /// mmap buffers to request from a V4L2 device.
+    public var buffers: Int
+    /// Fall back to MJPEG when H.264 is asked for and no hardware encoder exists.
+    public var h264Fallback: Bool
+    /// Where sources log.
+    public var logger: Logger
+
+    /// Creates options (4 buffers, no H.264 fallback).
+    public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture")) {
+        self.buffers = buffers
+        self.h264Fallback = h264Fallback
+        self.logger = logger
+    }
+}
+
 /// What a camera needs to record: the shared settings, the shared retention policy and a logger.
 public struct RecordingSetup: Sendable {
     /// Recording settings.
@@ -42,11 +59,14 @@ public final class Camera: Sendable {
     private let running = Atomic<Bool>(false)
 
     /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
-    public convenience init(config: CameraConfig, recording: RecordingSetup? = nil) throws {
+    public convenience init(config: CameraConfig, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
         let source: any FrameSource
         switch config.source {
         case .testPattern:
             source = TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
+        case .v4l2(let path, let format):
+            source = V4L2Source(cameraID: config.id, path: path, geometry: config.geometry, format: format, buffers: capture.buffers,
+                                h264Fallback: capture.h264Fallback, logger: capture.logger)
         }
         try self.init(config: config, source: source, recording: recording)
     }
@@ -97,13 +117,17 @@ public final class Camera: Sendable {
         let busy = e.droppedBusy.load(ordering: .relaxed)
         let errors = e.errors.load(ordering: .relaxed)
         let late = s.late.load(ordering: .relaxed)
+        let corrupt = e.corrupt.load(ordering: .relaxed)
+        let deviceDropped = s.deviceDropped.load(ordering: .relaxed)
+        let deviceErrors = s.deviceErrors.load(ordering: .relaxed)
         let times = e.encodeMillis()
         let now = MonotonicClock.nanos()
         let last = bus.latest
         return CameraStatus(
             id: config.id,
             source: source.description,
-            state: running.load(ordering: .relaxed) ? "streaming" : "stopped",
+            state: running.load(ordering: .relaxed) ? source.health.state : "stopped",
+            stateReason: running.load(ordering: .relaxed) ? source.health.reason : nil,
             width: config.geometry.width,
             height: config.geometry.height,
             configuredFps: config.geometry.fps,
@@ -113,8 +137,10 @@ public final class Camera: Sendable {
             encoderWorkers: encoder.workerCount,
             framesCaptured: s.captured.load(ordering: .relaxed),
             framesEncoded: e.encoded.load(ordering: .relaxed),
-            framesDropped: noBuffer + busy + errors + late,
-            drops: .init(noFreeBuffer: noBuffer, encoderBusy: busy, encodeErrors: errors, sourceLate: late),
+            framesDropped: noBuffer + busy + errors + late + corrupt + deviceDropped + deviceErrors,
+            drops: .init(noFreeBuffer: noBuffer, encoderBusy: busy, encodeErrors: errors, sourceLate: late,
+                         corruptJPEG: corrupt, deviceDropped: deviceDropped, deviceErrors: deviceErrors),
+            reconnects: s.reconnects.load(ordering: .relaxed),
             viewerSkippedFrames: bus.viewerSkipped.load(ordering: .relaxed),
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: liveClients.load(ordering: .relaxed),
@@ -136,6 +162,12 @@ public struct CameraStatus: Codable, Sendable {
         public var encodeErrors: UInt64
         /// Source fell behind its clock and skipped slots.
         public var sourceLate: UInt64
+        /// Camera JPEGs refused as corrupt or truncated.
+        public var corruptJPEG: UInt64
+        /// Frames the device lost (sequence gaps).
+        public var deviceDropped: UInt64
+        /// Buffers the device flagged as damaged.
+        public var deviceErrors: UInt64
     }
 
     /// Encode time statistics over the last 1024 frames.
@@ -149,6 +181,7 @@ public struct CameraStatus: Codable, Sendable {
     public var id: String
     public var source: String
     public var state: String
+    public var stateReason: String?
     public var width: Int
     public var height: Int
     public var configuredFps: Int
@@ -160,6 +193,7 @@ public struct CameraStatus: Codable, Sendable {
     public var framesEncoded: UInt64
     public var framesDropped: UInt64
     public var drops: Drops
+    public var reconnects: UInt64
     public var viewerSkippedFrames: UInt64
     public var encodeMs: EncodeTime?
     public var liveClients: Int

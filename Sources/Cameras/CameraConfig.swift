@@ -1,14 +1,18 @@
+import Capture
 import Frames
 
 /// Where a camera's frames come from.
 public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
     /// The built-in moving test pattern.
     case testPattern
+    /// A V4L2 device node (or a /dev/v4l/by-id path) in a given capture format.
+    case v4l2(path: String, format: CaptureFormat)
 
     /// The spelling used on the command line.
     public var description: String {
         switch self {
         case .testPattern: return "testpattern"
+        case .v4l2(let path, let format): return "v4l2:\(path),\(format)"
         }
     }
 }
@@ -79,9 +83,10 @@ public struct CameraConfig: Sendable, Equatable {
         }
     }
 
-    /// Parses the command line's `ID=testpattern[:WxH][@FPS]`, filling unspecified settings from `defaults`.
-    public static func parse(_ spec: String, defaults: CameraConfig) throws(ConfigError) -> CameraConfig {
-        let usage = "expected ID=testpattern[:WxH][@FPS], e.g. front=testpattern:1280x720@30"
+    /// Parses the command line's `ID=testpattern[:WxH][@FPS]` or `ID=v4l2:PATH[:WxH][@FPS][,FORMAT]`,
+    /// filling unspecified settings from `defaults`.
+    public static func parse(_ spec: String, defaults: CameraConfig, defaultFormat: CaptureFormat = .auto) throws(ConfigError) -> CameraConfig {
+        let usage = "expected ID=testpattern[:WxH][@FPS] or ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], e.g. front=testpattern:1280x720@30"
         guard let eq = spec.firstIndex(of: "=") else {
             throw ConfigError("camera '\(spec)' has no '='; \(usage)")
         }
@@ -89,6 +94,9 @@ public struct CameraConfig: Sendable, Equatable {
         config.id = String(spec[..<eq])
         try validate(id: config.id)
         let rest = spec[spec.index(after: eq)...]
+        if rest.hasPrefix("v4l2:") {
+            return try parseV4L2(rest.dropFirst(5), config: config, defaultFormat: defaultFormat, usage: usage)
+        }
         let kind: Substring
         var params: Substring = ""
         if let colon = rest.firstIndex(of: ":") {
@@ -102,10 +110,46 @@ public struct CameraConfig: Sendable, Equatable {
         }
         switch kind {
         case "testpattern": config.source = .testPattern
-        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern; \(usage)")
+        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2; \(usage)")
         }
         if !params.isEmpty {
             config.geometry = try parseGeometry(params, base: defaults.geometry, context: "camera '\(config.id)'")
+        }
+        try validate(geometry: config.geometry, context: "camera '\(config.id)'")
+        return config
+    }
+
+    // PATH[:WxH][@FPS][,FORMAT], read from the right: by-path device names contain colons.
+    private static func parseV4L2(_ text: Substring, config: CameraConfig, defaultFormat: CaptureFormat, usage: String) throws(ConfigError) -> CameraConfig {
+        var config = config
+        var rest = text
+        var format = defaultFormat
+        if let comma = rest.lastIndex(of: ",") {
+            let name = rest[rest.index(after: comma)...]
+            guard let f = CaptureFormat(rawValue: String(name)) else {
+                throw ConfigError("camera '\(config.id)': format '\(name)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            format = f
+            rest = rest[..<comma]
+        }
+        var geometryText: Substring = ""
+        if let at = rest.lastIndex(of: "@"), Int(rest[rest.index(after: at)...]) != nil {
+            geometryText = rest[at...]
+            rest = rest[..<at]
+        }
+        if let colon = rest.lastIndex(of: ":") {
+            let size = rest[rest.index(after: colon)...]
+            if size.contains("x"), size.split(separator: "x").allSatisfy({ Int($0) != nil }) {
+                geometryText = size + geometryText
+                rest = rest[..<colon]
+            }
+        }
+        guard rest.hasPrefix("/") else {
+            throw ConfigError("camera '\(config.id)': device '\(rest)' is not a path; \(usage)")
+        }
+        config.source = .v4l2(path: String(rest), format: format)
+        if !geometryText.isEmpty {
+            config.geometry = try parseGeometry(geometryText, base: config.geometry, context: "camera '\(config.id)'")
         }
         try validate(geometry: config.geometry, context: "camera '\(config.id)'")
         return config

@@ -1,8 +1,8 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs a set of cameras for the daemon's lifetime: starts them all, and on graceful shutdown
-/// stops them, which ends every live stream so that the HTTP server can close promptly.
+/// Keeps a set of started cameras for the daemon's lifetime and stops them on graceful shutdown,
+/// which ends every live stream so that the HTTP server can close promptly.
 public struct CameraService: Service {
     /// The cameras, in configuration order.
     public let cameras: [Camera]
@@ -14,16 +14,10 @@ public struct CameraService: Service {
         self.logger = logger
     }
 
-    /// Starts every camera, waits for shutdown, then stops them.
+    /// Waits for shutdown, then stops the cameras.
     public func run() async throws {
-        var started: [Camera] = []
-        defer { for camera in started.reversed() { camera.stop() } }
-        for camera in cameras {
-            try camera.start()
-            started.append(camera)
-            logger.info("camera started", metadata: ["camera": "\(camera.config.id)", "source": "\(camera.source.description)"])
-        }
         try? await gracefulShutdown()
         logger.info("stopping cameras")
+        for camera in cameras.reversed() { camera.stop() }
     }
 }

@@ -157,19 +157,6 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     }
 }
 
-/// Errors starting or running a capture source.
-public enum CaptureError: Error, CustomStringConvertible {
-    /// `start` was called on a running source.
-    case alreadyRunning(String)
-
-    /// One-line explanation.
-    public var description: String {
-        switch self {
-        case .alreadyRunning(let s): return "\(s) is already running"
-        }
-    }
-}
-
 func sleepNanos(_ nanos: UInt64) {
     var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
     var remaining = timespec()

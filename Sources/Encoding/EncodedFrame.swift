@@ -24,14 +24,22 @@ public struct EncodedFrame: Sendable {
     /// Wraps JPEG bytes into a multipart part (one copy into a buffer of the exact final size).
     public init(jpeg bytes: UnsafeRawBufferPointer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
                 encodeNanos: UInt64, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        let header = MJPEGPart.header(length: bytes.count, time: time)
-        var buffer = allocator.buffer(capacity: header.utf8.count + bytes.count + 2)
+        self.init(jpegChunks: [bytes], sequence: sequence, time: time, width: width, height: height,
+                  encodeNanos: encodeNanos, allocator: allocator)
+    }
+
+    /// Wraps a JPEG given as consecutive chunks (e.g. a camera's frame with Huffman tables spliced in).
+    public init(jpegChunks chunks: [UnsafeRawBufferPointer], sequence: UInt64, time: CaptureTime, width: Int, height: Int,
+                encodeNanos: UInt64, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        let length = chunks.reduce(0) { $0 + $1.count }
+        let header = MJPEGPart.header(length: length, time: time)
+        var buffer = allocator.buffer(capacity: header.utf8.count + length + 2)
         buffer.writeString(header)
         let jpegStart = buffer.writerIndex
-        buffer.writeBytes(bytes)
+        for chunk in chunks { buffer.writeBytes(chunk) }
         buffer.writeStaticString("\r\n")
         self.part = buffer
-        self.jpeg = buffer.getSlice(at: jpegStart, length: bytes.count)!
+        self.jpeg = buffer.getSlice(at: jpegStart, length: length)!
         self.sequence = sequence
         self.time = time
         self.width = width

@@ -27,6 +27,8 @@ public final class EncodeStats: Sendable {
     public let droppedBusy = Atomic<UInt64>(0)
     /// Frames libjpeg-turbo failed on.
     public let errors = Atomic<UInt64>(0)
+    /// Camera JPEGs refused as corrupt or truncated (MJPEG pass-through).
+    public let corrupt = Atomic<UInt64>(0)
     private let window = Mutex(Window())
 
     private struct Window {
@@ -141,6 +143,16 @@ public final class EncoderPool: Sendable {
         let allocator = ByteBufferAllocator()
         while let job = queue.take() {
             let frame = job.frame
+            if frame.format == .jpeg {
+                // Pass-through: checked and wrapped, never re-encoded (no overlay is possible here).
+                let plane = frame.planes[0]
+                let encoded = JPEGPassthrough.frame(UnsafeRawBufferPointer(start: plane.base, count: plane.width), sequence: frame.sequence,
+                                                    time: frame.time, width: frame.width, height: frame.height, allocator: allocator)
+                frame.storage.release()
+                if encoded == nil { stats.corrupt.add(1, ordering: .relaxed) }
+                deliver(ticket: job.ticket, encoded)
+                continue
+            }
             let start = MonotonicClock.nanos()
             if settings.overlay.load(ordering: .relaxed) {
                 overlay.draw(on: frame, label: settings.label)

@@ -34,7 +34,7 @@ public final class JPEGEncoder {
         switch format {
         case .yuv420: return Int32(TJSAMP_420.rawValue)
         case .yuv422: return Int32(TJSAMP_422.rawValue)
-        case .grey: return Int32(TJSAMP_GRAY.rawValue)
+        case .grey, .jpeg: return Int32(TJSAMP_GRAY.rawValue)
         }
     }
 

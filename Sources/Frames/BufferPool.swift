@@ -71,7 +71,7 @@ extension BufferPool.Buffer {
         let base = bytes.assumingMemoryBound(to: UInt8.self)
         let y = Plane(base: base, stride: width, width: width, height: height)
         switch format {
-        case .grey:
+        case .grey, .jpeg:
             return [y]
         case .yuv420, .yuv422:
             let cw = (width + 1) / 2
@@ -86,7 +86,7 @@ extension BufferPool.Buffer {
     public static func byteCount(format: PixelFormat, width: Int, height: Int) -> Int {
         let cw = (width + 1) / 2
         switch format {
-        case .grey: return width * height
+        case .grey, .jpeg: return width * height
         case .yuv420: return width * height + 2 * cw * ((height + 1) / 2)
         case .yuv422: return width * height + 2 * cw * height
         }

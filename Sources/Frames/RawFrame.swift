@@ -12,6 +12,9 @@ public enum PixelFormat: String, Sendable, CaseIterable {
     case yuv422
     /// Luma only.
     case grey
+    /// A complete JPEG from the camera (MJPEG capture), in `planes[0]` (`width` = byte count, one row):
+    /// passed through without re-encoding.
+    case jpeg
 }
 
 /// One plane of 8-bit samples inside a frame buffer.

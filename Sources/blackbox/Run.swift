@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cameras
+import Capture
 import Encoding
 import Foundation
 import Logging
@@ -41,6 +42,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp("Capture format for V4L2 cameras that do not give one: auto (camera MJPEG passed through if offered, else YUV 4:2:0, NV12, YUYV), mjpeg, yuv420, nv12, yuyv, grey or h264.", valueName: "format"))
+    var format = "auto"
+
+    @Option(help: "mmap buffers per V4L2 camera (2-32).")
+    var buffers = 4
+
+    @Flag(help: "When h264 is asked for and there is no hardware encoder, use MJPEG instead of failing.")
+    var h264Fallback = false
+
     @OptionGroup(title: "Recording")
     var recording: RecordingOptions
 
@@ -51,8 +61,11 @@ struct Run: AsyncParsableCommand {
                                         workers: workers ?? EncoderPool.defaultWorkers)
             defaults.geometry = try CameraConfig.parseGeometry(size[...], base: CameraConfig.defaultGeometry, context: "--size")
             try defaults.validate()
+            guard let defaultFormat = CaptureFormat(rawValue: format) else {
+                throw ConfigError("--format '\(format)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             let configs = try cameras.isEmpty ? [defaults] : cameras.map { spec throws(ConfigError) in
-                try CameraConfig.parse(spec, defaults: defaults)
+                try CameraConfig.parse(spec, defaults: defaults, defaultFormat: defaultFormat)
             }
             var seen = Set<String>()
             for c in configs where !seen.insert(c.id).inserted {
@@ -67,6 +80,9 @@ struct Run: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw ValidationError("port \(port) is out of range; allowed: 1 to 65535, or 0 for any free port")
+        }
+        guard (2...32).contains(buffers) else {
+            throw ValidationError("--buffers \(buffers) is out of range; allowed: 2 to 32")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("log level '\(logLevel)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
@@ -85,7 +101,19 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "blackbox")
         let recordingConfig = try recording.config()
         let setup = try recording.prepare(recordingConfig, logger: logger)
-        let cameras = try cameraConfigs().map { try Camera(config: $0, recording: setup) }
+        let capture = CaptureOptions(buffers: buffers, h264Fallback: h264Fallback, logger: logger)
+        let cameras = try cameraConfigs().map { try Camera(config: $0, recording: setup, capture: capture) }
+        // Cameras start before the server: a wrong size or format, or a busy device, ends the start
+        // here with the camera's own message (exit code 2) instead of serving a camera that cannot work.
+        defer { for camera in cameras { camera.stop() } }
+        for camera in cameras {
+            do {
+                try camera.start()
+            } catch {
+                throw StartupError("camera '\(camera.config.id)': \(error)")
+            }
+            logger.info("camera started", metadata: ["camera": "\(camera.config.id)", "source": "\(camera.source.description)"])
+        }
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = cameras.map(\.config.id).joined(separator: ", ")
         let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention) },

@@ -1,8 +1,49 @@
-// Small C helpers for what Swift cannot reach directly (GNU-only or variadic calls).
+// Small C helpers for what Swift cannot reach directly (GNU-only or variadic calls, and the
+// V4L2 ioctl numbers and pixel formats, which are function-like macros Swift does not import).
 #ifndef BLACKBOX_CSHIMS_H
 #define BLACKBOX_CSHIMS_H
 
+#include <stdint.h>
+#include <linux/videodev2.h>
+
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, which Swift's Glibc omits).
 int blackbox_set_thread_name(const char *name);
+
+/// ioctl(2) with a pointer argument, retried on EINTR. Returns -1 with errno set on failure.
+int blackbox_ioctl(int fd, unsigned long request, void *arg);
+
+static const unsigned long BB_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP;
+static const unsigned long BB_VIDIOC_ENUM_FMT = VIDIOC_ENUM_FMT;
+static const unsigned long BB_VIDIOC_ENUM_FRAMESIZES = VIDIOC_ENUM_FRAMESIZES;
+static const unsigned long BB_VIDIOC_ENUM_FRAMEINTERVALS = VIDIOC_ENUM_FRAMEINTERVALS;
+static const unsigned long BB_VIDIOC_G_FMT = VIDIOC_G_FMT;
+static const unsigned long BB_VIDIOC_S_FMT = VIDIOC_S_FMT;
+static const unsigned long BB_VIDIOC_S_PARM = VIDIOC_S_PARM;
+static const unsigned long BB_VIDIOC_G_PARM = VIDIOC_G_PARM;
+static const unsigned long BB_VIDIOC_REQBUFS = VIDIOC_REQBUFS;
+static const unsigned long BB_VIDIOC_QUERYBUF = VIDIOC_QUERYBUF;
+static const unsigned long BB_VIDIOC_QBUF = VIDIOC_QBUF;
+static const unsigned long BB_VIDIOC_DQBUF = VIDIOC_DQBUF;
+static const unsigned long BB_VIDIOC_STREAMON = VIDIOC_STREAMON;
+static const unsigned long BB_VIDIOC_STREAMOFF = VIDIOC_STREAMOFF;
+
+static const uint32_t BB_PIX_FMT_YUYV = V4L2_PIX_FMT_YUYV;
+static const uint32_t BB_PIX_FMT_NV12 = V4L2_PIX_FMT_NV12;
+static const uint32_t BB_PIX_FMT_YUV420 = V4L2_PIX_FMT_YUV420;
+static const uint32_t BB_PIX_FMT_MJPEG = V4L2_PIX_FMT_MJPEG;
+static const uint32_t BB_PIX_FMT_JPEG = V4L2_PIX_FMT_JPEG;
+static const uint32_t BB_PIX_FMT_GREY = V4L2_PIX_FMT_GREY;
+static const uint32_t BB_PIX_FMT_H264 = V4L2_PIX_FMT_H264;
+
+static const uint32_t BB_BUF_TYPE_VIDEO_CAPTURE = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+static const uint32_t BB_MEMORY_MMAP = V4L2_MEMORY_MMAP;
+static const uint32_t BB_FIELD_ANY = V4L2_FIELD_ANY;
+static const uint32_t BB_CAP_VIDEO_CAPTURE = V4L2_CAP_VIDEO_CAPTURE;
+static const uint32_t BB_CAP_STREAMING = V4L2_CAP_STREAMING;
+static const uint32_t BB_CAP_DEVICE_CAPS = V4L2_CAP_DEVICE_CAPS;
+static const uint32_t BB_BUF_FLAG_ERROR = V4L2_BUF_FLAG_ERROR;
+static const uint32_t BB_FRMSIZE_TYPE_DISCRETE = V4L2_FRMSIZE_TYPE_DISCRETE;
+static const uint32_t BB_FRMIVAL_TYPE_DISCRETE = V4L2_FRMIVAL_TYPE_DISCRETE;
+static const uint32_t BB_CAP_TIMEPERFRAME = V4L2_CAP_TIMEPERFRAME;
 
 #endif
