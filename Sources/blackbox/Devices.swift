@@ -1,0 +1,40 @@
+import ArgumentParser
+import Capture
+
+/// `blackbox devices`: what capture devices this machine has and what they offer.
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List capture devices with driver, card, bus, stable paths, formats, sizes and frame rates.")
+
+    func run() throws {
+        let devices = V4L2Inventory.devices()
+        if devices.isEmpty {
+            print("No V4L2 devices (/dev/video*). Without a camera, 'blackbox run' uses its test pattern.")
+            return
+        }
+        for d in devices {
+            guard let info = d.info else {
+                print("\(d.path): cannot open: \(d.error ?? "unknown error")\n")
+                continue
+            }
+            print("\(d.path): \(info.card) (driver \(info.driver), bus \(info.bus))")
+            for name in d.stableNames { print("  also \(name)") }
+            if !info.canCapture {
+                print("  not a capture device with streaming I/O (metadata or output node)\n")
+                continue
+            }
+            for f in d.formats {
+                let kind = f.fourcc.isBayer(description: f.description) ? "  raw Bayer: use libcamerify" : (f.compressed ? "  compressed" : "")
+                print("  \(f.fourcc.description.padding(toLength: 5, withPad: " ", startingAt: 0)) \(f.description)\(kind)")
+                for s in f.sizes {
+                    let rates = s.fps.isEmpty ? "" : " @ " + s.fps.map { "\($0)" }.joined(separator: ", ") + " fps"
+                    print("        \(s.width)x\(s.height)\(rates)")
+                }
+            }
+            if !d.formats.isEmpty, d.formats.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
+                print("  only Bayer formats: a Raspberry Pi CSI camera; run 'libcamerify blackbox run --camera ID=v4l2:\(d.path)'")
+            }
+            print("")
+        }
+    }
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Boots Debian's own kernel under QEMU (TCG) with the host's root filesystem shared read-only over
+# virtio-9p, loads the kernel's `vivid` virtual camera and runs COMMAND inside, as root, in the
+# repository folder. Prints the guest's output and exits with COMMAND's exit code.
+#   tests/vm/run.sh [--timeout SECONDS] COMMAND...
+# See ../shared/notes/v4l2-in-a-vm.md for why it is done this way (no media drivers on the build
+# machines' kernel, and their /dev/kvm cannot boot a stock kernel).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+timeout_s=900
+if [ "${1:-}" = --timeout ]; then timeout_s=$2; shift 2; fi
+[ $# -gt 0 ] || { echo "usage: tests/vm/run.sh [--timeout SECONDS] COMMAND..." >&2; exit 2; }
+
+kver=$(ls /lib/modules | sort -V | tail -n 1)
+[ -f "/boot/vmlinuz-$kver" ] || { echo "vm: no /boot/vmlinuz-$kver (install linux-image-amd64)" >&2; exit 1; }
+cache=$repo/.build-vm/$kver
+mkdir -p "$cache"
+
+# The kernel as an uncompressed ELF, for a direct (PVH) boot on the microvm machine type.
+if [ ! -s "$cache/vmlinux" ]; then
+    for offset in $(grep -abo $'\xfd7zXZ\x00' "/boot/vmlinuz-$kver" | cut -d: -f1); do
+        if tail -c +$((offset + 1)) "/boot/vmlinuz-$kver" | xz -dc 2>/dev/null >"$cache/vmlinux.tmp"; [ -s "$cache/vmlinux.tmp" ] \
+            && [ "$(head -c 4 "$cache/vmlinux.tmp" | od -An -c | tr -d ' ')" = "177ELF" ]; then
+            mv "$cache/vmlinux.tmp" "$cache/vmlinux"
+            break
+        fi
+    done
+    [ -s "$cache/vmlinux" ] || { echo "vm: could not extract vmlinux from /boot/vmlinuz-$kver" >&2; exit 1; }
+fi
+
+# A busybox initramfs with just the modules that reach the shared root.
+if [ ! -s "$cache/initramfs.cpio.gz" ]; then
+    work=$(mktemp -d)
+    mkdir -p "$work"/{bin,dev,proc,sys,lower,upper,newroot,modules}
+    cp "$(readlink -f /bin/busybox)" "$work/bin/busybox"
+    : >"$work/modules/order"
+    for m in virtio_mmio 9pnet_virtio 9p overlay; do
+        modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r ko; do
+            base=$(basename "$ko")
+            if ! grep -qx "$base" "$work/modules/order"; then
+                cp "$ko" "$work/modules/$base"
+                echo "$base" >>"$work/modules/order"
+            fi
+        done
+    done
+    cat >"$work/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs dev /dev
+for m in $(/bin/busybox cat /modules/order); do /bin/busybox insmod /modules/$m; done
+/bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /newroot
+/bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L job /newroot/mnt
+# The guest's own /proc, /sys, /dev and writable folders over the shared root's (whose /proc
+# would be the host's: /proc/self/exe there is QEMU itself).
+/bin/busybox umount /proc /dev
+/bin/busybox mount -t proc proc /newroot/proc
+/bin/busybox mount -t sysfs sys /newroot/sys
+/bin/busybox mount -t devtmpfs dev /newroot/dev
+for d in tmp run var/tmp; do /bin/busybox mount -t tmpfs -o size=512m tmpfs /newroot/$d; done
+exec /bin/busybox switch_root /newroot /bin/busybox sh /mnt/guest.sh
+INIT
+    chmod +x "$work/init"
+    (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1 >"$cache/initramfs.cpio.gz")
+    rm -rf "$work"
+fi
+
+job=$(mktemp -d)
+trap 'rm -rf "$job"' EXIT
+printf '%q ' "$@" >"$job/command"
+cat >"$job/guest.sh" <<GUEST
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1 CI=\${CI:-} TZ=UTC
+cd "$repo"
+modprobe vivid n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0
+rc=\$?
+if [ \$rc -eq 0 ]; then
+    sh -c "\$(cat /mnt/command)" 2>&1
+    rc=\$?
+fi
+echo \$rc >/mnt/rc
+sync
+busybox poweroff -f
+GUEST
+
+khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
+set +e
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+    -machine microvm,pit=on,rtc=on -accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
+    -nographic -no-reboot -nodefaults -serial stdio \
+    -kernel "$cache/vmlinux" -initrd "$cache/initramfs.cpio.gz" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 tsc_early_khz=$khz" \
+    -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+    -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot \
+    -fsdev local,id=job,path="$job",security_model=none \
+    -device virtio-9p-device,fsdev=job,mount_tag=job
+qemu=$?
+set -e
+if [ ! -f "$job/rc" ]; then
+    echo "vm: the guest did not finish (qemu exit $qemu; timeout ${timeout_s}s)" >&2
+    exit 1
+fi
+exit "$(cat "$job/rc")"
