@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 
 packages=(libturbojpeg0-dev pkg-config)
-if [ "$mode" = test ]; then packages+=(ffmpeg); fi
+if [ "$mode" = test ]; then
+    # ffmpeg validates recordings; the rest boots Debian's kernel with the vivid camera in a VM.
+    packages+=(ffmpeg qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils v4l-utils curl)
+fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.
     python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)

@@ -14,7 +14,7 @@ if [ "${1:-}" = --timeout ]; then timeout_s=$2; shift 2; fi
 
 kver=$(ls /lib/modules | sort -V | tail -n 1)
 [ -f "/boot/vmlinuz-$kver" ] || { echo "vm: no /boot/vmlinuz-$kver (install linux-image-amd64)" >&2; exit 1; }
-cache=$repo/.build-vm/$kver
+cache=$repo/.build-vm/$kver-$(sha256sum "$0" | head -c 12)  # rebuilt when this script changes
 mkdir -p "$cache"
 
 # The kernel as an uncompressed ELF, for a direct (PVH) boot on the microvm machine type.
@@ -96,8 +96,9 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot \
     -fsdev local,id=job,path="$job",security_model=none \
-    -device virtio-9p-device,fsdev=job,mount_tag=job
-qemu=$?
+    -device virtio-9p-device,fsdev=job,mount_tag=job \
+    | grep --line-buffered -v -E '^\[ *[0-9.]+\] (reboot: Power down|PCI: Fatal: No config space)'
+qemu=${PIPESTATUS[0]}
 set -e
 if [ ! -f "$job/rc" ]; then
     echo "vm: the guest did not finish (qemu exit $qemu; timeout ${timeout_s}s)" >&2

@@ -168,15 +168,15 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
             }
             if let configured = next {
                 next = nil
-                let streamedFor = MonotonicClock.nanos()
+                let before = stats.captured.load(ordering: .relaxed)
                 do {
                     try stream(configured, sink: sink)
                     lastError = nil
                 } catch {
                     lastError = error
-                    // A device that streamed for a while gets a quick first retry again.
-                    if MonotonicClock.nanos() - streamedFor > 10_000_000_000 { backoff = 1_000_000_000 }
                 }
+                // A device that delivered frames gets a quick first retry again after it is lost.
+                if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
                 configured.device.close()
                 if !running.load(ordering: .acquiring) { break }
             }

@@ -1,0 +1,175 @@
+"""V4L2 capture against Linux's vivid virtual camera. Runs inside the VM (tests/vm/run.sh)."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
+from conftest import BINARY, Daemon  # noqa: E402
+from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
+from PIL import ImageStat  # noqa: E402
+
+import pytest  # noqa: E402
+
+DEVICE = "/dev/video0"
+
+if not os.path.exists(DEVICE):
+    pytest.fail(f"{DEVICE} is missing: run these tests through tests/vm/run.sh, which loads vivid", pytrace=False)
+
+
+def ctl(name, value=1):
+    subprocess.run(["v4l2-ctl", "-d", DEVICE, "-c", f"{name}={value}"], check=True, timeout=20)
+
+
+def status(d):
+    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
+        return json.loads(r.read())["cameras"][0]
+
+
+def snapshot(d):
+    with urllib.request.urlopen(d.base + "/snapshot", timeout=10) as r:
+        return decode_jpeg(r.read())
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def arrived(s):
+    return s["framesCaptured"] + s["drops"]["noFreeBuffer"] + s["drops"]["deviceErrors"]
+
+
+def run_cli(*args):
+    if args and args[0] == "run":
+        args = (*args, "--recordings", "/tmp/blackbox-vm-recordings")
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("fmt,code", [("yuyv", "YUYV"), ("nv12", "NV12"), ("yuv420", "YU12")])
+def test_capture_at_the_set_rate_and_size(fmt, code):
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:640x480@25,{fmt}", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming" and status(d)["framesEncoded"] > 5, 20, "frames")
+        assert code in status(d)["source"]
+        first, t0 = status(d), time.monotonic()
+        time.sleep(4)
+        last, t1 = status(d), time.monotonic()
+        rate = (arrived(last) - arrived(first)) / (t1 - t0)
+        assert 22.5 <= rate <= 27.5, f"{fmt}: {rate:.1f} frames/s arrived, set 25"
+        image = snapshot(d)
+        assert image.size == (640, 480)
+    finally:
+        assert d.stop() == 0
+
+
+def is_no_signal(image):
+    stat = ImageStat.Stat(image.convert("L"))
+    return stat.mean[0] < 70 and stat.stddev[0] < 45
+
+
+def test_disconnect_shows_no_signal_and_recovers_without_leaking():
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv", "--no-record")
+    pid = d.proc.pid
+
+    def resources():
+        maps = sum(1 for line in open(f"/proc/{pid}/maps") if "/dev/video" in line)
+        return len(os.listdir(f"/proc/{pid}/fd")), maps
+
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
+        assert not is_no_signal(snapshot(d))
+        baseline = None
+        for cycle in range(20):
+            stream = MJPEGStream(d.base, "/stream")
+            stream.next_part()
+            ctl("disconnect")
+            lost = time.monotonic()
+            # A live viewer sees the NO SIGNAL picture within 1 s.
+            while True:
+                _, jpeg = stream.next_part()
+                if is_no_signal(decode_jpeg(jpeg)):
+                    break
+                assert time.monotonic() - lost < 1.0, f"cycle {cycle}: no NO SIGNAL frame within 1 s"
+            stream.close()
+            assert status(d)["state"] == "no signal" and status(d)["stateReason"]
+            wait_for(lambda: status(d)["state"] == "streaming", 15, f"recovery in cycle {cycle}")
+            wait_for(lambda: not is_no_signal(snapshot(d)), 5, "a camera picture again")
+            if baseline is None:
+                baseline = resources()
+        assert resources() == baseline, f"fds and mappings {resources()} after 20 cycles, {baseline} after the first"
+        assert status(d)["reconnects"] >= 20
+    finally:
+        assert d.stop() == 0
+
+
+def test_fault_injection_is_handled():
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
+        # A buffer flagged as damaged is skipped; streaming goes on.
+        ctl("inject_v4l2_buf_flag_error")
+        wait_for(lambda: status(d)["drops"]["deviceErrors"] >= 1, 5, "the damaged buffer to be counted")
+        assert status(d)["state"] == "streaming"
+        # Frames the device drops show as sequence gaps.
+        ctl("percentage_of_dropped_buffers", 50)
+        wait_for(lambda: status(d)["drops"]["deviceDropped"] >= 5, 10, "device drops to be counted")
+        ctl("percentage_of_dropped_buffers", 0)
+        # A fatal streaming error: no signal, then the device is reopened.
+        ctl("inject_fatal_streaming_error")
+        wait_for(lambda: status(d)["state"] == "no signal", 2, "no signal after a fatal error")
+        wait_for(lambda: status(d)["state"] == "streaming", 15, "recovery after a fatal error")
+    finally:
+        assert d.stop() == 0
+
+
+def test_streamon_error_is_reported_then_retried():
+    ctl("inject_vidioc_streamon_error")
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 15, "streaming after the retry")
+        assert status(d)["reconnects"] >= 1
+    finally:
+        assert d.stop() == 0
+    log = d.proc.stderr.read()
+    assert "VIDIOC_STREAMON" in log and "no signal" in log
+
+
+def test_second_daemon_on_the_same_device_is_told_it_is_busy():
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
+        r = run_cli("run", "--port", "0", "--no-record", "--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv")
+        assert r.returncode == 2
+        assert f"device busy: {DEVICE} is held by PID {d.proc.pid} (blackbox)" in r.stderr
+    finally:
+        assert d.stop() == 0
+
+
+def test_unsupported_requests_name_what_the_device_offers():
+    r = run_cli("run", "--port", "0", "--no-record", "--camera", f"front=v4l2:{DEVICE}:1000x500@30")
+    assert r.returncode == 2
+    assert "does not offer 1000x500@30" in r.stderr and "YUYV 320x180@60/50" in r.stderr
+    r = run_cli("run", "--port", "0", "--no-record", "--camera", f"front=v4l2:{DEVICE}:640x480@25,h264")
+    assert r.returncode == 2 and "needs a hardware video encoder and this machine has none" in r.stderr and "mjpeg" in r.stderr
+    # With the fallback, H.264 becomes the best format the camera has (vivid has no MJPEG).
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,h264", "--h264-fallback", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
+    finally:
+        assert d.stop() == 0
+    assert "H.264 asked for" in d.proc.stderr.read()
+
+
+def test_devices_lists_vivid():
+    r = run_cli("devices")
+    assert r.returncode == 0
+    assert f"{DEVICE}: vivid" in r.stdout and "YUYV" in r.stdout and "640x480 @ 25" in r.stdout
