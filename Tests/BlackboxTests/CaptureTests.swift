@@ -1,0 +1,148 @@
+import Cameras
+import Capture
+import Encoding
+import Frames
+import NIOCore
+import Testing
+
+@Suite("V4L2 format choice")
+struct FormatChoiceTests {
+    let webcam = [
+        DeviceFormat(fourcc: FourCC(0x5659_5559), description: "YUYV 4:2:2", compressed: false,
+                     sizes: [.init(width: 640, height: 480, fps: [30, 15]), .init(width: 1280, height: 720, fps: [10])]),
+        DeviceFormat(fourcc: FourCC(0x4750_4A4D), description: "Motion-JPEG", compressed: true,
+                     sizes: [.init(width: 1280, height: 720, fps: [30]), .init(width: 640, height: 480, fps: [30])]),
+    ]
+
+    @Test("auto prefers the camera's MJPEG, else raw formats")
+    func autoPrefersMJPEG() throws {
+        #expect(try FormatChoice.choose(.auto, width: 1280, height: 720, fps: 30, offers: webcam, device: "/dev/video0").fourcc.description == "MJPG")
+        let rawOnly = [webcam[0]]
+        #expect(try FormatChoice.choose(.auto, width: 640, height: 480, fps: 30, offers: rawOnly, device: "/dev/video0").fourcc.description == "YUYV")
+    }
+
+    @Test("a size or rate the device lacks is refused with what it offers")
+    func unsupportedListsOffers() {
+        #expect {
+            try FormatChoice.choose(.yuyv, width: 1280, height: 720, fps: 30, offers: webcam, device: "/dev/video0")
+        } throws: { error in
+            "\(error)".contains("does not offer 1280x720@30 as yuyv") && "\(error)".contains("YUYV 640x480@30/15, 1280x720@10")
+        }
+    }
+
+    @Test("H.264 fails with the reason and the working choice, or falls back to MJPEG when allowed")
+    func h264() throws {
+        #expect {
+            try FormatChoice.choose(.h264, width: 1280, height: 720, fps: 30, offers: webcam, device: "/dev/video0")
+        } throws: { error in
+            "\(error)".contains("no hardware video encoder") == false && "\(error)".contains("hardware video encoder") && "\(error)".contains("mjpeg")
+        }
+        let pick = try FormatChoice.choose(.h264, width: 1280, height: 720, fps: 30, offers: webcam, device: "/dev/video0", h264Fallback: true)
+        #expect(pick.fourcc.description == "MJPG" && pick.note != nil)
+    }
+
+    @Test("a Bayer-only device points to libcamerify")
+    func bayerOnly() {
+        let sensor = [DeviceFormat(fourcc: FourCC(0x4141_4270), description: "10-bit Bayer BGBG/GRGR Packed", compressed: false,
+                                   sizes: [.init(width: 1536, height: 864, fps: [])])]
+        #expect {
+            try FormatChoice.choose(.auto, width: 1536, height: 864, fps: 30, offers: sensor, device: "/dev/video0")
+        } throws: { error in
+            "\(error)".contains("only raw Bayer") && "\(error)".contains("libcamerify blackbox run")
+        }
+    }
+
+    @Test("v4l2 camera specs, with by-path names that contain colons", arguments: [
+        ("front=v4l2:/dev/video0", "/dev/video0", CaptureFormat.auto, FrameGeometry(width: 1280, height: 720, fps: 30)),
+        ("front=v4l2:/dev/video2:640x480@25,yuyv", "/dev/video2", .yuyv, FrameGeometry(width: 640, height: 480, fps: 25)),
+        ("cab=v4l2:/dev/v4l/by-path/pci-0000:00:14.0-usb-0:1:1.0-video-index0:1920x1080,mjpeg",
+         "/dev/v4l/by-path/pci-0000:00:14.0-usb-0:1:1.0-video-index0", .mjpeg, FrameGeometry(width: 1920, height: 1080, fps: 30)),
+    ])
+    func v4l2Specs(spec: String, path: String, format: CaptureFormat, geometry: FrameGeometry) throws {
+        let c = try CameraConfig.parse(spec, defaults: CameraConfig(id: "x"))
+        #expect(c.source == .v4l2(path: path, format: format))
+        #expect(c.geometry == geometry)
+    }
+}
+
+@Suite("MJPEG pass-through")
+struct PassthroughTests {
+    /// A real JPEG from libjpeg-turbo, and the same JPEG with its Huffman tables cut out (as many UVC cameras send).
+    func jpegs() throws -> (full: [UInt8], stripped: [UInt8]) {
+        let source = TestPatternFixture.frame(width: 320, height: 240)
+        defer { source.frame.storage.release() }
+        let full = try JPEGEncoder().encode(source.frame, quality: 80) { Array($0) }
+        var stripped: [UInt8] = [0xFF, 0xD8]
+        var i = 2
+        while i < full.count {
+            let marker = full[i + 1]
+            if marker == 0xDA { stripped += full[i...]; break }
+            let length = Int(full[i + 2]) << 8 | Int(full[i + 3])
+            if marker != 0xC4 { stripped += full[i..<(i + 2 + length)] }
+            i += 2 + length
+        }
+        return (full, stripped)
+    }
+
+    @Test("frames with tables pass byte for byte; frames without get the standard tables and decode the same")
+    func huffmanInsertion() throws {
+        let (full, stripped) = try jpegs()
+        #expect(stripped.count < full.count)
+        let decoder = try JPEGDecoder()
+        func dhtCount(_ b: [UInt8]) -> Int { zip(b, b.dropFirst()).filter { $0 == 0xFF && $1 == 0xC4 }.count }
+        #expect(dhtCount(stripped) == 0)
+        let passed = try #require(full.withUnsafeBytes { JPEGPassthrough.frame($0, sequence: 1, time: .now(), width: 320, height: 240) })
+        #expect(passed.jpeg.bytes == full)
+        let fixed = try #require(stripped.withUnsafeBytes { JPEGPassthrough.frame($0, sequence: 1, time: .now(), width: 320, height: 240) })
+        #expect(dhtCount(fixed.jpeg.bytes) == 1)
+        let original = try full.withUnsafeBytes { try decoder.decodeRGB($0) }
+        let repaired = try fixed.jpeg.withUnsafeReadableBytes { try decoder.decodeRGB($0) }
+        #expect(repaired.rgb == original.rgb)
+    }
+
+    @Test("truncated, corrupt or wrongly sized frames are refused; padding after EOI is dropped")
+    func refusesDamage() throws {
+        let (full, _) = try jpegs()
+        func pass(_ b: [UInt8], _ w: Int = 320, _ h: Int = 240) -> EncodedFrame? {
+            b.withUnsafeBytes { JPEGPassthrough.frame($0, sequence: 1, time: .now(), width: w, height: h) }
+        }
+        #expect(pass(Array(full.prefix(full.count / 2))) == nil)
+        #expect(pass([0x00] + full) == nil)
+        #expect(pass(full, 640, 480) == nil)
+        #expect(pass(full + [0, 0, 0, 0])?.jpeg.readableBytes == full.count)
+    }
+}
+
+@Suite("Pixel conversion and NO SIGNAL")
+struct ConversionTests {
+    @Test("YUYV unpacks to planar 4:2:2 and NV12 chroma splits into U and V")
+    func conversions() {
+        let yuyv: [UInt8] = [10, 20, 11, 30, 12, 21, 13, 31, 0,   // row 0: Y0 U0 Y1 V0 Y2 U1 Y3 V1, 1 byte of stride padding
+                             14, 22, 15, 32, 16, 23, 17, 33, 0]   // row 1
+        let (frame, pool) = uniformFrame(.yuv422, width: 4, height: 2)
+        defer { frame.storage.release(); _ = pool }
+        yuyv.withUnsafeBufferPointer { PixelConversion.yuyvToPlanar($0.baseAddress!, stride: 9, width: 4, height: 2, into: frame.planes) }
+        #expect(samples(frame.planes[0]) == [10, 11, 12, 13, 14, 15, 16, 17])
+        #expect(samples(frame.planes[1]) == [20, 21, 22, 23] && samples(frame.planes[2]) == [30, 31, 32, 33])
+        let nv12uv: [UInt8] = [1, 2, 3, 4, 9, 9]
+        let (f420, pool2) = uniformFrame(.yuv420, width: 4, height: 2)
+        defer { f420.storage.release(); _ = pool2 }
+        nv12uv.withUnsafeBufferPointer {
+            PixelConversion.splitNV12Chroma($0.baseAddress!, stride: 6, width: 4, height: 2, u: f420.planes[1], v: f420.planes[2])
+        }
+        #expect(samples(f420.planes[1]) == [1, 3] && samples(f420.planes[2]) == [2, 4])
+    }
+
+    @Test("the NO SIGNAL picture is dark and carries its text")
+    func noSignal() throws {
+        let pool = BufferPool(count: 1, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: 320, height: 240))
+        let frame = NoSignalFrame.render(into: pool.acquire()!, width: 320, height: 240, cameraID: "front", reason: "disconnected", sequence: 1)
+        defer { frame.storage.release() }
+        let y = samples(frame.planes[0])
+        let bright = y.filter { $0 > 150 }.count
+        #expect(bright > 200 && bright < y.count / 10)
+        #expect(y.filter { $0 == 40 }.count > y.count * 3 / 4)
+        let jpeg = try JPEGEncoder().encode(frame, quality: 80) { Array($0) }
+        #expect(try jpeg.withUnsafeBytes { try JPEGDecoder().info($0) } == JPEGInfo(width: 320, height: 240))
+    }
+}
