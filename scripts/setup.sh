@@ -8,8 +8,9 @@ mode=${1:-run}
 
 packages=(libturbojpeg0-dev pkg-config)
 if [ "$mode" = test ]; then
-    # ffmpeg validates recordings; the rest boots Debian's kernel with the vivid camera in a VM.
-    packages+=(ffmpeg qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils v4l-utils curl)
+    # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
+    # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).
+    packages+=(ffmpeg qemu-system-x86 linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms busybox-static cpio kmod xz-utils v4l-utils)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

@@ -176,9 +176,13 @@ final class V4L2Device: @unchecked Sendable {
                 let d = fi.discrete
                 if d.numerator > 0 { out.append(Int((Double(d.denominator) / Double(d.numerator)).rounded())) }
             } else {
+                // A continuous or stepwise range: every whole rate inside it is on offer.
                 let fastest = fi.stepwise.min, slowest = fi.stepwise.max
-                if fastest.numerator > 0 { out.append(Int(Double(fastest.denominator) / Double(fastest.numerator))) }
-                if slowest.numerator > 0 { out.append(max(1, Int(Double(slowest.denominator) / Double(slowest.numerator)))) }
+                if fastest.numerator > 0, slowest.numerator > 0 {
+                    let high = min(240, Int(Double(fastest.denominator) / Double(fastest.numerator)))
+                    let low = max(1, Int((Double(slowest.denominator) / Double(slowest.numerator)).rounded(.up)))
+                    if low <= high { out += Array(low...high) }
+                }
                 break
             }
         }

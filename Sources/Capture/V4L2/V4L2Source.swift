@@ -140,9 +140,14 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
                 throw CaptureError.unsupported("\(path) set \(set.width)x\(set.height) when asked for \(geometry.width)x\(geometry.height); it offers: "
                                                + FormatChoice.describe(offers))
             }
-            let rate = try device.setFrameRate(geometry.fps)
-            if abs(rate - Double(geometry.fps)) > 0.5 {
+            // Not every device lets the rate be set (ENOTTY); it then runs at its own.
+            switch Result(catching: { () throws(CaptureError) in try device.setFrameRate(geometry.fps) }) {
+            case .success(let rate) where abs(rate - Double(geometry.fps)) > 0.5:
                 logger.warning("device runs at another rate", metadata: ["camera": "\(cameraID)", "asked": "\(geometry.fps)", "got": "\(rate)"])
+            case .failure(let error):
+                logger.warning("device does not take a frame rate", metadata: ["camera": "\(cameraID)", "error": "\(error)"])
+            default:
+                break
             }
             let minimumLine = fourcc == .yuyv ? geometry.width * 2 : geometry.width
             chosen.withLock { $0 = fourcc.description }
