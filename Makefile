@@ -11,7 +11,6 @@ test: setup-test debug
 	swift test
 	.venv/bin/python -m pytest -q tests/e2e
 	tests/vm/run.sh .venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/vm
-	tests/vm/run.sh .venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/vm
 
 bench: setup-run release
 	.build/release/blackbox bench $(ARGS)

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include "cshims.h"
 
 int blackbox_set_thread_name(const char *name) {
@@ -18,4 +19,8 @@ int blackbox_ioctl(int fd, unsigned long request, void *arg) {
         r = ioctl(fd, request, arg);
     } while (r == -1 && errno == EINTR);
     return r;
+}
+
+int blackbox_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }

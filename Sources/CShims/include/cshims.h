@@ -9,6 +9,10 @@
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, which Swift's Glibc omits).
 int blackbox_set_thread_name(const char *name);
 
+/// Makes this process the reaper of orphaned descendants (prctl PR_SET_CHILD_SUBREAPER), so that
+/// grandchildren of a killed subprocess can be reaped here instead of lingering as zombies.
+int blackbox_set_child_subreaper(void);
+
 /// ioctl(2) with a pointer argument, retried on EINTR. Returns -1 with errno set on failure.
 int blackbox_ioctl(int fd, unsigned long request, void *arg);
 

@@ -32,7 +32,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
     private let pool: BufferPool
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<DedicatedThread?>(nil)
-    private let healthState = Mutex(SourceHealth(state: "starting", reason: nil))
+    private let tracker: SourceHealthTracker
     private let chosen = Mutex<String>("")
     private var sequence: UInt64 = 0  // touched by the capture thread only
 
@@ -46,6 +46,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
         self.bufferCount = max(2, buffers)
         self.h264Fallback = h264Fallback
         self.logger = logger
+        tracker = SourceHealthTracker(cameraID: cameraID, device: path, logger: logger)
         // Room for a planar 4:2:2 frame: the largest any conversion or the NO SIGNAL picture needs.
         pool = BufferPool(count: 4, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv422, width: geometry.width, height: geometry.height))
     }
@@ -57,20 +58,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
     }
 
     /// Streaming, or no signal with the reason.
-    public var health: SourceHealth { healthState.withLock { $0 } }
-
-    private func setHealth(_ h: SourceHealth) {
-        let changed = healthState.withLock { old -> Bool in
-            defer { old = h }
-            return old != h
-        }
-        guard changed else { return }
-        if h.state == "streaming" {
-            logger.info("camera streaming", metadata: ["camera": "\(cameraID)", "device": "\(path)", "format": "\(chosen.withLock { $0 })"])
-        } else {
-            logger.error("camera has no signal", metadata: ["camera": "\(cameraID)", "device": "\(path)", "reason": "\(h.reason ?? "")"])
-        }
-    }
+    public var health: SourceHealth { tracker.current }
 
     /// Opens and configures the device now, so that a wrong size, format or a busy device fails the
     /// camera's start with a clear message; a missing or failing device is retried in the background.
@@ -186,31 +174,12 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
                 if !running.load(ordering: .acquiring) { break }
             }
             if let error = lastError {
-                setHealth(SourceHealth(state: "no signal", reason: error.description))
-                noSignal(for: backoff, reason: error.description, sink: sink)
+                tracker.noSignal(for: backoff, reason: error.description, pool: pool, geometry: geometry, sequence: &sequence,
+                                 running: { running.load(ordering: .acquiring) }, sink: sink)
                 backoff = min(backoff * 2, 30_000_000_000)
                 lastError = nil
                 stats.reconnects.add(1, ordering: .relaxed)
             }
-        }
-    }
-
-    /// Shows the NO SIGNAL picture once a second for `nanos` (or until stopped).
-    private func noSignal(for nanos: UInt64, reason: String, sink: @Sendable (RawFrame) -> Void) {
-        let end = MonotonicClock.nanos() + nanos
-        var nextFrame: UInt64 = 0
-        while running.load(ordering: .acquiring) {
-            let now = MonotonicClock.nanos()
-            if now >= end { return }
-            if now >= nextFrame {
-                nextFrame = now + 1_000_000_000
-                if let buffer = pool.acquire() {
-                    sequence += 1
-                    sink(NoSignalFrame.render(into: buffer, width: geometry.width, height: geometry.height, cameraID: cameraID,
-                                              reason: reason, sequence: sequence))
-                }
-            }
-            sleepNanos(min(50_000_000, min(end, nextFrame) - now))
         }
     }
 
@@ -223,7 +192,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
         defer { session.close() }
         var lastFrame = MonotonicClock.nanos()
         var lastDeviceSequence: UInt32?
-        setHealth(.streaming)
+        tracker.set(.streaming, detail: c.fourcc.description)
         while running.load(ordering: .acquiring) {
             var pfd = pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 200)

@@ -1,0 +1,317 @@
+import CShims
+import Frames
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rpicam:N`: frames from Raspberry Pi's `rpicam-vid` run as a supervised subprocess.
+///
+/// The child runs in its own process group with default signal handling and reads nothing. Its
+/// stdout is read on the capture thread into fixed buffers (YUV 4:2:0 frames by size, MJPEG by
+/// JPEG markers); its stderr is read line by line on a second thread and kept short. A child that
+/// dies, stalls for 2 s or reports the camera busy is stopped and restarted with backoff while
+/// viewers see NO SIGNAL. Stopping is SIGTERM to the group, SIGKILL after 2 s, and reaping of the
+/// child and of any grandchild (this process is made their subreaper), so nothing is left behind.
+public final class RpicamSource: FrameSource, @unchecked Sendable {
+    /// What rpicam-vid writes.
+    public enum Codec: String, Sendable, CaseIterable {
+        /// Raw planar YUV 4:2:0, encoded here.
+        case yuv420
+        /// rpicam-vid's own JPEG encoder (CPU), passed through.
+        case mjpeg
+    }
+
+    /// Camera id.
+    public let cameraID: String
+    /// rpicam's camera index.
+    public let index: Int
+    /// Size and rate.
+    public let geometry: FrameGeometry
+    /// Output codec asked of rpicam-vid.
+    public let codec: Codec
+    /// Counters.
+    public let stats = SourceStats()
+    /// Program to run (found on PATH).
+    public let program: String
+
+    private let logger: Logger
+    private let tracker: SourceHealthTracker
+    private let pool: BufferPool
+    private let running = Atomic<Bool>(false)
+    private let thread = Mutex<DedicatedThread?>(nil)
+    private let stderrTail = Mutex<[String]>([])
+    private var sequence: UInt64 = 0  // capture thread only
+
+    /// Creates the source; the child starts with `start`.
+    public init(cameraID: String, index: Int, geometry: FrameGeometry, codec: Codec = .yuv420, program: String = "rpicam-vid",
+                logger: Logger = Logger(label: "rpicam")) {
+        self.cameraID = cameraID
+        self.index = index
+        self.geometry = geometry
+        self.codec = codec
+        self.program = program
+        self.logger = logger
+        tracker = SourceHealthTracker(cameraID: cameraID, device: "rpicam:\(index)", logger: logger)
+        pool = BufferPool(count: 6, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: geometry.width, height: geometry.height) + 65536)
+        _ = blackbox_set_child_subreaper()
+    }
+
+    /// `rpicam:0 1280x720@30 yuv420`.
+    public var description: String { "rpicam:\(index) \(geometry) \(codec)" }
+
+    /// Streaming, or no signal with the reason.
+    public var health: SourceHealth { tracker.current }
+
+    /// The last lines rpicam-vid wrote to stderr (at most 20).
+    public var recentErrors: [String] { stderrTail.withLock { $0 } }
+
+    /// Starts supervising rpicam-vid on a dedicated thread.
+    public func start(sink: @escaping @Sendable (RawFrame) -> Void) throws {
+        try thread.withLock { current in
+            guard current == nil else { throw CaptureError.alreadyRunning(description) }
+            running.store(true, ordering: .releasing)
+            current = DedicatedThread(name: "rpicam-\(cameraID)") { [self] in supervise(sink: sink) }
+        }
+    }
+
+    /// Stops the child completely (and reaps it) and waits for the thread; at most about 2.5 s.
+    public func stop() {
+        running.store(false, ordering: .releasing)
+        thread.withLock { t -> DedicatedThread? in
+            defer { t = nil }
+            return t
+        }?.join()
+    }
+
+    var arguments: [String] {
+        [program, "--camera", "\(index)", "--codec", codec.rawValue, "--width", "\(geometry.width)", "--height", "\(geometry.height)",
+         "--framerate", "\(geometry.fps)", "--timeout", "0", "--nopreview", "--flush", "-o", "-"]
+    }
+
+    private func supervise(sink: @escaping @Sendable (RawFrame) -> Void) {
+        var backoff: UInt64 = 1_000_000_000
+        while running.load(ordering: .acquiring) {
+            let before = stats.captured.load(ordering: .relaxed)
+            var reason: String
+            do {
+                let child = try Subprocess(arguments, logger: logger)
+                let errors = DedicatedThread(name: "rpicam-err") { [self] in readErrors(child.stderr) }
+                reason = read(child, sink: sink)
+                child.terminate()
+                errors.join()
+                child.closeOutput()
+            } catch {
+                reason = "\(error)"
+            }
+            if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
+            guard running.load(ordering: .acquiring) else { break }
+            if let busy = recentErrors.last(where: { $0.contains("in use by another process") || $0.contains("no cameras available") }) {
+                reason = "camera unavailable: \(busy)"
+            }
+            tracker.noSignal(for: backoff, reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
+                             running: { running.load(ordering: .acquiring) }, sink: sink)
+            backoff = min(backoff * 2, 30_000_000_000)
+            stats.reconnects.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Reads frames until the child ends, stalls or the source stops; returns why it ended.
+    private func read(_ child: Subprocess, sink: @Sendable (RawFrame) -> Void) -> String {
+        let frameBytes = BufferPool.Buffer.byteCount(format: .yuv420, width: geometry.width, height: geometry.height)
+        // Bounded staging: a frame, or for MJPEG up to two uncompressed frames' worth before resync.
+        let capacity = codec == .yuv420 ? frameBytes : frameBytes * 2
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { staging.deallocate() }
+        var filled = 0
+        var lastFrame = MonotonicClock.nanos()
+        while running.load(ordering: .acquiring) {
+            var pfd = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 200)
+            if pfd.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                let n = Glibc.read(child.stdout, staging.baseAddress! + filled, capacity - filled)
+                if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                    return child.exitDescription() ?? "\(program) closed its output"
+                }
+                if n > 0 { filled += n }
+                while let used = takeFrame(from: UnsafeRawBufferPointer(rebasing: staging[0..<filled]), frameBytes: frameBytes, sink: sink) {
+                    lastFrame = MonotonicClock.nanos()
+                    let rest = filled - used
+                    if rest > 0 { (staging.baseAddress! ).copyMemory(from: staging.baseAddress! + used, byteCount: rest) }
+                    filled = rest
+                }
+                if filled == capacity {
+                    // No complete JPEG in two frames' worth of bytes: corrupt; start again at the next SOI.
+                    stats.deviceErrors.add(1, ordering: .relaxed)
+                    filled = 0
+                }
+            }
+            if let ended = child.exitDescription() { return ended }
+            if MonotonicClock.nanos() - lastFrame > 2_000_000_000 {
+                return "no frame from \(program) for 2 s"
+            }
+        }
+        return "stopped"
+    }
+
+    /// Delivers the first complete frame in `bytes`; returns how many bytes it used (nil: need more).
+    private func takeFrame(from bytes: UnsafeRawBufferPointer, frameBytes: Int, sink: @Sendable (RawFrame) -> Void) -> Int? {
+        switch codec {
+        case .yuv420:
+            guard bytes.count >= frameBytes else { return nil }
+            deliver(UnsafeRawBufferPointer(rebasing: bytes[0..<frameBytes]), format: .yuv420, sink: sink)
+            return frameBytes
+        case .mjpeg:
+            // Skip anything before a start-of-image marker.
+            var start = 0
+            while start + 1 < bytes.count, !(bytes[start] == 0xFF && bytes[start + 1] == 0xD8) { start += 1 }
+            if start > 0 { return start }
+            guard let layout = JPEGLayout.inspect(bytes) else { return nil }
+            deliver(UnsafeRawBufferPointer(rebasing: bytes[0..<layout.length]), format: .jpeg, sink: sink)
+            return layout.length
+        }
+    }
+
+    private func deliver(_ bytes: UnsafeRawBufferPointer, format: PixelFormat, sink: @Sendable (RawFrame) -> Void) {
+        guard let buffer = pool.acquire(), bytes.count <= buffer.count else {
+            stats.droppedNoBuffer.add(1, ordering: .relaxed)
+            return
+        }
+        buffer.bytes.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        let planes = format == .jpeg
+            ? [Plane(base: buffer.bytes.assumingMemoryBound(to: UInt8.self), stride: bytes.count, width: bytes.count, height: 1)]
+            : buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
+        sequence += 1
+        stats.captured.add(1, ordering: .relaxed)
+        tracker.set(.streaming, detail: codec.rawValue)
+        sink(RawFrame(format: format, width: geometry.width, height: geometry.height, planes: planes, sequence: sequence,
+                      time: .now(), storage: buffer))
+    }
+
+    /// Reads stderr line by line until EOF, logging and keeping the last 20 lines (each cut to 300 bytes).
+    private func readErrors(_ fd: Int32) {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            for byte in chunk.prefix(n) {
+                if byte == 10 {
+                    keep(line)
+                    line.removeAll(keepingCapacity: true)
+                } else if line.count < 300 {
+                    line.append(byte)
+                }
+            }
+        }
+        if !line.isEmpty { keep(line) }
+    }
+
+    private func keep(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard !text.isEmpty else { return }
+        logger.debug("rpicam-vid: \(text)", metadata: ["camera": "\(cameraID)"])
+        stderrTail.withLock { tail in
+            tail.append(text)
+            if tail.count > 20 { tail.removeFirst(tail.count - 20) }
+        }
+    }
+}
+
+/// A child process in its own process group, with its stdout and stderr piped to us.
+final class Subprocess: @unchecked Sendable {
+    let pid: pid_t
+    let stdout: Int32
+    let stderr: Int32
+    private let logger: Logger
+    private var status: Int32?
+
+    /// Starts `arguments[0]` (searched on PATH) with default signal dispositions and stdin from /dev/null.
+    init(_ arguments: [String], logger: Logger) throws(CaptureError) {
+        self.logger = logger
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe2(&out, O_CLOEXEC) == 0 else { throw CaptureError.system(errno, "pipe", arguments[0]) }
+        guard pipe2(&err, O_CLOEXEC) == 0 else {
+            close(out[0]); close(out[1])
+            throw CaptureError.system(errno, "pipe", arguments[0])
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // Its own process group (so the whole group can be signalled), default handlers (the daemon
+        // ignores SIGTERM/SIGINT to handle them itself, which a child would inherit) and no blocked signals.
+        var defaults = sigset_t(), empty = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawnp(&child, arguments[0], &actions, &attr, &argv, environ)
+        close(out[1])
+        close(err[1])
+        guard rc == 0 else {
+            close(out[0]); close(err[0])
+            throw CaptureError.system(rc, "start", arguments[0])
+        }
+        pid = child
+        stdout = out[0]
+        stderr = err[0]
+    }
+
+    /// Why the child ended, if it has (reaps it).
+    func exitDescription() -> String? {
+        if status == nil {
+            var s: Int32 = 0
+            if waitpid(pid, &s, WNOHANG) == pid { status = s }
+        }
+        guard let s = status else { return nil }
+        let signal = s & 0x7F
+        return signal == 0 ? "rpicam-vid exited with status \((s >> 8) & 0xFF)" : "rpicam-vid was killed by signal \(signal)"
+    }
+
+    /// SIGTERM to the process group, SIGKILL after 2 s, then reaps the child and every member of its group.
+    func terminate() {
+        close(stdout)  // a child blocked writing to us gets EPIPE at once
+        if status == nil {
+            kill(-pid, SIGTERM)
+            let deadline = MonotonicClock.nanos() + 2_000_000_000
+            while exitDescription() == nil && MonotonicClock.nanos() < deadline { sleepNanos(5_000_000) }
+            if status == nil {
+                logger.warning("rpicam-vid ignored SIGTERM for 2 s; killing it", metadata: ["pid": "\(pid)"])
+                kill(-pid, SIGKILL)
+                var s: Int32 = 0
+                while waitpid(pid, &s, 0) == -1 && errno == EINTR {}
+                status = s
+            }
+        }
+        // Grandchildren left in the group are killed too, and reaped: as subreaper we inherit them.
+        kill(-pid, SIGKILL)
+        let deadline = MonotonicClock.nanos() + 1_000_000_000
+        while MonotonicClock.nanos() < deadline {
+            var s: Int32 = 0
+            let r = waitpid(-pid, &s, WNOHANG)
+            if r > 0 { continue }
+            if r == -1 && errno == ECHILD { break }  // nothing of the group left
+            sleepNanos(2_000_000)
+        }
+    }
+
+    /// Closes our end of stderr (after its reader has seen EOF).
+    func closeOutput() {
+        close(stderr)
+    }
+}

@@ -1,0 +1,54 @@
+import Frames
+import Logging
+import Synchronization
+
+/// Keeps a device source's health, logs each change once, and shows NO SIGNAL while it is down.
+final class SourceHealthTracker: Sendable {
+    private let state = Mutex(SourceHealth(state: "starting", reason: nil))
+    private let cameraID: String
+    private let device: String
+    private let logger: Logger
+
+    init(cameraID: String, device: String, logger: Logger) {
+        self.cameraID = cameraID
+        self.device = device
+        self.logger = logger
+    }
+
+    var current: SourceHealth { state.withLock { $0 } }
+
+    func set(_ h: SourceHealth, detail: String = "") {
+        let changed = state.withLock { old -> Bool in
+            defer { old = h }
+            return old != h
+        }
+        guard changed else { return }
+        if h.state == "streaming" {
+            logger.info("camera streaming", metadata: ["camera": "\(cameraID)", "device": "\(device)", "format": "\(detail)"])
+        } else {
+            logger.error("camera has no signal", metadata: ["camera": "\(cameraID)", "device": "\(device)", "reason": "\(h.reason ?? "")"])
+        }
+    }
+
+    /// Marks the source down and shows the NO SIGNAL picture once a second for `nanos`, or until
+    /// `running` turns false.
+    func noSignal(for nanos: UInt64, reason: String, pool: BufferPool, geometry: FrameGeometry, sequence: inout UInt64,
+                  running: () -> Bool, sink: @Sendable (RawFrame) -> Void) {
+        set(SourceHealth(state: "no signal", reason: reason))
+        let end = MonotonicClock.nanos() + nanos
+        var nextFrame: UInt64 = 0
+        while running() {
+            let now = MonotonicClock.nanos()
+            if now >= end { return }
+            if now >= nextFrame {
+                nextFrame = now + 1_000_000_000
+                if let buffer = pool.acquire() {
+                    sequence += 1
+                    sink(NoSignalFrame.render(into: buffer, width: geometry.width, height: geometry.height, cameraID: cameraID,
+                                              reason: reason, sequence: sequence))
+                }
+            }
+            sleepNanos(min(50_000_000, min(end, nextFrame) - now))
+        }
+    }
+}
