@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "cshims.h"
 
 int blackbox_set_thread_name(const char *name) {
@@ -23,4 +25,8 @@ int blackbox_ioctl(int fd, unsigned long request, void *arg) {
 
 int blackbox_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int blackbox_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }

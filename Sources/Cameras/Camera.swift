@@ -67,6 +67,8 @@ public final class Camera: Sendable {
         case .v4l2(let path, let format):
             source = V4L2Source(cameraID: config.id, path: path, geometry: config.geometry, format: format, buffers: capture.buffers,
                                 h264Fallback: capture.h264Fallback, logger: capture.logger)
+        case .rpicam(let index, let codec):
+            source = RpicamSource(cameraID: config.id, index: index, geometry: config.geometry, codec: codec, logger: capture.logger)
         }
         try self.init(config: config, source: source, recording: recording)
     }

@@ -7,12 +7,15 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
     case testPattern
     /// A V4L2 device node (or a /dev/v4l/by-id path) in a given capture format.
     case v4l2(path: String, format: CaptureFormat)
+    /// rpicam-vid's camera N as a supervised subprocess.
+    case rpicam(index: Int, codec: RpicamSource.Codec)
 
     /// The spelling used on the command line.
     public var description: String {
         switch self {
         case .testPattern: return "testpattern"
         case .v4l2(let path, let format): return "v4l2:\(path),\(format)"
+        case .rpicam(let index, let codec): return "rpicam:\(index),\(codec.rawValue)"
         }
     }
 }
@@ -86,7 +89,8 @@ public struct CameraConfig: Sendable, Equatable {
     /// Parses the command line's `ID=testpattern[:WxH][@FPS]` or `ID=v4l2:PATH[:WxH][@FPS][,FORMAT]`,
     /// filling unspecified settings from `defaults`.
     public static func parse(_ spec: String, defaults: CameraConfig, defaultFormat: CaptureFormat = .auto) throws(ConfigError) -> CameraConfig {
-        let usage = "expected ID=testpattern[:WxH][@FPS] or ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], e.g. front=testpattern:1280x720@30"
+        let usage = "expected ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT] or ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg], "
+            + "e.g. front=testpattern:1280x720@30"
         guard let eq = spec.firstIndex(of: "=") else {
             throw ConfigError("camera '\(spec)' has no '='; \(usage)")
         }
@@ -96,6 +100,9 @@ public struct CameraConfig: Sendable, Equatable {
         let rest = spec[spec.index(after: eq)...]
         if rest.hasPrefix("v4l2:") {
             return try parseV4L2(rest.dropFirst(5), config: config, defaultFormat: defaultFormat, usage: usage)
+        }
+        if rest.hasPrefix("rpicam:") {
+            return try parseRpicam(rest.dropFirst(7), config: config, usage: usage)
         }
         let kind: Substring
         var params: Substring = ""
@@ -119,40 +126,70 @@ public struct CameraConfig: Sendable, Equatable {
         return config
     }
 
-    // PATH[:WxH][@FPS][,FORMAT], read from the right: by-path device names contain colons.
-    private static func parseV4L2(_ text: Substring, config: CameraConfig, defaultFormat: CaptureFormat, usage: String) throws(ConfigError) -> CameraConfig {
-        var config = config
+    /// A device spec `DEVICE[:WxH][@FPS][,OPTION]` split from the right (by-path device names contain colons).
+    private static func splitDevice(_ text: Substring) -> (device: Substring, geometry: Substring, option: Substring?) {
         var rest = text
-        var format = defaultFormat
+        var option: Substring?
         if let comma = rest.lastIndex(of: ",") {
-            let name = rest[rest.index(after: comma)...]
-            guard let f = CaptureFormat(rawValue: String(name)) else {
-                throw ConfigError("camera '\(config.id)': format '\(name)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            format = f
+            option = rest[rest.index(after: comma)...]
             rest = rest[..<comma]
         }
-        var geometryText: Substring = ""
+        var geometry: Substring = ""
         if let at = rest.lastIndex(of: "@"), Int(rest[rest.index(after: at)...]) != nil {
-            geometryText = rest[at...]
+            geometry = rest[at...]
             rest = rest[..<at]
         }
         if let colon = rest.lastIndex(of: ":") {
             let size = rest[rest.index(after: colon)...]
             if size.contains("x"), size.split(separator: "x").allSatisfy({ Int($0) != nil }) {
-                geometryText = size + geometryText
+                geometry = size + geometry
                 rest = rest[..<colon]
             }
         }
-        guard rest.hasPrefix("/") else {
-            throw ConfigError("camera '\(config.id)': device '\(rest)' is not a path; \(usage)")
-        }
-        config.source = .v4l2(path: String(rest), format: format)
-        if !geometryText.isEmpty {
-            config.geometry = try parseGeometry(geometryText, base: config.geometry, context: "camera '\(config.id)'")
+        return (rest, geometry, option)
+    }
+
+    private static func withGeometry(_ config: CameraConfig, _ text: Substring) throws(ConfigError) -> CameraConfig {
+        var config = config
+        if !text.isEmpty {
+            config.geometry = try parseGeometry(text, base: config.geometry, context: "camera '\(config.id)'")
         }
         try validate(geometry: config.geometry, context: "camera '\(config.id)'")
         return config
+    }
+
+    private static func parseV4L2(_ text: Substring, config: CameraConfig, defaultFormat: CaptureFormat, usage: String) throws(ConfigError) -> CameraConfig {
+        var config = config
+        let (device, geometry, option) = splitDevice(text)
+        var format = defaultFormat
+        if let name = option {
+            guard let f = CaptureFormat(rawValue: String(name)) else {
+                throw ConfigError("camera '\(config.id)': format '\(name)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            format = f
+        }
+        guard device.hasPrefix("/") else {
+            throw ConfigError("camera '\(config.id)': device '\(device)' is not a path; \(usage)")
+        }
+        config.source = .v4l2(path: String(device), format: format)
+        return try withGeometry(config, geometry)
+    }
+
+    private static func parseRpicam(_ text: Substring, config: CameraConfig, usage: String) throws(ConfigError) -> CameraConfig {
+        var config = config
+        let (device, geometry, option) = splitDevice(text)
+        guard let index = Int(device), (0...15).contains(index) else {
+            throw ConfigError("camera '\(config.id)': rpicam camera '\(device)' is not a number from 0 to 15; \(usage)")
+        }
+        var codec = RpicamSource.Codec.yuv420
+        if let name = option {
+            guard let c = RpicamSource.Codec(rawValue: String(name)) else {
+                throw ConfigError("camera '\(config.id)': rpicam codec '\(name)' is not known; allowed: yuv420, mjpeg")
+            }
+            codec = c
+        }
+        config.source = .rpicam(index: index, codec: codec)
+        return try withGeometry(config, geometry)
     }
 
     /// Parses `WxH`, `WxH@FPS` or `@FPS`, keeping what is not given from `base`.

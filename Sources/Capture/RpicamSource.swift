@@ -190,21 +190,28 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
                       time: .now(), storage: buffer))
     }
 
-    /// Reads stderr line by line until EOF, logging and keeping the last 20 lines (each cut to 300 bytes).
+    /// Reads stderr line by line until EOF, logging and keeping the last 20 lines (each cut to 300
+    /// bytes). Lines are found with memchr: a child flooding its log must not slow down its frames.
     private func readErrors(_ fd: Int32) {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { chunk.deallocate() }
         var line: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        line.reserveCapacity(300)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            let n = Glibc.read(fd, chunk.baseAddress!, chunk.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            for byte in chunk.prefix(n) {
-                if byte == 10 {
-                    keep(line)
-                    line.removeAll(keepingCapacity: true)
-                } else if line.count < 300 {
-                    line.append(byte)
-                }
+            var start = 0
+            while start < n {
+                let base = chunk.baseAddress! + start
+                let newline = memchr(base, 10, n - start)
+                let end = newline.map { $0 - chunk.baseAddress! } ?? n
+                let room = max(0, 300 - line.count)
+                line.append(contentsOf: UnsafeRawBufferPointer(start: base, count: min(room, end - start)))
+                guard newline != nil else { break }
+                keep(line)
+                line.removeAll(keepingCapacity: true)
+                start = end + 1
             }
         }
         if !line.isEmpty { keep(line) }
@@ -233,8 +240,8 @@ final class Subprocess: @unchecked Sendable {
     init(_ arguments: [String], logger: Logger) throws(CaptureError) {
         self.logger = logger
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
-        guard pipe2(&out, O_CLOEXEC) == 0 else { throw CaptureError.system(errno, "pipe", arguments[0]) }
-        guard pipe2(&err, O_CLOEXEC) == 0 else {
+        guard blackbox_pipe_cloexec(&out) == 0 else { throw CaptureError.system(errno, "pipe", arguments[0]) }
+        guard blackbox_pipe_cloexec(&err) == 0 else {
             close(out[0]); close(out[1])
             throw CaptureError.system(errno, "pipe", arguments[0])
         }

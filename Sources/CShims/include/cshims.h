@@ -13,6 +13,9 @@ int blackbox_set_thread_name(const char *name);
 /// grandchildren of a killed subprocess can be reaped here instead of lingering as zombies.
 int blackbox_set_child_subreaper(void);
 
+/// pipe2(fds, O_CLOEXEC) (a GNU call Swift's Glibc does not show).
+int blackbox_pipe_cloexec(int fds[2]);
+
 /// ioctl(2) with a pointer argument, retried on EINTR. Returns -1 with errno set on failure.
 int blackbox_ioctl(int fd, unsigned long request, void *arg);
 
