@@ -16,13 +16,14 @@ BINARY = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "debug" / "blackbo
 class Daemon:
     """A running `blackbox run` process and the port it bound."""
 
-    def __init__(self, *args, recordings=None, timeout=20):
+    def __init__(self, *args, recordings=None, env=None, timeout=20):
         if recordings is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="blackbox-e2e-")
             recordings = self._tmp.name
         self.recordings = pathlib.Path(recordings)
         self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *args]
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=None if env is None else {**os.environ, **env})
         self.port = None
         deadline = time.monotonic() + timeout
         line = ""
