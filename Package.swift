@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -64,10 +65,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "ConfigFile",
+            dependencies: [
+                "Frames", "Capture", "Recording", "Cameras",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
         .executableTarget(
             name: "blackbox",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "CTurboJPEG"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "CTurboJPEG"]
         ),
     ],
     swiftLanguageModes: [.v6]

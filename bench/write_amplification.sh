@@ -17,6 +17,10 @@ trap 'rm -rf "$dir"' EXIT
     --segment-seconds 10 --fsync "$fsync" >"$dir/log" 2>&1 &
 pid=$!
 sleep "$seconds"
+# Stop recording first (the segment is finished and synced), so every recorded byte is counted.
+port=$(grep -o 'serving http://[^:]*:[0-9]*' "$dir/log" | grep -o '[0-9]*$')
+curl -s -X POST "http://127.0.0.1:$port/api/recording/stop" >/dev/null
+sleep 1
 written=$(awk '/^write_bytes/ {print $2}' "/proc/$pid/io")
 kill -TERM "$pid"
 wait "$pid"

@@ -117,7 +117,7 @@ public struct CameraConfig: Sendable, Equatable {
         }
         switch kind {
         case "testpattern": config.source = .testPattern
-        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2; \(usage)")
+        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2, rpicam; \(usage)")
         }
         if !params.isEmpty {
             config.geometry = try parseGeometry(params, base: defaults.geometry, context: "camera '\(config.id)'")

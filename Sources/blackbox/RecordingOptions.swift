@@ -1,47 +1,53 @@
 import ArgumentParser
 import Cameras
+import ConfigFile
 import Logging
 import Recording
 
 /// The recording flags of `blackbox run`.
 struct RecordingOptions: ParsableArguments {
-    @Option(name: .customLong("recordings"), help: ArgumentHelp("Folder for recordings and event clips.", valueName: "dir"))
-    var root = "recordings"
+    @Option(name: .customLong("recordings"), help: ArgumentHelp("Folder for recordings and event clips. Default: recordings.", valueName: "dir"))
+    var root: String?
 
-    @Flag(name: .customLong("no-record"), help: "Do not start continuous recording at launch (event clips still work).")
-    var noRecord = false
+    @Flag(inversion: .prefixedNo, help: "Start continuous recording at launch (default: on; event clips work either way).")
+    var record: Bool?
 
-    @Option(help: "Length of a segment file, seconds (1-3600).")
-    var segmentSeconds = 60.0
+    @Option(help: "Length of a segment file, seconds (1-3600). Default: 60.")
+    var segmentSeconds: Double?
 
-    @Option(help: "Length of a fragment, seconds: the most a power cut can lose (0.1 up to the segment length).")
-    var fragmentSeconds = 1.0
+    @Option(help: "Length of a fragment, seconds: the most a power cut can lose (0.1 up to the segment length). Default: 1.")
+    var fragmentSeconds: Double?
 
-    @Option(help: ArgumentHelp("When to fdatasync: 'fragment' (every fragment), N (every N fragments) or 'never'.", valueName: "policy"))
-    var fsync = "fragment"
+    @Option(help: ArgumentHelp("When to fdatasync: 'fragment' (every fragment, the default), N (every N fragments) or 'never'.", valueName: "policy"))
+    var fsync: String?
 
-    @Option(help: ArgumentHelp("Most the recordings may use: a size (800M, 32G) or a share of the filesystem (50%).", valueName: "limit"))
-    var quota = "50%"
+    @Option(help: ArgumentHelp("Most the recordings may use: a size (800M, 32G) or a share of the filesystem (50%, the default).", valueName: "limit"))
+    var quota: String?
 
-    @Option(help: ArgumentHelp("Free space always kept on the filesystem (at least 5 minutes of recording is kept too).", valueName: "size"))
-    var minFree = "256M"
+    @Option(help: ArgumentHelp("Free space always kept on the filesystem (at least 5 minutes of recording is kept too). Default: 256M.", valueName: "size"))
+    var minFree: String?
 
-    @Option(help: "Seconds before an event included in its clip (0-300).")
-    var eventPre = 10.0
+    @Option(help: "Seconds before an event included in its clip (0-300). Default: 10.")
+    var eventPre: Double?
 
-    @Option(help: "Seconds after an event included in its clip (0-3600).")
-    var eventPost = 20.0
+    @Option(help: "Seconds after an event included in its clip (0-3600). Default: 20.")
+    var eventPost: Double?
 
-    @Option(help: "Share of the quota for event clips, percent (1-99).")
-    var eventQuota = 30.0
+    @Option(help: "Share of the quota for event clips, percent (1-99). Default: 30.")
+    var eventQuota: Double?
 
-    /// The validated recording settings.
-    func config() throws -> RecordingConfig {
+    /// The validated recording settings: flags, then the file, then the defaults.
+    func config(file: ConfigFile = ConfigFile()) throws -> RecordingConfig {
+        let root = self.root ?? file.recordings ?? "recordings"
+        let fsync = self.fsync ?? file.fsync ?? "fragment"
+        let quota = self.quota ?? file.quota ?? "50%"
+        let minFree = self.minFree ?? file.minFree ?? "256M"
+        let eventQuota = self.eventQuota ?? file.eventQuota ?? 30
         var c = RecordingConfig()
         c.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
-        c.enabled = !noRecord
-        c.segmentSeconds = segmentSeconds
-        c.fragmentSeconds = fragmentSeconds
+        c.enabled = record ?? file.record ?? true
+        c.segmentSeconds = segmentSeconds ?? file.segmentSeconds ?? 60
+        c.fragmentSeconds = fragmentSeconds ?? file.fragmentSeconds ?? 1
         guard let sync = SyncPolicy(fsync) else {
             throw ValidationError("--fsync '\(fsync)' is not known; allowed: fragment, never, or a whole number N of fragments")
         }
@@ -54,8 +60,8 @@ struct RecordingOptions: ParsableArguments {
             throw ValidationError("--min-free '\(minFree)' is not a size; e.g. 256M or 1G")
         }
         c.minFreeBytes = free
-        c.eventPreSeconds = eventPre
-        c.eventPostSeconds = eventPost
+        c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
+        c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
         guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {
@@ -67,7 +73,7 @@ struct RecordingOptions: ParsableArguments {
     }
 
     /// Creates the root, recovers segments a crash left unfinished, and returns what cameras need to record.
-    func prepare(_ config: RecordingConfig, logger: Logger) throws -> RecordingSetup? {
+    static func prepare(_ config: RecordingConfig, logger: Logger) throws -> RecordingSetup? {
         do {
             try RecordingsRoot.create(config.root)
         } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cameras
+import ConfigFile
 import Capture
 import Encoding
 import Foundation
@@ -16,56 +17,111 @@ struct Run: AsyncParsableCommand {
         discussion: "Stops cleanly on SIGTERM or SIGINT (Ctrl-C) within 2 seconds, also with live streams open."
     )
 
-    @Option(help: "Address to listen on (0.0.0.0 = every interface, 127.0.0.1 = this machine only).")
-    var host = "0.0.0.0"
+    @Option(help: ArgumentHelp("Configuration file (TOML). Default: /etc/blackbox/blackbox.toml when it exists. Flags override it.", valueName: "path"))
+    var config: String?
 
-    @Option(help: "TCP port to listen on, 1-65535 (0 picks a free port and prints it).")
-    var port = 8080
+    @Option(help: "Address to listen on (0.0.0.0 = every interface, 127.0.0.1 = this machine only). Default: 0.0.0.0.")
+    var host: String?
+
+    @Option(help: "TCP port to listen on, 1-65535 (0 picks a free port and prints it). Default: 8080.")
+    var port: Int?
 
     @Option(name: .customLong("camera"), parsing: .singleValue,
             help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT] or ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg]; repeat for more cameras. Default: front=testpattern.",
                                valueName: "spec"))
     var cameras: [String] = []
 
-    @Option(help: ArgumentHelp("Size and rate for cameras that do not give their own.", valueName: "WxH@FPS"))
-    var size = "\(CameraConfig.defaultGeometry)"
+    @Option(help: ArgumentHelp("Size and rate for cameras that do not give their own. Default: 1280x720@30.", valueName: "WxH@FPS"))
+    var size: String?
 
-    @Option(help: "JPEG quality, 1-100.")
-    var quality = 80
+    @Option(help: "JPEG quality, 1-100. Default: 80.")
+    var quality: Int?
 
     @Option(help: "Encoder threads per camera, 1-16 (default: the number of cores, at most 4).")
     var workers: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Burn the date, time and camera id into every frame.")
-    var overlay = true
+    @Flag(inversion: .prefixedNo, help: "Burn the date, time and camera id into every frame (default: on).")
+    var overlay: Bool?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical. Default: info.")
+    var logLevel: String?
 
     @Option(help: ArgumentHelp("Capture format for V4L2 cameras that do not give one: auto (camera MJPEG passed through if offered, else YUV 4:2:0, NV12, YUYV), mjpeg, yuv420, nv12, yuyv, grey or h264.", valueName: "format"))
-    var format = "auto"
+    var format: String?
 
-    @Option(help: "mmap buffers per V4L2 camera (2-32).")
-    var buffers = 4
+    @Option(help: "mmap buffers per V4L2 camera (2-32). Default: 4.")
+    var buffers: Int?
 
-    @Flag(help: "When h264 is asked for and there is no hardware encoder, use MJPEG instead of failing.")
-    var h264Fallback = false
+    @Flag(inversion: .prefixedNo, help: "When h264 is asked for and there is no hardware encoder, use MJPEG instead of failing (default: off).")
+    var h264Fallback: Bool?
 
     @OptionGroup(title: "Recording")
     var recording: RecordingOptions
 
-    /// The camera configurations the flags describe (validated).
-    func cameraConfigs() throws -> [CameraConfig] {
+    /// Every setting after merging flags (first), the configuration file, and the defaults.
+    struct Settings {
+        var host: String
+        var port: Int
+        var logLevel: Logger.Level
+        var cameras: [CameraConfig]
+        var buffers: Int
+        var h264Fallback: Bool
+        var recording: RecordingConfig
+    }
+
+    /// The configuration file, if any (an explicit --config must exist).
+    func configFile() throws -> ConfigFile {
         do {
-            var defaults = CameraConfig(id: "front", quality: quality, overlay: overlay,
-                                        workers: workers ?? EncoderPool.defaultWorkers)
-            defaults.geometry = try CameraConfig.parseGeometry(size[...], base: CameraConfig.defaultGeometry, context: "--size")
+            return try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil) ?? ConfigFile()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Merges and validates everything; nothing starts half-configured.
+    func settings() throws -> Settings {
+        let file = try configFile()
+        let port = self.port ?? file.port ?? 8080
+        guard (0...65535).contains(port) else {
+            throw ValidationError("port \(port) is out of range; allowed: 1 to 65535, or 0 for any free port")
+        }
+        let buffers = self.buffers ?? file.buffers ?? 4
+        guard (2...32).contains(buffers) else {
+            throw ValidationError("--buffers \(buffers) is out of range; allowed: 2 to 32")
+        }
+        let levelName = logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("log level '\(levelName)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
+        }
+        return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
+                        buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
+                        recording: try recording.config(file: file))
+    }
+
+    /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
+    func cameraConfigs(_ file: ConfigFile) throws -> [CameraConfig] {
+        do {
+            var defaults = CameraConfig(id: "front", quality: quality ?? file.quality ?? 80, overlay: overlay ?? file.overlay ?? true,
+                                        workers: workers ?? file.workers ?? EncoderPool.defaultWorkers)
+            defaults.geometry = try CameraConfig.parseGeometry((size ?? file.size ?? "\(CameraConfig.defaultGeometry)")[...],
+                                                               base: CameraConfig.defaultGeometry, context: "--size")
             try defaults.validate()
-            guard let defaultFormat = CaptureFormat(rawValue: format) else {
-                throw ConfigError("--format '\(format)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            let formatName = format ?? file.format ?? "auto"
+            guard let defaultFormat = CaptureFormat(rawValue: formatName) else {
+                throw ConfigError("--format '\(formatName)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let configs = try cameras.isEmpty ? [defaults] : cameras.map { spec throws(ConfigError) in
+            let specs = cameras.isEmpty ? file.cameras : cameras
+            var configs = try specs.isEmpty ? [defaults] : specs.map { spec throws(ConfigError) in
                 try CameraConfig.parse(spec, defaults: defaults, defaultFormat: defaultFormat)
+            }
+            if cameras.isEmpty {
+                for i in configs.indices {
+                    guard let o = file.cameraSettings[configs[i].id] else { continue }
+                    if let q = o.quality { configs[i].quality = q }
+                    if let v = o.overlay { configs[i].overlay = v }
+                    if let w = o.workers { configs[i].workers = w }
+                    try configs[i].validate()
+                }
             }
             var seen = Set<String>()
             for c in configs where !seen.insert(c.id).inserted {
@@ -78,31 +134,21 @@ struct Run: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard (0...65535).contains(port) else {
-            throw ValidationError("port \(port) is out of range; allowed: 1 to 65535, or 0 for any free port")
-        }
-        guard (2...32).contains(buffers) else {
-            throw ValidationError("--buffers \(buffers) is out of range; allowed: 2 to 32")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("log level '\(logLevel)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
-        }
-        _ = try cameraConfigs()
-        _ = try recording.config()
+        _ = try settings()
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let settings = try self.settings()
+        let (host, port, level) = (settings.host, settings.port, settings.logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "blackbox")
-        let recordingConfig = try recording.config()
-        let setup = try recording.prepare(recordingConfig, logger: logger)
-        let capture = CaptureOptions(buffers: buffers, h264Fallback: h264Fallback, logger: logger)
-        let cameras = try cameraConfigs().map { try Camera(config: $0, recording: setup, capture: capture) }
+        let setup = try RecordingOptions.prepare(settings.recording, logger: logger)
+        let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
+        let cameras = try settings.cameras.map { try Camera(config: $0, recording: setup, capture: capture) }
         // Cameras start before the server: a wrong size or format, or a busy device, ends the start
         // here with the camera's own message (exit code 2) instead of serving a camera that cannot work.
         defer { for camera in cameras { camera.stop() } }

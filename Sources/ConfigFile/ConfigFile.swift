@@ -1,0 +1,252 @@
+import Cameras
+import Capture
+import Foundation
+import Frames
+import Recording
+import TOMLKit
+
+/// Everything `/etc/blackbox/blackbox.toml` can set; nil where the file is silent (flags and
+/// built-in defaults fill those in).
+public struct ConfigFile: Sendable, Equatable {
+    /// `[server]`.
+    public var host: String?
+    public var port: Int?
+    /// `[log]`.
+    public var logLevel: String?
+    /// `[capture]`: defaults for every camera.
+    public var size: String?
+    public var quality: Int?
+    public var workers: Int?
+    public var overlay: Bool?
+    public var format: String?
+    public var buffers: Int?
+    public var h264Fallback: Bool?
+    /// `[recording]`.
+    public var recordings: String?
+    public var record: Bool?
+    public var segmentSeconds: Double?
+    public var fragmentSeconds: Double?
+    public var fsync: String?
+    public var quota: String?
+    public var minFree: String?
+    public var eventPre: Double?
+    public var eventPost: Double?
+    public var eventQuota: Double?
+    /// `[[camera]]` tables, each as the command line's `--camera` spec.
+    public var cameras: [String] = []
+    /// Per-camera settings of `[[camera]]` tables that a spec cannot carry, by camera id.
+    public var cameraSettings: [String: CameraSettings] = [:]
+
+    /// Quality, overlay and workers of one `[[camera]]` table.
+    public struct CameraSettings: Sendable, Equatable {
+        public var quality: Int?
+        public var overlay: Bool?
+        public var workers: Int?
+    }
+
+    /// An empty file.
+    public init() {}
+}
+
+/// A rejected configuration file: where, which key, which value, and what is allowed.
+public struct ConfigFileError: Error, CustomStringConvertible, Equatable {
+    /// `FILE:LINE: [table] key = value: problem; allowed: …`.
+    public let description: String
+}
+
+/// Reads and checks the TOML configuration file.
+public enum ConfigLoader {
+    /// The default location.
+    public static let defaultPath = "/etc/blackbox/blackbox.toml"
+
+    /// Reads `path`; nil when it is the default path and does not exist (then the daemon runs on flags and defaults).
+    public static func load(path: String, required: Bool) throws(ConfigFileError) -> ConfigFile? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if !required && !FileManager.default.fileExists(atPath: path) { return nil }
+            throw ConfigFileError(description: "\(path): cannot read the configuration file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    // The schema: table → key → expected type.
+    private enum Kind: String { case string, int, number, bool }
+    private static let schema: [String: [String: Kind]] = [
+        "server": ["host": .string, "port": .int],
+        "log": ["level": .string],
+        "capture": ["size": .string, "quality": .int, "workers": .int, "overlay": .bool, "format": .string, "buffers": .int,
+                    "h264_fallback": .bool],
+        "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
+                      "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
+                      "event_quota_percent": .number],
+        "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
+                   "overlay": .bool, "workers": .int],
+    ]
+
+    /// Parses TOML text; every key is checked for name and type (ranges are checked where the values are used).
+    public static func parse(_ text: String, file: String) throws(ConfigFileError) -> ConfigFile {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigFileError(description: "\(file):\(error.source.begin.line): not valid TOML: \(error.description)")
+        } catch {
+            throw ConfigFileError(description: "\(file): not valid TOML: \(error)")
+        }
+        let lines = LineIndex(text)
+        func fail(_ table: String, _ key: String, _ value: String, _ problem: String, index: Int? = nil) -> ConfigFileError {
+            let line = lines.line(table: table, key: key, index: index).map { ":\($0)" } ?? ""
+            let header = table.isEmpty ? "" : (table == "camera" ? "[[camera]] " : "[\(table)] ")
+            return ConfigFileError(description: "\(file)\(line): \(header)\(key)\(value.isEmpty ? "" : " = \(value)"): \(problem)")
+        }
+        var out = ConfigFile()
+        for key in root.keys.sorted() {
+            guard let fields = schema[key] else {
+                throw fail("", key, "", "unknown setting; allowed tables: \(schema.keys.sorted().map { $0 == "camera" ? "[[camera]]" : "[\($0)]" }.joined(separator: ", "))")
+            }
+            let value = root[key]!
+            if key == "camera" {
+                guard let array = value.array else { throw fail("", key, "", "must be an array of tables: write [[camera]]") }
+                for (i, element) in array.enumerated() {
+                    guard let table = element.table else { throw fail("", key, "", "must be an array of tables: write [[camera]]") }
+                    let spec = try cameraSpec(table, index: i, fields: fields, fail: fail)
+                    do {
+                        _ = try CameraConfig.parse(spec, defaults: CameraConfig(id: "x"))
+                    } catch {
+                        throw fail("camera", "source", "\"\(table["source"]?.string ?? "testpattern")\"", error.description, index: i)
+                    }
+                    out.cameras.append(spec)
+                    out.cameraSettings[table["id"]?.string ?? ""] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
+                                                                           workers: table["workers"]?.int)
+                }
+                continue
+            }
+            guard let table = value.table else { throw fail("", key, "", "must be a table: write [\(key)]") }
+            let v = try values(table, name: key, fields: fields, fail: fail)
+            try check(v, table: key, fail: fail)
+            switch key {
+            case "server":
+                out.host = v["host"] as? String
+                out.port = v["port"] as? Int
+            case "log":
+                out.logLevel = v["level"] as? String
+            case "capture":
+                out.size = v["size"] as? String
+                out.quality = v["quality"] as? Int
+                out.workers = v["workers"] as? Int
+                out.overlay = v["overlay"] as? Bool
+                out.format = v["format"] as? String
+                out.buffers = v["buffers"] as? Int
+                out.h264Fallback = v["h264_fallback"] as? Bool
+            default:  // recording
+                out.recordings = v["root"] as? String
+                out.record = v["enabled"] as? Bool
+                out.segmentSeconds = v["segment_seconds"] as? Double
+                out.fragmentSeconds = v["fragment_seconds"] as? Double
+                out.fsync = v["fsync"] as? String
+                out.quota = v["quota"] as? String
+                out.minFree = v["min_free"] as? String
+                out.eventPre = v["event_pre_seconds"] as? Double
+                out.eventPost = v["event_post_seconds"] as? Double
+                out.eventQuota = v["event_quota_percent"] as? Double
+            }
+        }
+        return out
+    }
+
+    private typealias Fail = (String, String, String, String, Int?) -> ConfigFileError
+
+    private static func values(_ table: TOMLTable, name: String, fields: [String: Kind], index: Int? = nil,
+                               fail: Fail) throws(ConfigFileError) -> [String: any Sendable] {
+        var out: [String: any Sendable] = [:]
+        for key in table.keys.sorted() {
+            let value = table[key]!
+            let shown = value.debugDescription
+            guard let kind = fields[key] else {
+                throw fail(name, key, shown, "unknown setting; allowed: \(fields.keys.sorted().joined(separator: ", "))", index)
+            }
+            switch kind {
+            case .string:
+                guard let s = value.string else { throw fail(name, key, shown, "must be a string (in quotes)", index) }
+                out[key] = s
+            case .int:
+                guard let n = value.int else { throw fail(name, key, shown, "must be a whole number", index) }
+                out[key] = n
+            case .number:
+                guard let n = value.double ?? value.int.map(Double.init) else { throw fail(name, key, shown, "must be a number", index) }
+                out[key] = n
+            case .bool:
+                guard let b = value.bool else { throw fail(name, key, shown, "must be true or false", index) }
+                out[key] = b
+            }
+        }
+        return out
+    }
+
+    /// Checks the ranges of one table's values, naming the key, the value and what is allowed.
+    private static func check(_ v: [String: any Sendable], table: String, index: Int? = nil, fail: Fail) throws(ConfigFileError) {
+        func range<T: Comparable & Sendable>(_ key: String, _ allowed: ClosedRange<T>, _ text: String) throws(ConfigFileError) {
+            if let x = v[key] as? T, !allowed.contains(x) { throw fail(table, key, "\(x)", "out of range; allowed: \(text)", index) }
+        }
+        func accepted(_ key: String, _ ok: (String) -> Bool, _ allowed: String) throws(ConfigFileError) {
+            if let x = v[key] as? String, !ok(x) { throw fail(table, key, "\"\(x)\"", "not allowed; allowed: \(allowed)", index) }
+        }
+        try range("port", 1...65535, "1 to 65535")
+        try range("quality", 1...100, "1 to 100")
+        try range("workers", 1...16, "1 to 16")
+        try range("buffers", 2...32, "2 to 32")
+        try range("segment_seconds", 1.0...3600.0, "1 to 3600")
+        try range("fragment_seconds", 0.1...3600.0, "0.1 up to the segment length")
+        try range("event_pre_seconds", 0.0...300.0, "0 to 300")
+        try range("event_post_seconds", 0.0...3600.0, "0 to 3600")
+        try range("event_quota_percent", 1.0...99.0, "1 to 99")
+        try accepted("level", { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) },
+                     "trace, debug, info, notice, warning, error, critical")
+        try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")
+        try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
+        try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")
+        try accepted("size", { (try? CameraConfig.parseGeometry($0[...], base: CameraConfig.defaultGeometry, context: "")) != nil },
+                     "WIDTHxHEIGHT@FPS with even sizes from 16 to 4096 and 1 to 120 fps, e.g. 1280x720@30")
+    }
+
+    /// A `[[camera]]` table as a `--camera` spec: `ID=SOURCE[:WxH][@FPS][,FORMAT]`.
+    private static func cameraSpec(_ table: TOMLTable, index: Int, fields: [String: Kind], fail: Fail) throws(ConfigFileError) -> String {
+        let v = try values(table, name: "camera", fields: fields, index: index, fail: fail)
+        try check(v, table: "camera", index: index, fail: fail)
+        guard let id = v["id"] as? String else { throw fail("camera", "id", "", "every [[camera]] needs an id, e.g. id = \"front\"", index) }
+        let source = v["source"] as? String ?? "testpattern"
+        var spec = "\(id)=\(source)"
+        if let size = v["size"] as? String { spec += ":\(size)" }
+        if let fps = v["fps"] as? Int { spec += "@\(fps)" }
+        if let format = v["format"] as? String { spec += ",\(format)" }
+        return spec
+    }
+}
+
+/// Finds the line a key is on, tracking `[table]` and `[[camera]]` headers (TOMLKit gives positions
+/// only for syntax errors).
+struct LineIndex {
+    private var lines: [(table: String, index: Int, key: String, line: Int)] = []
+
+    init(_ text: String) {
+        var table = "", cameraIndex = -1
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[[") {
+                table = line.dropFirst(2).prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
+                if table == "camera" { cameraIndex += 1 }
+            } else if line.hasPrefix("[") {
+                table = line.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
+            } else if let eq = line.firstIndex(of: "="), !line.hasPrefix("#") {
+                let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+                lines.append((table, table == "camera" ? cameraIndex : 0, key, n + 1))
+            }
+            if line.hasPrefix("[") && !line.hasPrefix("[[") { lines.append((table, 0, "[\(table)]", n + 1)) }
+        }
+    }
+
+    func line(table: String, key: String, index: Int?) -> Int? {
+        lines.first { $0.table == table && $0.key == key && (index == nil || $0.index == index) }?.line
+            ?? lines.first { $0.key == "[\(key)]" }?.line
+    }
+}
