@@ -72,10 +72,18 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        .target(
+            name: "Supervision",
+            dependencies: [
+                "Cameras",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "blackbox",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

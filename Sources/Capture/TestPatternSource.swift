@@ -59,9 +59,14 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     private func run(sink: @Sendable (RawFrame) -> Void) {
         let period = UInt64(1_000_000_000 / max(1, geometry.fps))
         var deadline = MonotonicClock.nanos()
+        let stallAt = FaultInjection.captureStall.map { deadline + UInt64($0 * 1e9) }
         var sequence: UInt64 = 0
         while running.load(ordering: .acquiring) {
             let now = MonotonicClock.nanos()
+            if let stallAt, now >= stallAt {
+                sleepNanos(50_000_000)  // fault injection: the capture loop hangs
+                continue
+            }
             if now < deadline {
                 // Sleep in slices so that stop() is answered quickly even at 1 fps.
                 sleepNanos(min(deadline - now, 50_000_000))
@@ -161,4 +166,15 @@ func sleepNanos(_ nanos: UInt64) {
     var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
     var remaining = timespec()
     while nanosleep(&ts, &remaining) == -1 && errno == EINTR { ts = remaining }
+}
+
+/// Faults the real parts cannot produce on demand, for tests of the daemon's supervision only.
+/// Set with `BLACKBOX_FAULT_INJECT`; never set in normal use.
+public enum FaultInjection {
+    /// `stall-capture-after=SECONDS`: test-pattern capture stops delivering frames after that long.
+    public static let captureStall: Double? = {
+        guard let value = getenv("BLACKBOX_FAULT_INJECT").map({ String(cString: $0) }),
+              value.hasPrefix("stall-capture-after=") else { return nil }
+        return Double(value.dropFirst("stall-capture-after=".count))
+    }()
 }

@@ -96,6 +96,8 @@ public final class Recorder: Sendable {
     private let state: Mutex<Shared>
     private let thread = Mutex<DedicatedThread?>(nil)
     private let subscription: Mutex<FrameSubscription?> = Mutex(nil)
+    /// Turns of the writer loop (at least 4 a second while it is alive): the watchdog's sign of life.
+    public let heartbeat = Atomic<UInt64>(0)
 
     private struct Shared {
         var wantRecording: Bool
@@ -292,6 +294,7 @@ public final class Recorder: Sendable {
         }
 
         while true {
+            heartbeat.add(1, ordering: .relaxed)
             let frame = sub.next(timeoutNanos: 250_000_000)
             if frame == nil && sub.isFinished { break }
             let (want, requests) = state.withLock { s -> (Bool, [(file: String, reason: String)]) in

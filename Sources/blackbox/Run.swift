@@ -8,6 +8,7 @@ import Logging
 import Recording
 import NIOCore
 import Serving
+import Supervision
 import ServiceLifecycle
 
 /// `blackbox run`: the daemon.
@@ -162,15 +163,18 @@ struct Run: AsyncParsableCommand {
         }
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = cameras.map(\.config.id).joined(separator: ", ")
+        let notifier = SystemdNotifier()
         let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention) },
                                          host: host, port: port, logger: logger) { bound in
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
+            notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")
         }
         // The cameras come after the server in this group: services stop in reverse order, so the
         // cameras stop first, which ends every live stream, and the server then closes at once.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: CameraService(cameras: cameras, logger: logger))],
+            services: [.init(service: app), .init(service: CameraService(cameras: cameras, logger: logger)),
+                       .init(service: WatchdogService(cameras: cameras, notifier: notifier, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -1,0 +1,225 @@
+import ArgumentParser
+import Cameras
+import Capture
+import ConfigFile
+import Encoding
+import Foundation
+import Frames
+import Recording
+
+/// `blackbox doctor`: checks what the daemon needs, each with OK / WARN / FAIL and the fix.
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the machine: JPEG library, cameras and permissions, Pi camera stack, recordings disk, temperature, power, clock, port.",
+        discussion: "Exits 1 when any check FAILs.")
+
+    @Option(help: ArgumentHelp("Configuration file to check against.", valueName: "path"))
+    var config: String?
+
+    @Option(name: .customLong("recordings"), help: ArgumentHelp("Recordings folder (default: from the configuration, else ./recordings).", valueName: "dir"))
+    var root: String?
+
+    @Option(help: "Port the daemon will listen on (default: from the configuration, else 8080).")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Root of /proc and /sys to read (for tests).", visibility: .hidden))
+    var sysroot = ""
+
+    @Option(help: ArgumentHelp("Folder holding the device nodes (for tests).", visibility: .hidden))
+    var devroot = "/dev"
+
+    enum Level: String { case ok = "OK  ", warn = "WARN", fail = "FAIL" }
+
+    struct Check {
+        var level: Level
+        var name: String
+        var detail: String
+        var fix: String?
+    }
+
+    func run() throws {
+        let file: ConfigFile
+        do {
+            file = try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil) ?? ConfigFile()
+        } catch {
+            throw StartupError(error.description)
+        }
+        var checks: [Check] = []
+        checks.append(jpegLibrary())
+        checks += cameras()
+        checks.append(tool("libcamerify", why: "runs Pi CSI cameras through libcamera's V4L2 layer", package: "libcamera-tools"))
+        checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
+        checks += recordings(root: root ?? file.recordings ?? "recordings", file: file)
+        checks += machine()
+        checks.append(clock())
+        checks.append(portFree(port ?? file.port ?? 8080))
+        for c in checks {
+            print("\(c.level.rawValue)  \(c.name): \(c.detail)")
+            if let fix = c.fix, c.level != .ok { print("      fix: \(fix)") }
+        }
+        let failed = checks.filter { $0.level == .fail }.count
+        let warned = checks.filter { $0.level == .warn }.count
+        print("\(checks.count) checks: \(checks.count - failed - warned) OK, \(warned) WARN, \(failed) FAIL")
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    private func read(_ path: String) -> String? {
+        (try? String(contentsOfFile: sysroot + path, encoding: .utf8))?.trimmingCharacters(in: CharacterSet(charactersIn: "\0\n "))
+    }
+
+    private func jpegLibrary() -> Check {
+        do {
+            let pool = BufferPool(count: 1, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: 64, height: 64))
+            let buffer = pool.acquire()!
+            defer { buffer.release() }
+            let frame = RawFrame(format: .yuv420, width: 64, height: 64, planes: buffer.planes(format: .yuv420, width: 64, height: 64),
+                                 sequence: 0, time: .now(), storage: buffer)
+            let size = try JPEGEncoder().encode(frame, quality: 80) { $0.count }
+            return Check(level: .ok, name: "libjpeg-turbo", detail: "encodes (test frame: \(size) bytes)")
+        } catch {
+            return Check(level: .fail, name: "libjpeg-turbo", detail: "\(error)", fix: "sudo apt install libturbojpeg0")
+        }
+    }
+
+    private func cameras() -> [Check] {
+        let devices = V4L2Inventory.devices(devRoot: devroot)
+        if devices.isEmpty {
+            return [Check(level: .warn, name: "cameras", detail: "no V4L2 device; the test pattern will be used",
+                          fix: "plug in a USB webcam, or connect the Pi camera and reboot")]
+        }
+        var out: [Check] = []
+        for d in devices {
+            guard let info = d.info else {
+                let denied = d.error?.contains("Permission denied") == true
+                out.append(Check(level: .fail, name: d.path, detail: d.error ?? "cannot open",
+                                 fix: denied ? "add the user to the video group: sudo usermod -aG video $USER (then log in again)" : nil))
+                continue
+            }
+            guard info.canCapture else { continue }
+            let formats = d.formats.map(\.fourcc.description).joined(separator: ", ")
+            if !d.formats.isEmpty && d.formats.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
+                let have = which("libcamerify") != nil
+                out.append(Check(level: .warn, name: d.path, detail: "\(info.card): raw Bayer only (\(formats)): a Pi CSI camera",
+                                 fix: "run 'libcamerify blackbox run --camera ID=v4l2:\(d.path)'" + (have ? "" : " (install libcamera-tools first)")))
+            } else {
+                out.append(Check(level: .ok, name: d.path, detail: "\(info.card) (\(info.driver)): \(formats)"))
+            }
+        }
+        return out
+    }
+
+    private func which(_ program: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(program)"
+            if access(path, X_OK) == 0 { return path }
+        }
+        return nil
+    }
+
+    private func tool(_ program: String, why: String, package: String) -> Check {
+        if let path = which(program) { return Check(level: .ok, name: program, detail: path) }
+        return Check(level: .warn, name: program, detail: "not installed (\(why))", fix: "sudo apt install \(package)")
+    }
+
+    private func recordings(root: String, file: ConfigFile) -> [Check] {
+        var out: [Check] = []
+        do {
+            try RecordingsRoot.create(root)
+        } catch {
+            return [Check(level: .fail, name: "recordings", detail: "\(root): \(error)",
+                          fix: "create it and give the daemon's user write access: sudo install -d -o $USER \(root)")]
+        }
+        var fs = statvfs()
+        guard statvfs(root, &fs) == 0 else { return [Check(level: .fail, name: "recordings", detail: "cannot stat \(root)")] }
+        let free = Double(fs.f_bavail) * Double(fs.f_frsize)
+        let type = filesystemType(of: root)
+        out.append(Check(level: .ok, name: "recordings", detail: "\(root) is writable, filesystem \(type)"))
+        // Bitrate of MJPEG at the configured size: about 0.15 bytes per pixel at quality 80 on real scenes.
+        let geometry = (try? CameraConfig.parseGeometry((file.size ?? "1280x720@30")[...], base: CameraConfig.defaultGeometry, context: ""))
+            ?? CameraConfig.defaultGeometry
+        let cameraCount = max(1, file.cameras.count)
+        let bytesPerSecond = Double(geometry.width * geometry.height) * 0.15 * Double(geometry.fps) * Double(cameraCount)
+        let hours = free / bytesPerSecond / 3600
+        let level: Level = hours < 1 ? .fail : (hours < 6 ? .warn : .ok)
+        out.append(Check(level: level, name: "disk space",
+                         detail: String(format: "%.1f GB free: about %.1f hours at %@ with %d camera(s) (~%.1f MB/s)",
+                                        free / 1e9, hours, "\(geometry)", cameraCount, bytesPerSecond / 1e6),
+                         fix: "use a larger card or disk; loop recording keeps working either way"))
+        if type == "vfat" || type == "exfat" {
+            out.append(Check(level: .warn, name: "filesystem", detail: "\(type) has no journal: a power cut can damage the folder structure",
+                             fix: "format the recordings disk as ext4"))
+        }
+        return out
+    }
+
+    private func filesystemType(of path: String) -> String {
+        guard let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return "unknown" }
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var best = ("", "unknown")
+        for line in mounts.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count > 2 else { continue }
+            let point = String(f[1])
+            if (real == point || real.hasPrefix(point == "/" ? "/" : point + "/")) && point.count >= best.0.count { best = (point, String(f[2])) }
+        }
+        return best.1
+    }
+
+    private func machine() -> [Check] {
+        var out: [Check] = []
+        let model = read("/proc/device-tree/model") ?? read("/sys/firmware/devicetree/base/model")
+        out.append(Check(level: .ok, name: "machine", detail: model ?? "not a device-tree machine (\(uname()))"))
+        if let milli = read("/sys/class/thermal/thermal_zone0/temp").flatMap(Double.init) {
+            let c = milli / 1000
+            out.append(Check(level: c >= 80 ? .warn : .ok, name: "temperature", detail: String(format: "%.1f °C", c),
+                             fix: "add a heatsink or fan: the Pi 5 slows down at 85 °C"))
+        } else {
+            out.append(Check(level: .ok, name: "temperature", detail: "not reported by this machine"))
+        }
+        if let raw = read("/sys/devices/platform/soc/soc:firmware/get_throttled"), let bits = UInt32(raw, radix: 16) {
+            let now = [(0, "under-voltage"), (1, "frequency capped"), (2, "throttled"), (3, "soft temperature limit")]
+                .filter { bits & (1 << $0.0) != 0 }.map(\.1)
+            let past = [(16, "under-voltage"), (17, "frequency capped"), (18, "throttled"), (19, "soft temperature limit")]
+                .filter { bits & (1 << $0.0) != 0 }.map(\.1)
+            if !now.isEmpty {
+                out.append(Check(level: .fail, name: "power", detail: "now: \(now.joined(separator: ", ")) (0x\(raw))",
+                                 fix: "use the official 27 W USB-C supply; in a car, a converter that holds 5.1 V under load"))
+            } else if !past.isEmpty {
+                out.append(Check(level: .warn, name: "power", detail: "since boot: \(past.joined(separator: ", ")) (0x\(raw))",
+                                 fix: "use the official 27 W USB-C supply; in a car, a converter that holds 5.1 V under load"))
+            } else {
+                out.append(Check(level: .ok, name: "power", detail: "no under-voltage or throttling since boot"))
+            }
+        }
+        return out
+    }
+
+    private func uname() -> String {
+        var u = utsname()
+        Glibc.uname(&u)
+        return withUnsafeBytes(of: u.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+
+    private func clock() -> Check {
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        if year < 2025 {
+            return Check(level: .warn, name: "clock", detail: "the date is \(Date()): it looks unset (a Pi without network time starts in the past)",
+                         fix: "enable network time (timedatectl set-ntp true) or fit an RTC battery: file names use the clock")
+        }
+        return Check(level: .ok, name: "clock", detail: "\(Date())")
+    }
+
+    private func portFree(_ port: Int) -> Check {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound == 0 { return Check(level: .ok, name: "port", detail: "\(port) is free") }
+        return Check(level: .fail, name: "port", detail: "\(port) is in use (\(String(cString: strerror(errno))))",
+                     fix: "stop the program using it, or choose another port (--port / [server] port)")
+    }
+}
