@@ -40,8 +40,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     private let logger: Logger
     private let tracker: SourceHealthTracker
     private let pool: BufferPool
-    private let running = Atomic<Bool>(false)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let worker = SourceThread()
     private let stderrTail = Mutex<[String]>([])
     private var sequence: UInt64 = 0  // capture thread only
 
@@ -70,20 +69,12 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
 
     /// Starts supervising rpicam-vid on a dedicated thread.
     public func start(sink: @escaping @Sendable (RawFrame) -> Void) throws {
-        try thread.withLock { current in
-            guard current == nil else { throw CaptureError.alreadyRunning(description) }
-            running.store(true, ordering: .releasing)
-            current = DedicatedThread(name: "rpicam-\(cameraID)") { [self] in supervise(sink: sink) }
-        }
+        try worker.start(name: "rpicam-\(cameraID)", source: description) { [self] in supervise(sink: sink) }
     }
 
     /// Stops the child completely (and reaps it) and waits for the thread; at most about 2.5 s.
     public func stop() {
-        running.store(false, ordering: .releasing)
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        worker.stop()
     }
 
     var arguments: [String] {
@@ -93,7 +84,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
 
     private func supervise(sink: @escaping @Sendable (RawFrame) -> Void) {
         var backoff: UInt64 = 1_000_000_000
-        while running.load(ordering: .acquiring) {
+        while worker.isRunning {
             let before = stats.captured.load(ordering: .relaxed)
             var reason: String
             do {
@@ -107,12 +98,12 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
                 reason = "\(error)"
             }
             if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
-            guard running.load(ordering: .acquiring) else { break }
+            guard worker.isRunning else { break }
             if let busy = recentErrors.last(where: { $0.contains("in use by another process") || $0.contains("no cameras available") }) {
                 reason = "camera unavailable: \(busy)"
             }
             tracker.noSignal(for: backoff, reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
-                             running: { running.load(ordering: .acquiring) }, sink: sink)
+                             running: { [worker] in worker.isRunning }, sink: sink)
             backoff = min(backoff * 2, 30_000_000_000)
             stats.reconnects.add(1, ordering: .relaxed)
         }
@@ -127,7 +118,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
         defer { staging.deallocate() }
         var filled = 0
         var lastFrame = MonotonicClock.nanos()
-        while running.load(ordering: .acquiring) {
+        while worker.isRunning {
             var pfd = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, 200)
             if pfd.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {

@@ -14,8 +14,7 @@ public final class StillImageSource: FrameSource, @unchecked Sendable {
     private let image: [UInt8]
     private let frameCount: Int
     private let pool: BufferPool
-    private let thread = Mutex<DedicatedThread?>(nil)
-    private let running = Atomic<Bool>(false)
+    private let worker = SourceThread()
 
     /// Creates a source that will deliver `frameCount` copies of `yuv420` (packed I420 of `geometry`'s size).
     public init(yuv420: [UInt8], geometry: FrameGeometry, frameCount: Int, poolSize: Int = 8) {
@@ -31,33 +30,25 @@ public final class StillImageSource: FrameSource, @unchecked Sendable {
 
     /// Starts delivering on a dedicated thread.
     public func start(sink: @escaping @Sendable (RawFrame) -> Void) throws {
-        try thread.withLock { current in
-            guard current == nil else { throw CaptureError.alreadyRunning(description) }
-            running.store(true, ordering: .releasing)
-            current = DedicatedThread(name: "still") { [self] in
-                for sequence in 0..<frameCount {
-                    guard running.load(ordering: .acquiring), let buffer = pool.acquireWaiting() else { break }
-                    image.withUnsafeBytes { buffer.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
-                    stats.captured.add(1, ordering: .relaxed)
-                    sink(RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes,
-                                  sequence: UInt64(sequence), time: .now(), storage: buffer))
-                }
+        try worker.start(name: "still", source: description) { [self] in
+            for sequence in 0..<frameCount {
+                guard worker.isRunning, let buffer = pool.acquireWaiting() else { break }
+                image.withUnsafeBytes { buffer.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
+                stats.captured.add(1, ordering: .relaxed)
+                sink(RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes,
+                              sequence: UInt64(sequence), time: .now(), storage: buffer))
             }
         }
     }
 
     /// Waits until every frame has been handed to the sink.
     public func waitUntilDone() {
-        thread.withLock { $0 }?.join()
+        worker.join()
     }
 
     /// Stops early and waits for the thread.
     public func stop() {
-        running.store(false, ordering: .releasing)
-        thread.withLock { current -> DedicatedThread? in
-            defer { current = nil }
-            return current
-        }?.join()
+        worker.stop()
     }
 }

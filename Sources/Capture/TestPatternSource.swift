@@ -20,8 +20,7 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     // A one-buffer pool outside the lending pool holds the static picture copied into each frame.
     private let backgroundPool: BufferPool
     private let background: BufferPool.Buffer
-    private let running = Atomic<Bool>(false)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let worker = SourceThread()
 
     /// Creates a source; `poolSize` buffers are allocated now and reused for every frame.
     public init(cameraID: String, geometry: FrameGeometry, poolSize: Int = 8) {
@@ -39,21 +38,12 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
 
     /// Starts the pacing thread.
     public func start(sink: @escaping @Sendable (RawFrame) -> Void) throws {
-        try thread.withLock { current in
-            guard current == nil else { throw CaptureError.alreadyRunning(description) }
-            running.store(true, ordering: .releasing)
-            current = DedicatedThread(name: "cap-\(cameraID)") { [self] in run(sink: sink) }
-        }
+        try worker.start(name: "cap-\(cameraID)", source: description) { [self] in run(sink: sink) }
     }
 
     /// Stops the pacing thread and waits for it (at most one sleep slice, 50 ms).
     public func stop() {
-        running.store(false, ordering: .releasing)
-        let t = thread.withLock { current -> DedicatedThread? in
-            defer { current = nil }
-            return current
-        }
-        t?.join()
+        worker.stop()
     }
 
     private func run(sink: @Sendable (RawFrame) -> Void) {
@@ -61,7 +51,7 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         var deadline = MonotonicClock.nanos()
         let stallAt = FaultInjection.captureStall.map { deadline + UInt64($0 * 1e9) }
         var sequence: UInt64 = 0
-        while running.load(ordering: .acquiring) {
+        while worker.isRunning {
             let now = MonotonicClock.nanos()
             if let stallAt, now >= stallAt {
                 sleepNanos(50_000_000)  // fault injection: the capture loop hangs

@@ -30,8 +30,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
     private let h264Fallback: Bool
     private let logger: Logger
     private let pool: BufferPool
-    private let running = Atomic<Bool>(false)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let worker = SourceThread()
     private let tracker: SourceHealthTracker
     private let chosen = Mutex<String>("")
     private var sequence: UInt64 = 0  // touched by the capture thread only
@@ -74,20 +73,12 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
             ready = UncheckedSendable(nil)
             failed = error
         }
-        try thread.withLock { current in
-            guard current == nil else { throw CaptureError.alreadyRunning(description) }
-            running.store(true, ordering: .releasing)
-            current = DedicatedThread(name: "cap-\(cameraID)") { [self] in supervise(first: ready.value, error: failed, sink: sink) }
-        }
+        try worker.start(name: "cap-\(cameraID)", source: description) { [self] in supervise(first: ready.value, error: failed, sink: sink) }
     }
 
     /// Stops capture, releases the device (STREAMOFF, munmap, close) and waits for the thread.
     public func stop() {
-        running.store(false, ordering: .releasing)
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        worker.stop()
     }
 
     // MARK: - Configuration
@@ -155,7 +146,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
         var next = first
         var lastError = firstError
         var backoff: UInt64 = 1_000_000_000
-        while running.load(ordering: .acquiring) {
+        while worker.isRunning {
             if next == nil, lastError == nil {
                 do { next = try configure() } catch { lastError = error }
             }
@@ -171,11 +162,11 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
                 // A device that delivered frames gets a quick first retry again after it is lost.
                 if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
                 configured.device.close()
-                if !running.load(ordering: .acquiring) { break }
+                if !worker.isRunning { break }
             }
             if let error = lastError {
                 tracker.noSignal(for: backoff, reason: error.description, pool: pool, geometry: geometry, sequence: &sequence,
-                                 running: { running.load(ordering: .acquiring) }, sink: sink)
+                                 running: { [worker] in worker.isRunning }, sink: sink)
                 backoff = min(backoff * 2, 30_000_000_000)
                 lastError = nil
                 stats.reconnects.add(1, ordering: .relaxed)
@@ -193,7 +184,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
         var lastFrame = MonotonicClock.nanos()
         var lastDeviceSequence: UInt32?
         tracker.set(.streaming, detail: c.fourcc.description)
-        while running.load(ordering: .acquiring) {
+        while worker.isRunning {
             var pfd = pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 200)
             if ready < 0 && errno != EINTR { throw CaptureError.system(errno, "poll", path) }
