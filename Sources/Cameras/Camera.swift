@@ -46,8 +46,11 @@ public final class Camera: Sendable {
     public let config: CameraConfig
     /// Where its encoded frames are published.
     public let bus: FrameBus
-    /// Frame source.
-    public let source: any FrameSource
+    /// Frame source (replaced by `switchSource`).
+    public var source: any FrameSource { current.withLock { $0 } }
+    private let current: Mutex<any FrameSource>
+    private let capture: CaptureOptions
+    private let sink: Mutex<(@Sendable (RawFrame) -> Void)?> = Mutex(nil)
     /// Encoder threads.
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
@@ -60,23 +63,54 @@ public final class Camera: Sendable {
 
     /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
     public convenience init(config: CameraConfig, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
-        let source: any FrameSource
-        switch config.source {
-        case .testPattern:
-            source = TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
-        case .v4l2(let path, let format):
-            source = V4L2Source(cameraID: config.id, path: path, geometry: config.geometry, format: format, buffers: capture.buffers,
-                                h264Fallback: capture.h264Fallback, logger: capture.logger)
-        case .rpicam(let index, let codec):
-            source = RpicamSource(cameraID: config.id, index: index, geometry: config.geometry, codec: codec, logger: capture.logger)
-        }
-        try self.init(config: config, source: source, recording: recording)
+        try self.init(config: config, source: Camera.makeSource(config.source, for: config, capture: capture), recording: recording,
+                      capture: capture)
     }
 
+    /// The source a spec names, at the camera's size and rate.
+    static func makeSource(_ spec: SourceSpec, for config: CameraConfig, capture: CaptureOptions) -> any FrameSource {
+        switch spec {
+        case .testPattern:
+            return TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
+        case .v4l2(let path, let format):
+            return V4L2Source(cameraID: config.id, path: path, geometry: config.geometry, format: format, buffers: capture.buffers,
+                              h264Fallback: capture.h264Fallback, logger: capture.logger)
+        case .rpicam(let index, let codec):
+            return RpicamSource(cameraID: config.id, index: index, geometry: config.geometry, codec: codec, logger: capture.logger)
+        }
+    }
+
+    /// Replaces the source (e.g. `rpicam:0` → `rpicam:1`) while the encoders, bus and recorder go on.
+    /// The old source is stopped completely (its device closed, its child reaped) before the new one
+    /// starts; if the new one cannot start, the old one is started again and the error is thrown.
+    public func switchSource(to spec: SourceSpec) throws {
+        try switching.withLock { _ in
+            let old = source
+            guard let sink = sink.withLock({ $0 }) else { throw CaptureError.unsupported("camera '\(config.id)' is not running") }
+            old.stop()
+            let next = Camera.makeSource(spec, for: config, capture: capture)
+            do {
+                try next.start(sink: sink)
+                current.withLock { $0 = next }
+            } catch {
+                let again = Camera.makeSource(sourceSpec.withLock { $0 }, for: config, capture: capture)
+                try? again.start(sink: sink)
+                current.withLock { $0 = again }
+                throw error
+            }
+            sourceSpec.withLock { $0 = spec }
+        }
+    }
+
+    private let switching = Mutex<Void>(())
+    private let sourceSpec: Mutex<SourceSpec>
+
     /// Builds the pipeline around an explicit source (tests, benchmarks).
-    public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil) throws {
+    public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
         self.config = config
-        self.source = source
+        current = Mutex(source)
+        self.capture = capture
+        sourceSpec = Mutex(config.source)
         let bus = FrameBus()
         self.bus = bus
         recorder = recording.map {
@@ -94,10 +128,12 @@ public final class Camera: Sendable {
     public func start(lossless: Bool = false) throws {
         let encoder = self.encoder
         recorder?.start()
-        try source.start { frame in
+        let sink: @Sendable (RawFrame) -> Void = { frame in
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
         }
+        self.sink.withLock { $0 = sink }
+        try source.start(sink: sink)
         running.store(true, ordering: .releasing)
     }
 
@@ -105,7 +141,7 @@ public final class Camera: Sendable {
     /// lets the recorder write what it has queued and finish its files.
     public func stop() {
         running.store(false, ordering: .releasing)
-        source.stop()
+        switching.withLock { _ in source.stop() }
         encoder.stop()
         bus.close()
         recorder?.stop()

@@ -51,6 +51,40 @@ struct RecordingRoutes: Sendable {
         router.post("/api/events") { request, _ in try await event(request) }
         router.get("/api/recordings") { request, _ in list(request) }
         router.post("/api/recordings/protect") { request, _ in try await protect(request) }
+        router.post("/api/cameras/:id/source") { request, context in try await switchSource(request, id: context.parameters.get("id") ?? "") }
+    }
+
+    struct SourceRequest: Decodable {
+        var source: String
+    }
+
+    /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.
+    private func switchSource(_ request: Request, id: String) async throws -> Response {
+        let body: SourceRequest
+        switch try await decode(SourceRequest.self, request, required: true) {
+        case .success(let b): body = b!
+        case .failure(let e): return e.response
+        }
+        let camera: Camera
+        switch targets(id) {
+        case .success(let c): camera = c[0]
+        case .failure(let e): return e.response
+        }
+        let wanted: CameraConfig
+        do {
+            wanted = try CameraConfig.parse("\(id)=\(body.source)", defaults: camera.config)
+        } catch {
+            return JSON.error(.badRequest, "bad source", error.description)
+        }
+        guard wanted.geometry == camera.config.geometry else {
+            return JSON.error(.badRequest, "size change", "changing size or rate needs a restart; allowed: the camera's \(camera.config.geometry)")
+        }
+        // Stopping a source can take up to 2.5 s (a child that ignores SIGTERM): off the event loop.
+        let result: Result<Void, any Error> = await Task.detached { Result { try camera.switchSource(to: wanted.source) } }.value
+        if case .failure(let error) = result {
+            return JSON.error(.conflict, "source did not start", "\(error); the previous source is running again")
+        }
+        return JSON.response(camera.status())
     }
 
     /// Decodes an optional JSON body; nil body fields when the body is empty.

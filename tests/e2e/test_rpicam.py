@@ -3,6 +3,8 @@ import io
 import json
 import os
 import pathlib
+import time
+import urllib.error
 import urllib.request
 
 from PIL import Image
@@ -32,4 +34,32 @@ def test_frames_from_rpicam_vid_arrive_intact_on_the_stream(start_daemon, tmp_pa
     with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
         cam = json.loads(r.read())["cameras"][0]
     assert cam["source"] == "rpicam:0 320x240@30 mjpeg" and cam["state"] == "streaming"
+    assert d.stop() == 0
+
+
+def test_switching_cameras_stops_the_old_child_before_starting_the_new(start_daemon, tmp_path):
+    starts = tmp_path / "starts"
+    env = {"PATH": f"{FAKE}:{os.environ['PATH']}", "FAKE_RPICAM": "ignore-term", "FAKE_RPICAM_STARTS": str(starts)}
+    d = start_daemon("--camera", "pi=rpicam:0:160x120@30", "--no-record", env=env)
+    stream = MJPEGStream(d.base, "/stream")
+    stream.next_part()
+    stream.close()
+    request = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1"}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=15) as r:
+        cam = json.loads(r.read())
+    assert cam["source"] == "rpicam:1 160x120@30 yuv420"
+    deadline = time.monotonic() + 10
+    while len(starts.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the new child writes its line as it starts
+    lines = starts.read_text().splitlines()
+    assert [l.split()[1] for l in lines] == ["camera=0", "camera=1"]
+    # The old child ignored SIGTERM, was killed and reaped before the new one started.
+    assert lines[1].endswith("earlier-alive=0")
+    assert not os.path.exists(f"/proc/{lines[0].split()[0]}")
+    bad = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1:640x480"}).encode(), method="POST")
+    try:
+        urllib.request.urlopen(bad, timeout=10)
+        raise AssertionError("a size change was accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400 and "needs a restart" in json.loads(e.read())["detail"]
     assert d.stop() == 0
