@@ -216,26 +216,47 @@ public struct CameraStatus: Codable, Sendable {
         public var p99: Double
     }
 
+    /// Camera id.
     public var id: String
+    /// The source, e.g. `v4l2 /dev/video0 640x480@25 YUYV`.
     public var source: String
+    /// `streaming`, `no signal`, `starting` or `stopped`.
     public var state: String
+    /// Why there is no picture, while there is none.
     public var stateReason: String?
+    /// Configured width.
     public var width: Int
+    /// Configured height.
     public var height: Int
+    /// Configured frame rate.
     public var configuredFps: Int
+    /// Frames published per second over the last 2 s.
     public var measuredFps: Double
+    /// JPEG quality.
     public var quality: Int
+    /// Whether the clock overlay is drawn.
     public var overlay: Bool
+    /// Encoder threads.
     public var encoderWorkers: Int
+    /// Frames the source delivered.
     public var framesCaptured: UInt64
+    /// Frames encoded and published.
     public var framesEncoded: UInt64
+    /// Frames lost, all causes together (see `drops`).
     public var framesDropped: UInt64
+    /// Frames lost, by cause.
     public var drops: Drops
+    /// Times the source was lost and reopened.
     public var reconnects: UInt64
+    /// Frames slow live viewers skipped.
     public var viewerSkippedFrames: UInt64
+    /// Encode time, mean and p99.
     public var encodeMs: EncodeTime?
+    /// Open live streams.
     public var liveClients: Int
+    /// Age of the newest frame.
     public var lastFrameAgeMs: Double?
+    /// Recording state (nil when the camera does not record).
     public var recording: RecorderStatus?
 }
 
