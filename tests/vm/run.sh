@@ -50,21 +50,24 @@ if [ ! -s "$cache/initramfs.cpio.gz" ]; then
 /bin/busybox mount -t devtmpfs dev /dev
 for m in $(/bin/busybox cat /modules/order); do /bin/busybox insmod /modules/$m; done
 /bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /newroot
-/bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L job /newroot/mnt
-# The guest's own /proc, /sys, /dev and writable folders over the shared root's (whose /proc
-# would be the host's: /proc/self/exe there is QEMU itself).
+# The guest's own /proc, /sys, /dev over the shared root's (whose /proc would be the host's:
+# /proc/self/exe there is QEMU itself), and one writable tmpfs at /run for the job and scratch
+# files. Nothing is mounted over /tmp or /mnt, where the repository may live.
 /bin/busybox umount /proc /dev
 /bin/busybox mount -t proc proc /newroot/proc
 /bin/busybox mount -t sysfs sys /newroot/sys
 /bin/busybox mount -t devtmpfs dev /newroot/dev
-for d in tmp run var/tmp; do /bin/busybox mount -t tmpfs -o size=512m tmpfs /newroot/$d; done
-exec /bin/busybox switch_root /newroot /bin/busybox sh /mnt/guest.sh
+/bin/busybox mount -t tmpfs -o size=768m tmpfs /newroot/run
+/bin/busybox mkdir -p /newroot/run/vmjob /newroot/run/tmp /newroot/run/home
+/bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L job /newroot/run/vmjob
+exec /bin/busybox switch_root /newroot /bin/busybox sh /run/vmjob/guest.sh
 INIT
     chmod +x "$work/init"
     (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1 >"$cache/initramfs.cpio.gz")
     rm -rf "$work"
 fi
 
+case "$repo" in /run/*|/proc/*|/sys/*|/dev/*) echo "vm: the repository must not be under /run, /proc, /sys or /dev: the guest mounts its own there" >&2; exit 1 ;; esac
 job=$(mktemp -d)
 trap 'rm -rf "$job"' EXIT
 printf '%q ' "$@" >"$job/command"
@@ -73,15 +76,15 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 ip link set lo up 2>/dev/null || busybox ip link set lo up
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1 CI=\${CI:-} TZ=UTC
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/run/home TMPDIR=/run/tmp PYTHONDONTWRITEBYTECODE=1 CI=\${CI:-} TZ=UTC
 cd "$repo"
 modprobe vivid n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0
 rc=\$?
 if [ \$rc -eq 0 ]; then
-    sh -c "\$(cat /mnt/command)" 2>&1
+    sh -c "\$(cat /run/vmjob/command)" 2>&1
     rc=\$?
 fi
-echo \$rc >/mnt/rc
+echo \$rc >/run/vmjob/rc
 sync
 busybox poweroff -f
 GUEST

@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,7 +51,7 @@ def arrived(s):
 
 def run_cli(*args):
     if args and args[0] == "run":
-        args = (*args, "--recordings", "/tmp/blackbox-vm-recordings")
+        args = (*args, "--recordings", os.path.join(tempfile.gettempdir(), "blackbox-vm-recordings"))
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=60)
 
 
