@@ -90,6 +90,7 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
         assert not is_no_signal(snapshot(d))
         baseline = None
         for cycle in range(20):
+            print(f"cycle {cycle} at {time.monotonic():.2f}", flush=True)
             stream = MJPEGStream(d.base, "/stream")
             stream.next_part()
             ctl("disconnect")
@@ -108,6 +109,10 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
                 baseline = resources()
         assert resources() == baseline, f"fds and mappings {resources()} after 20 cycles, {baseline} after the first"
         assert status(d)["reconnects"] >= 20
+    except BaseException:
+        d.stop()
+        print("daemon log:\n" + d.proc.stderr.read()[-6000:])
+        raise
     finally:
         assert d.stop() == 0
 

@@ -219,9 +219,11 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
             try session.device.queue(d.index)
             return
         }
-        if c.fourcc == .yuyv { try session.device.queue(d.index) }  // converted: the driver can have its buffer back at once
         stats.captured.add(1, ordering: .relaxed)
+        // The frame goes out before QBUF can fail (a device lost right now): a converted frame owns a
+        // pool buffer, which must not be stranded by the error.
         sink(frame)
+        if c.fourcc == .yuyv { try session.device.queue(d.index) }  // converted: the driver can have its buffer back at once
     }
 
     /// The frame for a dequeued buffer, or nil when no conversion buffer is free.
