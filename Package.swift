@@ -62,6 +62,7 @@ let package = Package(
                 "Cameras", "FrameBus", "Encoding", "Recording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -12,6 +12,7 @@ public enum HTTPServer {
         let router = Router(context: BasicRequestContext.self)
         Routes(cameras: cameras, recordings: recordings, startedAt: Date()).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
+        RecordingFiles(access: recordings).register(on: router)
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),
