@@ -31,12 +31,15 @@ public struct RecordingSetup: Sendable {
     public var retention: Retention
     /// Where the recorder logs.
     public var logger: Logger
+    /// Segments recovered at start-up.
+    public var recovered: Int
 
     /// Creates a setup.
-    public init(config: RecordingConfig, retention: Retention, logger: Logger) {
+    public init(config: RecordingConfig, retention: Retention, logger: Logger, recovered: Int = 0) {
         self.config = config
         self.retention = retention
         self.logger = logger
+        self.recovered = recovered
     }
 }
 

@@ -40,7 +40,15 @@ public final class EncodeStats: Sendable {
     /// Creates zeroed statistics.
     public init() {}
 
+    private let observer = Mutex<(@Sendable (UInt64) -> Void)?>(nil)
+
+    /// Calls `body` with every encode time from now on (for the metrics histogram).
+    public func observe(_ body: @escaping @Sendable (UInt64) -> Void) {
+        observer.withLock { $0 = body }
+    }
+
     func record(nanos: UInt64) {
+        observer.withLock { $0 }?(nanos)
         window.withLock { w in
             w.samples[w.next] = nanos
             w.next = (w.next + 1) % w.samples.count

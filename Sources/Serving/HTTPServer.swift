@@ -13,6 +13,8 @@ public enum HTTPServer {
         Routes(cameras: cameras, recordings: recordings, startedAt: Date()).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
+        let metrics = Metrics(cameras: cameras, recordings: recordings)
+        router.get("/metrics") { _, _ in metrics.response() }
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),

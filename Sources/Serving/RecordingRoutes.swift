@@ -9,11 +9,14 @@ public struct RecordingsAccess: Sendable {
     public let root: String
     /// Loop overwrite policy (also the source of disk usage figures).
     public let retention: Retention
+    /// Segments recovered at start-up.
+    public let recovered: Int
 
     /// Creates the access description.
-    public init(root: String, retention: Retention) {
+    public init(root: String, retention: Retention, recovered: Int = 0) {
         self.root = root
         self.retention = retention
+        self.recovered = recovered
     }
 }
 

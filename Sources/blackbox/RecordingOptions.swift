@@ -79,9 +79,11 @@ struct RecordingOptions: ParsableArguments {
         } catch {
             throw StartupError("cannot use recordings folder '\(config.root)': \(error)")
         }
+        var recovered = 0
         for result in Recovery.recoverAll(root: config.root) {
             switch result {
             case .success(let r) where r.finalPath != nil:
+                recovered += 1
                 logger.notice("recovered unfinished segment", metadata: [
                     "file": "\(r.finalPath!)", "seconds": "\(r.seconds)", "frames": "\(r.frames)", "bytesCut": "\(r.bytesCut)"])
             case .success(let r):
@@ -92,6 +94,6 @@ struct RecordingOptions: ParsableArguments {
         }
         let retention = Retention(root: config.root, quota: config.quota, minFreeBytes: config.minFreeBytes, eventShare: config.eventShare, logger: logger)
         retention.enforce()
-        return RecordingSetup(config: config, retention: retention, logger: logger)
+        return RecordingSetup(config: config, retention: retention, logger: logger, recovered: recovered)
     }
 }

@@ -164,7 +164,7 @@ struct Run: AsyncParsableCommand {
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = cameras.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
-        let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention) },
+        let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered) },
                                          host: host, port: port, logger: logger) { bound in
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))

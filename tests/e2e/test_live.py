@@ -164,3 +164,24 @@ def test_help_reads_well():
     r = run_cli("run", "--help")
     for flag in ["--host", "--port", "--camera", "--quality", "--size", "--workers", "--no-overlay"]:
         assert flag in r.stdout
+
+
+def test_metrics_parse_as_prometheus_text(daemon):
+    from prometheus_client.parser import text_string_to_metric_families
+    read_parts(daemon, "/stream?camera=rear", 3)
+    status, headers, body = get(daemon, "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    encoded = {s.labels["camera"]: s.value for s in families["blackbox_frames_encoded"].samples if s.name.endswith("_total")}
+    assert encoded["front"] > 0 and encoded["rear"] > 0
+    causes = {s.labels["cause"] for s in families["blackbox_frames_dropped"].samples if s.name.endswith("_total")}
+    assert {"no_free_buffer", "encoder_busy", "device_dropped"} <= causes
+    histogram = families["blackbox_encode_seconds"]
+    counts = [s.value for s in histogram.samples if s.name.endswith("_count") and s.labels["camera"] == "rear"]
+    assert histogram.type == "histogram" and counts and counts[0] > 0
+    assert "blackbox_live_clients_count" in families and "blackbox_disk_free_bytes" in families
+    # Counters only go up between scrapes.
+    _, _, again = get(daemon, "/metrics")
+    later = {f.name: f for f in text_string_to_metric_families(again.decode())}
+    encoded2 = {s.labels["camera"]: s.value for s in later["blackbox_frames_encoded"].samples if s.name.endswith("_total")}
+    assert encoded2["front"] >= encoded["front"]
