@@ -15,6 +15,11 @@ public enum HTTPServer {
         RecordingFiles(access: recordings).register(on: router)
         let metrics = Metrics(cameras: cameras, recordings: recordings)
         router.get("/metrics") { _, _ in metrics.response() }
+        router.get("/api/openapi.json") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+        }
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),

@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import BINARY
+from conftest import BINARY, ROOT
 from mjpeg import MJPEGStream, decode_jpeg
 
 
@@ -185,3 +185,18 @@ def test_metrics_parse_as_prometheus_text(daemon):
     later = {f.name: f for f in text_string_to_metric_families(again.decode())}
     encoded2 = {s.labels["camera"]: s.value for s in later["blackbox_frames_encoded"].samples if s.name.endswith("_total")}
     assert encoded2["front"] >= encoded["front"]
+
+
+def test_openapi_document_is_valid_and_matches_the_server(daemon):
+    from openapi_spec_validator import validate
+    status, headers, body = get(daemon, "/api/openapi.json")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    spec = json.loads(body)
+    validate(spec)
+    served = ROOT / "Sources" / "Serving" / "Resources" / "openapi.json"
+    assert spec == json.loads(served.read_text())  # the copy kept in the repository is the one served
+    for path, item in spec["paths"].items():
+        if "{" in path or "get" not in item or path in ("/stream", "/video_feed"):
+            continue
+        status, _, body = get(daemon, path)
+        assert status != 404 or b"no such path" not in body, f"{path} is documented but not served"
