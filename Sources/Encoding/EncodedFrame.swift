@@ -57,14 +57,6 @@ public enum MJPEGPart {
 
     /// Boundary line and headers for a JPEG of `length` bytes.
     static func header(length: Int, time: CaptureTime) -> String {
-        let micros = time.wallNanos / 1000
-        let frac = String(micros).leftPadded(to: 6)
-        return "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(time.wallSeconds).\(frac)\r\n\r\n"
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
+        "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(time.timestamp)\r\n\r\n"
     }
 }

@@ -107,7 +107,7 @@ public final class EncoderPool: Sendable {
         for _ in 0..<workerCount { encoders.append(try JPEGEncoder()) }
         var threads: [DedicatedThread] = []
         for (i, encoder) in encoders.enumerated() {
-            let box = UncheckedBox(encoder)
+            let box = UncheckedSendable(encoder)
             threads.append(DedicatedThread(name: "enc-\(settings.label.prefix(8))-\(i)") { [self] in work(box.value) })
         }
         self.threads.withLock { $0 = threads }
@@ -194,9 +194,4 @@ public final class EncoderPool: Sendable {
             }
         }
     }
-}
-
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -1,9 +1,5 @@
 import Frames
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Burns the capture date and time and the camera id into a frame's luma plane, before encoding.
 ///
 /// One instance per encoder thread: it caches the formatted date for the current second.
@@ -18,14 +14,9 @@ public final class TimestampOverlay {
     public func text(for time: CaptureTime, label: String) -> String {
         if time.wallSeconds != cachedSecond {
             cachedSecond = time.wallSeconds
-            var t = time_t(time.wallSeconds)
-            var parts = tm()
-            localtime_r(&t, &parts)
-            func two(_ v: Int32) -> String { String(v).leftPadded(to: 2) }
-            cachedText = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
-                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+            cachedText = LocalTime.clock(time.wallSeconds)
         }
-        let millis = String(time.wallNanos / 1_000_000).leftPadded(to: 3)
+        let millis = String(String(1000 + time.wallNanos / 1_000_000).dropFirst())
         return "\(cachedText).\(millis)  \(label.uppercased())"
     }
 

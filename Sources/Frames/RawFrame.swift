@@ -63,6 +63,11 @@ public struct CaptureTime: Sendable, Equatable {
         self.wallNanos = wallNanos
     }
 
+    /// `1764000000.123456`: wall-clock seconds with microseconds, as in `X-Timestamp` headers.
+    public var timestamp: String {
+        "\(wallSeconds)." + String(String(1_000_000 + wallNanos / 1000).dropFirst())
+    }
+
     /// The current time on both clocks.
     public static func now() -> CaptureTime {
         var wall = timespec()
@@ -131,5 +136,36 @@ public enum MonotonicClock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Carries a value the compiler cannot prove Sendable across a thread hand-off that is known to be safe
+/// (a value created on one thread and then used only by the next).
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    /// The value.
+    public let value: T
+    /// Wraps `value`.
+    public init(_ value: T) { self.value = value }
+}
+
+/// Reads folder listings.
+public enum Directory {
+    /// Names in the folder at `path`, without `.` and `..` (empty when it cannot be read).
+    public static func entries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// `path` with every symlink resolved, or nil when it does not exist.
+    public static func resolved(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
     }
 }

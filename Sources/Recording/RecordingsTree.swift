@@ -1,3 +1,5 @@
+import Frames
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,13 +44,8 @@ public enum RecordingsTree {
     }
 
     private static func walk(_ dir: String, relative: String, depth: Int, into out: inout [RecordingFile]) {
-        guard depth < 6, let handle = opendir(dir) else { return }
-        defer { closedir(handle) }
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
+        guard depth < 6 else { return }
+        for name in Directory.entries(dir) {
             let path = dir + "/" + name
             let rel = relative.isEmpty ? name : relative + "/" + name
             var st = stat()

@@ -149,7 +149,7 @@ public final class Retention: Sendable {
     @discardableResult
     public func enforce(inUse: Set<String> = [], incoming: Int = 0) -> [String] {
         lock.withLock { estimate in
-            var files = RecordingsTree.files(under: root)
+            let files = RecordingsTree.files(under: root)
             var fs = filesystem()
             let quotaBytes = quota.bytes(ofFilesystem: fs.total) - incoming
             let floor = floorBytes(filesystemSize: fs.total) + incoming
@@ -165,32 +165,30 @@ public final class Retention: Sendable {
                 .sorted { ($0.modified, $0.relative) < ($1.modified, $1.relative) }
             var deleted: [String] = []
 
-            func remove(_ file: RecordingFile) -> Bool {
-                guard unlink(file.path) == 0 else { return false }
+            func remove(_ file: RecordingFile) {
+                guard unlink(file.path) == 0 else { return }
                 deleted.append(file.path)
                 logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)"])
                 used -= file.allocated
                 fs.free += file.allocated
                 if file.isEvent { sharedEvents -= file.allocated }
-                return true
             }
 
             // Event clips have their own share of the quota.
             for file in candidates where file.isEvent && sharedEvents > eventQuota {
-                _ = remove(file)
+                remove(file)
             }
-            candidates.removeAll { deleted.contains($0.path) }
+            let gone = Set(deleted)
+            candidates.removeAll { gone.contains($0.path) }
             // Then the oldest normal segments, and event clips only when no segment is left.
             let order = candidates.filter { !$0.isEvent } + candidates.filter(\.isEvent)
             for file in order where used > quotaBytes || fs.free < floor {
-                _ = remove(file)
+                remove(file)
             }
-            if !deleted.isEmpty {
-                files = RecordingsTree.files(under: root)
-                fs = filesystem()
-                used = files.reduce(0) { $0 + $1.allocated }
-            }
-            let events = files.filter(\.isEvent).reduce(0) { $0 + $1.allocated }
+            // `used` was kept up to date while deleting; free space is read again from the filesystem.
+            if !deleted.isEmpty { fs = filesystem() }
+            let removed = Set(deleted)
+            let events = files.filter { $0.isEvent && !removed.contains($0.path) }.reduce(0) { $0 + $1.allocated }
             estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true)
             lastUsage.withLock {
                 $0 = DiskUsage(usedBytes: used, eventBytes: events, freeBytes: fs.free, totalBytes: fs.total,

@@ -116,9 +116,7 @@ struct RecordingRoutes: Sendable {
     /// The cameras a request names (query `camera` or body `camera`), all when none is named.
     private func targets(_ id: String?) -> Result<[Camera], HTTPErrorResponse> {
         guard let id else { return .success(cameras) }
-        if let c = cameras.first(where: { $0.config.id == id }) { return .success([c]) }
-        let known = cameras.map(\.config.id).joined(separator: ", ")
-        return .failure(HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)")))
+        return cameras.named(id).map { [$0] }
     }
 
     private func noRecording() -> Response {

@@ -37,9 +37,7 @@ struct Routes: Sendable {
         guard let id = request.uri.queryParameters["camera"] else {
             return cameras.first.map { .success($0) } ?? .failure(HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")))
         }
-        if let camera = cameras.first(where: { $0.config.id == id }) { return .success(camera) }
-        let known = cameras.map(\.config.id).joined(separator: ", ")
-        return .failure(HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)")))
+        return cameras.named(String(id))
     }
 
     /// Live MJPEG: every part is the newest frame when the socket is ready for it.
@@ -91,7 +89,7 @@ struct Routes: Sendable {
         headers[.contentType] = "image/jpeg"
         headers[.contentLength] = String(frame.jpeg.readableBytes)
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("X-Timestamp")!] = "\(frame.time.wallSeconds).\(String(frame.time.wallNanos / 1000).leftPadded(6))"
+        headers[HTTPField.Name("X-Timestamp")!] = frame.time.timestamp
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: frame.jpeg))
     }
 
@@ -123,6 +121,15 @@ struct Routes: Sendable {
     }
 }
 
+extension [Camera] {
+    /// The camera with id `id`, or a 404 naming the cameras there are.
+    func named(_ id: String) -> Result<Camera, HTTPErrorResponse> {
+        if let camera = first(where: { $0.config.id == id }) { return .success(camera) }
+        let known = map(\.config.id).joined(separator: ", ")
+        return .failure(HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)")))
+    }
+}
+
 /// An error answer carried through a `Result`.
 struct HTTPErrorResponse: Error {
     let response: Response
@@ -133,10 +140,4 @@ struct HTTPErrorResponse: Error {
 public enum BlackboxVersion {
     /// Semantic version string.
     public static let string = "0.1.0"
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
 }

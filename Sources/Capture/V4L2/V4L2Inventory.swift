@@ -1,3 +1,5 @@
+import Frames
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,13 +22,9 @@ public struct DeviceListing: Sendable {
 public enum V4L2Inventory {
     /// Every `/dev/video*` node, in number order.
     public static func devices(devRoot: String = "/dev") -> [DeviceListing] {
-        guard let dir = opendir(devRoot) else { return [] }
-        var nodes: [(Int, String)] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name.hasPrefix("video"), let n = Int(name.dropFirst(5)) { nodes.append((n, devRoot + "/" + name)) }
+        let nodes = Directory.entries(devRoot).compactMap { name in
+            name.hasPrefix("video") ? Int(name.dropFirst(5)).map { ($0, devRoot + "/" + name) } : nil
         }
-        closedir(dir)
         let links = stableLinks(devRoot: devRoot)
         return nodes.sorted { $0.0 < $1.0 }.map { _, path in
             var listing = DeviceListing(info: nil, path: path, stableNames: links[path] ?? [], formats: [], error: nil)
@@ -46,14 +44,10 @@ public enum V4L2Inventory {
         var out: [String: [String]] = [:]
         for folder in ["by-id", "by-path"] {
             let base = "\(devRoot)/v4l/\(folder)"
-            guard let dir = opendir(base) else { continue }
-            while let e = readdir(dir) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                guard name != ".", name != "..", let real = realpath("\(base)/\(name)", nil) else { continue }
-                out[String(cString: real), default: []].append("\(base)/\(name)")
-                free(real)
+            for name in Directory.entries(base) {
+                guard let real = Directory.resolved("\(base)/\(name)") else { continue }
+                out[real, default: []].append("\(base)/\(name)")
             }
-            closedir(dir)
         }
         return out
     }

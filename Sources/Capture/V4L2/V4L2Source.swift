@@ -322,11 +322,6 @@ final class Both: FrameStorage, @unchecked Sendable {
     }
 }
 
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 extension CaptureError {
     /// Errors worth retrying: the device is missing or failing now but may come back.
     var isTransient: Bool {
@@ -341,25 +336,10 @@ extension CaptureError {
 public enum DeviceHolders {
     /// PIDs with an open descriptor on `path` (resolved through symlinks).
     public static func pids(of path: String) -> [Int32] {
-        guard let target = realpath(path, nil).map({ p -> String in defer { free(p) }; return String(cString: p) }) else { return [] }
-        var out: [Int32] = []
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
-        while let e = readdir(proc) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard let pid = Int32(name), let fds = opendir("/proc/\(pid)/fd") else { continue }
-            defer { closedir(fds) }
-            while let f = readdir(fds) {
-                let fd = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                var buf = [CChar](repeating: 0, count: 256)
-                let n = readlink("/proc/\(pid)/fd/\(fd)", &buf, 255)
-                if n > 0, String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) == target {
-                    out.append(pid)
-                    break
-                }
-            }
+        guard let target = Directory.resolved(path) else { return [] }
+        return Directory.entries("/proc").compactMap(Int32.init).filter { pid in
+            Directory.entries("/proc/\(pid)/fd").contains { fd in Directory.resolved("/proc/\(pid)/fd/\(fd)") == target }
         }
-        return out
     }
 
     /// The command name of a process.
