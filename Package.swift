@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -60,14 +61,22 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
-            resources: [.embedInCode("Resources/openapi.json")]
+            resources: [
+                .embedInCode("Resources/openapi.json"),
+                .embedInCode("Resources/ui/index.html"),
+                .embedInCode("Resources/ui/login.html"),
+                .embedInCode("Resources/ui/app.js"),
+                .embedInCode("Resources/ui/app.css"),
+            ]
         ),
         .target(
             name: "ConfigFile",

@@ -45,8 +45,9 @@ public struct RecordingSetup: Sendable {
 
 /// One camera: its source, encoder pool and frame bus, running side by side with any others.
 public final class Camera: Sendable {
-    /// Id and settings.
-    public let config: CameraConfig
+    /// Id and current settings (size, rate, quality and overlay change at run time).
+    public var config: CameraConfig { settings.withLock { $0 } }
+    private let settings: Mutex<CameraConfig>
     /// Where its encoded frames are published.
     public let bus: FrameBus
     /// Frame source (replaced by `switchSource`).
@@ -87,33 +88,55 @@ public final class Camera: Sendable {
     /// The old source is stopped completely (its device closed, its child reaped) before the new one
     /// starts; if the new one cannot start, the old one is started again and the error is thrown.
     public func switchSource(to spec: SourceSpec) throws {
+        var wanted = config
+        wanted.source = spec
+        try restartSource(as: wanted)
+    }
+
+    /// Changes size and rate: the source restarts with them (the recorder starts a new segment
+    /// at the first frame of the new size). On failure the previous settings run again and the error is thrown.
+    public func resize(to geometry: FrameGeometry) throws {
+        var wanted = config
+        wanted.geometry = geometry
+        try restartSource(as: wanted)
+    }
+
+    /// Sets JPEG quality and overlay; encoders pick them up at the next frame.
+    public func setEncoding(quality: Int? = nil, overlay: Bool? = nil) {
+        settings.withLock { c in
+            if let quality { c.quality = quality }
+            if let overlay { c.overlay = overlay }
+        }
+        if let quality { encoder.settings.quality.store(quality, ordering: .relaxed) }
+        if let overlay { encoder.settings.overlay.store(overlay, ordering: .relaxed) }
+    }
+
+    private func restartSource(as wanted: CameraConfig) throws {
         try switching.withLock { _ in
-            let old = source
-            guard let sink = sink.withLock({ $0 }) else { throw CaptureError.unsupported("camera '\(config.id)' is not running") }
-            old.stop()
-            let next = Camera.makeSource(spec, for: config, capture: capture)
+            let previous = config
+            guard let sink = sink.withLock({ $0 }) else { throw CaptureError.unsupported("camera '\(previous.id)' is not running") }
+            source.stop()
+            let next = Camera.makeSource(wanted.source, for: wanted, capture: capture)
             do {
                 try next.start(sink: sink)
                 current.withLock { $0 = next }
+                settings.withLock { $0.source = wanted.source; $0.geometry = wanted.geometry }
             } catch {
-                let again = Camera.makeSource(sourceSpec.withLock { $0 }, for: config, capture: capture)
+                let again = Camera.makeSource(previous.source, for: previous, capture: capture)
                 try? again.start(sink: sink)
                 current.withLock { $0 = again }
                 throw error
             }
-            sourceSpec.withLock { $0 = spec }
         }
     }
 
     private let switching = Mutex<Void>(())
-    private let sourceSpec: Mutex<SourceSpec>
 
     /// Builds the pipeline around an explicit source (tests, benchmarks).
     public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
-        self.config = config
+        settings = Mutex(config)
         current = Mutex(source)
         self.capture = capture
-        sourceSpec = Mutex(config.source)
         let bus = FrameBus()
         self.bus = bus
         recorder = recording.map {
@@ -164,6 +187,7 @@ public final class Camera: Sendable {
         let times = e.encodeMillis()
         let now = MonotonicClock.nanos()
         let last = bus.latest
+        let config = self.config
         return CameraStatus(
             id: config.id,
             source: source.description,

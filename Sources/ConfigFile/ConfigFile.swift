@@ -11,6 +11,11 @@ public struct ConfigFile: Sendable, Equatable {
     /// `[server]`.
     public var host: String?
     public var port: Int?
+    public var publicLive: Bool?
+    /// `[auth]`.
+    public var authUser: String?
+    public var passwordHash: String?
+    public var authFile: String?
     /// `[log]`.
     public var logLevel: String?
     /// `[capture]`: defaults for every camera.
@@ -71,7 +76,8 @@ public enum ConfigLoader {
     // The schema: table → key → expected type.
     private enum Kind: String { case string, int, number, bool }
     private static let schema: [String: [String: Kind]] = [
-        "server": ["host": .string, "port": .int],
+        "server": ["host": .string, "port": .int, "public_live": .bool],
+        "auth": ["user": .string, "password_hash": .string, "file": .string],
         "log": ["level": .string],
         "capture": ["size": .string, "quality": .int, "workers": .int, "overlay": .bool, "format": .string, "buffers": .int,
                     "h264_fallback": .bool],
@@ -127,6 +133,11 @@ public enum ConfigLoader {
             case "server":
                 out.host = v["host"] as? String
                 out.port = v["port"] as? Int
+                out.publicLive = v["public_live"] as? Bool
+            case "auth":
+                out.authUser = v["user"] as? String
+                out.passwordHash = v["password_hash"] as? String
+                out.authFile = v["file"] as? String
             case "log":
                 out.logLevel = v["level"] as? String
             case "capture":
@@ -205,6 +216,10 @@ public enum ConfigLoader {
         try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")
         try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
         try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")
+        try accepted("password_hash", { $0.hasPrefix("$2") && $0.utf8.count == 60 },
+                     "a bcrypt hash ($2b$…, 60 characters), as `blackbox passwd --print-hash` makes")
+        try accepted("user", { (1...64).contains($0.count) && !$0.contains(":") && !$0.contains(" ") && !$0.contains("\"") },
+                     "1 to 64 characters without spaces, quotes or ':'")
         try accepted("size", { (try? CameraConfig.parseGeometry($0[...], base: CameraConfig.defaultGeometry, context: "")) != nil },
                      "WIDTHxHEIGHT@FPS with even sizes from 16 to 4096 and 1 to 120 fps, e.g. 1280x720@30")
     }

@@ -45,6 +45,9 @@ final class MP4File {
     let directory: String
     private let fd: Int32
     private let start: CaptureTime
+    /// Picture size of the track (from the first frame).
+    let width: Int
+    let height: Int
     private let fragmentNanos: UInt64
     private let sync: SyncPolicy
     private let durationFieldOffset: Int
@@ -67,6 +70,8 @@ final class MP4File {
         partPath = finalPath + ".part"
         directory = String(finalPath[..<(finalPath.lastIndex(of: "/") ?? finalPath.startIndex)])
         start = first.time
+        width = first.width
+        height = first.height
         self.fragmentNanos = fragmentNanos
         self.sync = sync
         lastDuration = UInt32(MJPEGMP4.timescale / UInt64(max(1, nominalFps)))

@@ -236,7 +236,10 @@ public final class Recorder: Sendable {
                 update { $0.droppedFrames += 1 }
                 return
             }
-            if let s = segment, now &- s.startTime.monotonicNanos >= segmentNanos { finishSegment() }
+            if let s = segment, now &- s.startTime.monotonicNanos >= segmentNanos || s.width != frame.width || s.height != frame.height {
+                // A size change (settings applied at run time) starts a new file: a track has one size.
+                finishSegment()
+            }
             do {
                 if segment == nil {
                     let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)

@@ -28,6 +28,12 @@ public struct RecordingFile: Sendable, Equatable {
         let parts = relative.split(separator: "/")
         return String((isEvent ? parts.dropFirst() : parts[...]).first ?? "")
     }
+    /// Day folder from the path (`YYYY-MM-DD`, local time of the start).
+    public var day: String {
+        let parts = relative.split(separator: "/")
+        let rest = isEvent ? parts.dropFirst(2) : parts.dropFirst(1)
+        return rest.count > 1 ? String(rest.first!) : ""
+    }
 }
 
 /// Walks the recordings root without following symlinks: a link (to a file or a folder) is never

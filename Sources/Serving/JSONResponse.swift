@@ -27,6 +27,44 @@ enum JSON {
     }
 }
 
+/// Request bodies of the JSON API.
+enum JSONBody {
+    /// Largest request body the API accepts.
+    static let maxBody = 16 * 1024
+
+    /// Decodes an optional JSON body; nil body fields when the body is empty.
+    /// With `allowedFields`, a field not in the set is refused (a typo must not pass silently).
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, required: Bool = false,
+                                     allowedFields: Set<String>? = nil) async throws -> Result<T?, HTTPErrorResponse> {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBody)
+        } catch {
+            return .failure(HTTPErrorResponse(JSON.error(.contentTooLarge, "body too large", "request bodies are limited to \(maxBody) bytes")))
+        }
+        if body.readableBytes == 0 {
+            return required ? .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing body", "this request needs a JSON body"))) : .success(nil)
+        }
+        let data = Data(body.readableBytesView)
+        if let allowedFields, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let unknown = object.keys.sorted().first(where: { !allowedFields.contains($0) }) {
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "unknown field",
+                                                         "field '\(unknown)' is not known; allowed: \(allowedFields.sorted().joined(separator: ", "))")))
+        }
+        do {
+            return .success(try JSONDecoder().decode(T.self, from: data))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "wrong type", "field '\(field)': \(context.debugDescription)")))
+        } catch let DecodingError.keyNotFound(key, _) {
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing field", "field '\(key.stringValue)' is required")))
+        } catch {
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body is not valid JSON")))
+        }
+    }
+
+}
+
 /// Gives every error answer a JSON body: the router turns an unknown path or a wrong method into
 /// a bare status, and this names what was asked and what exists instead.
 struct JSONErrorResponder<Inner: HTTPResponder>: HTTPResponder {

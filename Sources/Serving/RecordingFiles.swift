@@ -12,13 +12,13 @@ import Recording
 struct RecordingFiles: Sendable {
     let access: RecordingsAccess?
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<BlackboxContext>) {
         router.get("/recordings/**") { request, context in
             try await serve(request, context: context, parts: context.parameters.getCatchAll().map(String.init))
         }
     }
 
-    private func serve(_ request: Request, context: BasicRequestContext, parts: [String]) async throws -> Response {
+    private func serve(_ request: Request, context: BlackboxContext, parts: [String]) async throws -> Response {
         guard let access else { return JSON.error(.conflict, "recording unavailable", "this daemon runs without a recordings folder") }
         let play = parts.last == "play"
         let relative = (play ? parts.dropLast() : parts[...]).joined(separator: "/")
@@ -49,7 +49,7 @@ struct RecordingFiles: Sendable {
 
     struct RangeError: Error {}
 
-    private func download(_ path: String, name: String, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func download(_ path: String, name: String, _ request: Request, _ context: BlackboxContext) async throws -> Response {
         var st = stat()
         guard stat(path, &st) == 0 else { return JSON.error(.notFound, "no such recording", "it was just deleted") }
         let size = Int(st.st_size)

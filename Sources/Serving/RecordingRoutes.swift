@@ -1,7 +1,9 @@
 import Cameras
 import Foundation
 import Hummingbird
+import NIOPosix
 import Recording
+import Synchronization
 
 /// Where the recordings are, for the API.
 public struct RecordingsAccess: Sendable {
@@ -25,9 +27,6 @@ struct RecordingRoutes: Sendable {
     let cameras: [Camera]
     let access: RecordingsAccess?
 
-    /// Largest request body the API accepts.
-    static let maxBody = 16 * 1024
-
     struct CameraRequest: Decodable {
         var camera: String?
         var reason: String?
@@ -41,76 +40,27 @@ struct RecordingRoutes: Sendable {
     struct Listed: Codable {
         var path: String
         var camera: String
+        var day: String
         var kind: String
         var size: Int
+        var duration: Double?
         var modified: Int
         var `protected`: Bool
         var writing: Bool
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    /// Durations read from the files, kept while a file's size and time stay the same.
+    let durations = DurationCache()
+
+    func register(on router: Router<BlackboxContext>) {
         router.post("/api/recording/start") { request, _ in try await setRecording(request, on: true) }
         router.post("/api/recording/stop") { request, _ in try await setRecording(request, on: false) }
         router.post("/api/events") { request, _ in try await event(request) }
-        router.get("/api/recordings") { request, _ in list(request) }
+        router.get("/api/recordings") { request, _ in
+            // Walking the folder and reading durations is file I/O: off the event loop.
+            try await NIOThreadPool.singleton.runIfActive { list(request) }
+        }
         router.post("/api/recordings/protect") { request, _ in try await protect(request) }
-        router.post("/api/cameras/:id/source") { request, context in try await switchSource(request, id: context.parameters.get("id") ?? "") }
-    }
-
-    struct SourceRequest: Decodable {
-        var source: String
-    }
-
-    /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.
-    private func switchSource(_ request: Request, id: String) async throws -> Response {
-        let body: SourceRequest
-        switch try await decode(SourceRequest.self, request, required: true) {
-        case .success(let b): body = b!
-        case .failure(let e): return e.response
-        }
-        let camera: Camera
-        switch targets(id) {
-        case .success(let c): camera = c[0]
-        case .failure(let e): return e.response
-        }
-        let wanted: CameraConfig
-        do {
-            wanted = try CameraConfig.parse("\(id)=\(body.source)", defaults: camera.config)
-        } catch {
-            return JSON.error(.badRequest, "bad source", error.description)
-        }
-        guard wanted.geometry == camera.config.geometry else {
-            return JSON.error(.badRequest, "size change", "changing size or rate needs a restart; allowed: the camera's \(camera.config.geometry)")
-        }
-        // Stopping a source can take up to 2.5 s (a child that ignores SIGTERM): off the event loop.
-        let result: Result<Void, any Error> = await Task.detached { Result { try camera.switchSource(to: wanted.source) } }.value
-        if case .failure(let error) = result {
-            return JSON.error(.conflict, "source did not start", "\(error); the previous source is running again")
-        }
-        return JSON.response(camera.status())
-    }
-
-    /// Decodes an optional JSON body; nil body fields when the body is empty.
-    private func decode<T: Decodable>(_ type: T.Type, _ request: Request, required: Bool = false) async throws -> Result<T?, HTTPErrorResponse> {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.maxBody)
-        } catch {
-            return .failure(HTTPErrorResponse(JSON.error(.contentTooLarge, "body too large", "request bodies are limited to \(Self.maxBody) bytes")))
-        }
-        if body.readableBytes == 0 {
-            return required ? .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing body", "this request needs a JSON body"))) : .success(nil)
-        }
-        do {
-            return .success(try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)))
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "wrong type", "field '\(field)': \(context.debugDescription)")))
-        } catch let DecodingError.keyNotFound(key, _) {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing field", "field '\(key.stringValue)' is required")))
-        } catch {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body is not valid JSON")))
-        }
     }
 
     /// The cameras a request names (query `camera` or body `camera`), all when none is named.
@@ -125,7 +75,7 @@ struct RecordingRoutes: Sendable {
 
     private func setRecording(_ request: Request, on: Bool) async throws -> Response {
         let body: CameraRequest?
-        switch try await decode(CameraRequest.self, request) {
+        switch try await JSONBody.decode(CameraRequest.self, request) {
         case .success(let b): body = b
         case .failure(let e): return e.response
         }
@@ -142,7 +92,7 @@ struct RecordingRoutes: Sendable {
 
     private func event(_ request: Request) async throws -> Response {
         let body: CameraRequest?
-        switch try await decode(CameraRequest.self, request) {
+        switch try await JSONBody.decode(CameraRequest.self, request) {
         case .success(let b): body = b
         case .failure(let e): return e.response
         }
@@ -160,25 +110,44 @@ struct RecordingRoutes: Sendable {
         return JSON.response(["events": tickets], status: .accepted)
     }
 
+    /// Default and largest `limit` of the recordings list.
+    static let listLimit = (default: 500, max: 5000)
+
+    /// Newest first; `camera`, `day` (YYYY-MM-DD) and `kind` (segment|event) filter, `limit` caps the count.
     private func list(_ request: Request) -> Response {
         guard let access else { return noRecording() }
-        let camera = request.uri.queryParameters["camera"].map(String.init)
+        let query = request.uri.queryParameters
+        let camera = query["camera"].map(String.init)
+        let day = query["day"].map(String.init)
+        let kind = query["kind"].map(String.init)
+        if let kind, kind != "segment", kind != "event" {
+            return JSON.error(.badRequest, "unknown kind", "kind '\(kind)' is not known; allowed: segment, event")
+        }
+        var limit = Self.listLimit.default
+        if let text = query["limit"] {
+            guard let n = Int(text), (1...Self.listLimit.max).contains(n) else {
+                return JSON.error(.badRequest, "out of range", "limit '\(text)' is out of range; allowed: 1 to \(Self.listLimit.max)")
+            }
+            limit = n
+        }
         let files = RecordingsTree.files(under: access.root)
         let markers = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }.map(\.relative))
-        let listed = files.filter { ($0.isVideo || $0.isPartial) && (camera == nil || $0.camera == camera) }
-            .sorted { ($0.modified, $0.relative) > ($1.modified, $1.relative) }
-            .map { f in
-                Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera,
-                       kind: f.isEvent ? "event" : "segment", size: f.size, modified: f.modified,
-                       protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial)
-            }
-        struct Answer: Codable { var root: String; var disk: DiskUsage?; var recordings: [Listed] }
-        return JSON.response(Answer(root: access.root, disk: access.retention.usage, recordings: listed))
+        let matching = files.filter { f in
+            (f.isVideo || f.isPartial) && (camera == nil || f.camera == camera) && (day == nil || f.day == day)
+                && (kind == nil || (kind == "event") == f.isEvent)
+        }
+        let listed = matching.sorted { ($0.modified, $0.relative) > ($1.modified, $1.relative) }.prefix(limit).map { f in
+            Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera, day: f.day,
+                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: durations.duration(of: f), modified: f.modified,
+                   protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial)
+        }
+        struct Answer: Codable { var root: String; var disk: DiskUsage?; var total: Int; var recordings: [Listed] }
+        return JSON.response(Answer(root: access.root, disk: access.retention.usage, total: matching.count, recordings: Array(listed)))
     }
 
     private func protect(_ request: Request) async throws -> Response {
         let body: ProtectRequest
-        switch try await decode(ProtectRequest.self, request, required: true) {
+        switch try await JSONBody.decode(ProtectRequest.self, request, required: true) {
         case .success(let b): body = b!
         case .failure(let e): return e.response
         }
@@ -192,5 +161,22 @@ struct RecordingRoutes: Sendable {
             return JSON.error(.internalServerError, "cannot change protection", error.description)
         }
         return JSON.response(["path": body.path, "protected": body.protected ? "true" : "false"])
+    }
+}
+
+/// Seconds of video per file, read once per version of the file (size and time), bounded.
+final class DurationCache: Sendable {
+    private struct Entry { var size: Int; var modified: Int; var seconds: Double? }
+    private let entries = Mutex<[String: Entry]>([:])
+    private let capacity = 20_000
+
+    func duration(of file: RecordingFile) -> Double? {
+        if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.seconds }
+        let seconds = (try? MP4Reader.scan(path: file.path)).map { ($0.duration * 10).rounded() / 10 }
+        entries.withLock { table in
+            if table.count >= capacity { table.removeAll() }
+            table[file.relative] = Entry(size: file.size, modified: file.modified, seconds: seconds)
+        }
+        return seconds
     }
 }

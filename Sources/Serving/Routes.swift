@@ -5,19 +5,21 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Recording
+import Supervision
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
 struct Routes: Sendable {
     let cameras: [Camera]
     let recordings: RecordingsAccess?
     let startedAt: Date
+    let load = SystemLoad()
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<BlackboxContext>) {
         router.get("/") { request, _ in
             switch request.uri.queryParameters["action"] {
             case "stream": return try await stream(request)
             case "snapshot": return try await snapshot(request)
-            case nil: return IndexPage.response(cameras: cameras.map(\.config))
+            case nil: return UIAssets.indexPage()
             case let other?:
                 return JSON.error(.badRequest, "unknown action", "action '\(other)' is not known; allowed: stream, snapshot")
             }
@@ -100,11 +102,13 @@ struct Routes: Sendable {
         var cameras: [CameraStatus]
         var recordingsRoot: String?
         var disk: DiskUsage?
+        var system: SystemLoad.Reading
     }
 
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
-               cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage)
+               cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
+               system: load.reading())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -27,6 +27,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "TCP port to listen on, 1-65535 (0 picks a free port and prints it). Default: 8080.")
     var port: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Serve the live stream and snapshots without a login (control and recordings always need one). Default: off.")
+    var publicLive: Bool?
+
+    @Option(help: ArgumentHelp("Auth state file with the user and the password's hash (mode 0600). Default: RECORDINGS/.blackbox/auth.toml.", valueName: "path"))
+    var authFile: String?
+
     @Option(name: .customLong("camera"), parsing: .singleValue,
             help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT] or ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg]; repeat for more cameras. Default: front=testpattern.",
                                valueName: "spec"))
@@ -68,6 +74,14 @@ struct Run: AsyncParsableCommand {
         var buffers: Int
         var h264Fallback: Bool
         var recording: RecordingConfig
+        var publicLive: Bool
+        var auth: AuthSource
+    }
+
+    /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
+    enum AuthSource {
+        case configured(StoredCredentials)
+        case stateFile(String)
     }
 
     /// The configuration file, if any (an explicit --config must exist).
@@ -94,9 +108,12 @@ struct Run: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("log level '\(levelName)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
         }
+        let recordingConfig = try recording.config(file: file)
+        let auth: AuthSource = file.passwordHash.map { .configured(StoredCredentials(user: file.authUser ?? "admin", passwordHash: $0)) }
+            ?? .stateFile(authFile ?? file.authFile ?? Passwd.defaultPath(recordings: recordingConfig.root))
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
-                        recording: try recording.config(file: file))
+                        recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -148,6 +165,7 @@ struct Run: AsyncParsableCommand {
         }
         let logger = Logger(label: "blackbox")
         let setup = try RecordingOptions.prepare(settings.recording, logger: logger)
+        let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
         let cameras = try settings.cameras.map { try Camera(config: $0, recording: setup, capture: capture) }
         // Cameras start before the server: a wrong size or format, or a busy device, ends the start
@@ -165,7 +183,7 @@ struct Run: AsyncParsableCommand {
         let ids = cameras.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
         let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered) },
-                                         host: host, port: port, logger: logger) { bound in
+                                         auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive), host: host, port: port, logger: logger) { bound in
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
             notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")

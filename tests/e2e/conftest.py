@@ -1,4 +1,9 @@
-"""Starts the built `blackbox` binary on a free port, as a user would, and stops it afterwards."""
+"""Starts the built `blackbox` binary on a free port, as a user would, and stops it afterwards.
+
+Every daemon generates its password on first run and prints it once; `Daemon` reads it from that
+line and the urllib opener installed here sends it as HTTP Basic to that daemon's port, so tests
+that are not about authentication talk to the API as a logged-in script would."""
+import base64
 import os
 import pathlib
 import select
@@ -6,6 +11,8 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -13,8 +20,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "debug" / "blackbox"))
 
 
+# Passwords by recordings folder (a restarted daemon keeps its first password), and Basic headers by port.
+PASSWORDS = {}
+AUTH = {}
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class _DaemonAuth(urllib.request.BaseHandler):
+    """Adds the credentials of the daemon a request goes to, unless the request brings its own."""
+
+    def http_request(self, req):
+        port = urllib.parse.urlsplit(req.full_url).port
+        if port in AUTH and not req.has_header("Authorization") and not req.has_header("X-no-auth"):
+            req.add_unredirected_header("Authorization", AUTH[port])
+        return req
+
+
+urllib.request.install_opener(urllib.request.build_opener(_DaemonAuth()))
+
+
 class Daemon:
-    """A running `blackbox run` process and the port it bound."""
+    """A running `blackbox run` process, the port it bound and its password."""
 
     def __init__(self, *args, recordings=None, env=None, timeout=20):
         if recordings is None:
@@ -25,12 +54,16 @@ class Daemon:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=None if env is None else {**os.environ, **env})
         self.port = None
+        self.password = PASSWORDS.get(str(self.recordings))
         deadline = time.monotonic() + timeout
         line = ""
         while time.monotonic() < deadline and self.port is None:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
             if ready:
                 line = self.proc.stdout.readline()
+                if "generated password for user 'admin': " in line:
+                    self.password = line.split("'admin': ", 1)[1].split()[0]
+                    PASSWORDS[str(self.recordings)] = self.password
                 if "serving http://" in line:
                     self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
             if self.proc.poll() is not None:
@@ -38,6 +71,13 @@ class Daemon:
         if self.port is None:
             self.stop()
             raise RuntimeError(f"blackbox did not start: {line!r} {self.proc.stderr.read()!r}")
+        if self.password is not None:
+            AUTH[self.port] = self.auth
+
+    @property
+    def auth(self):
+        """The `Authorization` header value for this daemon."""
+        return basic("admin", self.password)
 
     @property
     def base(self):

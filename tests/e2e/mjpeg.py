@@ -9,10 +9,13 @@ from PIL import Image
 class MJPEGStream:
     """Reads JPEG parts from a live stream URL."""
 
-    def __init__(self, base, path, timeout=10):
+    def __init__(self, base, path, timeout=10, headers=None):
+        from conftest import AUTH
         url = urllib.parse.urlsplit(base)
         self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-        self.conn.request("GET", path)
+        if headers is None:
+            headers = {"Authorization": AUTH[url.port]} if url.port in AUTH else {}
+        self.conn.request("GET", path, headers=headers)
         self.response = self.conn.getresponse()
         self.content_type = self.response.getheader("Content-Type", "")
         boundary = self.content_type.split("boundary=", 1)[1] if "boundary=" in self.content_type else None

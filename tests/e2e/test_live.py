@@ -113,8 +113,9 @@ def test_healthz_and_page(daemon):
     assert status == 200 and json.loads(body)["status"] == "ok"
     status, headers, body = get(daemon, "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    page = body.decode()
-    assert '<img src="/stream?camera=front"' in page and '<img src="/stream?camera=rear"' in page
+    # The page is the single-page UI (exercised in Chromium by tests/e2e/test_ui.py), served from the binary.
+    assert 'src="/ui/app.js"' in body.decode()
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
 
 
 def test_sigterm_with_three_open_streams_exits_within_two_seconds(start_daemon):

@@ -23,7 +23,7 @@ def recorded():
 
 def raw_get(d, target, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
-    conn.request("GET", target, headers=headers or {})
+    conn.request("GET", target, headers={"Authorization": d.auth, **(headers or {})})
     r = conn.getresponse()
     body = r.read()
     conn.close()

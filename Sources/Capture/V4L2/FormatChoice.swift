@@ -6,7 +6,8 @@ public enum CaptureFormat: String, Sendable, CaseIterable, CustomStringConvertib
     /// The spelling on the command line.
     public var description: String { rawValue }
 
-    var fourccs: [FourCC] {
+    /// The device pixel formats this choice accepts.
+    public var fourccs: [FourCC] {
         switch self {
         case .auto: return [.mjpeg, .jpeg, .yuv420, .nv12, .yuyv, .grey]
         case .mjpeg: return [.mjpeg, .jpeg]

@@ -40,6 +40,13 @@ public enum V4L2Inventory {
         }
     }
 
+    /// The formats one device offers (empty when it cannot be opened).
+    public static func formats(path: String) -> [DeviceFormat] {
+        guard let device = try? V4L2Device(path: path) else { return [] }
+        defer { device.close() }
+        return device.formats()
+    }
+
     private static func stableLinks(devRoot: String) -> [String: [String]] {
         var out: [String: [String]] = [:]
         for folder in ["by-id", "by-path"] {

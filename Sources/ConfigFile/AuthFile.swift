@@ -1,0 +1,70 @@
+import Foundation
+import TOMLKit
+
+/// The account as stored in the auth state file: a user name and a bcrypt hash, never a password.
+public struct StoredCredentials: Sendable, Equatable {
+    /// User name.
+    public var user: String
+    /// bcrypt hash.
+    public var passwordHash: String
+
+    /// Creates the record.
+    public init(user: String, passwordHash: String) {
+        self.user = user
+        self.passwordHash = passwordHash
+    }
+}
+
+/// The auth state file (`auth.toml`, mode 0600): written on first run with a generated password's
+/// hash, and by `blackbox passwd`.
+public enum AuthFile {
+    /// Reads `path`; nil when it does not exist.
+    public static func load(path: String) throws(ConfigFileError) -> StoredCredentials? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigFileError(description: "\(path): cannot read the auth file (it should be readable by the daemon's user only, mode 0600)")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigFileError(description: "\(path): not valid TOML: \(error); delete it to have a new password generated")
+        }
+        guard let user = table["user"]?.string, let hash = table["password_hash"]?.string else {
+            throw ConfigFileError(description: "\(path): needs user = \"...\" and password_hash = \"...\"; delete it to have a new password generated")
+        }
+        return StoredCredentials(user: user, passwordHash: hash)
+    }
+
+    /// Writes `credentials` to `path` with mode 0600 (its folder 0700), replacing any old file atomically.
+    public static func save(_ credentials: StoredCredentials, path: String) throws(ConfigFileError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            if !folder.isEmpty {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+        } catch {
+            throw ConfigFileError(description: "\(folder): cannot create the folder for the auth file: \(error.localizedDescription)")
+        }
+        let text = """
+            # Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.
+            user = "\(credentials.user)"
+            password_hash = "\(credentials.passwordHash)"
+
+            """
+        let temporary = path + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw ConfigFileError(description: "\(path): cannot write the auth file: \(String(cString: strerror(errno)))")
+        }
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ConfigFileError(description: "\(path): cannot write the auth file: \(String(cString: strerror(errno)))")
+        }
+    }
+}

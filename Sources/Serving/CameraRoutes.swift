@@ -1,0 +1,120 @@
+import Cameras
+import Foundation
+import Frames
+import Hummingbird
+
+/// `/api/cameras`: each camera's settings and the choices its source offers; settings and source
+/// changes applied without restarting the daemon.
+struct CameraRoutes: Sendable {
+    let cameras: [Camera]
+
+    func register(on router: Router<BlackboxContext>) {
+        router.get("/api/cameras") { _, _ in JSON.response(["cameras": cameras.map(Self.describe)]) }
+        router.post("/api/cameras/:id/settings") { request, context in try await change(request, id: context.parameters.get("id") ?? "") }
+        router.post("/api/cameras/:id/source") { request, context in try await switchSource(request, id: context.parameters.get("id") ?? "") }
+    }
+
+    /// The settings in force.
+    struct Settings: Codable {
+        var width: Int
+        var height: Int
+        var fps: Int
+        var quality: Int
+        var overlay: Bool
+    }
+
+    /// One camera in `/api/cameras`.
+    struct Described: Codable {
+        var id: String
+        var source: String
+        var state: String
+        var settings: Settings
+        var choices: SettingsChoices
+    }
+
+    static func describe(_ camera: Camera) -> Described {
+        let c = camera.config
+        let status = camera.status()
+        return Described(id: c.id, source: status.source, state: status.state,
+                         settings: Settings(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps,
+                                            quality: status.quality, overlay: status.overlay),
+                         choices: SettingsChoices.for(c))
+    }
+
+    /// A settings change: any of the fields; width and height go together.
+    struct Change: Decodable {
+        var width: Int?
+        var height: Int?
+        var fps: Int?
+        var quality: Int?
+        var overlay: Bool?
+
+        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay"]
+    }
+
+    private func change(_ request: Request, id: String) async throws -> Response {
+        let camera: Camera
+        switch cameras.named(id) {
+        case .success(let c): camera = c
+        case .failure(let e): return e.response
+        }
+        let body: Change
+        switch try await JSONBody.decode(Change.self, request, required: true, allowedFields: Change.fields) {
+        case .success(let b): body = b!
+        case .failure(let e): return e.response
+        }
+        if let q = body.quality, !CameraConfig.qualityRange.contains(q) {
+            return JSON.error(.badRequest, "out of range", "quality \(q) is out of range; allowed: 1 to 100")
+        }
+        if (body.width == nil) != (body.height == nil) {
+            return JSON.error(.badRequest, "incomplete size", "give width and height together")
+        }
+        let current = camera.config.geometry
+        let wanted = FrameGeometry(width: body.width ?? current.width, height: body.height ?? current.height, fps: body.fps ?? current.fps)
+        let choices = SettingsChoices.for(camera.config)
+        if wanted != current {
+            guard choices.offers(wanted) else {
+                return JSON.error(.badRequest, "size not offered", "\(wanted) is not offered by \(camera.source.description); allowed: \(choices.summary)")
+            }
+            // Restarting a source blocks (device close, child reaped): off the event loop.
+            let result: Result<Void, any Error> = await Task.detached { Result { try camera.resize(to: wanted) } }.value
+            if case .failure(let error) = result {
+                return JSON.error(.conflict, "size not applied", "\(error); the previous size \(current) is running again")
+            }
+        }
+        camera.setEncoding(quality: body.quality, overlay: body.overlay)
+        return JSON.response(Self.describe(camera))
+    }
+
+    struct SourceRequest: Decodable {
+        var source: String
+    }
+
+    /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.
+    private func switchSource(_ request: Request, id: String) async throws -> Response {
+        let camera: Camera
+        switch cameras.named(id) {
+        case .success(let c): camera = c
+        case .failure(let e): return e.response
+        }
+        let body: SourceRequest
+        switch try await JSONBody.decode(SourceRequest.self, request, required: true) {
+        case .success(let b): body = b!
+        case .failure(let e): return e.response
+        }
+        let wanted: CameraConfig
+        do {
+            wanted = try CameraConfig.parse("\(id)=\(body.source)", defaults: camera.config)
+        } catch {
+            return JSON.error(.badRequest, "bad source", error.description)
+        }
+        guard wanted.geometry == camera.config.geometry else {
+            return JSON.error(.badRequest, "size change", "change size and rate with POST /api/cameras/\(id)/settings; allowed here: the camera's \(camera.config.geometry)")
+        }
+        let result: Result<Void, any Error> = await Task.detached { Result { try camera.switchSource(to: wanted.source) } }.value
+        if case .failure(let error) = result {
+            return JSON.error(.conflict, "source did not start", "\(error); the previous source is running again")
+        }
+        return JSON.response(camera.status())
+    }
+}

@@ -1,0 +1,47 @@
+import HTTPTypes
+import Hummingbird
+
+/// The web UI's files, compiled into the binary (no build step, no CDN: it works offline in a car).
+enum UIAssets {
+    /// Strict by default: the pages load only their own scripts, styles and images.
+    static let contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+
+    static func register(on router: Router<BlackboxContext>) {
+        router.get("/ui/app.js") { _, _ in asset(PackageResources.app_js, type: "text/javascript; charset=utf-8") }
+        router.get("/ui/app.css") { _, _ in asset(PackageResources.app_css, type: "text/css; charset=utf-8") }
+    }
+
+    /// The single-page UI at `/`.
+    static func indexPage() -> Response {
+        page(String(decoding: PackageResources.index_html, as: UTF8.self), status: .ok)
+    }
+
+    /// The login form, with `message` shown above it (an error after a failed attempt).
+    static func loginPage(message: String?, status: HTTPResponse.Status) -> Response {
+        let text = String(decoding: PackageResources.login_html, as: UTF8.self)
+            .replacingOccurrences(of: "<!--message-->", with: message.map { "<p class=\"error\" role=\"alert\">\(escape($0))</p>" } ?? "")
+        return page(text, status: status)
+    }
+
+    private static func page(_ html: String, status: HTTPResponse.Status) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.contentSecurityPolicy] = contentSecurityPolicy
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    private static func asset(_ bytes: [UInt8], type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// HTML-escapes text for the page.
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
