@@ -242,8 +242,10 @@ function recordingRow(recording) {
   const row = document.createElement("tr");
   row.dataset.path = recording.path;
   row.dataset.kind = recording.kind;
-  const when = new Date(recording.modified * 1000);
-  const cells = [when.toLocaleTimeString(), recording.camera];
+  // Start time from the file name (YYYYMMDD-HHMMSS_camera…), local time of the recording.
+  const stamp = /(\d{8})-(\d{2})(\d{2})(\d{2})_/.exec(recording.path.split("/").pop());
+  const start = stamp ? `${stamp[2]}:${stamp[3]}:${stamp[4]}` : new Date(recording.modified * 1000).toLocaleTimeString();
+  const cells = [start, recording.camera];
   for (const text of cells) {
     const td = document.createElement("td");
     td.textContent = text;

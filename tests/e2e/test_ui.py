@@ -1,0 +1,267 @@
+"""The web UI in a real headless Chromium (Debian's chromium + chromedriver, driven by Selenium).
+
+Screenshots of every step are saved under test-artifacts/ui/ (BLACKBOX_ARTIFACTS overrides)."""
+import json
+import os
+import pathlib
+import time
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import ROOT, Daemon
+
+ARTIFACTS = pathlib.Path(os.environ.get("BLACKBOX_ARTIFACTS", ROOT / "test-artifacts")) / "ui"
+
+
+def chromium(width=1280, height=1000, phone=False):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if phone:
+        # A desktop window cannot be narrower than 500 px; device emulation gives a real phone viewport.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2}})
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"]:
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+
+
+def shot(driver, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait(driver, condition, timeout=15, message=""):
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d), message)
+
+
+def api(daemon, path):
+    with urllib.request.urlopen(daemon.base + path, timeout=10) as r:
+        return json.load(r)
+
+
+@pytest.fixture(scope="module")
+def ui_daemon():
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@10",
+               "--segment-seconds", "2", "--fragment-seconds", "0.5", "--event-pre", "1", "--event-post", "1")
+    yield d
+    assert d.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def browser(ui_daemon):
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+def log_in(driver, daemon, password=None):
+    driver.get(daemon.base + "/")
+    wait(driver, lambda d: d.current_url.endswith("/login"), message="not sent to the login page")
+    driver.find_element(By.ID, "password").send_keys(password or daemon.password)
+    driver.find_element(By.ID, "login").click()
+
+
+def card(driver, camera):
+    return driver.find_element(By.CSS_SELECTOR, f'article.camera[data-camera="{camera}"]')
+
+
+def test_refused_without_a_session(ui_daemon):
+    driver = chromium()
+    try:
+        driver.get(ui_daemon.base + "/")
+        wait(driver, lambda d: d.current_url.endswith("/login"), message="the UI opened without a login")
+        shot(driver, "01-login")
+        # The API and the live stream answer 401 to a browser without a session.
+        for path in ["/api/status", "/stream", "/snapshot"]:
+            status = driver.execute_async_script(
+                f"const done = arguments[0]; fetch('{path}', {{headers: {{'X-Requested-With': 'blackbox'}}}}).then(r => done(r.status));")
+            assert status == 401, path
+        status = driver.execute_async_script(
+            "const done = arguments[0]; fetch('/api/recordings', {headers: {'X-Requested-With': 'blackbox'}}).then(r => done(r.status));")
+        assert status == 401
+        posted = driver.execute_async_script(
+            "const done = arguments[0]; fetch('/api/recording/stop', {method: 'POST', headers: {'X-Requested-With': 'blackbox'}}).then(r => done(r.status));")
+        assert posted == 401
+        # A wrong password shows the error on the form and opens no session.
+        driver.find_element(By.ID, "password").send_keys("not-the-password")
+        driver.find_element(By.ID, "login").click()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".login .error"), message="no error shown")
+        assert "wrong user or password" in driver.find_element(By.CSS_SELECTOR, ".login .error").text
+        assert driver.get_cookie("blackbox_session") is None
+        shot(driver, "02-wrong-password")
+    finally:
+        driver.quit()
+
+
+def test_logs_in_and_sees_the_live_image_change(browser, ui_daemon):
+    log_in(browser, ui_daemon)
+    wait(browser, lambda d: d.current_url.rstrip("/").endswith(str(ui_daemon.port)) or d.current_url.endswith("/#live"))
+    cookie = browser.get_cookie("blackbox_session")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.camera")) == 2, message="camera cards missing")
+    wait(browser, lambda d: card(d, "front").find_element(By.CSS_SELECTOR, ".badge").text == "LIVE", message="front never LIVE")
+    image = card(browser, "front").find_element(By.CSS_SELECTOR, "img.live")
+    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 640, message="no picture")
+    first = image.screenshot_as_png
+    time.sleep(1.5)
+    second = image.screenshot_as_png
+    assert first != second, "the live picture did not change in 1.5 s"
+    # The status panel fills in: uptime, CPU, disk gauge.
+    wait(browser, lambda d: "core" in d.find_element(By.ID, "sys-cpu").text, message="no CPU figure")
+    assert "free" in browser.find_element(By.ID, "sys-disk-text").text
+    assert float(browser.find_element(By.ID, "sys-disk").get_attribute("value")) > 0
+    wait(browser, lambda d: card(d, "front").find_element(By.CSS_SELECTOR, ".fps-in").text not in ("–", ""))
+    shot(browser, "03-live")
+
+
+def test_stops_and_starts_recording(browser, ui_daemon):
+    front = card(browser, "front")
+    toggle = front.find_element(By.CSS_SELECTOR, ".rec-toggle")
+    wait(browser, lambda d: toggle.text == "Stop recording" and front.get_attribute("data-recording") == "recording")
+    toggle.click()
+    wait(browser, lambda d: toggle.text == "Start recording" and front.get_attribute("data-recording") == "stopped",
+         message="the UI did not show recording stopped")
+    assert api(ui_daemon, "/api/status")["cameras"][0]["recording"]["enabled"] is False
+    shot(browser, "04-recording-stopped")
+    toggle.click()
+    wait(browser, lambda d: toggle.text == "Stop recording" and front.get_attribute("data-recording") == "recording",
+         message="the UI did not show recording again")
+    assert api(ui_daemon, "/api/status")["cameras"][0]["recording"]["state"] == "recording"
+
+
+def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
+    browser.get(ui_daemon.base + "/#live")
+    front = wait(browser, lambda d: card(d, "front"))
+    front.find_element(By.CSS_SELECTOR, "button.event").click()
+    msg = front.find_element(By.CSS_SELECTOR, ".msg")
+    wait(browser, lambda d: "events/front/" in msg.text, message="no event confirmation")
+    clip = msg.text.split("saved: ", 1)[1].split(" ", 1)[0]
+    browser.find_element(By.CSS_SELECTOR, 'nav a[data-section="recordings"]').click()
+    Select(browser.find_element(By.ID, "rec-kind")).select_by_value("event")
+
+    def listed(d):
+        rows = d.find_elements(By.CSS_SELECTOR, f'#rec-body tr[data-path="{clip}"]')
+        if rows and not rows[0].find_elements(By.CSS_SELECTOR, ".tag.writing"):
+            return rows[0]
+        d.find_element(By.ID, "rec-refresh").click()
+        return None
+
+    row = wait(browser, listed, timeout=20, message=f"event clip {clip} never listed as finished")
+    assert row.find_element(By.CSS_SELECTOR, ".tag.event").text == "event"
+    shot(browser, "05-event-listed")
+    # Protect it, see the mark, and unprotect it again.
+    row.find_element(By.CSS_SELECTOR, "button.protect").click()
+    row = wait(browser, lambda d: next(iter(d.find_elements(
+        By.CSS_SELECTOR, f'#rec-body tr[data-path="{clip}"] .tag.protected')), None), message="no protected mark")
+    entry = [r for r in api(ui_daemon, "/api/recordings")["recordings"] if r["path"] == clip][0]
+    assert entry["protected"] is True
+    browser.find_element(By.CSS_SELECTOR, f'#rec-body tr[data-path="{clip}"] button.protect').click()
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, f'#rec-body tr[data-path="{clip}"] .tag.protected'))
+    Select(browser.find_element(By.ID, "rec-kind")).select_by_value("")
+
+
+def test_plays_a_recording_and_seeks(browser, ui_daemon):
+    browser.get(ui_daemon.base + "/#recordings")
+    Select(wait(browser, lambda d: d.find_element(By.ID, "rec-camera"))).select_by_value("front")
+
+    def finished_segment(d):
+        rows = [r for r in d.find_elements(By.CSS_SELECTOR, '#rec-body tr[data-kind="segment"]')
+                if not r.find_elements(By.CSS_SELECTOR, ".tag.writing")]
+        if rows:
+            return rows[0]
+        d.find_element(By.ID, "rec-refresh").click()
+        return None
+
+    row = wait(browser, finished_segment, message="no finished segment listed")
+    assert row.find_elements(By.TAG_NAME, "td")[3].text.startswith("0:0")  # duration column, ~2 s segments
+    path = row.get_attribute("data-path")
+    row.find_element(By.CSS_SELECTOR, "button.play").click()
+    player = browser.find_element(By.ID, "player-img")
+    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", player) > 0, message="playback shows no picture")
+    assert f"/recordings/{path}/play?t=0" in player.get_attribute("src")
+    shot(browser, "06-playback")
+    seek = browser.find_element(By.ID, "player-seek")
+    browser.execute_script("arguments[0].value = 1; arguments[0].dispatchEvent(new Event('change'))", seek)
+    wait(browser, lambda d: player.get_attribute("src").endswith("play?t=1"), message="seeking did not reload at t=1")
+    browser.find_element(By.ID, "player-close").click()
+    assert not browser.find_element(By.ID, "player").is_displayed()
+    # The download link serves the file itself.
+    link = row.find_element(By.CSS_SELECTOR, "a.download").get_attribute("href")
+    request = urllib.request.Request(link, headers={"Range": "bytes=0-7"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 206 and r.read()[4:8] == b"ftyp"
+
+
+def test_settings_change_size_and_quality_without_restart(browser, ui_daemon):
+    browser.get(ui_daemon.base + "/#settings")
+    form = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'form.camera-settings[data-camera="rear"]'))
+    sizes = [o.get_attribute("value") for o in Select(form.find_element(By.CSS_SELECTOR, "select.size")).options]
+    assert "320x240" in sizes and "640x480" in sizes
+    Select(form.find_element(By.CSS_SELECTOR, "select.size")).select_by_value("640x480")
+    Select(form.find_element(By.CSS_SELECTOR, "select.fps")).select_by_value("5")
+    quality = form.find_element(By.CSS_SELECTOR, "input.quality")
+    browser.execute_script("arguments[0].value = 40; arguments[0].dispatchEvent(new Event('input'))", quality)
+    overlay = form.find_element(By.CSS_SELECTOR, "input.overlay")
+    overlay.click()
+    form.find_element(By.CSS_SELECTOR, "button.apply").click()
+    msg = form.find_element(By.CSS_SELECTOR, ".msg")
+    wait(browser, lambda d: msg.text.startswith("Applied"), message=f"settings not applied: {msg.text}")
+    assert "640×480 at 5 fps, quality 40, overlay off" in msg.text
+    shot(browser, "07-settings")
+    rear = [c for c in api(ui_daemon, "/api/status")["cameras"] if c["id"] == "rear"][0]
+    assert (rear["width"], rear["height"], rear["configuredFps"], rear["quality"], rear["overlay"]) == (640, 480, 5, 40, False)
+    # The live view shows the new size.
+    browser.get(ui_daemon.base + "/#live")
+    image = wait(browser, lambda d: card(d, "rear")).find_element(By.CSS_SELECTOR, "img.live")
+    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 640, message="live view kept the old size")
+
+
+def test_phone_layout_fits_the_screen(ui_daemon):
+    phone = chromium(390, 844, phone=True)
+    try:
+        log_in(phone, ui_daemon)
+        wait(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.camera")) == 2)
+        time.sleep(1)
+        assert phone.execute_script("return window.innerWidth") == 390
+        assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "page wider than a phone"
+        shot(phone, "08-phone-live")
+        phone.get(ui_daemon.base + "/#recordings")
+        wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "#rec-body tr button.play"))
+        play = phone.find_element(By.CSS_SELECTOR, "#rec-body tr button.play")
+        assert phone.execute_script("return arguments[0].getBoundingClientRect().right <= window.innerWidth", play), "buttons off screen"
+        shot(phone, "09-phone-recordings")
+    finally:
+        phone.quit()
+
+
+def test_logout_ends_the_session(browser, ui_daemon):
+    browser.get(ui_daemon.base + "/")
+    wait(browser, lambda d: d.find_elements(By.ID, "logout")).__getitem__(0).click()
+    wait(browser, lambda d: d.current_url.endswith("/login"))
+    browser.get(ui_daemon.base + "/")
+    wait(browser, lambda d: d.current_url.endswith("/login"), message="still logged in after logging out")
+
+
+def test_no_signal_and_reconnecting_are_shown(tmp_path):
+    # The capture loop stalls after 2 s (named fault-injection hook): the picture stops, and the UI must say so.
+    d = Daemon("--camera", "front=testpattern:320x240@10", "--no-record", env={"BLACKBOX_FAULT_INJECT": "stall-capture-after=2"})
+    driver = chromium()
+    try:
+        log_in(driver, d)
+        front = wait(driver, lambda drv: card(drv, "front"))
+        wait(driver, lambda drv: front.find_element(By.CSS_SELECTOR, ".badge").text != "LIVE", timeout=15,
+             message="a stalled camera is still shown as LIVE")
+        assert front.find_element(By.CSS_SELECTOR, ".badge").text in ("reconnecting…", "NO SIGNAL")
+        shot(driver, "10-stalled-camera")
+        # The daemon goes away: the page says the connection is lost.
+        d.stop()
+        wait(driver, lambda drv: drv.find_element(By.ID, "banner").is_displayed(), timeout=10, message="no connection-lost banner")
+        assert "reconnecting" in driver.find_element(By.ID, "banner").text
+        shot(driver, "11-connection-lost")
+    finally:
+        driver.quit()
+        d.stop()
