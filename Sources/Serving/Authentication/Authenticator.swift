@@ -121,7 +121,7 @@ final class Authenticator: Sendable {
     /// 401 for a request without valid credentials. Scripts and players get a Basic challenge;
     /// the web UI's own requests (`X-Requested-With`) do not, so no browser dialog pops up.
     static func unauthorized(_ request: Request, _ detail: String) -> Response {
-        if request.method == .get, request.uri.path == "/" {
+        if request.method == .get, request.uri.path == "/", request.uri.queryParameters["action"] == nil {
             var headers = HTTPFields()
             headers[.location] = "/login"
             headers[.cacheControl] = "no-store"

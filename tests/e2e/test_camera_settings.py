@@ -1,0 +1,117 @@
+"""`/api/cameras`: settings and their choices, changes applied without a restart, and every bad request named."""
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import Daemon
+from mjpeg import MJPEGStream, decode_jpeg
+
+
+def call(d, path, body=None, raw=None):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(d.base + path, data=data, method="POST" if data is not None else "GET",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory):
+    daemon = Daemon("--camera", "front=testpattern:640x360@15", "--segment-seconds", "30",
+                    recordings=tmp_path_factory.mktemp("settings"))
+    yield daemon
+    assert daemon.stop() == 0
+
+
+def test_cameras_lists_settings_and_choices(d):
+    status, body = call(d, "/api/cameras")
+    assert status == 200
+    front = body["cameras"][0]
+    assert front["settings"] == {"width": 640, "height": 360, "fps": 15, "quality": 80, "overlay": True}
+    sizes = {(s["width"], s["height"]): s["fps"] for s in front["choices"]["sizes"]}
+    assert 15 in sizes[(640, 360)] and (1280, 720) in sizes and (320, 240) in sizes
+    assert front["choices"]["reencodes"] is True and front["choices"]["qualityMax"] == 100
+
+
+def test_bad_settings_requests_name_what_was_wrong(d):
+    cases = [
+        ("/api/cameras/nope/settings", {"quality": 50}, 404, "no camera 'nope'; cameras: front"),
+        ("/api/cameras/front/settings", {"quality": 0}, 400, "quality 0 is out of range; allowed: 1 to 100"),
+        ("/api/cameras/front/settings", {"quality": "high"}, 400, "field 'quality'"),
+        ("/api/cameras/front/settings", {"qualty": 50}, 400, "field 'qualty' is not known; allowed: fps, height, overlay, quality, width"),
+        ("/api/cameras/front/settings", {"width": 320}, 400, "give width and height together"),
+        ("/api/cameras/front/settings", {"width": 333, "height": 111}, 400, "333x111@15 is not offered"),
+        ("/api/cameras/front/settings", {"fps": 7}, 400, "allowed: 1920x1080@30/25/20/15/10/5"),
+        ("/api/cameras/front/settings", {"overlay": "yes"}, 400, "field 'overlay'"),
+    ]
+    for path, body, code, words in cases:
+        status, answer = call(d, path, body)
+        assert status == code, (body, answer)
+        assert words in answer["detail"], (body, answer)
+    status, answer = call(d, "/api/cameras/front/settings", raw=b"{bad json")
+    assert status == 400 and answer["error"] == "malformed JSON"
+    status, answer = call(d, "/api/cameras/front/settings", raw=b" " * 20000)
+    assert status == 413 and "16384 bytes" in answer["detail"]
+    status, answer = call(d, "/api/cameras/front/settings", raw=b"")
+    assert status == 400 and answer["error"] == "missing body"
+    # Nothing changed.
+    assert call(d, "/api/cameras")[1]["cameras"][0]["settings"]["quality"] == 80
+
+
+def test_quality_and_overlay_apply_to_the_next_frames(d):
+    stream = MJPEGStream(d.base, "/stream")
+    _, before = stream.next_part()
+    status, answer = call(d, "/api/cameras/front/settings", {"quality": 20, "overlay": False})
+    assert status == 200 and answer["settings"]["quality"] == 20 and answer["settings"]["overlay"] is False
+    time.sleep(0.5)
+    for _ in range(5):
+        _, after = stream.next_part()
+    stream.close()
+    assert len(after) < len(before) * 0.7, (len(before), len(after))  # quality 20 is much smaller than 80
+
+
+def test_size_and_rate_change_without_restart_and_start_a_new_segment(d):
+    status, answer = call(d, "/api/cameras/front/settings", {"width": 320, "height": 240, "fps": 10})
+    assert status == 200 and answer["settings"] == {"width": 320, "height": 240, "fps": 10, "quality": 20, "overlay": False}
+    stream = MJPEGStream(d.base, "/stream")
+    for _ in range(3):
+        _, jpeg = stream.next_part()
+    stream.close()
+    assert decode_jpeg(jpeg).size == (320, 240)
+    time.sleep(1.5)
+    status, body = call(d, "/api/status")
+    front = body["cameras"][0]
+    assert (front["width"], front["height"], front["configuredFps"]) == (320, 240, 10)
+    assert 8 <= front["measuredFps"] <= 12
+    # The size change closed the 640x360 segment; the new one is 320x240. ffprobe reads both.
+    call(d, "/api/recording/stop", {})
+    time.sleep(1)
+    files = sorted(p for p in d.recordings.rglob("*.mp4"))
+    sizes = set()
+    for f in files:
+        r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                            "-of", "csv=p=0", str(f)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        sizes.add(r.stdout.strip())
+    assert {"640,360", "320,240"} <= sizes, sizes
+
+
+def test_recordings_list_filters_and_bad_parameters(d):
+    status, body = call(d, "/api/recordings?camera=front&kind=segment&limit=1")
+    assert status == 200 and len(body["recordings"]) == 1 and body["total"] >= 2
+    entry = body["recordings"][0]
+    assert entry["kind"] == "segment" and entry["duration"] > 0 and len(entry["day"]) == 10
+    status, body = call(d, f"/api/recordings?day={entry['day']}")
+    assert status == 200 and all(r["day"] == entry["day"] for r in body["recordings"])
+    status, body = call(d, "/api/recordings?day=1999-01-01")
+    assert status == 200 and body["recordings"] == [] and body["total"] == 0
+    for query, words in [("kind=movie", "allowed: segment, event"), ("limit=0", "allowed: 1 to 5000"), ("limit=x", "allowed: 1 to 5000")]:
+        status, body = call(d, "/api/recordings?" + query)
+        assert status == 400 and words in body["detail"], query
