@@ -12,7 +12,7 @@ if [ "$mode" = test ]; then
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).
     packages+=(ffmpeg qemu-system-x86 linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms busybox-static cpio kmod xz-utils v4l-utils)
     # The web UI is tested in Debian's headless Chromium, driven through chromedriver by Selenium.
-    packages+=(chromium chromium-driver)
+    packages+=(chromium chromium-driver fonts-dejavu-core)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

@@ -8,6 +8,13 @@ public struct SettingsChoices: Codable, Sendable, Equatable {
         public var width: Int
         public var height: Int
         public var fps: [Int]
+
+        /// Creates a size entry.
+        public init(width: Int, height: Int, fps: [Int]) {
+            self.width = width
+            self.height = height
+            self.fps = fps
+        }
     }
 
     /// Sizes, largest first.

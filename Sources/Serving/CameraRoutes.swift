@@ -52,15 +52,21 @@ struct CameraRoutes: Sendable {
         static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay"]
     }
 
-    private func change(_ request: Request, id: String) async throws -> Response {
+    /// The camera named in the path and the request's required JSON body, or the error answer.
+    private func cameraAndBody<T: Decodable>(_ id: String, _ request: Request, _ type: T.Type,
+                                             allowedFields: Set<String>? = nil) async throws -> Result<(Camera, T), HTTPErrorResponse> {
         let camera: Camera
         switch cameras.named(id) {
         case .success(let c): camera = c
-        case .failure(let e): return e.response
+        case .failure(let e): return .failure(e)
         }
-        let body: Change
-        switch try await JSONBody.decode(Change.self, request, required: true, allowedFields: Change.fields) {
-        case .success(let b): body = b!
+        return try await JSONBody.decode(type, request, required: true, allowedFields: allowedFields).map { (camera, $0!) }
+    }
+
+    private func change(_ request: Request, id: String) async throws -> Response {
+        let (camera, body): (Camera, Change)
+        switch try await cameraAndBody(id, request, Change.self, allowedFields: Change.fields) {
+        case .success(let pair): (camera, body) = pair
         case .failure(let e): return e.response
         }
         if let q = body.quality, !CameraConfig.qualityRange.contains(q) {
@@ -92,14 +98,9 @@ struct CameraRoutes: Sendable {
 
     /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.
     private func switchSource(_ request: Request, id: String) async throws -> Response {
-        let camera: Camera
-        switch cameras.named(id) {
-        case .success(let c): camera = c
-        case .failure(let e): return e.response
-        }
-        let body: SourceRequest
-        switch try await JSONBody.decode(SourceRequest.self, request, required: true) {
-        case .success(let b): body = b!
+        let (camera, body): (Camera, SourceRequest)
+        switch try await cameraAndBody(id, request, SourceRequest.self) {
+        case .success(let pair): (camera, body) = pair
         case .failure(let e): return e.response
         }
         let wanted: CameraConfig

@@ -1,0 +1,150 @@
+import Cameras
+import ConfigFile
+import Foundation
+import Frames
+@testable import Serving
+import Testing
+
+@Suite("Authentication")
+struct AuthenticationTests {
+    @Test("a password is hashed with bcrypt and checked against user and password")
+    func hashesAndVerifies() {
+        let credentials = Credentials(user: "admin", password: "correct horse")
+        #expect(Credentials.isHash(credentials.passwordHash))
+        #expect(credentials.passwordHash.hasPrefix("$2b$\(Credentials.cost)$"))
+        #expect(!credentials.passwordHash.contains("correct horse"))
+        #expect(credentials.verify(user: "admin", password: "correct horse"))
+        #expect(!credentials.verify(user: "admin", password: "correct hors"))
+        #expect(!credentials.verify(user: "root", password: "correct horse"))
+    }
+
+    @Test("generated passwords are 16 characters from the unambiguous alphabet and differ")
+    func generatesPasswords() {
+        let passwords = (0..<20).map { _ in Credentials.generatePassword() }
+        #expect(Set(passwords).count == 20)
+        for p in passwords {
+            #expect(p.count == 16)
+            #expect(!p.contains { "0O1lI".contains($0) })
+        }
+    }
+
+    @Test("user names and hashes are checked", arguments: [
+        ("admin", true), ("ops-1", true), ("", false), ("a:b", false), ("a b", false), (String(repeating: "x", count: 65), false),
+    ])
+    func checksUserNames(user: String, ok: Bool) {
+        #expect(Credentials.isValidUser(user) == ok)
+    }
+
+    @Test("hash recognition")
+    func recognisesHashes() {
+        #expect(!Credentials.isHash("secret"))
+        #expect(!Credentials.isHash("$2b$11$" + String(repeating: "a", count: 10)))
+        #expect(Credentials.isHash("$2b$11$" + String(repeating: "a", count: 53)))
+    }
+
+    @Test("failed logins lock an address out after the limit, others are not affected, success clears")
+    func throttles() {
+        let throttle = LoginThrottle(limit: 3, windowSeconds: 60)
+        for _ in 0..<2 { throttle.fail("10.0.0.1") }
+        #expect(throttle.retryAfter("10.0.0.1") == nil)
+        throttle.fail("10.0.0.1")
+        let wait = throttle.retryAfter("10.0.0.1")
+        #expect(wait != nil && wait! > 0 && wait! <= 60)
+        #expect(throttle.retryAfter("10.0.0.2") == nil)
+        throttle.succeed("10.0.0.1")
+        #expect(throttle.retryAfter("10.0.0.1") == nil)
+    }
+
+    @Test("the lockout ends when the window has passed")
+    func throttleWindowPasses() async throws {
+        let throttle = LoginThrottle(limit: 2, windowSeconds: 0.3)
+        throttle.fail("a")
+        throttle.fail("a")
+        #expect(throttle.retryAfter("a") != nil)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(throttle.retryAfter("a") == nil)
+    }
+
+    @Test("the throttle table stays bounded")
+    func throttleBounded() {
+        let throttle = LoginThrottle(limit: 2, windowSeconds: 60, capacity: 10)
+        for i in 0..<100 { throttle.fail("10.0.0.\(i)") }
+        // The newest address is tracked; the table did not grow past its capacity (old ones were evicted).
+        throttle.fail("10.0.0.99")
+        #expect(throttle.retryAfter("10.0.0.99") != nil)
+        #expect(throttle.retryAfter("10.0.0.0") == nil)
+    }
+
+    @Test("sessions: random tokens, lookup, close, idle expiry, bounded")
+    func sessions() async throws {
+        let table = SessionTable(idleSeconds: 0.3, capacity: 3)
+        let a = table.open(user: "admin")
+        let b = table.open(user: "admin")
+        #expect(a != b && a.count == 64)
+        #expect(table.user(for: a) == "admin")
+        #expect(table.user(for: "0" + a.dropFirst()) == nil)
+        table.close(a)
+        #expect(table.user(for: a) == nil)
+        _ = table.open(user: "x")
+        _ = table.open(user: "y")
+        _ = table.open(user: "z")
+        #expect(table.count == 3)
+        #expect(table.user(for: b) == nil)  // the least recently used went first
+        let c = table.open(user: "admin")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(table.user(for: c) == nil)
+    }
+
+    @Test("form bodies decode + and percent escapes")
+    func formFields() {
+        let f = LoginRoutes.formFields("user=ad%6Din&password=a+b%26c%3D&empty=")
+        #expect(f["user"] == "admin")
+        #expect(f["password"] == "a b&c=")
+        #expect(f["empty"] == "")
+    }
+
+    @Test("the auth file is written 0600 and read back; a broken one is a clear error")
+    func authFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-auth-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state/auth.toml"
+        let stored = StoredCredentials(user: "admin", passwordHash: "$2b$11$" + String(repeating: "a", count: 53))
+        try AuthFile.save(stored, path: path)
+        #expect(try AuthFile.load(path: path) == stored)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try AuthFile.load(path: dir + "/missing.toml") == nil)
+        try "user = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigFileError.self) { try AuthFile.load(path: path) }
+    }
+}
+
+@Suite("Camera settings choices")
+struct SettingsChoicesTests {
+    @Test("a test pattern offers the standard sizes and its own")
+    func testPattern() {
+        let config = CameraConfig(id: "a", geometry: FrameGeometry(width: 800, height: 450, fps: 12))
+        let choices = SettingsChoices.for(config)
+        #expect(choices.offers(FrameGeometry(width: 1280, height: 720, fps: 30)))
+        #expect(choices.offers(FrameGeometry(width: 800, height: 450, fps: 12)))
+        #expect(!choices.offers(FrameGeometry(width: 1280, height: 720, fps: 12)))
+        #expect(choices.reencodes)
+        #expect(choices.sizes.first.map { $0.width * $0.height } == 1920 * 1080)
+    }
+
+    @Test("an MJPEG rpicam camera does not re-encode")
+    func rpicamMJPEG() {
+        let config = CameraConfig(id: "a", source: .rpicam(index: 0, codec: .mjpeg))
+        #expect(!SettingsChoices.for(config).reencodes)
+        #expect(SettingsChoices.for(config).offers(FrameGeometry(width: 2304, height: 1296, fps: 15)))
+    }
+
+    @Test("a V4L2 device that cannot be opened offers only the current size")
+    func missingDevice() {
+        let config = CameraConfig(id: "a", source: .v4l2(path: "/dev/no-such-video", format: .auto),
+                                  geometry: FrameGeometry(width: 640, height: 480, fps: 25))
+        let choices = SettingsChoices.for(config)
+        #expect(choices.sizes == [.init(width: 640, height: 480, fps: [25])])
+        #expect(choices.summary == "640x480@25")
+    }
+}
