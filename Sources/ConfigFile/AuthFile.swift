@@ -38,24 +38,37 @@ public enum AuthFile {
 
     /// Writes `credentials` to `path` with mode 0600 (its folder 0700), replacing any old file atomically.
     public static func save(_ credentials: StoredCredentials, path: String) throws(ConfigFileError) {
+        let text = """
+            # Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.
+            user = \(StateFile.quoted(credentials.user))
+            password_hash = \(StateFile.quoted(credentials.passwordHash))
+
+            """
+        try StateFile.save(text, to: path, what: "the auth file")
+    }
+}
+
+/// Files the daemon writes for itself (auth, saved camera settings): replaced atomically, mode 0600
+/// in a 0700 folder, so a power cut leaves the old or the new file, never half of one.
+enum StateFile {
+    /// `text` as a TOML basic string.
+    static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    static func save(_ text: String, to path: String, what: String) throws(ConfigFileError) {
         let folder = (path as NSString).deletingLastPathComponent
         do {
             if !folder.isEmpty {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
         } catch {
-            throw ConfigFileError(description: "\(folder): cannot create the folder for the auth file: \(error.localizedDescription)")
+            throw ConfigFileError(description: "\(folder): cannot create the folder for \(what): \(error.localizedDescription)")
         }
-        let text = """
-            # Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.
-            user = "\(credentials.user)"
-            password_hash = "\(credentials.passwordHash)"
-
-            """
         let temporary = path + ".new"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ConfigFileError(description: "\(path): cannot write the auth file: \(String(cString: strerror(errno)))")
+            throw ConfigFileError(description: "\(path): cannot write \(what): \(String(cString: strerror(errno)))")
         }
         fchmod(fd, 0o600)
         let bytes = Array(text.utf8)
@@ -63,8 +76,9 @@ public enum AuthFile {
         let synced = fsync(fd) == 0
         close(fd)
         guard written == bytes.count, synced, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw ConfigFileError(description: "\(path): cannot write the auth file: \(String(cString: strerror(errno)))")
+            throw ConfigFileError(description: "\(path): cannot write \(what): \(reason)")
         }
     }
 }

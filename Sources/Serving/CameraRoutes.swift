@@ -2,11 +2,14 @@ import Cameras
 import Foundation
 import Frames
 import Hummingbird
+import NIOPosix
 
 /// `/api/cameras`: each camera's settings and the choices its source offers; settings and source
 /// changes applied without restarting the daemon.
 struct CameraRoutes: Sendable {
     let cameras: [Camera]
+    /// Called (on a blocking-I/O thread) after a change was applied, to keep it across restarts.
+    let onChange: @Sendable () -> Void
 
     func register(on router: Router<BlackboxContext>) {
         router.get("/api/cameras") { _, _ in JSON.response(["cameras": cameras.map(Self.describe)]) }
@@ -89,6 +92,7 @@ struct CameraRoutes: Sendable {
             }
         }
         camera.setEncoding(quality: body.quality, overlay: body.overlay)
+        try? await NIOThreadPool.singleton.runIfActive(onChange)
         return JSON.response(Self.describe(camera))
     }
 
@@ -116,6 +120,7 @@ struct CameraRoutes: Sendable {
         if case .failure(let error) = result {
             return JSON.error(.conflict, "source did not start", "\(error); the previous source is running again")
         }
+        try? await NIOThreadPool.singleton.runIfActive(onChange)
         return JSON.response(camera.status())
     }
 }

@@ -6,9 +6,11 @@ import Logging
 /// Builds the daemon's HTTP application: live MJPEG, snapshots, the web UI and the JSON API, behind authentication.
 public enum HTTPServer {
     /// The application serving `cameras` on `host`:`port` (port 0 picks a free one);
-    /// `onRunning` receives the port actually bound.
+    /// `onRunning` receives the port actually bound; `onSettingsChanged` runs after camera settings
+    /// or sources changed through the API (on a blocking-I/O thread).
     public static func application(cameras: [Camera], recordings: RecordingsAccess? = nil, auth: AuthSettings, host: String, port: Int,
-                                   logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+                                   logger: Logger, onSettingsChanged: @escaping @Sendable () -> Void = {},
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: BlackboxContext.self)
         let authenticator = Authenticator(settings: auth)
         router.add(middleware: AuthMiddleware(auth: authenticator))
@@ -17,7 +19,7 @@ public enum HTTPServer {
         Routes(cameras: cameras, recordings: recordings, startedAt: Date()).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
-        CameraRoutes(cameras: cameras).register(on: router)
+        CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
         let metrics = Metrics(cameras: cameras, recordings: recordings)
         router.get("/metrics") { _, _ in metrics.response() }
         router.get("/api/openapi.json") { _, _ in

@@ -50,6 +50,7 @@ struct Doctor: ParsableCommand {
         checks.append(tool("libcamerify", why: "runs Pi CSI cameras through libcamera's V4L2 layer", package: "libcamera-tools"))
         checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
         checks += recordings(root: root ?? file.recordings ?? "recordings", file: file)
+        checks.append(login(file: file, recordings: root ?? file.recordings ?? "recordings"))
         checks += machine()
         checks.append(clock())
         checks.append(portFree(port ?? file.port ?? 8080))
@@ -163,6 +164,24 @@ struct Doctor: ParsableCommand {
             if (real == point || real.hasPrefix(point == "/" ? "/" : point + "/")) && point.count >= best.0.count { best = (point, String(f[2])) }
         }
         return best.1
+    }
+
+    /// Where the password comes from, and whether its file is private.
+    private func login(file: ConfigFile, recordings: String) -> Check {
+        if file.passwordHash != nil {
+            return Check(level: .ok, name: "login", detail: "password hash set in the configuration ([auth] password_hash)")
+        }
+        let path = file.authFile ?? Passwd.defaultPath(recordings: recordings)
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            return Check(level: .ok, name: "login", detail: "no password yet: one is generated at the first start and printed once (\(path))")
+        }
+        let mode = st.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            return Check(level: .warn, name: "login", detail: "\(path) can be read by others (mode \(String(mode, radix: 8)))",
+                         fix: "chmod 600 \(path)")
+        }
+        return Check(level: .ok, name: "login", detail: "password hash in \(path) (mode \(String(mode, radix: 8)))")
     }
 
     private func machine() -> [Check] {

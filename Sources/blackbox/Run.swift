@@ -167,23 +167,30 @@ struct Run: AsyncParsableCommand {
         let setup = try RecordingOptions.prepare(settings.recording, logger: logger)
         let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
-        let cameras = try settings.cameras.map { try Camera(config: $0, recording: setup, capture: capture) }
+        let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
+        let saved: [String: SavedSettings]
+        do {
+            saved = try SettingsFile.load(path: savedPath)
+        } catch {
+            logger.warning("ignoring the saved camera settings", metadata: ["problem": "\(error)"])
+            saved = [:]
+        }
         // Cameras start before the server: a wrong size or format, or a busy device, ends the start
         // here with the camera's own message (exit code 2) instead of serving a camera that cannot work.
+        var cameras: [Camera] = []
         defer { for camera in cameras { camera.stop() } }
-        for camera in cameras {
-            do {
-                try camera.start()
-            } catch {
-                throw StartupError("camera '\(camera.config.id)': \(error)")
-            }
-            logger.info("camera started", metadata: ["camera": "\(camera.config.id)", "source": "\(camera.source.description)"])
+        for config in settings.cameras {
+            cameras.append(try Self.startCamera(config, saved: saved[config.id], recording: setup, capture: capture, logger: logger))
         }
+        let running = cameras
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
-        let ids = cameras.map(\.config.id).joined(separator: ", ")
+        let ids = running.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
-        let app = HTTPServer.application(cameras: cameras, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered) },
-                                         auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive), host: host, port: port, logger: logger) { bound in
+        let app = HTTPServer.application(cameras: running, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered) },
+                                         auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive), host: host, port: port, logger: logger,
+                                         onSettingsChanged: {
+                                             Self.saveSettings(running, path: savedPath, logger: logger)
+                                         }) { bound in
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
             notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")
@@ -191,8 +198,8 @@ struct Run: AsyncParsableCommand {
         // The cameras come after the server in this group: services stop in reverse order, so the
         // cameras stop first, which ends every live stream, and the server then closes at once.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: CameraService(cameras: cameras, logger: logger)),
-                       .init(service: WatchdogService(cameras: cameras, notifier: notifier, logger: logger))],
+            services: [.init(service: app), .init(service: CameraService(cameras: running, logger: logger)),
+                       .init(service: WatchdogService(cameras: running, notifier: notifier, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -205,6 +212,52 @@ struct Run: AsyncParsableCommand {
             throw StartupError("cannot serve on \(host):\(port): \(error)")
         }
         logger.info("stopped")
+    }
+}
+
+extension Run {
+    /// Where settings changed in the web UI are kept: beside the auth file, in the recordings folder.
+    static func savedSettingsPath(recordings: String) -> String {
+        "\(recordings)/.blackbox/cameras.toml"
+    }
+
+    /// Builds and starts one camera: with the settings saved from the web UI when there are some for
+    /// this source, falling back to the configuration's if the camera cannot run with them.
+    static func startCamera(_ config: CameraConfig, saved: SavedSettings?, recording: RecordingSetup?, capture: CaptureOptions,
+                            logger: Logger) throws -> Camera {
+        if let saved, let changed = config.applying(saved), changed != config {
+            let camera = try Camera(config: changed, recording: recording, capture: capture)
+            do {
+                try camera.start()
+                logger.info("camera started with the settings saved from the web UI",
+                            metadata: ["camera": "\(config.id)", "source": "\(camera.source.description)",
+                                       "settings": "\(changed.geometry) quality \(changed.quality) overlay \(changed.overlay)"])
+                return camera
+            } catch {
+                camera.stop()
+                logger.warning("the saved settings do not work; using the configuration's",
+                               metadata: ["camera": "\(config.id)", "problem": "\(error)"])
+            }
+        }
+        let camera = try Camera(config: config, recording: recording, capture: capture)
+        do {
+            try camera.start()
+        } catch {
+            camera.stop()
+            throw StartupError("camera '\(config.id)': \(error)")
+        }
+        logger.info("camera started", metadata: ["camera": "\(config.id)", "source": "\(camera.source.description)"])
+        return camera
+    }
+
+    /// Writes every camera's current settings to the saved-settings file.
+    static func saveSettings(_ cameras: [Camera], path: String, logger: Logger) {
+        let all = Dictionary(uniqueKeysWithValues: cameras.map { ($0.config.id, SavedSettings($0.config)) })
+        do {
+            try SettingsFile.save(all, path: path)
+        } catch {
+            logger.error("cannot keep the camera settings for the next start", metadata: ["problem": "\(error)"])
+        }
     }
 }
 

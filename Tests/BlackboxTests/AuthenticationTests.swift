@@ -148,3 +148,33 @@ struct SettingsChoicesTests {
         #expect(choices.summary == "640x480@25")
     }
 }
+
+@Suite("Saved camera settings")
+struct SavedSettingsTests {
+    @Test("saved settings apply only to the source they were made for, and only when valid")
+    func applying() {
+        let config = CameraConfig(id: "front", geometry: FrameGeometry(width: 1280, height: 720, fps: 30))
+        let saved = SavedSettings(source: "testpattern", geometry: FrameGeometry(width: 640, height: 480, fps: 10), quality: 60, overlay: false)
+        let changed = config.applying(saved)
+        #expect(changed?.geometry == saved.geometry && changed?.quality == 60 && changed?.overlay == false)
+        var other = saved
+        other.source = "rpicam:0,yuv420"
+        #expect(config.applying(other) == nil)
+        var bad = saved
+        bad.quality = 0
+        #expect(config.applying(bad) == nil)
+    }
+
+    @Test("the settings file round-trips, quoting the source")
+    func roundTrip() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-settings-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/cameras.toml"
+        let all = ["front": SavedSettings(source: "v4l2:/dev/odd \"name\",auto", geometry: FrameGeometry(width: 640, height: 480, fps: 25),
+                                          quality: 70, overlay: true),
+                   "rear": SavedSettings(source: "testpattern", geometry: FrameGeometry(width: 320, height: 240, fps: 5), quality: 40, overlay: false)]
+        try SettingsFile.save(all, path: path)
+        #expect(try SettingsFile.load(path: path) == all)
+        #expect(try SettingsFile.load(path: dir + "/none.toml").isEmpty)
+    }
+}

@@ -1,5 +1,6 @@
 """`/api/cameras`: settings and their choices, changes applied without a restart, and every bad request named."""
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -7,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Daemon
+from conftest import ROOT, Daemon
 from mjpeg import MJPEGStream, decode_jpeg
 
 
@@ -115,3 +116,37 @@ def test_recordings_list_filters_and_bad_parameters(d):
     for query, words in [("kind=movie", "allowed: segment, event"), ("limit=0", "allowed: 1 to 5000"), ("limit=x", "allowed: 1 to 5000")]:
         status, body = call(d, "/api/recordings?" + query)
         assert status == 400 and words in body["detail"], query
+
+
+def test_settings_changed_in_the_ui_survive_a_restart(tmp_path):
+    args = ("--camera", "front=testpattern:640x360@15", "--no-record")
+    d = Daemon(*args, recordings=tmp_path)
+    try:
+        status, _ = call(d, "/api/cameras/front/settings", {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False})
+        assert status == 200
+    finally:
+        d.stop()
+    saved = tmp_path / ".blackbox" / "cameras.toml"
+    assert 'source = "testpattern"' in saved.read_text() and "quality = 55" in saved.read_text()
+    again = Daemon(*args, recordings=tmp_path)
+    try:
+        assert call(again, "/api/cameras")[1]["cameras"][0]["settings"] == \
+            {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False}
+    finally:
+        again.stop()
+    assert "settings saved from the web UI" in again.proc.stderr.read()
+    # Settings saved for another source are not applied to a camera the configuration now gives another source.
+    other = Daemon("--camera", "front=rpicam:0:640x360@15", "--no-record", recordings=tmp_path,
+                   env={"PATH": f"{ROOT}/tests/fake-rpicam:{os.environ['PATH']}", "FAKE_RPICAM": "normal"})
+    try:
+        assert call(other, "/api/cameras")[1]["cameras"][0]["settings"]["width"] == 640
+    finally:
+        other.stop()
+    # A damaged file is ignored with a warning: it never stops the daemon from starting.
+    saved.write_text("[front]\nwidth = \"big\"\n")
+    damaged = Daemon(*args, recordings=tmp_path)
+    try:
+        assert call(damaged, "/api/cameras")[1]["cameras"][0]["settings"]["width"] == 640
+    finally:
+        damaged.stop()
+    assert "ignoring the saved camera settings" in damaged.proc.stderr.read()

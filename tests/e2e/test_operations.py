@@ -35,6 +35,19 @@ def test_doctor_on_a_healthy_pi(tmp_path):
     assert "OK    temperature: 48.5 °C" in out
     assert "OK    power: no under-voltage or throttling since boot" in out
     assert "OK    libjpeg-turbo" in out and "is writable, filesystem" in out and "hours at 1280x720@30" in out
+    assert "OK    login: no password yet: one is generated at the first start and printed once" in out
+
+
+def test_doctor_warns_about_a_readable_auth_file(tmp_path):
+    auth = tmp_path / "rec" / ".blackbox" / "auth.toml"
+    auth.parent.mkdir(parents=True)
+    auth.write_text('user = "admin"\npassword_hash = "x"\n')
+    auth.chmod(0o644)
+    r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(free_port()))
+    assert f"WARN  login: {auth} can be read by others (mode 644)" in r.stdout and f"fix: chmod 600 {auth}" in r.stdout
+    auth.chmod(0o600)
+    r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(free_port()))
+    assert f"OK    login: password hash in {auth} (mode 600)" in r.stdout
 
 
 def test_doctor_fails_on_under_voltage_heat_and_a_busy_port(tmp_path):

@@ -1,0 +1,48 @@
+import Cameras
+import Foundation
+import Frames
+import TOMLKit
+
+/// Camera settings changed in the web UI or API (`cameras.toml` beside the auth file), applied over
+/// the configuration at the next start so that a power cut does not undo them.
+public enum SettingsFile {
+    /// Reads `path`: settings by camera id; empty when the file does not exist.
+    public static func load(path: String) throws(ConfigFileError) -> [String: SavedSettings] {
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self))
+        } catch {
+            throw ConfigFileError(description: "\(path): not valid TOML: \(error)")
+        }
+        var out: [String: SavedSettings] = [:]
+        for id in table.keys {
+            guard let t = table[id]?.table, let source = t["source"]?.string, let width = t["width"]?.int, let height = t["height"]?.int,
+                  let fps = t["fps"]?.int, let quality = t["quality"]?.int, let overlay = t["overlay"]?.bool else {
+                throw ConfigFileError(description: "\(path): [\(id)] needs source, width, height, fps, quality and overlay")
+            }
+            out[id] = SavedSettings(source: source, geometry: FrameGeometry(width: width, height: height, fps: fps), quality: quality, overlay: overlay)
+        }
+        return out
+    }
+
+    /// Writes every camera's settings to `path` atomically.
+    public static func save(_ settings: [String: SavedSettings], path: String) throws(ConfigFileError) {
+        var text = "# Written by blackbox when camera settings change in the web UI or API; applied at start over the configuration.\n"
+        for id in settings.keys.sorted() {
+            let s = settings[id]!
+            text += """
+
+                [\(id)]
+                source = \(StateFile.quoted(s.source))
+                width = \(s.geometry.width)
+                height = \(s.geometry.height)
+                fps = \(s.geometry.fps)
+                quality = \(s.quality)
+                overlay = \(s.overlay)
+
+                """
+        }
+        try StateFile.save(text, to: path, what: "the camera settings")
+    }
+}
