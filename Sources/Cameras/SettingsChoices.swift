@@ -3,19 +3,8 @@ import Frames
 
 /// What can be chosen for a camera at run time, from what its source supports.
 public struct SettingsChoices: Codable, Sendable, Equatable {
-    /// One frame size and the rates offered at it.
-    public struct Size: Codable, Sendable, Equatable {
-        public var width: Int
-        public var height: Int
-        public var fps: [Int]
-
-        /// Creates a size entry.
-        public init(width: Int, height: Int, fps: [Int]) {
-            self.width = width
-            self.height = height
-            self.fps = fps
-        }
-    }
+    /// One frame size and the rates offered at it (the V4L2 listing's type, used for every source).
+    public typealias Size = DeviceFormat.Size
 
     /// Sizes, largest first.
     public var sizes: [Size]

@@ -51,7 +51,7 @@ extension String {
 /// What a device offers: formats, their sizes and frame rates.
 public struct DeviceFormat: Sendable, Equatable {
     /// One frame size and the rates offered at it.
-    public struct Size: Sendable, Equatable {
+    public struct Size: Sendable, Equatable, Codable {
         /// Width in pixels.
         public var width: Int
         /// Height in pixels.
