@@ -13,6 +13,22 @@ public struct StoredCredentials: Sendable, Equatable {
         self.user = user
         self.passwordHash = passwordHash
     }
+
+    /// A user name the login form and Basic auth can carry: 1-64 printable characters, no spaces, no `:`.
+    public static func isValidUser(_ user: String) -> Bool {
+        (1...64).contains(user.count) && user.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0 != ":" }
+    }
+
+    /// Whether `hash` looks like a bcrypt hash the daemon can check (`$2a$`, `$2b$` or `$2y$`, 60 characters).
+    public static func isHash(_ hash: String) -> Bool {
+        let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
+        return hash.utf8.count == 60 && parts.count == 4 && ["2a", "2b", "2y"].contains(parts[1]) && Int(parts[2]) != nil
+    }
+
+    /// The record as TOML lines (`user = …`, `password_hash = …`), for the auth file or an `[auth]` table.
+    public var toml: String {
+        "user = \(StateFile.quoted(user))\npassword_hash = \(StateFile.quoted(passwordHash))\n"
+    }
 }
 
 /// The auth state file (`auth.toml`, mode 0600): written on first run with a generated password's
@@ -20,15 +36,8 @@ public struct StoredCredentials: Sendable, Equatable {
 public enum AuthFile {
     /// Reads `path`; nil when it does not exist.
     public static func load(path: String) throws(ConfigFileError) -> StoredCredentials? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigFileError(description: "\(path): cannot read the auth file (it should be readable by the daemon's user only, mode 0600)")
-        }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw ConfigFileError(description: "\(path): not valid TOML: \(error); delete it to have a new password generated")
+        guard let table = try StateFile.load(path, what: "the auth file", remedy: "delete it to have a new password generated") else {
+            return nil
         }
         guard let user = table["user"]?.string, let hash = table["password_hash"]?.string else {
             throw ConfigFileError(description: "\(path): needs user = \"...\" and password_hash = \"...\"; delete it to have a new password generated")
@@ -38,12 +47,7 @@ public enum AuthFile {
 
     /// Writes `credentials` to `path` with mode 0600 (its folder 0700), replacing any old file atomically.
     public static func save(_ credentials: StoredCredentials, path: String) throws(ConfigFileError) {
-        let text = """
-            # Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.
-            user = \(StateFile.quoted(credentials.user))
-            password_hash = \(StateFile.quoted(credentials.passwordHash))
-
-            """
+        let text = "# Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.\n" + credentials.toml
         try StateFile.save(text, to: path, what: "the auth file")
     }
 }
@@ -56,6 +60,20 @@ enum StateFile {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
+    /// Reads and parses `path`; nil when it does not exist.
+    static func load(_ path: String, what: String, remedy: String) throws(ConfigFileError) -> TOMLTable? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigFileError(description: "\(path): cannot read \(what) (it should be readable by the daemon's user only, mode 0600)")
+        }
+        do {
+            return try TOMLTable(string: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigFileError(description: "\(path): not valid TOML: \(error); \(remedy)")
+        }
+    }
+
+    /// Writes `text` to `path`: a temporary file, fsync, rename.
     static func save(_ text: String, to path: String, what: String) throws(ConfigFileError) {
         let folder = (path as NSString).deletingLastPathComponent
         do {

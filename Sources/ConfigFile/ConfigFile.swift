@@ -216,10 +216,8 @@ public enum ConfigLoader {
         try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")
         try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
         try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")
-        try accepted("password_hash", { $0.hasPrefix("$2") && $0.utf8.count == 60 },
-                     "a bcrypt hash ($2b$…, 60 characters), as `blackbox passwd --print-hash` makes")
-        try accepted("user", { (1...64).contains($0.count) && !$0.contains(":") && !$0.contains(" ") && !$0.contains("\"") },
-                     "1 to 64 characters without spaces, quotes or ':'")
+        try accepted("password_hash", StoredCredentials.isHash, "a bcrypt hash ($2b$…, 60 characters), as `blackbox passwd --print-hash` makes")
+        try accepted("user", StoredCredentials.isValidUser, "1 to 64 characters without spaces or ':'")
         try accepted("size", { (try? CameraConfig.parseGeometry($0[...], base: CameraConfig.defaultGeometry, context: "")) != nil },
                      "WIDTHxHEIGHT@FPS with even sizes from 16 to 4096 and 1 to 120 fps, e.g. 1280x720@30")
     }

@@ -8,13 +8,7 @@ import TOMLKit
 public enum SettingsFile {
     /// Reads `path`: settings by camera id; empty when the file does not exist.
     public static func load(path: String) throws(ConfigFileError) -> [String: SavedSettings] {
-        guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self))
-        } catch {
-            throw ConfigFileError(description: "\(path): not valid TOML: \(error)")
-        }
+        guard let table = try StateFile.load(path, what: "the saved camera settings", remedy: "it is ignored") else { return [:] }
         var out: [String: SavedSettings] = [:]
         for id in table.keys {
             guard let t = table[id]?.table, let source = t["source"]?.string, let width = t["width"]?.int, let height = t["height"]?.int,

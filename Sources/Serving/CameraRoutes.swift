@@ -12,7 +12,10 @@ struct CameraRoutes: Sendable {
     let onChange: @Sendable () -> Void
 
     func register(on router: Router<BlackboxContext>) {
-        router.get("/api/cameras") { _, _ in JSON.response(["cameras": cameras.map(Self.describe)]) }
+        router.get("/api/cameras") { _, _ in
+            // Listing a V4L2 camera's sizes opens the device: off the event loop.
+            try await NIOThreadPool.singleton.runIfActive { JSON.response(["cameras": cameras.map(Self.describe)]) }
+        }
         router.post("/api/cameras/:id/settings") { request, context in try await change(request, id: context.parameters.get("id") ?? "") }
         router.post("/api/cameras/:id/source") { request, context in try await switchSource(request, id: context.parameters.get("id") ?? "") }
     }
@@ -80,8 +83,9 @@ struct CameraRoutes: Sendable {
         }
         let current = camera.config.geometry
         let wanted = FrameGeometry(width: body.width ?? current.width, height: body.height ?? current.height, fps: body.fps ?? current.fps)
-        let choices = SettingsChoices.for(camera.config)
         if wanted != current {
+            let config = camera.config
+            let choices = try await NIOThreadPool.singleton.runIfActive { SettingsChoices.for(config) }
             guard choices.offers(wanted) else {
                 return JSON.error(.badRequest, "size not offered", "\(wanted) is not offered by \(camera.source.description); allowed: \(choices.summary)")
             }
@@ -92,8 +96,10 @@ struct CameraRoutes: Sendable {
             }
         }
         camera.setEncoding(quality: body.quality, overlay: body.overlay)
-        try? await NIOThreadPool.singleton.runIfActive(onChange)
-        return JSON.response(Self.describe(camera))
+        return try await NIOThreadPool.singleton.runIfActive {
+            onChange()
+            return JSON.response(Self.describe(camera))
+        }
     }
 
     struct SourceRequest: Decodable {

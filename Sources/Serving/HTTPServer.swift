@@ -22,11 +22,7 @@ public enum HTTPServer {
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
         let metrics = Metrics(cameras: cameras, recordings: recordings)
         router.get("/metrics") { _, _ in metrics.response() }
-        router.get("/api/openapi.json") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
-        }
+        router.get("/api/openapi.json") { _, _ in UIAssets.asset(PackageResources.openapi_json, type: "application/json") }
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),

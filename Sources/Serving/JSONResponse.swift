@@ -62,7 +62,6 @@ enum JSONBody {
             return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body is not valid JSON")))
         }
     }
-
 }
 
 /// Gives every error answer a JSON body: the router turns an unknown path or a wrong method into

@@ -23,6 +23,14 @@ enum UIAssets {
         return page(text, status: status)
     }
 
+    /// 303 to `location` (after a login, or to the login form).
+    static func redirect(_ location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        headers[.cacheControl] = "no-store"
+        return Response(status: .seeOther, headers: headers)
+    }
+
     private static func page(_ html: String, status: HTTPResponse.Status) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
@@ -32,7 +40,8 @@ enum UIAssets {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    private static func asset(_ bytes: [UInt8], type: String) -> Response {
+    /// A file compiled into the binary.
+    static func asset(_ bytes: [UInt8], type: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = type
         headers[.cacheControl] = "no-cache"

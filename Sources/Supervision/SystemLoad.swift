@@ -59,6 +59,11 @@ public final class SystemLoad: Sendable {
         return (total - idle, total)
     }
 
+    /// SoC temperature in °C (to 0.1), where the machine reports one.
+    public func temperature() -> Double? {
+        read("/sys/class/thermal/thermal_zone0/temp").flatMap(Double.init).map { ($0 / 100).rounded() / 10 }
+    }
+
     /// A reading now.
     public func reading() -> Reading {
         let now = MonotonicClock.nanos()
@@ -74,9 +79,7 @@ public final class SystemLoad: Sendable {
                 let total = sys.total &- previous.total
                 if total > 0 { reading.systemCPUPercent = (Double(sys.busy &- previous.busy) / Double(total) * 1000).rounded() / 10 }
             }
-            if let milli = read("/sys/class/thermal/thermal_zone0/temp").flatMap(Double.init) {
-                reading.temperatureC = (milli / 100).rounded() / 10
-            }
+            reading.temperatureC = temperature()
             if let pages = read("/proc/self/statm")?.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
                 reading.residentMB = (pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576 * 10).rounded() / 10
             }

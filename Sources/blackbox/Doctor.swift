@@ -6,6 +6,7 @@ import Encoding
 import Foundation
 import Frames
 import Recording
+import Supervision
 
 /// `blackbox doctor`: checks what the daemon needs, each with OK / WARN / FAIL and the fix.
 struct Doctor: ParsableCommand {
@@ -188,8 +189,7 @@ struct Doctor: ParsableCommand {
         var out: [Check] = []
         let model = read("/proc/device-tree/model") ?? read("/sys/firmware/devicetree/base/model")
         out.append(Check(level: .ok, name: "machine", detail: model ?? "not a device-tree machine (\(uname()))"))
-        if let milli = read("/sys/class/thermal/thermal_zone0/temp").flatMap(Double.init) {
-            let c = milli / 1000
+        if let c = SystemLoad(root: sysroot).temperature() {
             out.append(Check(level: c >= 80 ? .warn : .ok, name: "temperature", detail: String(format: "%.1f °C", c),
                              fix: "add a heatsink or fan: the Pi 5 slows down at 85 °C"))
         } else {

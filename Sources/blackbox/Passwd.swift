@@ -37,7 +37,7 @@ struct Passwd: ParsableCommand {
     }
 
     func validate() throws {
-        guard Credentials.isValidUser(user), !user.contains(" ") else {
+        guard StoredCredentials.isValidUser(user) else {
             throw ValidationError("--user '\(user)' is not allowed; allowed: 1 to 64 characters without spaces or ':'")
         }
     }
@@ -55,14 +55,14 @@ struct Passwd: ParsableCommand {
         guard password.count >= Self.minimumLength else {
             throw StartupError("the password has \(password.count) characters; allowed: at least \(Self.minimumLength); nothing was changed")
         }
-        let credentials = Credentials(user: user, password: password)
+        let stored = StoredCredentials(user: user, passwordHash: Credentials(user: user, password: password).passwordHash)
         if printHash {
-            print("[auth]\nuser = \"\(user)\"\npassword_hash = \"\(credentials.passwordHash)\"")
+            print("[auth]\n" + stored.toml, terminator: "")
             return
         }
         let path = file ?? Self.defaultPath(recordings: recordings)
         do {
-            try AuthFile.save(StoredCredentials(user: user, passwordHash: credentials.passwordHash), path: path)
+            try AuthFile.save(stored, path: path)
         } catch {
             throw StartupError(error.description)
         }
@@ -81,7 +81,7 @@ struct Passwd: ParsableCommand {
         }
         do {
             if let stored = try AuthFile.load(path: path) {
-                guard Credentials.isHash(stored.passwordHash) else {
+                guard StoredCredentials.isHash(stored.passwordHash) else {
                     throw StartupError("\(path): password_hash is not a bcrypt hash; run 'blackbox passwd' to set a new password")
                 }
                 return Credentials(user: stored.user, passwordHash: stored.passwordHash)

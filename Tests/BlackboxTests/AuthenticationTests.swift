@@ -10,7 +10,7 @@ struct AuthenticationTests {
     @Test("a password is hashed with bcrypt and checked against user and password")
     func hashesAndVerifies() {
         let credentials = Credentials(user: "admin", password: "correct horse")
-        #expect(Credentials.isHash(credentials.passwordHash))
+        #expect(StoredCredentials.isHash(credentials.passwordHash))
         #expect(credentials.passwordHash.hasPrefix("$2b$\(Credentials.cost)$"))
         #expect(!credentials.passwordHash.contains("correct horse"))
         #expect(credentials.verify(user: "admin", password: "correct horse"))
@@ -32,14 +32,14 @@ struct AuthenticationTests {
         ("admin", true), ("ops-1", true), ("", false), ("a:b", false), ("a b", false), (String(repeating: "x", count: 65), false),
     ])
     func checksUserNames(user: String, ok: Bool) {
-        #expect(Credentials.isValidUser(user) == ok)
+        #expect(StoredCredentials.isValidUser(user) == ok)
     }
 
     @Test("hash recognition")
     func recognisesHashes() {
-        #expect(!Credentials.isHash("secret"))
-        #expect(!Credentials.isHash("$2b$11$" + String(repeating: "a", count: 10)))
-        #expect(Credentials.isHash("$2b$11$" + String(repeating: "a", count: 53)))
+        #expect(!StoredCredentials.isHash("secret"))
+        #expect(!StoredCredentials.isHash("$2b$11$" + String(repeating: "a", count: 10)))
+        #expect(StoredCredentials.isHash("$2b$11$" + String(repeating: "a", count: 53)))
     }
 
     @Test("failed logins lock an address out after the limit, others are not affected, success clears")

@@ -51,7 +51,7 @@ final class Authenticator: Sendable {
     static func access(_ request: Request) -> Access {
         let path = request.uri.path
         switch path {
-        case "/login", "/healthz", "/api/openapi.json", "/favicon.ico":
+        case "/login", "/healthz", "/api/openapi.json":
             return .open
         case "/stream", "/video_feed", "/snapshot", "/snapshot.jpg":
             return .live
@@ -122,10 +122,7 @@ final class Authenticator: Sendable {
     /// the web UI's own requests (`X-Requested-With`) do not, so no browser dialog pops up.
     static func unauthorized(_ request: Request, _ detail: String) -> Response {
         if request.method == .get, request.uri.path == "/", request.uri.queryParameters["action"] == nil {
-            var headers = HTTPFields()
-            headers[.location] = "/login"
-            headers[.cacheControl] = "no-store"
-            return Response(status: .seeOther, headers: headers)
+            return UIAssets.redirect("/login")
         }
         var response = JSON.error(.unauthorized, "unauthorized", detail)
         if request.headers[HTTPField.Name("X-Requested-With")!] == nil {

@@ -22,19 +22,9 @@ public struct Credentials: Sendable, Equatable {
         self.init(user: user, passwordHash: Bcrypt.hash(password, cost: Self.cost))
     }
 
-    /// Whether `hash` looks like a bcrypt hash this daemon can check.
-    public static func isHash(_ hash: String) -> Bool {
-        let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
-        return hash.utf8.count == 60 && parts.count == 4 && ["2a", "2b", "2y"].contains(parts[1]) && Int(parts[2]) != nil
-    }
-
-    /// A user name the login form and Basic auth can carry: 1-64 printable characters without `:`.
-    public static func isValidUser(_ user: String) -> Bool {
-        (1...64).contains(user.count) && user.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0 != ":" }
-    }
-
     /// Whether `user` and `password` match. Blocking (bcrypt): call it off the event loop.
     public func verify(user: String, password: String) -> Bool {
+        // The hash is checked first whatever the name, so a wrong name takes as long as a wrong password.
         let passwordOK = Bcrypt.verify(password, hash: passwordHash)
         return passwordOK && user == self.user
     }

@@ -10,7 +10,7 @@ struct LoginRoutes: Sendable {
 
     func register(on router: Router<BlackboxContext>) {
         router.get("/login") { request, _ in
-            if auth.sessionUser(request) != nil { return redirect("/") }
+            if auth.sessionUser(request) != nil { return UIAssets.redirect("/") }
             return UIAssets.loginPage(message: nil, status: .ok)
         }
         router.post("/login") { request, context in try await login(request, context) }
@@ -28,13 +28,6 @@ struct LoginRoutes: Sendable {
     struct LoginRequest: Decodable {
         var user: String
         var password: String
-    }
-
-    private func redirect(_ location: String) -> Response {
-        var headers = HTTPFields()
-        headers[.location] = location
-        headers[.cacheControl] = "no-store"
-        return Response(status: .seeOther, headers: headers)
     }
 
     /// Checks the form (`user`, `password`) or JSON body; opens a session and sets its cookie.
@@ -71,7 +64,7 @@ struct LoginRoutes: Sendable {
             return fail(.unauthorized, "wrong user or password", "wrong user or password")
         case .accepted:
             let token = auth.sessions.open(user: fields.user)
-            var response = json ? JSON.response(Session(user: fields.user, publicLive: auth.settings.publicLive)) : redirect("/")
+            var response = json ? JSON.response(Session(user: fields.user, publicLive: auth.settings.publicLive)) : UIAssets.redirect("/")
             response.setCookie(Cookie(name: SessionTable.cookieName, value: token, maxAge: Int(auth.sessions.idleSeconds), path: "/",
                                       httpOnly: true, sameSite: .strict))
             return response
@@ -93,7 +86,7 @@ struct LoginRoutes: Sendable {
     private func logout(_ request: Request) -> Response {
         if let token = request.cookies[SessionTable.cookieName]?.value { auth.sessions.close(token) }
         let json = request.headers[.accept]?.contains("application/json") ?? false
-        var response = json ? JSON.response(["loggedOut": true]) : redirect("/login")
+        var response = json ? JSON.response(["loggedOut": true]) : UIAssets.redirect("/login")
         response.setCookie(Cookie(name: SessionTable.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
         return response
     }

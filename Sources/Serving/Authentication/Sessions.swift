@@ -14,7 +14,6 @@ final class SessionTable: Sendable {
 
     private struct Entry {
         var user: String
-        var created: UInt64
         var lastSeen: UInt64
     }
 
@@ -34,7 +33,7 @@ final class SessionTable: Sendable {
             if table.count >= capacity, let oldest = table.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
                 table[oldest] = nil
             }
-            table[token] = Entry(user: user, created: now, lastSeen: now)
+            table[token] = Entry(user: user, lastSeen: now)
         }
         return token
     }
@@ -58,11 +57,6 @@ final class SessionTable: Sendable {
     /// Ends a session.
     func close(_ token: String) {
         entries.withLock { $0[token] = nil }
-    }
-
-    /// Ends every session (after a password change).
-    func closeAll() {
-        entries.withLock { $0.removeAll() }
     }
 
     /// Sessions open now.
