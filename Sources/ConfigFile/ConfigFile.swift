@@ -12,6 +12,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var host: String?
     public var port: Int?
     public var publicLive: Bool?
+    public var maxConnections: Int?
+    public var trustedProxies: [String]?
     /// `[auth]`.
     public var authUser: String?
     public var passwordHash: String?
@@ -74,9 +76,9 @@ public enum ConfigLoader {
     }
 
     // The schema: table → key → expected type.
-    private enum Kind: String { case string, int, number, bool }
+    private enum Kind: String { case string, int, number, bool, stringList = "list of strings" }
     private static let schema: [String: [String: Kind]] = [
-        "server": ["host": .string, "port": .int, "public_live": .bool],
+        "server": ["host": .string, "port": .int, "public_live": .bool, "max_connections": .int, "trusted_proxies": .stringList],
         "auth": ["user": .string, "password_hash": .string, "file": .string],
         "log": ["level": .string],
         "capture": ["size": .string, "quality": .int, "workers": .int, "overlay": .bool, "format": .string, "buffers": .int,
@@ -134,6 +136,8 @@ public enum ConfigLoader {
                 out.host = v["host"] as? String
                 out.port = v["port"] as? Int
                 out.publicLive = v["public_live"] as? Bool
+                out.maxConnections = v["max_connections"] as? Int
+                out.trustedProxies = v["trusted_proxies"] as? [String]
             case "auth":
                 out.authUser = v["user"] as? String
                 out.passwordHash = v["password_hash"] as? String
@@ -188,6 +192,11 @@ public enum ConfigLoader {
             case .bool:
                 guard let b = value.bool else { throw fail(name, key, shown, "must be true or false", index) }
                 out[key] = b
+            case .stringList:
+                guard let list = value.array?.map(\.string), !list.contains(nil) else {
+                    throw fail(name, key, shown, "must be a list of strings, e.g. [\"127.0.0.1\"]", index)
+                }
+                out[key] = list.compactMap { $0 }
             }
         }
         return out
@@ -202,6 +211,10 @@ public enum ConfigLoader {
             if let x = v[key] as? String, !ok(x) { throw fail(table, key, "\"\(x)\"", "not allowed; allowed: \(allowed)", index) }
         }
         try range("port", 1...65535, "1 to 65535")
+        try range("max_connections", 8...100_000, "8 to 100000")
+        if let proxies = v["trusted_proxies"] as? [String], let bad = proxies.first(where: { !isIPAddress($0) }) {
+            throw fail(table, "trusted_proxies", "\"\(bad)\"", "not an IP address; allowed: IPv4 or IPv6 addresses such as 127.0.0.1 or ::1", index)
+        }
         try range("quality", 1...100, "1 to 100")
         try range("workers", 1...16, "1 to 16")
         try range("buffers", 2...32, "2 to 32")
@@ -262,4 +275,11 @@ struct LineIndex {
         lines.first { $0.table == table && $0.key == key && (index == nil || $0.index == index) }?.line
             ?? lines.first { $0.key == "[\(key)]" }?.line
     }
+}
+
+/// Whether `text` is a literal IPv4 or IPv6 address.
+public func isIPAddress(_ text: String) -> Bool {
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }

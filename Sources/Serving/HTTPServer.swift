@@ -9,14 +9,16 @@ public enum HTTPServer {
     /// `onRunning` receives the port actually bound; `onSettingsChanged` runs after camera settings
     /// or sources changed through the API (on a blocking-I/O thread).
     public static func application(cameras: [Camera], recordings: RecordingsAccess? = nil, auth: AuthSettings, host: String, port: Int,
+                                   connections: ConnectionRegistry = ConnectionRegistry(limits: ConnectionLimits()),
                                    logger: Logger, onSettingsChanged: @escaping @Sendable () -> Void = {},
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router(context: BlackboxContext.self)
+        // HEAD is answered wherever GET is, with the GET's headers and no body.
+        let router = Router(context: BlackboxContext.self, options: .autoGenerateHeadEndpoints)
         let authenticator = Authenticator(settings: auth)
         router.add(middleware: AuthMiddleware(auth: authenticator))
         LoginRoutes(auth: authenticator).register(on: router)
         UIAssets.register(on: router)
-        Routes(cameras: cameras, recordings: recordings, startedAt: Date()).register(on: router)
+        Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date()).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
@@ -25,7 +27,8 @@ public enum HTTPServer {
         router.get("/api/openapi.json") { _, _ in UIAssets.asset(PackageResources.openapi_json, type: "application/json") }
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "blackbox"),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardInstaller(registry: connections)])),
+            configuration: .init(address: .hostname(host, port: port), serverName: "blackbox", backlog: 1024),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )

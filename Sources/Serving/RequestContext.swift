@@ -16,7 +16,4 @@ public struct BlackboxContext: RequestContext, RemoteAddressRequestContext {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
-
-    /// The client's IP address as text, the key for login throttling.
-    var client: String { remoteAddress?.ipAddress ?? "unknown" }
 }

@@ -11,6 +11,7 @@ import Supervision
 struct Routes: Sendable {
     let cameras: [Camera]
     let recordings: RecordingsAccess?
+    let connections: ConnectionRegistry
     let startedAt: Date
     let load = SystemLoad()
 
@@ -103,12 +104,13 @@ struct Routes: Sendable {
         var recordingsRoot: String?
         var disk: DiskUsage?
         var system: SystemLoad.Reading
+        var connections: ConnectionRegistry.Snapshot
     }
 
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               system: load.reading())
+               system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -30,6 +30,13 @@ struct Run: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Serve the live stream and snapshots without a login (control and recordings always need one). Default: off.")
     var publicLive: Bool?
 
+    @Option(help: "Open client connections at most, 8-100000 (lowered to fit the open-file limit, keeping 256 descriptors for cameras and recording). Default: 512.")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("trusted-proxy"), parsing: .singleValue,
+            help: ArgumentHelp("Address of a reverse proxy whose X-Forwarded-For names the real client (repeat for more). Default: none.", valueName: "ip"))
+    var trustedProxies: [String] = []
+
     @Option(help: ArgumentHelp("Auth state file with the user and the password's hash (mode 0600). Default: RECORDINGS/.blackbox/auth.toml.", valueName: "path"))
     var authFile: String?
 
@@ -76,6 +83,8 @@ struct Run: AsyncParsableCommand {
         var recording: RecordingConfig
         var publicLive: Bool
         var auth: AuthSource
+        var limits: ConnectionLimits
+        var trustedProxies: [String]
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -108,12 +117,22 @@ struct Run: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("log level '\(levelName)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
         }
+        var limits = ConnectionLimits()
+        if let n = maxConnections ?? file.maxConnections {
+            guard (8...100_000).contains(n) else { throw ValidationError("--max-connections \(n) is out of range; allowed: 8 to 100000") }
+            limits.maxConnections = n
+        }
+        let proxies = trustedProxies.isEmpty ? (file.trustedProxies ?? []) : trustedProxies
+        if let bad = proxies.first(where: { !isIPAddress($0) }) {
+            throw ValidationError("--trusted-proxy '\(bad)' is not an IP address; allowed: IPv4 or IPv6 addresses such as 127.0.0.1 or ::1")
+        }
         let recordingConfig = try recording.config(file: file)
         let auth: AuthSource = file.passwordHash.map { .configured(StoredCredentials(user: file.authUser ?? "admin", passwordHash: $0)) }
             ?? .stateFile(authFile ?? file.authFile ?? Passwd.defaultPath(recordings: recordingConfig.root))
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
-                        recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth)
+                        recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
+                        limits: limits, trustedProxies: proxies)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -164,6 +183,13 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "blackbox")
+        // Clients must never starve the cameras and the recorder of descriptors: raise the limit,
+        // then cap connections below it with a reserve.
+        let descriptors = DescriptorLimit.raise()
+        let connections = ConnectionRegistry(limits: settings.limits.fitting(descriptorLimit: descriptors.after))
+        logger.info("connections capped", metadata: [
+            "max": "\(connections.limits.maxConnections)", "openFileLimit": "\(descriptors.after)", "raisedFrom": "\(descriptors.before)",
+            "reserved": "\(ConnectionLimits.descriptorReserve)"])
         let setup = try RecordingOptions.prepare(settings.recording, logger: logger)
         let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
@@ -187,7 +213,8 @@ struct Run: AsyncParsableCommand {
         let ids = running.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
         let app = HTTPServer.application(cameras: running, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered) },
-                                         auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive), host: host, port: port, logger: logger,
+                                         auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
+                                         host: host, port: port, connections: connections, logger: logger,
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

@@ -42,32 +42,35 @@ struct AuthenticationTests {
         #expect(StoredCredentials.isHash("$2b$11$" + String(repeating: "a", count: 53)))
     }
 
-    @Test("failed logins lock an address out after the limit, others are not affected, success clears")
+    @Test("after the free failures an address waits `spacing` between guesses; others are not affected; success clears")
     func throttles() {
-        let throttle = LoginThrottle(limit: 3, windowSeconds: 60)
+        let throttle = LoginThrottle(free: 3, spacing: 12)
         for _ in 0..<2 { throttle.fail("10.0.0.1") }
         #expect(throttle.retryAfter("10.0.0.1") == nil)
         throttle.fail("10.0.0.1")
         let wait = throttle.retryAfter("10.0.0.1")
-        #expect(wait != nil && wait! > 0 && wait! <= 60)
+        // Seconds, never minutes: the owner with the right password gets in soon.
+        #expect(wait != nil && wait! > 0 && wait! <= 12)
         #expect(throttle.retryAfter("10.0.0.2") == nil)
         throttle.succeed("10.0.0.1")
         #expect(throttle.retryAfter("10.0.0.1") == nil)
     }
 
-    @Test("the lockout ends when the window has passed")
-    func throttleWindowPasses() async throws {
-        let throttle = LoginThrottle(limit: 2, windowSeconds: 0.3)
+    @Test("the wait ends after the spacing, and the next failure makes the address wait again")
+    func throttleSpacingPasses() async throws {
+        let throttle = LoginThrottle(free: 2, spacing: 0.3)
         throttle.fail("a")
         throttle.fail("a")
         #expect(throttle.retryAfter("a") != nil)
         try await Task.sleep(for: .milliseconds(400))
         #expect(throttle.retryAfter("a") == nil)
+        throttle.fail("a")
+        #expect(throttle.retryAfter("a") != nil)
     }
 
     @Test("the throttle table stays bounded")
     func throttleBounded() {
-        let throttle = LoginThrottle(limit: 2, windowSeconds: 60, capacity: 10)
+        let throttle = LoginThrottle(free: 2, spacing: 60, capacity: 10)
         for i in 0..<100 { throttle.fail("10.0.0.\(i)") }
         // The newest address is tracked; the table did not grow past its capacity (old ones were evicted).
         throttle.fail("10.0.0.99")

@@ -45,14 +45,14 @@ urllib.request.install_opener(urllib.request.build_opener(_DaemonAuth()))
 class Daemon:
     """A running `blackbox run` process, the port it bound and its password."""
 
-    def __init__(self, *args, recordings=None, env=None, timeout=20):
+    def __init__(self, *args, recordings=None, env=None, timeout=20, preexec_fn=None):
         if recordings is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="blackbox-e2e-")
             recordings = self._tmp.name
         self.recordings = pathlib.Path(recordings)
         self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=None if env is None else {**os.environ, **env})
+                                     env=None if env is None else {**os.environ, **env}, preexec_fn=preexec_fn)
         self.port = None
         self.password = PASSWORDS.get(str(self.recordings))
         deadline = time.monotonic() + timeout

@@ -145,19 +145,42 @@ def test_cross_site_state_changes_are_refused_even_with_a_session(d):
     assert status == 202
 
 
-def test_failed_logins_are_rate_limited_per_client():
+def test_failed_logins_are_slowed_per_client_and_never_lock_the_owner_out_for_long():
     d = Daemon("--camera", "front=testpattern:160x120@5", "--no-record")
     try:
-        for _ in range(5):
+        for _ in range(3):
             status, _, _ = login(d, password="wrong-password")
             assert status == 401
         status, r, body = login(d, password="wrong-password")
-        assert status == 429 and int(r.getheader("Retry-After")) > 0
-        # Locked out: even the right password is refused for now, by form and by Basic.
+        wait = int(r.getheader("Retry-After"))
+        assert status == 429 and 0 < wait <= 12
+        # For those seconds even the right password is refused, by form and by Basic...
         status, _, body = login(d)
         assert status == 429 and b"try again in" in body
         status, r, _ = request(d, "GET", "/api/status", {"Authorization": d.auth})
         assert status == 429 and r.getheader("Retry-After")
+        # ...X-Forwarded-For from a client that is not a configured proxy changes nothing...
+        status, _, _ = login(d, headers={"X-Forwarded-For": "203.0.113.9"})
+        assert status == 429
+        # ...and then the owner gets in: seconds, not the minutes an attacker could once force.
+        time.sleep(wait + 0.2)
+        status, _, _ = login(d)
+        assert status == 303
+    finally:
+        d.stop()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own():
+    d = Daemon("--camera", "front=testpattern:160x120@5", "--no-record", "--trusted-proxy", "127.0.0.1")
+    try:
+        attacker = {"X-Forwarded-For": "198.51.100.7"}
+        for _ in range(3):
+            assert login(d, password="wrong-password", headers=attacker)[0] == 401
+        assert login(d, password="wrong-password", headers=attacker)[0] == 429
+        # The owner behind the same proxy is not affected by the attacker's failures.
+        assert login(d, headers={"X-Forwarded-For": "192.0.2.1"})[0] == 303
+        # A client cannot pose as another by adding its own X-Forwarded-For entry before the proxy's.
+        assert login(d, password="wrong-password", headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.7"})[0] == 429
     finally:
         d.stop()
 

@@ -18,11 +18,14 @@ public struct AuthSettings: Sendable {
     public var credentials: Credentials
     /// Live MJPEG and snapshots without credentials (`[server] public_live`).
     public var publicLive: Bool
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    public var trustedProxies: Set<String>
 
     /// Creates the settings.
-    public init(credentials: Credentials, publicLive: Bool = false) {
+    public init(credentials: Credentials, publicLive: Bool = false, trustedProxies: [String] = []) {
         self.credentials = credentials
         self.publicLive = publicLive
+        self.trustedProxies = Set(trustedProxies)
     }
 }
 
@@ -60,6 +63,17 @@ final class Authenticator: Sendable {
         default:
             return path.hasPrefix("/ui/") ? .open : .restricted
         }
+    }
+
+    /// The address login attempts are counted against: the peer, or for a request through a trusted
+    /// proxy the nearest `X-Forwarded-For` entry that is not itself a trusted proxy.
+    func client(_ request: Request, _ context: BlackboxContext) -> String {
+        let peer = context.remoteAddress?.ipAddress ?? "unknown"
+        guard settings.trustedProxies.contains(peer), let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last else {
+            return peer
+        }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return hops.last { !settings.trustedProxies.contains($0) } ?? peer
     }
 
     /// Checks `user`/`password` for `client`, counting failures; bcrypt runs on NIO's blocking pool.
@@ -156,7 +170,7 @@ struct AuthMiddleware: RouterMiddleware {
             context.user = user
             return try await next(request, context)
         }
-        switch await auth.verifyBasic(request, client: context.client) {
+        switch await auth.verifyBasic(request, client: auth.client(request, context)) {
         case .accepted?:
             context.user = request.headers.basic?.username
             return try await next(request, context)

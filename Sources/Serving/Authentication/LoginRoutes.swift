@@ -55,7 +55,7 @@ struct LoginRoutes: Sendable {
             }
             fields = LoginRequest(user: user, password: password)
         }
-        switch await auth.verify(user: fields.user, password: fields.password, client: context.client) {
+        switch await auth.verify(user: fields.user, password: fields.password, client: auth.client(request, context)) {
         case .throttled(let seconds):
             var response = fail(.tooManyRequests, "too many failed logins", "too many failed logins from this address; try again in \(seconds) s")
             response.headers[.retryAfter] = String(seconds)

@@ -63,31 +63,37 @@ final class SessionTable: Sendable {
     var count: Int { entries.withLock { $0.count } }
 }
 
-/// Failed logins per client address: after `limit` failures within `windowSeconds` the address
-/// is refused until the oldest failure leaves the window. Bounded to `capacity` addresses.
+/// Failed logins per client address. The first `free` failures cost nothing; after them every
+/// attempt from that address must wait `spacing` seconds after the previous failure. An attacker
+/// gets a few guesses a minute, while the owner typing the right password waits seconds at most,
+/// never minutes (also behind a proxy where everybody shares one address). Failures are
+/// forgotten after `memorySeconds`; the table holds at most `capacity` addresses.
 final class LoginThrottle: Sendable {
-    let limit: Int
-    let windowSeconds: Double
+    let free: Int
+    let spacing: Double
+    let memorySeconds: Double
     let capacity: Int
-    private let failures = Mutex<[String: [UInt64]]>([:])
+    private let failures = Mutex<[String: (count: Int, last: UInt64)]>([:])
 
-    init(limit: Int = 5, windowSeconds: Double = 300, capacity: Int = 4096) {
-        self.limit = limit
-        self.windowSeconds = windowSeconds
+    init(free: Int = 3, spacing: Double = 12, memorySeconds: Double = 600, capacity: Int = 4096) {
+        self.free = free
+        self.spacing = spacing
+        self.memorySeconds = memorySeconds
         self.capacity = capacity
     }
-
-    private var window: UInt64 { UInt64(windowSeconds * 1e9) }
 
     /// Seconds `client` must wait before it may try again; nil when it may try now.
     func retryAfter(_ client: String) -> Int? {
         let now = MonotonicClock.nanos()
         return failures.withLock { table in
-            guard let times = table[client] else { return nil }
-            let recent = times.filter { now &- $0 < window }
-            table[client] = recent.isEmpty ? nil : recent
-            guard recent.count >= limit, let oldest = recent.first else { return nil }
-            return max(1, Int(((Double(window) - Double(now &- oldest)) / 1e9).rounded(.up)))
+            guard let entry = table[client] else { return nil }
+            let age = Double(now &- entry.last) / 1e9
+            if age > memorySeconds {
+                table[client] = nil
+                return nil
+            }
+            guard entry.count >= free, age < spacing else { return nil }
+            return max(1, Int((spacing - age).rounded(.up)))
         }
     }
 
@@ -96,14 +102,13 @@ final class LoginThrottle: Sendable {
         let now = MonotonicClock.nanos()
         failures.withLock { table in
             if table[client] == nil, table.count >= capacity {
-                // Forget addresses whose failures have all left the window, else the quietest one.
-                table = table.filter { now &- ($0.value.last ?? 0) < window }
-                if table.count >= capacity, let quiet = table.min(by: { ($0.value.last ?? 0) < ($1.value.last ?? 0) })?.key {
+                // Forget addresses whose failures are old, else the quietest one.
+                table = table.filter { Double(now &- $0.value.last) / 1e9 < memorySeconds }
+                if table.count >= capacity, let quiet = table.min(by: { $0.value.last < $1.value.last })?.key {
                     table[quiet] = nil
                 }
             }
-            table[client, default: []].append(now)
-            if table[client]!.count > limit { table[client]!.removeFirst() }
+            table[client] = (count: (table[client]?.count ?? 0) + 1, last: now)
         }
     }
 
