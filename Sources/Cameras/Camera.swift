@@ -206,7 +206,7 @@ public final class Camera: Sendable {
             drops: .init(noFreeBuffer: noBuffer, encoderBusy: busy, encodeErrors: errors, sourceLate: late,
                          corruptJPEG: corrupt, deviceDropped: deviceDropped, deviceErrors: deviceErrors),
             reconnects: s.reconnects.load(ordering: .relaxed),
-            viewerSkippedFrames: bus.viewerSkipped.load(ordering: .relaxed),
+            viewerSkippedFrames: bus.viewerSkipped,
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: liveClients.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },

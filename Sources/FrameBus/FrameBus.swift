@@ -14,14 +14,49 @@ public final class FrameBus: Sendable {
         var waiters: [Int: CheckedContinuation<EncodedFrame?, Never>] = [:]
         var nextWaiter = 0
         var subscriptions: [ObjectIdentifier: FrameSubscription] = [:]
+        var viewers: [ObjectIdentifier: LiveViewer] = [:]
         var closed = false
     }
 
     private let state = Mutex(State())
     /// Frames published.
     public let published = Atomic<UInt64>(0)
-    /// Frames that live viewers skipped because their connection was slower than the camera.
-    public let viewerSkipped = Atomic<UInt64>(0)
+    /// Skips of viewers already counted (on delivery or when they left).
+    private let settledSkips = Atomic<UInt64>(0)
+
+    /// Frames that live viewers skipped because their connection was slower than the camera,
+    /// including what stalled viewers are missing right now.
+    public var viewerSkipped: UInt64 {
+        let (latest, viewers) = state.withLock { ($0.latest?.sequence, Array($0.viewers.values)) }
+        return settledSkips.load(ordering: .relaxed) + viewers.reduce(0) { $0 + $1.missing(latest: latest) }
+    }
+
+    /// Registers a live viewer (call `leave` when its connection ends).
+    public func join() -> LiveViewer {
+        let viewer = LiveViewer()
+        state.withLock { $0.viewers[ObjectIdentifier(viewer)] = viewer }
+        return viewer
+    }
+
+    /// Unregisters a viewer, counting the frames it missed since its last one.
+    public func leave(_ viewer: LiveViewer) {
+        let latest = state.withLock { s -> UInt64? in
+            s.viewers[ObjectIdentifier(viewer)] = nil
+            return s.latest?.sequence
+        }
+        settledSkips.add(viewer.missing(latest: latest), ordering: .relaxed)
+    }
+
+    /// The newest frame after the one `viewer` had last (waiting for one), counting what it skipped.
+    public func next(for viewer: LiveViewer) async -> EncodedFrame? {
+        let last = viewer.delivered.load(ordering: .relaxed)
+        let frame = await next(after: last == 0 ? nil : last - 1)
+        if let frame {
+            if last != 0, frame.sequence > last { settledSkips.add(frame.sequence - last, ordering: .relaxed) }
+            viewer.delivered.store(frame.sequence + 1, ordering: .relaxed)
+        }
+        return frame
+    }
 
     /// Creates an open bus with no frame yet.
     public init() {}
@@ -66,9 +101,6 @@ public final class FrameBus: Sendable {
         } onCancel: {
             state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
         }
-        if let frame, let sequence, frame.sequence > sequence + 1 {
-            viewerSkipped.add(frame.sequence - sequence - 1, ordering: .relaxed)
-        }
         return frame
     }
 
@@ -94,6 +126,19 @@ public final class FrameBus: Sendable {
         }
         for w in waiters { w.resume(returning: nil) }
         for sub in subscriptions { sub.queue.close() }
+    }
+}
+
+/// One live viewer's place in the stream: the frames published after its last one and not
+/// delivered are the ones it skipped (a stalled connection skips every frame until it ends).
+public final class LiveViewer: Sendable {
+    /// Sequence number + 1 of the last frame delivered; 0 before the first.
+    fileprivate let delivered = Atomic<UInt64>(0)
+
+    fileprivate func missing(latest: UInt64?) -> UInt64 {
+        let last = delivered.load(ordering: .relaxed)
+        guard last != 0, let latest, latest >= last else { return 0 }
+        return latest - last
     }
 }
 

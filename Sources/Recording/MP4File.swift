@@ -51,14 +51,17 @@ final class MP4File {
     private let fragmentNanos: UInt64
     private let sync: SyncPolicy
     private let durationFieldOffset: Int
-    private var pending: [EncodedFrame] = []
+    /// Frames of the fragment being gathered, with their slot on the track's frame grid.
+    private var pending: [(frame: EncodedFrame, slot: Int64)] = []
+    /// Frame rate of the grid every sample sits on.
+    private let fps: Int64
+    private var lastSlot: Int64 = -1
     private var sequence: UInt32 = 0
     private var scratch: [UInt8] = []
     private var fragmentsSinceSync = 0
     private(set) var bytesWritten = 0
     private(set) var frames = 0
     private(set) var endTicks: UInt64 = 0
-    private var lastDuration: UInt32
     private let beforeWrite: (Int) -> Void
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
@@ -74,7 +77,7 @@ final class MP4File {
         height = first.height
         self.fragmentNanos = fragmentNanos
         self.sync = sync
-        lastDuration = UInt32(MJPEGMP4.timescale / UInt64(max(1, nominalFps)))
+        fps = Int64(max(1, nominalFps))
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
@@ -101,46 +104,60 @@ final class MP4File {
     /// Seconds of video written or pending.
     var seconds: Double {
         guard let last = pending.last else { return Double(endTicks) / Double(MJPEGMP4.timescale) }
-        return Double(ticks(last.time.monotonicNanos)) / Double(MJPEGMP4.timescale)
+        return Double(ticks(last.slot + 1)) / Double(MJPEGMP4.timescale)
     }
 
-    private func ticks(_ mono: UInt64) -> UInt64 {
-        (mono &- start.monotonicNanos) * MJPEGMP4.timescale / 1_000_000_000
+    /// Track time of a slot on the frame grid.
+    private func ticks(_ slot: Int64) -> UInt64 {
+        UInt64(slot) * MJPEGMP4.timescale / UInt64(fps)
+    }
+
+    /// The slot of a frame captured at `mono`: the nearest grid slot to its capture time, but
+    /// always after the previous frame's, so decode times strictly increase and every sample
+    /// lasts a whole number of frame intervals. Capture jitter (two frames 10 ms apart after a
+    /// 56 ms gap) would otherwise give players a wrong rate and non-increasing timestamps.
+    /// Nil when the frame would sit more than a second ahead of its capture time (a source
+    /// faster than its nominal rate): it is dropped instead of pushing the clock further off.
+    private func slot(at mono: UInt64) -> Int64? {
+        let elapsed = Int64(bitPattern: mono &- start.monotonicNanos)
+        let nearest = (max(0, elapsed) * fps + 500_000_000) / 1_000_000_000
+        let slot = max(lastSlot + 1, nearest)
+        return slot - nearest > fps ? nil : slot
     }
 
     /// Adds a frame; writes the pending fragment first when this frame starts a new one.
-    func append(_ frame: EncodedFrame) throws(RecordingError) {
-        if let first = pending.first, frame.time.monotonicNanos &- first.time.monotonicNanos >= fragmentNanos {
-            try flush(nextStart: frame.time.monotonicNanos)
+    /// Returns false when the frame was dropped to keep the track on its capture clock.
+    @discardableResult
+    func append(_ frame: EncodedFrame) throws(RecordingError) -> Bool {
+        guard let slot = slot(at: frame.time.monotonicNanos) else { return false }
+        if let first = pending.first, frame.time.monotonicNanos &- first.frame.time.monotonicNanos >= fragmentNanos {
+            try flush(nextSlot: slot)
         }
-        pending.append(frame)
+        lastSlot = slot
+        pending.append((frame, slot))
+        return true
     }
 
-    /// Writes the pending frames as one fragment. The last frame lasts until `nextStart` when known,
-    /// else as long as the frame before it did.
-    func flush(nextStart: UInt64? = nil) throws(RecordingError) {
-        guard let first = pending.first else { return }
-        let base = max(ticks(first.time.monotonicNanos), endTicks)
+    /// Writes the pending frames as one fragment. The last frame lasts until `nextSlot` when known,
+    /// else one frame interval.
+    func flush(nextSlot: Int64? = nil) throws(RecordingError) {
+        guard let first = pending.first, let last = pending.last else { return }
+        let base = ticks(first.slot)
         var durations: [UInt32] = []
-        var t = base
         for i in pending.indices {
-            let next: UInt64? = i + 1 < pending.count ? pending[i + 1].time.monotonicNanos : nextStart
-            let end = next.map { ticks($0) } ?? t + UInt64(lastDuration)
-            let d = UInt32(clamping: max(1, Int64(end) - Int64(t)))
-            durations.append(d)
-            t += UInt64(d)
+            let next = i + 1 < pending.count ? pending[i + 1].slot : (nextSlot ?? last.slot + 1)
+            durations.append(UInt32(ticks(next) - ticks(pending[i].slot)))
         }
-        lastDuration = durations.last ?? lastDuration
         sequence += 1
-        let header = MJPEGMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.jpeg.readableBytes), durations: durations)
+        let header = MJPEGMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.jpeg.readableBytes), durations: durations)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
-        for frame in pending { frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
+        for entry in pending { entry.frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
         beforeWrite(scratch.count)
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count
         frames += pending.count
-        endTicks = t
+        endTicks = ticks(nextSlot ?? last.slot + 1)
         pending.removeAll(keepingCapacity: true)
         fragmentsSinceSync += 1
         switch sync {

@@ -250,9 +250,9 @@ public final class Recorder: Sendable {
                     update { $0.state = "recording"; $0.currentFile = relative; $0.lastError = nil }
                 }
                 let open = segment!
-                try open.append(frame)
+                let kept = try open.append(frame)
                 backoff = 1_000_000_000
-                update { $0.framesWritten += 1 }
+                update { if kept { $0.framesWritten += 1 } else { $0.droppedFrames += 1 } }
             } catch {
                 fail(error, "writing")
             }

@@ -70,6 +70,15 @@ struct JSONErrorResponder<Inner: HTTPResponder>: HTTPResponder {
     let inner: Inner
 
     func respond(to request: Request, context: Inner.Context) async throws -> Response {
+        if request.method == .options {
+            // Answered before authentication: it reveals nothing the OpenAPI document does not.
+            guard let allowed = AllowedMethods.served.methods(for: request.uri.path) else {
+                return JSON.error(.notFound, "not found", "no such path: \(request.uri.path); see /api/openapi.json for the API")
+            }
+            var headers = HTTPFields()
+            headers[.allow] = allowed.joined(separator: ", ")
+            return Response(status: .noContent, headers: headers)
+        }
         let response: Response
         do {
             response = try await inner.respond(to: request, context: context)
@@ -77,6 +86,12 @@ struct JSONErrorResponder<Inner: HTTPResponder>: HTTPResponder {
             return JSON.error(error.status, error.status.reasonPhrase.lowercased(), error.body ?? error.status.reasonPhrase)
         }
         guard response.status.code >= 400, response.headers[.contentType] == nil else { return response }
+        if response.status == .notFound, let allowed = AllowedMethods.served.methods(for: request.uri.path) {
+            var refusal = JSON.error(.methodNotAllowed, "method not allowed",
+                                     "\(request.method) is not allowed on \(request.uri.path); allowed: \(allowed.joined(separator: ", "))")
+            refusal.headers[.allow] = allowed.joined(separator: ", ")
+            return refusal
+        }
         let detail: String
         switch response.status {
         case .notFound: detail = "no such path: \(request.uri.path); see / for the page and /api/status for the API"

@@ -56,11 +56,13 @@ struct Routes: Sendable {
         headers[HTTPField.Name("Pragma")!] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             camera.liveClients.add(1, ordering: .relaxed)
-            defer { camera.liveClients.subtract(1, ordering: .relaxed) }
-            var last: UInt64?
-            while let frame = await camera.bus.next(after: last) {
+            let viewer = camera.bus.join()
+            defer {
+                camera.bus.leave(viewer)
+                camera.liveClients.subtract(1, ordering: .relaxed)
+            }
+            while let frame = await camera.bus.next(for: viewer) {
                 try await writer.write(frame.part)
-                last = frame.sequence
             }
             try await writer.finish(nil)
         })

@@ -9,8 +9,26 @@ struct FrameBusTests {
         let bus = FrameBus()
         for s in 1...5 { bus.publish(fakeEncoded(UInt64(s))) }
         #expect(await bus.next(after: nil)?.sequence == 5)
-        #expect(await bus.next(after: 2)?.sequence == 5)
-        #expect(bus.viewerSkipped.load(ordering: .relaxed) == 2)
+        let viewer = bus.join()
+        #expect(await bus.next(for: viewer)?.sequence == 5)
+        bus.publish(fakeEncoded(6))
+        bus.publish(fakeEncoded(7))
+        #expect(await bus.next(for: viewer)?.sequence == 7)
+        #expect(bus.viewerSkipped == 1)
+    }
+
+    @Test("a stalled viewer's missed frames are counted while it stalls and after it leaves")
+    func stalledViewerIsCounted() async {
+        let bus = FrameBus()
+        bus.publish(fakeEncoded(1))
+        let stalled = bus.join()
+        #expect(await bus.next(for: stalled)?.sequence == 1)
+        // The viewer never asks again (its socket is full); 10 frames go by.
+        for s in 2...11 { bus.publish(fakeEncoded(UInt64(s))) }
+        #expect(bus.viewerSkipped == 10)
+        bus.leave(stalled)
+        bus.publish(fakeEncoded(12))
+        #expect(bus.viewerSkipped == 10)
     }
 
     @Test("a viewer that is up to date waits for the next frame")

@@ -69,6 +69,35 @@ struct MP4Tests {
         #expect(report.isSound && report.gaps.isEmpty)
     }
 
+    @Test("jittery capture times land on the frame grid: every duration a whole number of intervals, decode times strictly increasing")
+    func jitterStaysOnTheGrid() throws {
+        let dir = TempDir()
+        // 30 fps with the jitter seen in the field: a 56 ms gap, then a frame 10 ms later, and more.
+        let offsetsMs: [UInt64] = [0, 33, 67, 123, 133, 167, 200, 210, 213, 267, 300, 301, 302, 400, 433, 467, 500, 533, 567, 600, 633, 667]
+        let base = jpegFrames(1)[0]
+        let frames = offsetsMs.enumerated().map { i, ms in
+            let mono = 1_000_000_000 + ms * 1_000_000
+            let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000, wallNanos: Int(ms * 1_000_000))
+            return base.jpeg.withUnsafeReadableBytes { EncodedFrame(jpeg: $0, sequence: UInt64(i), time: time, width: 160, height: 120, encodeNanos: 0) }
+        }
+        let file = try MP4File(path: dir.path + "/j.mp4", first: frames[0], fragmentNanos: 200_000_000, sync: .never, nominalFps: 30)
+        var kept = 0
+        for f in frames where try file.append(f) { kept += 1 }
+        let scan = try MP4Reader.scan(path: try file.finish())
+        #expect(scan.problems.isEmpty)
+        #expect(scan.frameCount == kept && kept >= frames.count - 2)
+        var t: UInt64 = 0
+        for fragment in scan.fragments {
+            #expect(fragment.baseTime == t)
+            for d in fragment.durations {
+                #expect(d > 0 && d % 3000 == 0, "duration \(d) is not a whole number of 1/30 s intervals")
+            }
+            t += fragment.durations.reduce(0) { $0 + UInt64($1) }
+        }
+        // The track stays on the capture clock: it ends within two intervals of the last capture time.
+        #expect(abs(scan.duration - (0.667 + 1.0 / 30)) < 0.07)
+    }
+
     @Test("a lost second of frames shows as a gap, not as damage")
     func gapsAreReported() throws {
         let dir = TempDir()
