@@ -102,7 +102,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-            ]
+            ],
+            resources: [.embedInCode("Resources/blackbox.example.toml")]
         ),
         .testTarget(
             name: "BlackboxTests",

@@ -28,6 +28,9 @@ public struct CameraConfig: Sendable, Equatable {
     public var source: SourceSpec
     /// Size and rate.
     public var geometry: FrameGeometry
+    /// Whether the size and rate were asked for (spec, `--size` or the file); when not, a V4L2
+    /// camera runs at its own best mode instead of failing without 1280x720@30.
+    public var geometryExplicit = false
     /// JPEG quality, 1–100.
     public var quality: Int
     /// Whether the date/time overlay is burned in.
@@ -53,6 +56,16 @@ public struct CameraConfig: Sendable, Equatable {
         self.quality = quality
         self.overlay = overlay
         self.workers = workers
+    }
+
+    /// This configuration with a V4L2 camera's best mode when no size was asked for (see
+    /// `FormatChoice.bestMode`), and a line saying which was chosen; unchanged otherwise.
+    public func withDeviceMode() -> (config: CameraConfig, note: String?) {
+        guard !geometryExplicit, case .v4l2(let path, let format) = source,
+              let best = FormatChoice.bestMode(format, offers: V4L2Inventory.formats(path: path)), best != geometry else { return (self, nil) }
+        var config = self
+        config.geometry = best
+        return (config, "no size given: using \(path)'s best mode \(best) (closest to 1280x720, highest rate up to 30 fps)")
     }
 
     /// Throws a `ConfigError` naming the first setting that is out of range.
@@ -153,6 +166,7 @@ public struct CameraConfig: Sendable, Equatable {
         var config = config
         if !text.isEmpty {
             config.geometry = try parseGeometry(text, base: config.geometry, context: "camera '\(config.id)'")
+            config.geometryExplicit = true
         }
         try validate(geometry: config.geometry, context: "camera '\(config.id)'")
         return config

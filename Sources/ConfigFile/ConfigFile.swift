@@ -39,6 +39,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var eventPre: Double?
     public var eventPost: Double?
     public var eventQuota: Double?
+    public var eventMax: Double?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
     /// Per-camera settings of `[[camera]]` tables that a spec cannot carry, by camera id.
@@ -85,7 +86,7 @@ public enum ConfigLoader {
                     "h264_fallback": .bool],
         "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
-                      "event_quota_percent": .number],
+                      "event_quota_percent": .number, "event_max_seconds": .number],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int],
     ]
@@ -163,6 +164,7 @@ public enum ConfigLoader {
                 out.eventPre = v["event_pre_seconds"] as? Double
                 out.eventPost = v["event_post_seconds"] as? Double
                 out.eventQuota = v["event_quota_percent"] as? Double
+                out.eventMax = v["event_max_seconds"] as? Double
             }
         }
         return out
@@ -223,6 +225,7 @@ public enum ConfigLoader {
         try range("event_pre_seconds", 0.0...300.0, "0 to 300")
         try range("event_post_seconds", 0.0...3600.0, "0 to 3600")
         try range("event_quota_percent", 1.0...99.0, "1 to 99")
+        try range("event_max_seconds", 0.0...7200.0, "the pre-roll plus the post-roll, up to 7200")
         try accepted("level", { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) },
                      "trace, debug, info, notice, warning, error, critical")
         try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))

@@ -62,12 +62,12 @@ final class MP4File {
     private(set) var bytesWritten = 0
     private(set) var frames = 0
     private(set) var endTicks: UInt64 = 0
-    private let beforeWrite: (Int) -> Void
+    private let beforeWrite: (Int) throws(RecordingError) -> Void
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
-    /// `beforeWrite` is told the size of every write first (retention makes room there).
+    /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
     init(path finalPath: String, first: EncodedFrame, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int, comment: String? = nil,
-         beforeWrite: @escaping (Int) -> Void = { _ in }) throws(RecordingError) {
+         beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
         self.finalPath = finalPath
         partPath = finalPath + ".part"
@@ -85,8 +85,8 @@ final class MP4File {
                                                     localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
                                                     comment: comment)
         durationFieldOffset = offset
-        beforeWrite(bytes.count)
         do {
+            try beforeWrite(bytes.count)
             try writeAll(fd, bytes, path: partPath)
             bytesWritten = bytes.count
             if sync != .never { _ = fdatasync(fd) }
@@ -153,7 +153,7 @@ final class MP4File {
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
-        beforeWrite(scratch.count)
+        try beforeWrite(scratch.count)
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count
         frames += pending.count

@@ -26,6 +26,8 @@ public struct RecordingConfig: Sendable, Equatable {
     public var eventPostSeconds = 20.0
     /// Share of the quota for event clips.
     public var eventShare = 0.3
+    /// Longest an event clip grows when more events extend it; a later event starts a new clip.
+    public var eventMaxSeconds = 300.0
 
     /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.
     public init() {}
@@ -39,16 +41,31 @@ public struct RecordingConfig: Sendable, Equatable {
         guard (0...300).contains(eventPreSeconds), (0...3600).contains(eventPostSeconds) else {
             throw RecordingError("event pre-roll must be 0 to 300 s and post-roll 0 to 3600 s")
         }
+        guard eventMaxSeconds >= eventPreSeconds + eventPostSeconds, eventMaxSeconds <= 7200 else {
+            throw RecordingError("event clip maximum \(eventMaxSeconds) s is out of range; allowed: pre-roll + post-roll (\(eventPreSeconds + eventPostSeconds) s) to 7200")
+        }
         guard eventShare > 0, eventShare < 1 else { throw RecordingError("event share \(eventShare) is out of range; allowed: above 0 and below 1") }
     }
+}
+
+/// What a camera's recorder is doing (the JSON of `/api/status` spells the cases as they are named).
+public enum RecorderState: String, Codable, Sendable {
+    /// Writing segments.
+    case recording
+    /// Switched off (event clips still work).
+    case stopped
+    /// A disk error; retrying with backoff.
+    case error
+    /// No room may be made (disk filled by others, or the quota full of protected clips); retrying.
+    case paused
 }
 
 /// What `/api/status` reports about one camera's recording.
 public struct RecorderStatus: Codable, Sendable {
     /// Whether recording is switched on.
     public var enabled: Bool
-    /// `recording`, `stopped` or `error`.
-    public var state: String
+    /// What the recorder is doing.
+    public var state: RecorderState
     /// Segment being written, relative to the root.
     public var currentFile: String?
     /// Bytes written since launch.
@@ -63,6 +80,8 @@ public struct RecorderStatus: Codable, Sendable {
     public var activeEvents: Int
     /// Event clips finished since launch.
     public var events: Int
+    /// Events that extended a clip already being written instead of starting another.
+    public var eventsMerged: Int = 0
     /// The last disk error, while it lasts.
     public var lastError: String?
 }
@@ -79,6 +98,8 @@ public struct EventTicket: Codable, Sendable {
     public var preRollSeconds: Double
     /// Seconds after the request included.
     public var postRollSeconds: Double
+    /// Whether the event extended a clip already being written (same `file`).
+    public var extended: Bool = false
 }
 
 /// One camera's recorder: consumes every encoded frame on its own thread, writes segments,
@@ -99,9 +120,20 @@ public final class Recorder: Sendable {
     /// Turns of the writer loop (at least 4 a second while it is alive): the watchdog's sign of life.
     public let heartbeat = Atomic<UInt64>(0)
 
+    /// An event clip asked for or being written: events while it is open move its end.
+    private struct ClipPlan {
+        let file: String
+        let reason: String
+        /// Monotonic time of the first event; the clip may not grow past it + `eventMaxSeconds`.
+        let firstMono: UInt64
+        var endMono: UInt64
+        var started = false
+    }
+
     private struct Shared {
         var wantRecording: Bool
-        var eventRequests: [(file: String, reason: String)] = []
+        /// The newest clip (requested or being written); older ones finish on their own.
+        var clip: ClipPlan?
         var lastEventStamp = ""
         var eventCounter = 0
         var status: RecorderStatus
@@ -116,7 +148,7 @@ public final class Recorder: Sendable {
         self.retention = retention
         self.logger = logger
         state = Mutex(Shared(wantRecording: config.enabled, status: RecorderStatus(
-            enabled: config.enabled, state: "stopped", currentFile: nil, bytesWritten: 0, framesWritten: 0, segments: 0,
+            enabled: config.enabled, state: .stopped, currentFile: nil, bytesWritten: 0, framesWritten: 0, segments: 0,
             droppedFrames: 0, activeEvents: 0, events: 0, lastError: nil)))
     }
 
@@ -143,18 +175,34 @@ public final class Recorder: Sendable {
         state.withLock { $0.wantRecording = on; $0.status.enabled = on }
     }
 
-    /// Requests an event clip: pre-roll from memory plus post-roll from now.
-    public func triggerEvent(reason: String, now: CaptureTime = .now()) -> EventTicket {
+    /// Requests an event clip: pre-roll from memory plus post-roll from now. While a clip of this
+    /// camera is open (asked for or being written), the event extends it instead, up to
+    /// `eventMaxSeconds`: a burst of requests writes one clip, not one per request.
+    public func triggerEvent(reason rawReason: String, now: CaptureTime = .now()) -> EventTicket {
+        // The reason reaches the log and the clip's metadata: control characters never do, raw.
+        let reason = String(String.UnicodeScalarView(rawReason.unicodeScalars.prefix(200).map {
+            $0.properties.generalCategory == .control ? "\u{FFFD}" : $0
+        }))
+        let postNanos = UInt64(config.eventPostSeconds * 1e9)
+        let maxNanos = UInt64(config.eventMaxSeconds * 1e9) &- UInt64(config.eventPreSeconds * 1e9)
+        let end = now.monotonicNanos + postNanos
         let (day, stamp) = LocalTime.stamp(now.wallSeconds)
-        let file = state.withLock { s -> String in
+        let (file, extended) = state.withLock { s -> (String, Bool) in
+            if var clip = s.clip, end <= clip.firstMono + maxNanos {
+                clip.endMono = max(clip.endMono, end)
+                s.clip = clip
+                s.status.eventsMerged += 1
+                return (clip.file, true)
+            }
             s.eventCounter = s.lastEventStamp == stamp ? s.eventCounter + 1 : 0
             s.lastEventStamp = stamp
             let suffix = s.eventCounter == 0 ? "" : "-\(s.eventCounter)"
             let file = "events/\(camera)/\(day)/\(stamp)_\(camera)_event\(suffix).mp4"
-            s.eventRequests.append((file, reason))
-            return file
+            s.clip = ClipPlan(file: file, reason: reason, firstMono: now.monotonicNanos, endMono: end)
+            return (file, false)
         }
-        return EventTicket(camera: camera, reason: reason, file: file, preRollSeconds: config.eventPreSeconds, postRollSeconds: config.eventPostSeconds)
+        return EventTicket(camera: camera, reason: reason, file: file, preRollSeconds: config.eventPreSeconds,
+                           postRollSeconds: config.eventPostSeconds, extended: extended)
     }
 
     /// Current state and counters.
@@ -169,7 +217,9 @@ public final class Recorder: Sendable {
 
     private struct ActiveEvent {
         let file: MP4File
-        let endMono: UInt64
+        /// Path below the root, as in the ticket.
+        let relative: String
+        var endMono: UInt64
     }
 
     private func run(_ sub: FrameSubscription) {
@@ -193,10 +243,13 @@ public final class Recorder: Sendable {
             return open
         }
 
-        // Every write first makes room under the quota, so usage never exceeds it.
-        let makeRoom: (Int) -> Void = { [retention] bytes in retention.makeRoom(for: bytes, inUse: openFiles()) }
-        let segmentWrite: (Int) -> Void = { bytes in
-            makeRoom(bytes)
+        // Every write first makes room under the quota and above the floor; when no room may be
+        // made, the write is refused, so usage never exceeds the quota.
+        let makeRoom: (Int) throws(RecordingError) -> Void = { [retention] bytes throws(RecordingError) in
+            if let problem = retention.makeRoom(for: bytes, inUse: openFiles()) { throw RecordingError(noRoom: problem) }
+        }
+        let segmentWrite: (Int) throws(RecordingError) -> Void = { bytes throws(RecordingError) in
+            try makeRoom(bytes)
             bytesSinceStart += bytes
             update { $0.bytesWritten += bytes }
         }
@@ -211,10 +264,16 @@ public final class Recorder: Sendable {
                 }
                 segment = nil
             }
+            if error.isNoRoom {
+                // Retention logged why, once; look again soon so recording resumes by itself.
+                retryAt = now + 2_000_000_000
+                update { $0.state = .paused; $0.lastError = error.description; $0.currentFile = nil }
+                return
+            }
             retryAt = now + backoff
             logger.error("recording error; retrying in \(backoff / 1_000_000_000) s", metadata: ["camera": "\(camera)", "while": "\(what)", "error": "\(error)"])
             backoff = min(backoff * 2, 30_000_000_000)
-            update { $0.state = "error"; $0.lastError = error.description; $0.currentFile = nil }
+            update { $0.state = .error; $0.lastError = error.description; $0.currentFile = nil }
             if error.isNoSpace { retention.enforce() }
         }
 
@@ -247,7 +306,7 @@ public final class Recorder: Sendable {
                     segment = try MP4File(path: path, first: frame, fragmentNanos: fragmentNanos, sync: config.sync, nominalFps: fps,
                                           beforeWrite: segmentWrite)
                     let relative = String(path.dropFirst(config.root.count + 1))
-                    update { $0.state = "recording"; $0.currentFile = relative; $0.lastError = nil }
+                    update { $0.state = .recording; $0.currentFile = relative; $0.lastError = nil }
                 }
                 let open = segment!
                 let kept = try open.append(frame)
@@ -258,35 +317,54 @@ public final class Recorder: Sendable {
             }
         }
 
-        func startEvents(_ requests: [(file: String, reason: String)], frame: EncodedFrame) {
-            for request in requests {
-                let seed = ring.frames.first ?? frame
-                do {
-                    let file = try MP4File(path: "\(config.root)/\(request.file)", first: seed, fragmentNanos: fragmentNanos,
-                                           sync: config.sync, nominalFps: fps, comment: request.reason.isEmpty ? "event" : request.reason,
-                                           beforeWrite: makeRoom)
-                    for f in ring.frames { try file.append(f) }
-                    events.append(ActiveEvent(file: file, endMono: frame.time.monotonicNanos + UInt64(config.eventPostSeconds * 1e9)))
-                    logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(request.file)", "reason": "\(request.reason)"])
-                } catch {
-                    logger.error("event clip failed", metadata: ["camera": "\(camera)", "file": "\(request.file)", "error": "\(error)"])
-                }
+        func startEvent(_ plan: ClipPlan, frame: EncodedFrame) {
+            let seed = ring.frames.first ?? frame
+            do {
+                let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, fragmentNanos: fragmentNanos,
+                                       sync: config.sync, nominalFps: fps, comment: plan.reason.isEmpty ? "event" : plan.reason,
+                                       beforeWrite: makeRoom)
+                for f in ring.frames { try file.append(f) }
+                events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono))
+                logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
+            } catch {
+                state.withLock { s in if s.clip?.file == plan.file { s.clip = nil } }
+                logger.error("event clip failed", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "error": "\(error)"])
             }
         }
 
         func advanceEvents(_ frame: EncodedFrame?) {
             // Not `events.removeAll(where:)`: appending may call makeRoom, which reads `events`.
             var still: [ActiveEvent] = []
-            for event in events {
+            for var event in events {
                 do {
-                    if let frame, frame.time.monotonicNanos < event.endMono {
-                        try event.file.append(frame)
-                        still.append(event)
-                        continue
+                    if let frame {
+                        // Events that arrived meanwhile may have moved the end; a clip that ends is
+                        // no longer open to extension (checked and cleared in one step).
+                        let ends = state.withLock { s -> Bool in
+                            if let clip = s.clip, clip.file == event.relative {
+                                event.endMono = clip.endMono
+                                if frame.time.monotonicNanos < clip.endMono { return false }
+                                s.clip = nil
+                                return true
+                            }
+                            return frame.time.monotonicNanos >= event.endMono
+                        }
+                        if !ends {
+                            try event.file.append(frame)
+                            still.append(event)
+                            continue
+                        }
+                    } else {
+                        state.withLock { s in if s.clip?.file == event.relative { s.clip = nil } }
                     }
                     let path = try event.file.finish()
                     update { $0.events += 1 }
                     logger.info("event clip saved", metadata: ["file": "\(path)", "seconds": "\(event.file.seconds)"])
+                    let share = retention.eventQuotaBytes()
+                    if event.file.bytesWritten > share {
+                        logger.warning("this event clip is larger than the event clips' share of the quota; it is kept, older clips make way",
+                                       metadata: ["file": "\(path)", "clip": "\(event.file.bytesWritten >> 20) MiB", "share": "\(share >> 20) MiB"])
+                    }
                 } catch {
                     event.file.abandon()
                     logger.error("event clip failed", metadata: ["file": "\(event.file.partPath)", "error": "\(error)"])
@@ -300,18 +378,19 @@ public final class Recorder: Sendable {
             heartbeat.add(1, ordering: .relaxed)
             let frame = sub.next(timeoutNanos: 250_000_000)
             if frame == nil && sub.isFinished { break }
-            let (want, requests) = state.withLock { s -> (Bool, [(file: String, reason: String)]) in
-                defer { s.eventRequests.removeAll() }
-                return (s.wantRecording, s.eventRequests)
+            let (want, newClip) = state.withLock { s -> (Bool, ClipPlan?) in
+                guard frame != nil, let clip = s.clip, !clip.started else { return (s.wantRecording, nil) }
+                s.clip?.started = true
+                return (s.wantRecording, clip)
             }
             if !want && segment != nil {
                 finishSegment()
-                update { $0.state = "stopped" }
+                update { $0.state = .stopped }
             } else if !want {
-                update { if $0.state == "error" { $0.state = "stopped"; $0.lastError = nil } }
+                update { if $0.state == .error || $0.state == .paused { $0.state = .stopped; $0.lastError = nil } }
             }
             if let frame {
-                if !requests.isEmpty { startEvents(requests, frame: frame) }
+                if let newClip { startEvent(newClip, frame: frame) }
                 ring.append(frame)
                 if want { record(frame) }
             }
@@ -326,7 +405,7 @@ public final class Recorder: Sendable {
         }
         finishSegment()
         advanceEvents(nil)
-        update { $0.state = "stopped"; $0.currentFile = nil }
+        update { $0.state = .stopped; $0.currentFile = nil }
     }
 }
 

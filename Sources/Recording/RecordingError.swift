@@ -8,17 +8,28 @@ public struct RecordingError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     /// One-line explanation.
     public let description: String
+    /// Retention refused the write (no room may be made); recording pauses and retries soon.
+    public let isNoRoom: Bool
 
     /// Wraps a failed system call.
     public init(errno code: Int32, _ call: String, _ path: String) {
         self.code = code
         description = "\(call) \(path): \(String(cString: strerror(code)))"
+        isNoRoom = false
     }
 
     /// A problem that is not a system call failure.
     public init(_ message: String) {
         code = 0
         description = message
+        isNoRoom = false
+    }
+
+    /// A write retention refused, with its reason.
+    public init(noRoom problem: String) {
+        code = 0
+        description = problem
+        isNoRoom = true
     }
 
     /// The disk is full.

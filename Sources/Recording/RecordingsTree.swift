@@ -80,7 +80,9 @@ public enum RecordingsTree {
             var st = stat()
             guard lstat(path, &st) == 0 else { return nil }
             let kind = st.st_mode & S_IFMT
-            if i == parts.count - 1 { return kind == S_IFREG ? path : nil }
+            // Only a file the recorder could have written: a hard link (to /etc/passwd, say) has
+            // more than one name, and a file of another owner was not written by this process.
+            if i == parts.count - 1 { return kind == S_IFREG && st.st_nlink == 1 && st.st_uid == geteuid() ? path : nil }
             guard kind == S_IFDIR else { return nil }
         }
         return nil

@@ -1,3 +1,4 @@
+import Foundation
 import Frames
 import Logging
 import Synchronization
@@ -67,11 +68,24 @@ public struct DiskUsage: Sendable, Codable, Equatable {
     public var quotaBytes: Int
     /// The free-space floor in force (configured minimum or minutes of recording, whichever is larger).
     public var floorBytes: Int
+    /// Why recording cannot go on now (the floor cannot be met without deleting the newest footage,
+    /// or the quota is full of protected and open files); nil while all is well.
+    public var problem: String?
 }
 
 /// Loop overwrite: keeps the recordings under their quota and the disk above a free-space floor by
 /// deleting the oldest recordings first. Only regular `.mp4` files found by walking the root without
 /// following links are ever deleted (with their markers); protected and open files never are.
+///
+/// The rules, in order:
+/// - The quota holds everything under the root, protected clips and files being written included.
+///   Before every write, room is made for it; when nothing may be deleted, the write is refused and
+///   recording pauses (status says why) instead of going over.
+/// - Event clips have a share of the quota; past it the oldest go first, never the newest clip of a camera.
+/// - The free-space floor is kept by deleting the oldest recordings, but never the newest footage:
+///   the last `recentSeconds` of each camera's segments and every event clip of the last
+///   `recentEventSeconds`. When only those are left, the disk was filled by something else, and
+///   recording pauses until there is room again.
 public final class Retention: Sendable {
     /// Recordings root.
     public let root: String
@@ -83,6 +97,10 @@ public final class Retention: Sendable {
     public let eventShare: Double
     /// Minutes of recording at the current bitrate that must stay free.
     public let reserveMinutes: Double
+    /// Segments younger than this are never deleted to keep the free-space floor.
+    public let recentSeconds: Int
+    /// Event clips younger than this are never deleted to keep the free-space floor.
+    public let recentEventSeconds: Int
 
     private let lock = Mutex<Estimate>(Estimate())
     private let rates = Mutex<[String: Double]>([:])
@@ -93,18 +111,22 @@ public final class Retention: Sendable {
         var used = 0
         var lastWalk: UInt64 = 0
         var valid = false
+        var problem: String?
     }
 
     private let logger: Logger?
 
     /// Creates the policy for `root`; deletions are logged to `logger`.
-    public init(root: String, quota: Quota, minFreeBytes: Int, eventShare: Double = 0.3, reserveMinutes: Double = 5, logger: Logger? = nil) {
+    public init(root: String, quota: Quota, minFreeBytes: Int, eventShare: Double = 0.3, reserveMinutes: Double = 5,
+                recentSeconds: Int = 300, recentEventSeconds: Int = 3600, logger: Logger? = nil) {
         self.logger = logger
         self.root = root
         self.quota = quota
         self.minFreeBytes = minFreeBytes
         self.eventShare = eventShare
         self.reserveMinutes = reserveMinutes
+        self.recentSeconds = recentSeconds
+        self.recentEventSeconds = recentEventSeconds
     }
 
     /// Tells retention a camera's current recording rate, used to size the free-space floor.
@@ -119,40 +141,76 @@ public final class Retention: Sendable {
         return (Int(fs.f_blocks) * Int(fs.f_frsize), Int(fs.f_bavail) * Int(fs.f_frsize))
     }
 
-    /// The floor in bytes: the configured minimum or `reserveMinutes` of recording (capped at a
+    /// The configured minimum free space as applied on a filesystem of `filesystemSize` bytes: at
+    /// most an eighth of it, so that the default 256 MiB does not empty a small card.
+    func minimumFree(filesystemSize: Int) -> Int {
+        filesystemSize > 0 ? min(minFreeBytes, filesystemSize / 8) : minFreeBytes
+    }
+
+    /// The floor in bytes: the minimum free space or `reserveMinutes` of recording (capped at a
     /// quarter of the filesystem, so a small card is not emptied), whichever is larger.
     func floorBytes(filesystemSize: Int) -> Int {
         let rate = rates.withLock { $0.values.reduce(0, +) }
-        return max(minFreeBytes, min(Int(rate * reserveMinutes * 60), filesystemSize / 4))
+        return max(minimumFree(filesystemSize: filesystemSize), min(Int(rate * reserveMinutes * 60), filesystemSize / 4))
+    }
+
+    /// The bytes event clips may use on this filesystem.
+    public func eventQuotaBytes() -> Int {
+        Int(Double(quota.bytes(ofFilesystem: filesystem().total)) * eventShare)
+    }
+
+    /// What is wrong with these limits on this filesystem before anything is recorded, one line each:
+    /// a minimum free space larger than the filesystem allows, and an event share that cannot hold
+    /// one clip of `clipBytes` (an estimate from the cameras' sizes).
+    public func startupProblems(clipBytes: Int) -> [String] {
+        let fs = filesystem()
+        var problems: [String] = []
+        if minimumFree(filesystemSize: fs.total) < minFreeBytes {
+            problems.append("min_free \(mib(minFreeBytes)) cannot be kept on this \(mib(fs.total)) filesystem; keeping \(mib(minimumFree(filesystemSize: fs.total))) (an eighth) free instead")
+        }
+        let floor = floorBytes(filesystemSize: fs.total)
+        let recordings = RecordingsTree.files(under: root).reduce(0) { $0 + $1.allocated }
+        if fs.total > 0, fs.free + recordings < floor {
+            problems.append("only \(mib(fs.free)) of \(mib(fs.total)) is free and the recordings hold \(mib(recordings)): the free-space floor of \(mib(floor)) cannot be met; recording pauses until other programs free space")
+        }
+        let share = eventQuotaBytes()
+        if clipBytes > share {
+            problems.append("the event clips' share of the quota (\(mib(share))) cannot hold one clip (about \(mib(clipBytes))); raise the quota or event_quota_percent, or shorten the pre/post-roll")
+        }
+        return problems
     }
 
     /// Called before `bytes` are written: deletes the oldest recordings first if the write would take
-    /// usage over the quota or free space under the floor. Cheap unless something must go.
-    public func makeRoom(for bytes: Int, inUse: Set<String>) {
+    /// usage over the quota or free space under the floor. Cheap unless something must go. Returns
+    /// why the write must not happen (nothing more may be deleted), or nil when it may.
+    public func makeRoom(for bytes: Int, inUse: Set<String>) -> String? {
         let pages = (bytes + 4095) / 4096 * 4096
         let fs = filesystem()
         let quotaBytes = quota.bytes(ofFilesystem: fs.total)
         let floor = floorBytes(filesystemSize: fs.total)
         let needsWalk = lock.withLock { e -> Bool in
             let stale = MonotonicClock.nanos() &- e.lastWalk > 30_000_000_000
-            return !e.valid || stale || e.used + pages > quotaBytes || fs.free - pages < floor
+            return !e.valid || stale || e.problem != nil || e.used + pages > quotaBytes || fs.free - pages < floor
         }
         if needsWalk { enforce(inUse: inUse, incoming: pages) }
-        lock.withLock { $0.used += pages }
+        return lock.withLock { e -> String? in
+            if e.problem == nil { e.used += pages }
+            return e.problem
+        }
     }
 
     /// The last measured usage (nil before the first pass).
     public var usage: DiskUsage? { lastUsage.withLock { $0 } }
 
-    /// Deletes the oldest deletable recordings until usage and free space are within limits.
-    /// `inUse` are paths being written. Returns the deleted paths.
+    /// Deletes the oldest deletable recordings until usage and free space are within limits (with
+    /// room for `incoming` more bytes). `inUse` are paths being written. Returns the deleted paths.
     @discardableResult
     public func enforce(inUse: Set<String> = [], incoming: Int = 0) -> [String] {
         lock.withLock { estimate in
             let files = RecordingsTree.files(under: root)
             var fs = filesystem()
-            let quotaBytes = quota.bytes(ofFilesystem: fs.total) - incoming
-            let floor = floorBytes(filesystemSize: fs.total) + incoming
+            let quotaBytes = quota.bytes(ofFilesystem: fs.total)
+            let floor = floorBytes(filesystemSize: fs.total)
             var used = files.reduce(0) { $0 + $1.allocated }
             let eventQuota = Int(Double(quotaBytes) * eventShare)
             let protected = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }
@@ -164,37 +222,78 @@ public final class Retention: Sendable {
             var candidates = files.filter { $0.isVideo && !inUse.contains($0.path) && !protected.contains($0.path) }
                 .sorted { ($0.modified, $0.relative) < ($1.modified, $1.relative) }
             var deleted: [String] = []
+            let now = Int(Date.now.timeIntervalSince1970)
 
-            func remove(_ file: RecordingFile) {
+            func remove(_ file: RecordingFile, _ why: String) {
                 guard unlink(file.path) == 0 else { return }
                 deleted.append(file.path)
-                logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)"])
+                logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)", "for": "\(why)"])
                 used -= file.allocated
                 fs.free += file.allocated
                 if file.isEvent { sharedEvents -= file.allocated }
             }
 
-            // Event clips have their own share of the quota.
-            for file in candidates where file.isEvent && sharedEvents > eventQuota {
-                remove(file)
+            // Event clips have their own share of the quota; each camera's newest clip is never
+            // deleted to make room for itself.
+            var newestEvent: [String: String] = [:]
+            for file in candidates where file.isEvent { newestEvent[file.camera] = file.path }
+            let newestEvents = Set(newestEvent.values)
+            for file in candidates where file.isEvent && sharedEvents > eventQuota && !newestEvents.contains(file.path) {
+                remove(file, "event share")
             }
-            let gone = Set(deleted)
+            var gone = Set(deleted)
             candidates.removeAll { gone.contains($0.path) }
-            // Then the oldest normal segments, and event clips only when no segment is left.
+            // Then the quota: the oldest normal segments, and event clips only when no segment is left.
             let order = candidates.filter { !$0.isEvent } + candidates.filter(\.isEvent)
-            for file in order where used > quotaBytes || fs.free < floor {
-                remove(file)
+            for file in order where used + incoming > quotaBytes {
+                remove(file, "quota")
+            }
+            gone = Set(deleted)
+            // Then the floor, sparing the newest footage: it is the reason the recorder exists.
+            let recent = order.filter { file in
+                !gone.contains(file.path) && now - file.modified < (file.isEvent ? recentEventSeconds : recentSeconds)
+            }
+            let spared = Set(recent.map(\.path))
+            for file in order where !gone.contains(file.path) && !spared.contains(file.path) && fs.free - incoming < floor {
+                remove(file, "free-space floor")
             }
             // `used` was kept up to date while deleting; free space is read again from the filesystem.
             if !deleted.isEmpty { fs = filesystem() }
+            var problem: String?
+            if used + incoming > quotaBytes {
+                problem = "quota full: protected clips and files being written use \(mib(used)) of the \(mib(quotaBytes)) quota; unprotect clips or raise the quota"
+            } else if fs.free - incoming < floor {
+                let others = fs.total - fs.free - used
+                problem = others > used
+                    ? "disk full, not by recordings: other files use \(mib(others)), \(mib(fs.free)) is free and the floor is \(mib(floor)); the newest footage is kept and recording resumes when there is room"
+                    : "disk full: the recordings (\(mib(used))) leave \(mib(fs.free)) free, under the floor of \(mib(floor)); the newest footage is kept; lower the quota"
+            }
+            if problem != estimate.problem {
+                if let problem {
+                    logger?.error("recording paused", metadata: ["problem": "\(problem)"])
+                } else {
+                    logger?.notice("recording can go on: there is room again")
+                }
+            }
             let removed = Set(deleted)
             let events = files.filter { $0.isEvent && !removed.contains($0.path) }.reduce(0) { $0 + $1.allocated }
-            estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true)
+            estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true, problem: problem)
             lastUsage.withLock {
                 $0 = DiskUsage(usedBytes: used, eventBytes: events, freeBytes: fs.free, totalBytes: fs.total,
-                               quotaBytes: quotaBytes + incoming, floorBytes: floor - incoming)
+                               quotaBytes: quotaBytes, floorBytes: floor, problem: problem)
             }
             return deleted
         }
     }
+}
+
+/// Rough MJPEG bytes per second of a camera: about 0.15 bytes per pixel at quality 80 on real scenes
+/// (measured on the street clip and photos); used before anything is recorded.
+public func estimatedBytesPerSecond(width: Int, height: Int, fps: Int) -> Double {
+    Double(width * height) * 0.15 * Double(fps)
+}
+
+/// Bytes as MiB for messages.
+func mib(_ bytes: Int) -> String {
+    "\(bytes >> 20) MiB"
 }

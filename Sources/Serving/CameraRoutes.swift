@@ -48,7 +48,7 @@ struct CameraRoutes: Sendable {
     }
 
     /// A settings change: any of the fields; width and height go together.
-    struct Change: Decodable {
+    struct Change: JSONRequestBody {
         var width: Int?
         var height: Int?
         var fps: Int?
@@ -59,19 +59,18 @@ struct CameraRoutes: Sendable {
     }
 
     /// The camera named in the path and the request's required JSON body, or the error answer.
-    private func cameraAndBody<T: Decodable>(_ id: String, _ request: Request, _ type: T.Type,
-                                             allowedFields: Set<String>? = nil) async throws -> Result<(Camera, T), HTTPErrorResponse> {
+    private func cameraAndBody<T: JSONRequestBody>(_ id: String, _ request: Request, _ type: T.Type) async throws -> Result<(Camera, T), HTTPErrorResponse> {
         let camera: Camera
         switch cameras.named(id) {
         case .success(let c): camera = c
         case .failure(let e): return .failure(e)
         }
-        return try await JSONBody.decode(type, request, required: true, allowedFields: allowedFields).map { (camera, $0!) }
+        return try await JSONBody.decode(type, request, required: true).map { (camera, $0!) }
     }
 
     private func change(_ request: Request, id: String) async throws -> Response {
         let (camera, body): (Camera, Change)
-        switch try await cameraAndBody(id, request, Change.self, allowedFields: Change.fields) {
+        switch try await cameraAndBody(id, request, Change.self) {
         case .success(let pair): (camera, body) = pair
         case .failure(let e): return e.response
         }
@@ -102,8 +101,10 @@ struct CameraRoutes: Sendable {
         }
     }
 
-    struct SourceRequest: Decodable {
+    struct SourceRequest: JSONRequestBody {
         var source: String
+
+        static let fields: Set<String> = ["source"]
     }
 
     /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.

@@ -27,15 +27,21 @@ enum JSON {
     }
 }
 
+/// A JSON request body that names its fields, so that a field not among them is refused
+/// (a typo must not pass silently).
+protocol JSONRequestBody: Decodable {
+    /// Every field the body may have.
+    static var fields: Set<String> { get }
+}
+
 /// Request bodies of the JSON API.
 enum JSONBody {
     /// Largest request body the API accepts.
     static let maxBody = 16 * 1024
 
-    /// Decodes an optional JSON body; nil body fields when the body is empty.
-    /// With `allowedFields`, a field not in the set is refused (a typo must not pass silently).
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, required: Bool = false,
-                                     allowedFields: Set<String>? = nil) async throws -> Result<T?, HTTPErrorResponse> {
+    /// Decodes an optional JSON body; nil when the body is empty. A body must be a JSON object sent
+    /// as `application/json`, with none but `T`'s fields.
+    static func decode<T: JSONRequestBody>(_ type: T.Type, _ request: Request, required: Bool = false) async throws -> Result<T?, HTTPErrorResponse> {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBody)
@@ -45,11 +51,19 @@ enum JSONBody {
         if body.readableBytes == 0 {
             return required ? .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing body", "this request needs a JSON body"))) : .success(nil)
         }
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            return .failure(HTTPErrorResponse(JSON.error(.unsupportedMediaType, "not JSON",
+                                                         "the body is sent as '\(mediaType ?? "no Content-Type")'; allowed: application/json")))
+        }
         let data = Data(body.readableBytesView)
-        if let allowedFields, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let unknown = object.keys.sorted().first(where: { !allowedFields.contains($0) }) {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body must be one JSON object, e.g. {\"camera\": \"front\"}")))
+        }
+        if let unknown = object.keys.sorted().first(where: { !T.fields.contains($0) }) {
+            let allowed = T.fields.sorted().joined(separator: ", ")
             return .failure(HTTPErrorResponse(JSON.error(.badRequest, "unknown field",
-                                                         "field '\(unknown)' is not known; allowed: \(allowedFields.sorted().joined(separator: ", "))")))
+                                                         "field '\(unknown.prefix(64))' is not known; allowed: \(allowed)")))
         }
         do {
             return .success(try JSONDecoder().decode(T.self, from: data))

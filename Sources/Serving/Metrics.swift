@@ -63,7 +63,7 @@ final class Metrics: Sendable {
                 counter("recorded_bytes", "Bytes written to recordings", id, value: UInt64(r.bytesWritten))
                 counter("recording_dropped_frames", "Frames not recorded (disk slow or failing)", id, value: r.droppedFrames)
                 counter("event_clips", "Event clips saved", id, value: UInt64(r.events))
-                gauge("recording", "bool", "1 while recording", [("camera", id)], r.state == "recording" ? 1 : 0)
+                gauge("recording", "bool", "1 while recording", [("camera", id)], r.state == .recording ? 1 : 0)
             }
         }
         if let usage = recordings?.retention.usage {

@@ -27,14 +27,18 @@ struct RecordingRoutes: Sendable {
     let cameras: [Camera]
     let access: RecordingsAccess?
 
-    struct CameraRequest: Decodable {
+    struct CameraRequest: JSONRequestBody {
         var camera: String?
         var reason: String?
+
+        static let fields: Set<String> = ["camera", "reason"]
     }
 
-    struct ProtectRequest: Decodable {
+    struct ProtectRequest: JSONRequestBody {
         var path: String
         var `protected`: Bool
+
+        static let fields: Set<String> = ["path", "protected"]
     }
 
     struct Listed: Codable {
@@ -99,6 +103,10 @@ struct RecordingRoutes: Sendable {
         let reason = body?.reason ?? "api"
         guard reason.count <= 200 else {
             return JSON.error(.badRequest, "reason too long", "reason has \(reason.count) characters; allowed: up to 200")
+        }
+        // It reaches the log and the clip's metadata: no line breaks or other control characters.
+        guard !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return JSON.error(.badRequest, "bad reason", "reason contains control characters (line breaks, tabs, escapes); allowed: printable text up to 200 characters")
         }
         let selected: [Camera]
         switch targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera) {

@@ -27,7 +27,7 @@ public struct WatchdogService: Service {
         cameras.map { c in
             let s = c.status()
             var text = "\(s.id) " + (s.state == "streaming" ? String(format: "%.1f fps", s.measuredFps) : s.state)
-            if let r = s.recording { text += r.state == "recording" ? " recording" : " \(r.state)" }
+            if let r = s.recording { text += " \(r.state.rawValue)" }
             return text
         }.joined(separator: "; ")
     }

@@ -41,7 +41,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let file: ConfigFile
         do {
-            file = try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil) ?? ConfigFile()
+            file = try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil && config != ConfigLoader.defaultPath) ?? ConfigFile()
         } catch {
             throw StartupError(error.description)
         }
@@ -140,13 +140,20 @@ struct Doctor: ParsableCommand {
         let geometry = (try? CameraConfig.parseGeometry((file.size ?? "1280x720@30")[...], base: CameraConfig.defaultGeometry, context: ""))
             ?? CameraConfig.defaultGeometry
         let cameraCount = max(1, file.cameras.count)
-        let bytesPerSecond = Double(geometry.width * geometry.height) * 0.15 * Double(geometry.fps) * Double(cameraCount)
+        let bytesPerSecond = estimatedBytesPerSecond(width: geometry.width, height: geometry.height, fps: geometry.fps) * Double(cameraCount)
         let hours = free / bytesPerSecond / 3600
         let level: Level = hours < 1 ? .fail : (hours < 6 ? .warn : .ok)
         out.append(Check(level: level, name: "disk space",
                          detail: String(format: "%.1f GB free: about %.1f hours at %@ with %d camera(s) (~%.1f MB/s)",
                                         free / 1e9, hours, "\(geometry)", cameraCount, bytesPerSecond / 1e6),
                          fix: "use a larger card or disk; loop recording keeps working either way"))
+        if let config = try? RecordingOptions.parse([]).config(file: file) {
+            let retention = Retention(root: root, quota: config.quota, minFreeBytes: config.minFreeBytes, eventShare: config.eventShare)
+            let clip = Int(bytesPerSecond / Double(cameraCount) * (config.eventPreSeconds + config.eventPostSeconds))
+            for problem in retention.startupProblems(clipBytes: clip) {
+                out.append(Check(level: .warn, name: "retention", detail: problem, fix: "see [recording] quota, min_free and event_quota_percent"))
+            }
+        }
         if type == "vfat" || type == "exfat" {
             out.append(Check(level: .warn, name: "filesystem", detail: "\(type) has no journal: a power cut can damage the folder structure",
                              fix: "format the recordings disk as ext4"))
@@ -238,7 +245,35 @@ struct Doctor: ParsableCommand {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if bound == 0 { return Check(level: .ok, name: "port", detail: "\(port) is free") }
-        return Check(level: .fail, name: "port", detail: "\(port) is in use (\(String(cString: strerror(errno))))",
+        let problem = String(cString: strerror(errno))
+        if Self.blackboxAnswers(port: port) {
+            return Check(level: .ok, name: "port", detail: "\(port) is served by the blackbox daemon running now")
+        }
+        return Check(level: .fail, name: "port", detail: "\(port) is in use by another program (\(problem))",
                      fix: "stop the program using it, or choose another port (--port / [server] port)")
+    }
+
+    /// Whether the program on `port` of this machine is a blackbox daemon (its `Server` header says so).
+    static func blackboxAnswers(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("HEAD /healthz HTTP/1.0\r\n\r\n".utf8)
+        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
+        var answer = [UInt8](repeating: 0, count: 1024)
+        let n = recv(fd, &answer, answer.count, 0)
+        guard n > 0 else { return false }
+        return String(decoding: answer[..<n], as: UTF8.self).lowercased().contains("\r\nserver: blackbox\r\n")
     }
 }

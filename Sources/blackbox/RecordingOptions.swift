@@ -33,6 +33,9 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "Seconds after an event included in its clip (0-3600). Default: 20.")
     var eventPost: Double?
 
+    @Option(help: "Longest an event clip grows while further events extend it, seconds (pre + post roll to 7200). Default: 300.")
+    var eventMax: Double?
+
     @Option(help: "Share of the quota for event clips, percent (1-99). Default: 30.")
     var eventQuota: Double?
 
@@ -62,6 +65,7 @@ struct RecordingOptions: ParsableArguments {
         c.minFreeBytes = free
         c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
         c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
+        c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
         guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {
@@ -73,7 +77,8 @@ struct RecordingOptions: ParsableArguments {
     }
 
     /// Creates the root, recovers segments a crash left unfinished, and returns what cameras need to record.
-    static func prepare(_ config: RecordingConfig, logger: Logger) throws -> RecordingSetup? {
+    /// Limits that cannot work on this disk are reported here, before anything is recorded.
+    static func prepare(_ config: RecordingConfig, cameras: [CameraConfig], logger: Logger) throws -> RecordingSetup? {
         do {
             try RecordingsRoot.create(config.root)
         } catch {
@@ -94,6 +99,12 @@ struct RecordingOptions: ParsableArguments {
         }
         let retention = Retention(root: config.root, quota: config.quota, minFreeBytes: config.minFreeBytes, eventShare: config.eventShare, logger: logger)
         retention.enforce()
+        let clip = cameras.map { c in
+            estimatedBytesPerSecond(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps) * (config.eventPreSeconds + config.eventPostSeconds)
+        }.max() ?? 0
+        for problem in retention.startupProblems(clipBytes: Int(clip)) {
+            logger.warning("recording limits do not fit this disk", metadata: ["problem": "\(problem)"])
+        }
         return RecordingSetup(config: config, retention: retention, logger: logger, recovered: recovered)
     }
 }

@@ -39,15 +39,23 @@ struct Recordings: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every fragment of recordings: structure, each frame's JPEG markers, timestamps and gaps.",
-            discussion: "Exits 1 when any file is damaged."
+            discussion: """
+                Exits 1 when any file is damaged. A segment being written (a .part changed in the last \(Int(Verify.writingSeconds)) s)                 is checked up to its last whole fragment and reported as WRITING; an older .part was cut by a crash or power loss                 (UNFINISHED: the daemon repairs it at its next start). Neither counts as damaged.
+                """
         )
 
+        /// A `.part` changed this recently is being written now.
+        static let writingSeconds = 10.0
+
+        @Option(name: .customLong("recordings"), help: ArgumentHelp("Recordings folder, checked when no paths are given.", valueName: "dir"))
+        var root = "recordings"
+
         @Argument(help: "Files or folders to check (default: the recordings folder).")
-        var paths: [String] = ["recordings"]
+        var paths: [String] = []
 
         func run() throws {
             var files: [String] = []
-            for path in paths {
+            for path in paths.isEmpty ? [root] : paths {
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                     throw StartupError("no such file or folder: '\(path)'")
@@ -63,11 +71,22 @@ struct Recordings: ParsableCommand {
                 let r = Verifier.verify(path: file)
                 let fps = r.duration > 0 ? Double(r.frames) / r.duration : 0
                 let gaps = r.gaps.map { String(format: "%.2f s at %.2f s", $0.seconds, $0.at) }
-                print("\(r.isSound ? "OK     " : "DAMAGED") \(file): \(r.frames) frames, \(String(format: "%.2f", r.duration)) s, "
+                let label: String
+                if file.hasSuffix(".part") {
+                    let age = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date).map { -$0.timeIntervalSinceNow } ?? .infinity
+                    label = age < Self.writingSeconds ? "WRITING" : "UNFINISHED"
+                } else {
+                    label = r.isSound ? "OK" : "DAMAGED"
+                }
+                print("\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) \(file): \(r.frames) frames, \(String(format: "%.2f", r.duration)) s, "
                       + "\(String(format: "%.1f", fps)) fps, \(r.fragments) fragments, \(r.gaps.count) gaps"
                       + (gaps.isEmpty ? "" : " (\(gaps.joined(separator: ", ")))"))
-                for problem in r.problems { print("        \(problem)") }
-                if !r.isSound { damaged += 1 }
+                for problem in r.problems { print("           \(problem)") }
+                if label == "DAMAGED" { damaged += 1 }
+            }
+            if files.isEmpty {
+                print("no recordings under \(paths.isEmpty ? root : paths.joined(separator: ", "))")
+                return
             }
             print("\(files.count) files checked, \(damaged) damaged")
             if damaged > 0 { throw ExitCode(1) }

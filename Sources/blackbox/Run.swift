@@ -96,7 +96,7 @@ struct Run: AsyncParsableCommand {
     /// The configuration file, if any (an explicit --config must exist).
     func configFile() throws -> ConfigFile {
         do {
-            return try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil) ?? ConfigFile()
+            return try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil && config != ConfigLoader.defaultPath) ?? ConfigFile()
         } catch {
             throw ValidationError(error.description)
         }
@@ -142,6 +142,7 @@ struct Run: AsyncParsableCommand {
                                         workers: workers ?? file.workers ?? EncoderPool.defaultWorkers)
             defaults.geometry = try CameraConfig.parseGeometry((size ?? file.size ?? "\(CameraConfig.defaultGeometry)")[...],
                                                                base: CameraConfig.defaultGeometry, context: "--size")
+            defaults.geometryExplicit = (size ?? file.size) != nil
             try defaults.validate()
             let formatName = format ?? file.format ?? "auto"
             guard let defaultFormat = CaptureFormat(rawValue: formatName) else {
@@ -190,7 +191,7 @@ struct Run: AsyncParsableCommand {
         logger.info("connections capped", metadata: [
             "max": "\(connections.limits.maxConnections)", "openFileLimit": "\(descriptors.after)", "raisedFrom": "\(descriptors.before)",
             "reserved": "\(ConnectionLimits.descriptorReserve)"])
-        let setup = try RecordingOptions.prepare(settings.recording, logger: logger)
+        let setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
         let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
@@ -250,8 +251,10 @@ extension Run {
 
     /// Builds and starts one camera: with the settings saved from the web UI when there are some for
     /// this source, falling back to the configuration's if the camera cannot run with them.
-    static func startCamera(_ config: CameraConfig, saved: SavedSettings?, recording: RecordingSetup?, capture: CaptureOptions,
+    static func startCamera(_ configured: CameraConfig, saved: SavedSettings?, recording: RecordingSetup?, capture: CaptureOptions,
                             logger: Logger) throws -> Camera {
+        let (config, note) = configured.withDeviceMode()
+        if let note { logger.notice("camera mode chosen", metadata: ["camera": "\(config.id)", "mode": "\(note)"]) }
         if let saved, let changed = config.applying(saved), changed != config {
             let camera = try Camera(config: changed, recording: recording, capture: capture)
             do {

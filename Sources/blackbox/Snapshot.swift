@@ -51,6 +51,12 @@ struct Snapshot: ParsableCommand {
 
     func run() throws {
         let config = try config()
+        // The daemon waits for a lost camera to come back; a one-off snapshot of a device that is
+        // not there fails at once instead.
+        if case .v4l2(let path, _) = config.source, !FileManager.default.fileExists(atPath: path) {
+            let present = ((try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? []).filter { $0.hasPrefix("video") }.sorted()
+            throw StartupError("no such device: \(path); video devices here: \(present.isEmpty ? "none" : present.map { "/dev/\($0)" }.joined(separator: ", "))")
+        }
         var logger = Logger(label: "snapshot")
         logger.logLevel = .error
         let camera = try Camera(config: config, capture: CaptureOptions(logger: logger))

@@ -44,7 +44,8 @@ def test_switching_cameras_stops_the_old_child_before_starting_the_new(start_dae
     stream = MJPEGStream(d.base, "/stream")
     stream.next_part()
     stream.close()
-    request = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1"}).encode(), method="POST")
+    request = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1"}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=15) as r:
         cam = json.loads(r.read())
     assert cam["source"] == "rpicam:1 160x120@30 yuv420"
@@ -56,7 +57,8 @@ def test_switching_cameras_stops_the_old_child_before_starting_the_new(start_dae
     # The old child ignored SIGTERM, was killed and reaped before the new one started.
     assert lines[1].endswith("earlier-alive=0")
     assert not os.path.exists(f"/proc/{lines[0].split()[0]}")
-    bad = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1:640x480"}).encode(), method="POST")
+    bad = urllib.request.Request(d.base + "/api/cameras/pi/source", data=json.dumps({"source": "rpicam:1:640x480"}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
     try:
         urllib.request.urlopen(bad, timeout=10)
         raise AssertionError("a size change was accepted")

@@ -1,3 +1,5 @@
+import Frames
+
 /// The capture format a camera asks for.
 public enum CaptureFormat: String, Sendable, CaseIterable, CustomStringConvertible {
     /// MJPEG pass-through when the camera offers it, else YUV 4:2:0, NV12, YUYV, grey.
@@ -54,6 +56,21 @@ public enum FormatChoice {
         let usable = offers.filter { f in CaptureFormat.auto.fourccs.contains(f.fourcc) }
         throw CaptureError.unsupported("\(device) does not offer \(width)x\(height)@\(fps) as \(request); it offers: "
                                        + describe(usable.isEmpty ? offers : usable))
+    }
+
+    /// The mode to use when none was asked for: the size closest to 1280x720 (by pixel count) among
+    /// the formats `request` can use, at its highest rate of 30 fps or less (its lowest rate when every
+    /// rate is higher). Nil when the device lists no usable size.
+    public static func bestMode(_ request: CaptureFormat, offers: [DeviceFormat]) -> FrameGeometry? {
+        let fourccs = request == .h264 ? CaptureFormat.auto.fourccs : request.fourccs
+        let sizes = offers.filter { fourccs.contains($0.fourcc) }.flatMap(\.sizes).filter { $0.width % 2 == 0 && $0.height % 2 == 0 }
+        let target = 1280 * 720
+        func rate(_ size: DeviceFormat.Size) -> Int { size.fps.filter { $0 <= 30 }.max() ?? size.fps.min() ?? 30 }
+        let best = sizes.min { a, b in
+            let (da, db) = (abs(a.width * a.height - target), abs(b.width * b.height - target))
+            return da != db ? da < db : rate(a) > rate(b)
+        }
+        return best.map { FrameGeometry(width: $0.width, height: $0.height, fps: rate($0)) }
     }
 
     /// `YUYV 640x480@25/15, 1280x720@10; MJPG …` — one line, for error messages.
