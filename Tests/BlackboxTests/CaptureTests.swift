@@ -21,6 +21,21 @@ struct FormatChoiceTests {
         #expect(try FormatChoice.choose(.auto, width: 640, height: 480, fps: 30, offers: rawOnly, device: "/dev/video0").fourcc.description == "YUYV")
     }
 
+    @Test("without a size: closest to 720p, highest rate up to 30, among the formats asked for")
+    func bestMode() {
+        #expect(FormatChoice.bestMode(.auto, offers: webcam) == FrameGeometry(width: 1280, height: 720, fps: 30))
+        #expect(FormatChoice.bestMode(.yuyv, offers: webcam) == FrameGeometry(width: 1280, height: 720, fps: 10))
+        let fast = [DeviceFormat(fourcc: FourCC(0x5659_5559), description: "YUYV", compressed: false,
+                                 sizes: [.init(width: 320, height: 240, fps: [60, 120]), .init(width: 1920, height: 1080, fps: [60, 25, 5])])]
+        // 1920x1080 is nearer to 720p than 320x240 (2.25 times its pixels against a twelfth); its best rate up to 30 is 25.
+        #expect(FormatChoice.bestMode(.auto, offers: fast) == FrameGeometry(width: 1920, height: 1080, fps: 25))
+        // Only rates above 30: the lowest of them.
+        let only60 = [DeviceFormat(fourcc: FourCC(0x5659_5559), description: "YUYV", compressed: false,
+                                   sizes: [.init(width: 1280, height: 720, fps: [60, 50])])]
+        #expect(FormatChoice.bestMode(.auto, offers: only60) == FrameGeometry(width: 1280, height: 720, fps: 50))
+        #expect(FormatChoice.bestMode(.auto, offers: []) == nil)
+    }
+
     @Test("a size or rate the device lacks is refused with what it offers")
     func unsupportedListsOffers() {
         #expect {

@@ -243,3 +243,38 @@ struct RetentionTests {
         #expect(Quota(text) == nil)
     }
 }
+
+@Suite("Retention keeps what was just kept")
+struct RetentionRulesTests {
+    @Test("an event clip larger than the whole share is not deleted to make room for itself; older clips are")
+    func newestClipStays() {
+        let dir = TempDir()
+        dir.write("events/front/d/old.mp4", bytes: 102_400, modified: 1_000)
+        dir.write("events/front/d/new.mp4", bytes: 409_600, modified: 2_000)
+        // The share is 30 % of 1 MB = 300 KB: the newest clip alone is larger.
+        let retention = Retention(root: dir.path, quota: .bytes(1_024_000), minFreeBytes: 0, eventShare: 0.3)
+        retention.enforce()
+        #expect(dir.exists("events/front/d/new.mp4"))
+        #expect(!dir.exists("events/front/d/old.mp4"))
+        #expect(retention.startupProblems(clipBytes: 409_600).contains { $0.contains("cannot hold one clip") })
+        #expect(!retention.startupProblems(clipBytes: 100_000).contains { $0.contains("cannot hold one clip") })
+    }
+
+    @Test("a write the quota cannot hold (protected and open files fill it) is refused, and the usage stays under the quota")
+    func fullOfProtectedClips() throws {
+        let dir = TempDir()
+        dir.write("events/front/d/kept.mp4", bytes: 409_600, modified: 1_000)
+        dir.write("events/front/d/kept.mp4.protected", bytes: 0)
+        dir.write("front/d/open.mp4.part", bytes: 40_960)
+        let retention = Retention(root: dir.path, quota: .bytes(460_000), minFreeBytes: 0)
+        let problem = retention.makeRoom(for: 102_400, inUse: [dir.path + "/front/d/open.mp4.part"])
+        #expect(problem?.hasPrefix("quota full") == true)
+        #expect(dir.exists("events/front/d/kept.mp4"))
+        let usage = try #require(retention.usage)
+        #expect(usage.problem == problem && usage.usedBytes <= usage.quotaBytes)
+        // Unprotected, the clip makes way and the write may go ahead.
+        unlink(dir.path + "/events/front/d/kept.mp4.protected")
+        #expect(retention.makeRoom(for: 102_400, inUse: []) == nil)
+        #expect(!dir.exists("events/front/d/kept.mp4"))
+    }
+}

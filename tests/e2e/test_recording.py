@@ -301,6 +301,7 @@ def test_an_event_clip_larger_than_its_share_is_kept_and_said_so(small_disk):
 
 def test_events_during_a_clip_extend_it_instead_of_writing_copies(start_daemon):
     d = start_daemon("--camera", "front=testpattern:320x240@30", "--no-record", "--event-pre", "2", "--event-post", "3")
+    time.sleep(3)  # a full pre-roll in memory
     tickets = []
     for _ in range(3):
         code, answer = post(d, "/api/events", {"reason": "burst"})
@@ -323,8 +324,8 @@ def test_events_during_a_clip_extend_it_instead_of_writing_copies(start_daemon):
 def test_protected_and_open_clips_never_take_usage_over_the_quota(small_disk):
     root = os.path.join(small_disk, "recordings")
     quota = 12 << 20
-    d = Daemon("--camera", "front=testpattern:1280x720@30", "--quality", "95", "--quota", "12M", "--min-free", "1M",
-               "--segment-seconds", "1", "--event-pre", "2", "--event-post", "8", "--event-quota", "60", recordings=root)
+    d = Daemon("--camera", "front=testpattern:640x360@30", "--quota", "12M", "--min-free", "1M",
+               "--segment-seconds", "1", "--event-pre", "2", "--event-post", "6", "--event-quota", "60", recordings=root)
     peak = 0
     try:
         _, answer = post(d, "/api/events", {"reason": "keep"})

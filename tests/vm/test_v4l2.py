@@ -179,3 +179,34 @@ def test_devices_lists_vivid():
     r = run_cli("devices")
     assert r.returncode == 0
     assert f"{DEVICE}: vivid" in r.stdout and "YUYV" in r.stdout and "640x480 @ 25" in r.stdout
+
+
+def rates_at(width, height):
+    """Whole frame rates the device lists at a size (from v4l2-ctl, not from blackbox)."""
+    out = subprocess.run(["v4l2-ctl", "-d", DEVICE, "--list-formats-ext"], capture_output=True, text=True, timeout=20).stdout
+    rates, here = set(), False
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Size:"):
+            here = line.endswith(f"{width}x{height}")
+        elif here and line.startswith("Interval:") and "fps" in line:
+            rates.add(round(float(line.split("(")[1].split()[0])))
+    return rates
+
+
+def test_without_a_size_the_camera_runs_at_its_best_mode_and_says_which():
+    # vivid's webcam offers 1280x720 only at low rates, not the default 1280x720@30.
+    best = max(r for r in rates_at(1280, 720) if r <= 30)
+    assert best < 30
+    d = Daemon("--camera", f"front=v4l2:{DEVICE}", "--no-record")
+    try:
+        s = status(d)
+        assert (s["width"], s["height"], s["configuredFps"]) == (1280, 720, best), s
+        wait_for(lambda: status(d)["framesCaptured"] > 5, 30, "frames")
+        assert snapshot(d).size == (1280, 720)
+    finally:
+        d.stop()
+    assert f"best mode 1280x720@{best}" in d.proc.stderr.read()
+    # An explicit size the camera lacks still fails, naming what it offers.
+    r = run_cli("run", "--camera", f"front=v4l2:{DEVICE}:1280x720@30", "--no-record", "--port", "0")
+    assert r.returncode == 2 and "it offers" in r.stderr

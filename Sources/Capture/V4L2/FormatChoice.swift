@@ -1,3 +1,4 @@
+import Foundation
 import Frames
 
 /// The capture format a camera asks for.
@@ -58,16 +59,17 @@ public enum FormatChoice {
                                        + describe(usable.isEmpty ? offers : usable))
     }
 
-    /// The mode to use when none was asked for: the size closest to 1280x720 (by pixel count) among
+    /// The mode to use when none was asked for: the size closest to 1280x720 (by the ratio of pixel
+    /// counts, so 1080p is nearer than 320x240) among
     /// the formats `request` can use, at its highest rate of 30 fps or less (its lowest rate when every
     /// rate is higher). Nil when the device lists no usable size.
     public static func bestMode(_ request: CaptureFormat, offers: [DeviceFormat]) -> FrameGeometry? {
         let fourccs = request == .h264 ? CaptureFormat.auto.fourccs : request.fourccs
         let sizes = offers.filter { fourccs.contains($0.fourcc) }.flatMap(\.sizes).filter { $0.width % 2 == 0 && $0.height % 2 == 0 }
-        let target = 1280 * 720
+        func distance(_ size: DeviceFormat.Size) -> Double { abs(log(Double(size.width * size.height) / Double(1280 * 720))) }
         func rate(_ size: DeviceFormat.Size) -> Int { size.fps.filter { $0 <= 30 }.max() ?? size.fps.min() ?? 30 }
         let best = sizes.min { a, b in
-            let (da, db) = (abs(a.width * a.height - target), abs(b.width * b.height - target))
+            let (da, db) = (distance(a), distance(b))
             return da != db ? da < db : rate(a) > rate(b)
         }
         return best.map { FrameGeometry(width: $0.width, height: $0.height, fps: rate($0)) }
