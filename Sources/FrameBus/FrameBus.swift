@@ -44,7 +44,9 @@ public final class FrameBus: Sendable {
             s.viewers[ObjectIdentifier(viewer)] = nil
             return s.latest?.sequence
         }
-        settledSkips.add(viewer.missing(latest: latest), ordering: .relaxed)
+        // The newest frame was still on offer while it was connected; now it is missed too.
+        let delivered = viewer.delivered.load(ordering: .relaxed)
+        if let latest, delivered != 0, latest >= delivered { settledSkips.add(latest - delivered + 1, ordering: .relaxed) }
     }
 
     /// The newest frame after the one `viewer` had last (waiting for one), counting what it skipped.
@@ -135,6 +137,7 @@ public final class LiveViewer: Sendable {
     /// Sequence number + 1 of the last frame delivered; 0 before the first.
     fileprivate let delivered = Atomic<UInt64>(0)
 
+    /// Frames published after its last one, but for the newest (which it may still get).
     fileprivate func missing(latest: UInt64?) -> UInt64 {
         let last = delivered.load(ordering: .relaxed)
         guard last != 0, let latest, latest >= last else { return 0 }
