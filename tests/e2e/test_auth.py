@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 
 import pytest
 

@@ -216,7 +216,7 @@ def test_flood_slowloris_and_stalled_viewers_do_not_stop_recording_or_live_view(
         assert cam["recording"]["droppedFrames"] == 0
         assert cam["viewerSkippedFrames"] > 0  # the stalled viewers skipped frames, and that was counted
         conns = status["connections"]
-        assert conns["limit"] == 1024 - 256 and conns["timedOut"] > 0 and conns["evicted"] > 0
+        assert conns["limit"] <= 1024 - 256 and conns["timedOut"] > 0 and conns["evicted"] > 0
 
         # Descriptors and memory come back once the attack is over.
         deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
 """doctor, snapshot and configuration files, as a user runs them."""
+import os
 import socket
 import subprocess
 
@@ -83,8 +84,9 @@ def test_snapshot_writes_valid_jpegs(tmp_path):
         data = open(path, "rb").read()
         assert int(count.split()[0]) == len(data)
         assert decode_jpeg(data).size == (640, 360)
-    r = run("snapshot", "--camera", "x=v4l2:/dev/no-such-camera", "-o", str(tmp_path))
-    assert r.returncode == 2 and "no picture from v4l2 /dev/no-such-camera" in r.stderr
+    # A device that is not there fails at once, naming the devices there are (the daemon would wait for it).
+    r = run("snapshot", "--camera", "x=v4l2:/dev/no-such-camera", "-o", str(tmp_path), timeout=5)
+    assert r.returncode == 2 and "no such device: /dev/no-such-camera; video devices here:" in r.stderr
 
 
 def test_the_example_configuration_is_valid_and_flags_override_it(tmp_path):
@@ -110,7 +112,9 @@ def test_the_example_configuration_is_valid_and_flags_override_it(tmp_path):
 def test_bad_configuration_files_name_file_line_key_value_and_what_is_allowed(tmp_path):
     cases = [
         ("[server]\nport = 80800\n", ":2: [server] port = 80800: out of range; allowed: 1 to 65535"),
-        ("[server]\nhost = \"x\"\nprot = 1\n", ":3: [server] prot = 1: unknown setting; allowed: host, port"),
+        ("[server]\nhost = \"x\"\nprot = 1\n", ":3: [server] prot = 1: unknown setting; allowed: host, max_connections, port"),
+        ("[server]\ntrusted_proxies = [\"proxy.lan\"]\n", ":2: [server] trusted_proxies = \"proxy.lan\": not an IP address; allowed: IPv4 or IPv6"),
+        ("[server]\nmax_connections = 2\n", ":2: [server] max_connections = 2: out of range; allowed: 8 to 100000"),
         ("[recording]\nsegment_seconds = \"long\"\n", ":2: [recording] segment_seconds = \"long\": must be a number"),
         ("[recording]\nquota = \"lots\"\n", ":2: [recording] quota = \"lots\": not allowed; allowed: a size like 32G"),
         ("[capture]\noverlay = 1\n", ":2: [capture] overlay = 1: must be true or false"),
@@ -130,3 +134,74 @@ def test_bad_configuration_files_name_file_line_key_value_and_what_is_allowed(tm
         assert f"{path}{message}" in r.stderr, (text, r.stderr)
     r = run("run", "--config", str(tmp_path / "missing.toml"))
     assert r.returncode == 2 and "cannot read the configuration file" in r.stderr
+
+
+def test_doctor_accepts_the_port_of_the_running_blackbox_and_refuses_another_program(tmp_path):
+    from conftest import Daemon
+    d = Daemon("--camera", "front=testpattern:160x120@5", "--no-record", recordings=str(tmp_path / "rec"))
+    try:
+        r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(d.port))
+        assert f"OK    port: {d.port} is served by the blackbox daemon running now" in r.stdout, r.stdout
+    finally:
+        d.stop()
+    with socket.socket() as other:
+        other.bind(("0.0.0.0", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(port))
+        assert f"FAIL  port: {port} is in use by another program" in r.stdout, r.stdout
+
+
+def test_doctor_and_start_report_limits_that_cannot_work_on_the_disk(tmp_path):
+    config = tmp_path / "b.toml"
+    config.write_text("[recording]\nquota = \"1M\"\nevent_quota_percent = 1\n")
+    r = run("doctor", "--config", str(config), "--recordings", str(tmp_path / "rec"), "--port", str(free_port()))
+    assert "WARN  retention: the event clips' share of the quota (0 MiB) cannot hold one clip" in r.stdout, r.stdout
+
+
+def test_verify_tells_writing_from_damaged_and_takes_the_recordings_folder(tmp_path):
+    from conftest import Daemon
+    rec = tmp_path / "rec"
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "30", recordings=str(rec))
+    try:
+        import time
+        time.sleep(3)
+        r = run("recordings", "verify", "--recordings", str(rec))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "WRITING" in r.stdout and ".mp4.part" in r.stdout and "0 damaged" in r.stdout
+    finally:
+        assert d.stop() == 0
+    r = run("recordings", "verify", "--recordings", str(rec))
+    assert r.returncode == 0 and "OK " in r.stdout and "WRITING" not in r.stdout
+    # A damaged file is still a failure.
+    victim = next(rec.rglob("*.mp4"))
+    data = bytearray(victim.read_bytes())
+    first_sample = data.index(b"mdat") + 4
+    assert data[first_sample:first_sample + 2] == b"\xff\xd8"  # the first JPEG's start marker
+    data[first_sample:first_sample + 2] = b"\0\0"
+    victim.write_bytes(bytes(data))
+    r = run("recordings", "verify", str(victim))
+    assert r.returncode == 1 and "DAMAGED" in r.stdout
+    r = run("recordings", "verify", "--recordings", str(tmp_path / "nothing-here"))
+    assert r.returncode == 2 and "no such file or folder" in r.stderr
+
+
+def test_install_service_prints_every_step_and_a_unit_that_runs_the_installed_binary():
+    r = run("install-service", "--print")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "ExecStart=/usr/local/bin/blackbox run --config /etc/blackbox/blackbox.toml --recordings /var/lib/blackbox/recordings" in out
+    assert "LimitNOFILE=65536" in out
+    for step in [f"install -D -m 0755 {os.path.realpath(BINARY)} /usr/local/bin/blackbox", "useradd --system --no-create-home", "usermod --append --groups video blackbox",
+                 "install -d -m 0750 -o blackbox -g blackbox /var/lib/blackbox/recordings", "writes /etc/blackbox/blackbox.toml",
+                 "writes /etc/systemd/system/blackbox.service", "systemctl daemon-reload", "systemctl enable --now blackbox"]:
+        assert step in out, step
+
+
+def test_a_missing_default_configuration_is_not_an_error(tmp_path):
+    import os
+    from conftest import Daemon
+    assert not os.path.exists("/etc/blackbox/blackbox.toml"), "this test needs a machine without /etc/blackbox/blackbox.toml"
+    d = Daemon("--config", "/etc/blackbox/blackbox.toml", "--camera", "front=testpattern:160x120@5", "--no-record",
+               recordings=str(tmp_path / "rec"))
+    assert d.stop() == 0
