@@ -26,13 +26,18 @@ let package = Package(
             pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]
         ),
+        .systemLibrary(
+            name: "CX264",
+            pkgConfig: "x264",
+            providers: [.apt(["libx264-dev"])]
+        ),
         .target(name: "CShims"),
         .target(name: "Frames", dependencies: ["CShims"]),
         .target(name: "Capture", dependencies: ["Frames", "CShims", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Encoding",
             dependencies: [
-                "Frames", "CTurboJPEG",
+                "Frames", "CTurboJPEG", "CX264",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

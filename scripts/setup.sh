@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
 
-packages=(libturbojpeg0-dev pkg-config)
+packages=(libturbojpeg0-dev libx264-dev pkg-config)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).

@@ -1,3 +1,4 @@
+import Encoding
 import Frames
 
 /// Builds ISO BMFF boxes into a byte array (big-endian, sizes patched when a box closes).
@@ -35,8 +36,17 @@ struct BoxWriter {
     }
 }
 
-/// The layout of a fragmented MP4 holding Motion JPEG (sample entry `mp4v`, object type 0x6C = JPEG).
-public enum MJPEGMP4 {
+/// The codec of a track, with what its sample entry needs: the track is the same box tree for
+/// every codec, and only the sample entry and the sync flags of the samples differ.
+public enum TrackCodec: Sendable, Equatable {
+    /// Motion JPEG: sample entry `mp4v` with object type 0x6C; every sample is a sync sample.
+    case mjpeg
+    /// H.264: sample entry `avc1` with the stream's parameter sets in `avcC`.
+    case h264(H264ParameterSets)
+}
+
+/// The layout of a fragmented MP4 with one video track (Motion JPEG or H.264).
+public enum FragmentedMP4 {
     /// Ticks per second of the video track (the usual 90 kHz video clock).
     public static let timescale: UInt64 = 90_000
     /// Ticks per second of the movie header (milliseconds).
@@ -46,7 +56,8 @@ public enum MJPEGMP4 {
 
     /// The init section (ftyp + moov) and the byte offset of the 64-bit `mehd` fragment duration,
     /// which is written as 0 and patched when the file is finished.
-    static func initSection(width: Int, height: Int, startUTC: Int, localTime: String, comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
+    static func initSection(codec: TrackCodec = .mjpeg, width: Int, height: Int, startUTC: Int, localTime: String,
+                            comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
         var w = BoxWriter()
         let created = UInt64(max(0, startUTC)) + epochOffset
         w.box("ftyp") { w in
@@ -85,7 +96,10 @@ public enum MJPEGMP4 {
                         w.box("stbl") { w in
                             w.fullBox("stsd", version: 0, flags: 0) { w in
                                 w.u32(1)
-                                sampleEntry(&w, width: width, height: height)
+                                switch codec {
+                                case .mjpeg: sampleEntry(&w, width: width, height: height)
+                                case .h264(let sets): avcSampleEntry(&w, width: width, height: height, sets: sets)
+                                }
                             }
                             w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
                             w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
@@ -121,15 +135,7 @@ public enum MJPEGMP4 {
     }
 
     private static func sampleEntry(_ w: inout BoxWriter, width: Int, height: Int) {
-        w.box("mp4v") { w in
-            w.zeros(6); w.u16(1)                    // reserved, data_reference_index
-            w.zeros(16)                             // pre_defined, reserved
-            w.u16(UInt16(width)); w.u16(UInt16(height))
-            w.u32(0x0048_0000); w.u32(0x0048_0000)  // 72 dpi
-            w.u32(0); w.u16(1)                      // reserved, frame_count
-            let name = Array("Motion JPEG".utf8)
-            w.u8(UInt8(name.count)); w.bytes.append(contentsOf: name); w.zeros(31 - name.count)
-            w.u16(0x0018); w.u16(0xFFFF)            // depth, pre_defined = -1
+        visualEntry(&w, "mp4v", width: width, height: height, name: "Motion JPEG") { w in
             w.fullBox("esds", version: 0, flags: 0) { w in
                 // ES_Descriptor { ES_ID 1, DecoderConfigDescriptor { JPEG, visual }, SLConfigDescriptor { MP4 } }
                 w.u8(0x03); w.u8(21); w.u16(1); w.u8(0)
@@ -140,9 +146,45 @@ public enum MJPEGMP4 {
         }
     }
 
+    /// The visual sample entry fields every codec shares, then the codec's own boxes.
+    private static func visualEntry(_ w: inout BoxWriter, _ type: String, width: Int, height: Int, name: String,
+                                    _ body: (inout BoxWriter) -> Void) {
+        w.box(type) { w in
+            w.zeros(6); w.u16(1)                    // reserved, data_reference_index
+            w.zeros(16)                             // pre_defined, reserved
+            w.u16(UInt16(width)); w.u16(UInt16(height))
+            w.u32(0x0048_0000); w.u32(0x0048_0000)  // 72 dpi
+            w.u32(0); w.u16(1)                      // reserved, frame_count
+            let name = Array(name.utf8.prefix(31))
+            w.u8(UInt8(name.count)); w.bytes.append(contentsOf: name); w.zeros(31 - name.count)
+            w.u16(0x0018); w.u16(0xFFFF)            // depth, pre_defined = -1
+            body(&w)
+        }
+    }
+
+    /// `avc1` with its decoder configuration (ISO/IEC 14496-15 `AVCDecoderConfigurationRecord`).
+    private static func avcSampleEntry(_ w: inout BoxWriter, width: Int, height: Int, sets: H264ParameterSets) {
+        visualEntry(&w, "avc1", width: width, height: height, name: "H.264") { w in
+            w.box("avcC") { w in
+                w.u8(1)                                                  // configurationVersion
+                w.u8(sets.sps.count > 1 ? sets.sps[1] : 0)              // profile
+                w.u8(sets.sps.count > 2 ? sets.sps[2] : 0)              // profile compatibility
+                w.u8(sets.sps.count > 3 ? sets.sps[3] : 0)              // level
+                w.u8(0xFF)                                               // 4-byte NAL lengths
+                w.u8(0xE1); w.u16(UInt16(sets.sps.count)); w.bytes.append(contentsOf: sets.sps)
+                w.u8(1); w.u16(UInt16(sets.pps.count)); w.bytes.append(contentsOf: sets.pps)
+            }
+        }
+    }
+
+    /// Sample flags of a sync sample (depends on no other) and of any other sample.
+    static let syncSampleFlags: UInt32 = 0x0200_0000
+    static let nonSyncSampleFlags: UInt32 = 0x0101_0000
+
     /// moof + mdat header for samples of the given sizes and durations, starting at `baseTime` ticks.
-    /// The JPEG bytes follow the returned header directly.
-    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32]) -> [UInt8] {
+    /// The sample bytes follow the returned header directly. With `keyframes`, every sample carries
+    /// its sync flag (H.264); without, every sample is a sync sample (JPEG).
+    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32], keyframes: [Bool]? = nil) -> [UInt8] {
         var w = BoxWriter()
         var dataOffsetAt = 0
         w.box("moof") { w in
@@ -150,11 +192,15 @@ public enum MJPEGMP4 {
             w.box("traf") { w in
                 w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(1) }  // default-base-is-moof
                 w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(baseTime) }
-                w.fullBox("trun", version: 0, flags: 0x000301) { w in               // data offset, duration, size
+                // data offset, duration, size (and flags when the samples differ)
+                w.fullBox("trun", version: 0, flags: keyframes == nil ? 0x000301 : 0x000701) { w in
                     w.u32(UInt32(sizes.count))
                     dataOffsetAt = w.bytes.count
                     w.u32(0)
-                    for (size, duration) in zip(sizes, durations) { w.u32(duration); w.u32(UInt32(size)) }
+                    for i in sizes.indices {
+                        w.u32(durations[i]); w.u32(UInt32(sizes[i]))
+                        if let keyframes { w.u32(keyframes[i] ? syncSampleFlags : nonSyncSampleFlags) }
+                    }
                 }
             }
         }

@@ -81,7 +81,7 @@ final class MP4File {
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
-        let (bytes, offset) = MJPEGMP4.initSection(width: first.width, height: first.height, startUTC: first.time.wallSeconds,
+        let (bytes, offset) = FragmentedMP4.initSection(width: first.width, height: first.height, startUTC: first.time.wallSeconds,
                                                     localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
                                                     comment: comment)
         durationFieldOffset = offset
@@ -103,13 +103,13 @@ final class MP4File {
 
     /// Seconds of video written or pending.
     var seconds: Double {
-        guard let last = pending.last else { return Double(endTicks) / Double(MJPEGMP4.timescale) }
-        return Double(ticks(last.slot + 1)) / Double(MJPEGMP4.timescale)
+        guard let last = pending.last else { return Double(endTicks) / Double(FragmentedMP4.timescale) }
+        return Double(ticks(last.slot + 1)) / Double(FragmentedMP4.timescale)
     }
 
     /// Track time of a slot on the frame grid.
     private func ticks(_ slot: Int64) -> UInt64 {
-        UInt64(slot) * MJPEGMP4.timescale / UInt64(fps)
+        UInt64(slot) * FragmentedMP4.timescale / UInt64(fps)
     }
 
     /// The slot of a frame captured at `mono`: the nearest grid slot to its capture time, but
@@ -149,7 +149,7 @@ final class MP4File {
             durations.append(UInt32(ticks(next) - ticks(pending[i].slot)))
         }
         sequence += 1
-        let header = MJPEGMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.jpeg.readableBytes), durations: durations)
+        let header = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.jpeg.readableBytes), durations: durations)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
@@ -176,7 +176,7 @@ final class MP4File {
     func finish() throws(RecordingError) -> String {
         defer { close(fd) }
         try flush()
-        try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: MJPEGMP4.timescale, path: partPath)
+        try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: FragmentedMP4.timescale, path: partPath)
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
         guard rename(partPath, finalPath) == 0 else { throw RecordingError(errno: errno, "rename", partPath) }
         syncDirectory(directory)
@@ -191,7 +191,7 @@ final class MP4File {
     /// Patches the mehd fragment duration (movie timescale, ms).
     static func writeDuration(fd: Int32, at offset: Int, ticks: UInt64, timescale: UInt64, path: String) throws(RecordingError) {
         var w = BoxWriter()
-        w.u64(ticks * MJPEGMP4.movieTimescale / max(1, timescale))
+        w.u64(ticks * FragmentedMP4.movieTimescale / max(1, timescale))
         let n = w.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, 8, off_t(offset)) }
         guard n == 8 else { throw RecordingError(errno: n < 0 ? errno : EIO, "pwrite", path) }
     }

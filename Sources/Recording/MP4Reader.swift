@@ -29,7 +29,7 @@ public struct MP4Scan: Sendable {
     /// Offset of the mehd fragment-duration field, if present.
     public var durationFieldOffset: Int?
     /// Track timescale (ticks per second).
-    public var timescale: UInt64 = MJPEGMP4.timescale
+    public var timescale: UInt64 = FragmentedMP4.timescale
     /// Complete fragments in file order.
     public var fragments: [Fragment] = []
     /// Offset just past the last complete box sequence: everything after it is a cut-off tail.

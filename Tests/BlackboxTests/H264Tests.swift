@@ -1,0 +1,114 @@
+import Encoding
+import Foundation
+import Frames
+import Testing
+@testable import Recording
+
+/// A moving I420 picture (a bright square crossing a gradient), owned by the caller.
+final class MovingPicture {
+    let width: Int, height: Int
+    let y: UnsafeMutablePointer<UInt8>, u: UnsafeMutablePointer<UInt8>, v: UnsafeMutablePointer<UInt8>
+
+    init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        y = .allocate(capacity: width * height)
+        u = .allocate(capacity: width * height / 4)
+        v = .allocate(capacity: width * height / 4)
+    }
+
+    deinit {
+        y.deallocate(); u.deallocate(); v.deallocate()
+    }
+
+    /// Draws frame `n` and returns its planes.
+    func planes(frame n: Int) -> [Plane] {
+        for row in 0..<height {
+            for col in 0..<width {
+                let inSquare = abs(col - (n * 7) % width) < 24 && abs(row - height / 2) < 24
+                y[row * width + col] = inSquare ? 235 : UInt8((row + col + n) & 0x7F) + 40
+            }
+        }
+        for i in 0..<(width * height / 4) {
+            u[i] = UInt8(128 + (i + n) % 32)
+            v[i] = UInt8(128 - (i / 3 + n) % 32)
+        }
+        return [Plane(base: y, stride: width, width: width, height: height),
+                Plane(base: u, stride: width / 2, width: width / 2, height: height / 2),
+                Plane(base: v, stride: width / 2, width: width / 2, height: height / 2)]
+    }
+}
+
+func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite("H.264 with x264 in fragmented MP4")
+struct H264Tests {
+    @Test("an IDR picture whenever asked, parameter sets once, length-prefixed NAL units")
+    func encoderKeyframes() throws {
+        let picture = MovingPicture(width: 320, height: 240)
+        let encoder = try H264Encoder(width: 320, height: 240, fps: 15, keyframeInterval: 15)
+        #expect(encoder.parameterSets.sps.first.map { $0 & 0x1F } == 7)
+        #expect(encoder.parameterSets.pps.first.map { $0 & 0x1F } == 8)
+        var keyframes: [Bool] = []
+        for n in 0..<30 {
+            let unit = try #require(try encoder.encode(picture.planes(frame: n), pts: Int64(n), keyframe: n % 10 == 0))
+            keyframes.append(unit.isKeyframe)
+            // Walk the NAL units: 4-byte lengths that add up to the access unit.
+            var i = 0
+            while i < unit.bytes.count {
+                let length = unit.bytes[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
+                #expect(length > 0)
+                i += 4 + length
+            }
+            #expect(i == unit.bytes.count)
+        }
+        #expect(keyframes.enumerated().allSatisfy { n, key in key == (n % 10 == 0) })
+    }
+
+    @Test("a fragmented avc1 MP4 that ffmpeg decodes silently, every fragment starting with a keyframe")
+    func avc1File() throws {
+        let dir = TempDir()
+        let (width, height, fps) = (320, 240, 15)
+        let picture = MovingPicture(width: width, height: height)
+        let encoder = try H264Encoder(width: width, height: height, fps: fps, keyframeInterval: fps)
+        let ticks = UInt32(FragmentedMP4.timescale) / UInt32(fps)
+        var file = FragmentedMP4.initSection(codec: .h264(encoder.parameterSets), width: width, height: height, startUTC: 1_764_000_000,
+                                             localTime: "2025-11-24T16:00:00.000+00:00", comment: nil).bytes
+        for fragment in 0..<3 {
+            var units: [H264AccessUnit] = []
+            for n in 0..<fps {
+                units.append(try #require(try encoder.encode(picture.planes(frame: fragment * fps + n), pts: Int64(fragment * fps + n), keyframe: n == 0)))
+            }
+            file += FragmentedMP4.fragmentHeader(sequence: UInt32(fragment + 1), baseTime: UInt64(fragment * fps) * UInt64(ticks),
+                                                 sizes: units.map(\.bytes.count), durations: Array(repeating: ticks, count: fps),
+                                                 keyframes: units.map(\.isKeyframe))
+            for unit in units { file += unit.bytes }
+        }
+        let path = dir.path + "/h264.mp4"
+        FileManager.default.createFile(atPath: path, contents: Data(file))
+        let scan = try MP4Reader.scan(path: path)
+        #expect(scan.problems.isEmpty && scan.frameCount == 45 && scan.fragments.count == 3)
+        let decode = try run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])
+        #expect(decode.status == 0 && decode.err.isEmpty, "\(decode.err)")
+        let probe = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height,r_frame_rate:frame=key_frame",
+                                        "-of", "csv=p=0", path])
+        #expect(probe.status == 0 && probe.err.isEmpty, "\(probe.err)")
+        let lines = probe.out.split(separator: "\n").map(String.init)
+        let keys = lines.filter { $0 == "0" || $0 == "1" }
+        #expect(keys.count == 45)
+        #expect(keys.enumerated().allSatisfy { n, key in (key == "1") == (n % fps == 0) })
+        #expect(lines.contains("h264,320,240,15/1"))
+    }
+}
