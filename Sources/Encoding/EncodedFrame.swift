@@ -1,10 +1,20 @@
 import Frames
 import NIOCore
 
-/// A JPEG frame, encoded once and shared by every consumer (live viewers, snapshot, recorder).
-///
-/// The bytes live in one buffer laid out as a complete `multipart/x-mixed-replace` part, so a
-/// live viewer sends `part` as is and everybody else reads `jpeg`, a slice of the same memory.
+/// The codecs frames are encoded with (JSON and configuration spell them as the cases are named).
+public enum VideoCodec: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// Motion JPEG: every frame a JPEG, every frame a keyframe.
+    case mjpeg
+    /// H.264 from x264: an IDR picture at each fragment start, predicted pictures between.
+    case h264
+
+    /// The spelling of the configuration and the API.
+    public var description: String { rawValue }
+}
+
+/// One encoded frame, shared by every consumer of its codec (live viewers, snapshot, recorder):
+/// its codec, whether it decodes on its own, and its bytes. How it travels (a multipart part, an
+/// MP4 sample, an RTP packet) is for the consumer to frame.
 public struct EncodedFrame: Sendable {
     /// Source sequence number.
     public let sequence: UInt64
@@ -14,49 +24,41 @@ public struct EncodedFrame: Sendable {
     public let width: Int
     /// Picture height.
     public let height: Int
-    /// Boundary line, part headers, JPEG, CRLF.
-    public let part: ByteBuffer
-    /// Just the JPEG (a slice of `part`).
-    public let jpeg: ByteBuffer
+    /// The codec of `bytes`.
+    public let codec: VideoCodec
+    /// Whether the frame decodes without any other (every JPEG; H.264 IDR pictures).
+    public let isKeyframe: Bool
+    /// A complete JPEG, or an H.264 access unit as length-prefixed NAL units.
+    public let bytes: ByteBuffer
     /// Nanoseconds spent on overlay + compression (0 for pass-through).
     public let encodeNanos: UInt64
 
-    /// Wraps JPEG bytes into a multipart part (one copy into a buffer of the exact final size).
+    /// A JPEG (one copy into a buffer of the exact size).
     public init(jpeg bytes: UnsafeRawBufferPointer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
                 encodeNanos: UInt64, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.init(jpegChunks: [bytes], sequence: sequence, time: time, width: width, height: height,
                   encodeNanos: encodeNanos, allocator: allocator)
     }
 
-    /// Wraps a JPEG given as consecutive chunks (e.g. a camera's frame with Huffman tables spliced in).
+    /// A JPEG given as consecutive chunks (e.g. a camera's frame with Huffman tables spliced in).
     public init(jpegChunks chunks: [UnsafeRawBufferPointer], sequence: UInt64, time: CaptureTime, width: Int, height: Int,
                 encodeNanos: UInt64, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        let length = chunks.reduce(0) { $0 + $1.count }
-        let header = MJPEGPart.header(length: length, time: time)
-        var buffer = allocator.buffer(capacity: header.utf8.count + length + 2)
-        buffer.writeString(header)
-        let jpegStart = buffer.writerIndex
+        var buffer = allocator.buffer(capacity: chunks.reduce(0) { $0 + $1.count })
         for chunk in chunks { buffer.writeBytes(chunk) }
-        buffer.writeStaticString("\r\n")
-        self.part = buffer
-        self.jpeg = buffer.getSlice(at: jpegStart, length: length)!
+        self.init(codec: .mjpeg, isKeyframe: true, bytes: buffer, sequence: sequence, time: time, width: width, height: height,
+                  encodeNanos: encodeNanos)
+    }
+
+    /// A frame of any codec around bytes already in a buffer.
+    public init(codec: VideoCodec, isKeyframe: Bool, bytes: ByteBuffer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
+                encodeNanos: UInt64) {
+        self.codec = codec
+        self.isKeyframe = isKeyframe
+        self.bytes = bytes
         self.sequence = sequence
         self.time = time
         self.width = width
         self.height = height
         self.encodeNanos = encodeNanos
-    }
-}
-
-/// The multipart framing of the live stream (the format of mjpg-streamer and ustreamer).
-public enum MJPEGPart {
-    /// Boundary between parts.
-    public static let boundary = "blackboxframe"
-    /// Value of the stream response's Content-Type.
-    public static let contentType = "multipart/x-mixed-replace;boundary=\(boundary)"
-
-    /// Boundary line and headers for a JPEG of `length` bytes.
-    static func header(length: Int, time: CaptureTime) -> String {
-        "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(time.timestamp)\r\n\r\n"
     }
 }

@@ -35,7 +35,7 @@ public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One fragmented MJPEG MP4 being written: `.part` while open, renamed when finished.
+/// One fragmented MP4 (Motion JPEG or H.264) being written: `.part` while open, renamed when finished.
 ///
 /// Frames are gathered into a fragment of `fragmentNanos`; each fragment (moof + mdat) is written
 /// whole with one write and synced per `sync`, so a cut file is readable up to its last fragment.
@@ -50,6 +50,8 @@ final class MP4File {
     let height: Int
     private let fragmentNanos: UInt64
     private let sync: SyncPolicy
+    /// Whether samples carry their own sync flags (H.264) or are all sync samples (JPEG).
+    private let flagsPerSample: Bool
     private let durationFieldOffset: Int
     /// Frames of the fragment being gathered, with their slot on the track's frame grid.
     private var pending: [(frame: EncodedFrame, slot: Int64)] = []
@@ -66,8 +68,8 @@ final class MP4File {
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
-    init(path finalPath: String, first: EncodedFrame, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int, comment: String? = nil,
-         beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
+    init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int,
+         comment: String? = nil, beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
         self.finalPath = finalPath
         partPath = finalPath + ".part"
@@ -78,10 +80,11 @@ final class MP4File {
         self.fragmentNanos = fragmentNanos
         self.sync = sync
         fps = Int64(max(1, nominalFps))
+        flagsPerSample = codec != .mjpeg
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
-        let (bytes, offset) = FragmentedMP4.initSection(width: first.width, height: first.height, startUTC: first.time.wallSeconds,
+        let (bytes, offset) = FragmentedMP4.initSection(codec: codec, width: first.width, height: first.height, startUTC: first.time.wallSeconds,
                                                     localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
                                                     comment: comment)
         durationFieldOffset = offset
@@ -125,12 +128,13 @@ final class MP4File {
         return slot - nearest > fps ? nil : slot
     }
 
-    /// Adds a frame; writes the pending fragment first when this frame starts a new one.
-    /// Returns false when the frame was dropped to keep the track on its capture clock.
+    /// Adds a frame; writes the pending fragment first when this frame starts a new one (a fragment
+    /// starts only at a keyframe, so that each decodes on its own). Returns false when the frame was
+    /// dropped: to keep the track on its capture clock, or because a file cannot start without a keyframe.
     @discardableResult
     func append(_ frame: EncodedFrame) throws(RecordingError) -> Bool {
-        guard let slot = slot(at: frame.time.monotonicNanos) else { return false }
-        if let first = pending.first, frame.time.monotonicNanos &- first.frame.time.monotonicNanos >= fragmentNanos {
+        guard frames > 0 || !pending.isEmpty || frame.isKeyframe, let slot = slot(at: frame.time.monotonicNanos) else { return false }
+        if let first = pending.first, frame.isKeyframe, frame.time.monotonicNanos &- first.frame.time.monotonicNanos >= fragmentNanos {
             try flush(nextSlot: slot)
         }
         lastSlot = slot
@@ -149,10 +153,11 @@ final class MP4File {
             durations.append(UInt32(ticks(next) - ticks(pending[i].slot)))
         }
         sequence += 1
-        let header = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.jpeg.readableBytes), durations: durations)
+        let header = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.bytes.readableBytes),
+                                                  durations: durations, keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
-        for entry in pending { entry.frame.jpeg.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
+        for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
         try beforeWrite(scratch.count)
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count

@@ -1,3 +1,4 @@
+import Encoding
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,12 @@ public struct MP4Scan: Sendable {
         public var sizes: [UInt32]
         /// Absolute offset of the first sample's bytes.
         public var dataOffset: Int
+        /// Per-sample sync flags (every sample is a sync sample when the trun carries none).
+        public var keyframes: [Bool] = []
     }
+
+    /// The track's codec, from its sample entry.
+    public var codec: VideoCodec = .mjpeg
 
     /// Size of the file when scanned.
     public var fileSize = 0
@@ -174,6 +180,15 @@ public enum MP4Reader {
                         let at = r2.lowerBound + 4 + (version == 1 ? 16 : 8)
                         if at + 4 <= r2.upperBound { scan.timescale = UInt64(be32(b, at)) }
                     }
+                    // minf > stbl > stsd: the first sample entry's type names the codec.
+                    for (t2, r2, _) in children(b, r) where t2 == "minf" {
+                        for (t3, r3, _) in children(b, r2) where t3 == "stbl" {
+                            for (t4, r4, _) in children(b, r3) where t4 == "stsd" && r4.count >= 16 {
+                                let entry = String(decoding: b[(r4.lowerBound + 12)..<(r4.lowerBound + 16)], as: UTF8.self)
+                                scan.codec = entry == "avc1" ? .h264 : .mjpeg
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -202,8 +217,10 @@ public enum MP4Reader {
                             var duration: UInt32 = 0, size: UInt32 = 0
                             if flags & 0x100 != 0 { duration = be32(b, i); i += 4 }
                             if flags & 0x200 != 0 { size = be32(b, i); i += 4 }
-                            if flags & 0x400 != 0 { i += 4 }
+                            var sync = true
+                            if flags & 0x400 != 0 { sync = (be32(b, i) >> 16) & 1 == 0; i += 4 }
                             if flags & 0x800 != 0 { i += 4 }
+                            fragment.keyframes.append(sync)
                             fragment.durations.append(duration)
                             fragment.sizes.append(size)
                         }

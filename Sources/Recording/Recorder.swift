@@ -425,12 +425,12 @@ struct PreRoll {
 
     mutating func append(_ frame: EncodedFrame) {
         frames.append(frame)
-        bytes += frame.jpeg.readableBytes
+        bytes += frame.bytes.readableBytes
         var drop = 0
         while drop < frames.count - 1,
               frames.count - drop > maxFrames || bytes > maxBytes
                 || frame.time.monotonicNanos &- frames[drop].time.monotonicNanos > maxNanos {
-            bytes -= frames[drop].jpeg.readableBytes
+            bytes -= frames[drop].bytes.readableBytes
             drop += 1
         }
         if drop > 0 { frames.removeFirst(drop) }

@@ -1,3 +1,4 @@
+import Encoding
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,9 +65,20 @@ public enum Verifier {
                 if typical > 0, Double(duration) > 3 * typical {
                     report.gaps.append((Double(t) / Double(scan.timescale), Double(duration) / Double(scan.timescale)))
                 }
-                let head = MP4Reader.read(fd, at: offset, count: 2), tail = MP4Reader.read(fd, at: offset + Int(size) - 2, count: 2)
-                if size < 4 || head != [0xFF, 0xD8] || tail != [0xFF, 0xD9] {
-                    report.problems.append("fragment \(fragment.sequence) frame \(i): not a complete JPEG")
+                switch scan.codec {
+                case .mjpeg:
+                    let head = MP4Reader.read(fd, at: offset, count: 2), tail = MP4Reader.read(fd, at: offset + Int(size) - 2, count: 2)
+                    if size < 4 || head != [0xFF, 0xD8] || tail != [0xFF, 0xD9] {
+                        report.problems.append("fragment \(fragment.sequence) frame \(i): not a complete JPEG")
+                    }
+                case .h264:
+                    if let problem = Self.checkAccessUnit(MP4Reader.read(fd, at: offset, count: Int(size)) ?? [],
+                                                          keyframe: fragment.keyframes.indices.contains(i) ? fragment.keyframes[i] : true) {
+                        report.problems.append("fragment \(fragment.sequence) frame \(i): \(problem)")
+                    }
+                    if i == 0, fragment.keyframes.first == false {
+                        report.problems.append("fragment \(fragment.sequence) does not start with a keyframe")
+                    }
                 }
                 offset += Int(size)
                 t += UInt64(duration)
@@ -74,5 +86,21 @@ public enum Verifier {
             expected = t
         }
         return report
+    }
+
+    /// Why an H.264 sample is not a sequence of length-prefixed NAL units (with an IDR picture when
+    /// it is marked as a keyframe), or nil when it is one.
+    static func checkAccessUnit(_ bytes: [UInt8], keyframe: Bool) -> String? {
+        var i = 0
+        var sawIDR = false
+        while i < bytes.count {
+            guard i + 4 <= bytes.count else { return "a NAL unit length is cut off" }
+            let length = bytes[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length > 0, i + 4 + length <= bytes.count else { return "a NAL unit runs past the sample" }
+            if bytes[i + 4] & 0x1F == 5 { sawIDR = true }
+            i += 4 + length
+        }
+        guard !bytes.isEmpty else { return "empty sample" }
+        return keyframe && !sawIDR ? "marked as a keyframe but holds no IDR picture" : nil
     }
 }

@@ -122,7 +122,7 @@ struct RecordingFiles: Sendable {
                 let part = bytes.withUnsafeBytes {
                     EncodedFrame(jpeg: $0, sequence: UInt64(i), time: time, width: 0, height: 0, encodeNanos: 0)
                 }
-                try await writer.write(part.part)
+                try await writer.write(contentsOf: MJPEGPart.buffers(part))
                 // Recorded pace: frame i is due at its own time after the first.
                 let due = began + .milliseconds(Int(((sample.time + sample.duration) - offset) * 1000))
                 try await Task.sleep(until: due, clock: .continuous)

@@ -62,7 +62,7 @@ struct Routes: Sendable {
                 camera.liveClients.subtract(1, ordering: .relaxed)
             }
             while let frame = await camera.bus.next(for: viewer) {
-                try await writer.write(frame.part)
+                try await writer.write(contentsOf: MJPEGPart.buffers(frame))
             }
             try await writer.finish(nil)
         })
@@ -92,10 +92,10 @@ struct Routes: Sendable {
         }
         var headers = HTTPFields()
         headers[.contentType] = "image/jpeg"
-        headers[.contentLength] = String(frame.jpeg.readableBytes)
+        headers[.contentLength] = String(frame.bytes.readableBytes)
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("X-Timestamp")!] = frame.time.timestamp
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: frame.jpeg))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: frame.bytes))
     }
 
     /// What `/api/status` returns.

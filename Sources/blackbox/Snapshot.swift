@@ -79,7 +79,7 @@ struct Snapshot: ParsableCommand {
             guard camera.source.health.state == "streaming" else { continue }
             written += 1
             let path = "\(o)/\(config.id)-\(written).jpg"
-            let bytes = frame.jpeg.getBytes(at: frame.jpeg.readerIndex, length: frame.jpeg.readableBytes) ?? []
+            let bytes = frame.bytes.getBytes(at: frame.bytes.readerIndex, length: frame.bytes.readableBytes) ?? []
             guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
                 throw StartupError("cannot write \(path)")
             }

@@ -107,11 +107,11 @@ struct PassthroughTests {
         func dhtCount(_ b: [UInt8]) -> Int { zip(b, b.dropFirst()).filter { $0 == 0xFF && $1 == 0xC4 }.count }
         #expect(dhtCount(stripped) == 0)
         let passed = try #require(full.withUnsafeBytes { JPEGPassthrough.frame($0, sequence: 1, time: .now(), width: 320, height: 240) })
-        #expect(passed.jpeg.bytes == full)
+        #expect(passed.bytes.bytes == full)
         let fixed = try #require(stripped.withUnsafeBytes { JPEGPassthrough.frame($0, sequence: 1, time: .now(), width: 320, height: 240) })
-        #expect(dhtCount(fixed.jpeg.bytes) == 1)
+        #expect(dhtCount(fixed.bytes.bytes) == 1)
         let original = try full.withUnsafeBytes { try decoder.decodeRGB($0) }
-        let repaired = try fixed.jpeg.withUnsafeReadableBytes { try decoder.decodeRGB($0) }
+        let repaired = try fixed.bytes.withUnsafeReadableBytes { try decoder.decodeRGB($0) }
         #expect(repaired.rgb == original.rgb)
     }
 
@@ -124,7 +124,7 @@ struct PassthroughTests {
         #expect(pass(Array(full.prefix(full.count / 2))) == nil)
         #expect(pass([0x00] + full) == nil)
         #expect(pass(full, 640, 480) == nil)
-        #expect(pass(full + [0, 0, 0, 0])?.jpeg.readableBytes == full.count)
+        #expect(pass(full + [0, 0, 0, 0])?.bytes.readableBytes == full.count)
     }
 }
 

@@ -92,5 +92,5 @@ struct FrameBusTests {
 }
 
 extension EncodedFrame: Equatable {
-    public static func == (a: EncodedFrame, b: EncodedFrame) -> Bool { a.sequence == b.sequence && a.part == b.part }
+    public static func == (a: EncodedFrame, b: EncodedFrame) -> Bool { a.sequence == b.sequence && a.codec == b.codec && a.bytes == b.bytes }
 }

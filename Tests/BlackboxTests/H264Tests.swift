@@ -1,6 +1,7 @@
 import Encoding
 import Foundation
 import Frames
+import NIOCore
 import Testing
 @testable import Recording
 
@@ -110,5 +111,43 @@ struct H264Tests {
         #expect(keys.count == 45)
         #expect(keys.enumerated().allSatisfy { n, key in (key == "1") == (n % fps == 0) })
         #expect(lines.contains("h264,320,240,15/1"))
+    }
+
+    @Test("MP4File writes H.264 frames: fragments only at keyframes, verified, decoded silently; a file never starts without a keyframe")
+    func recorderFile() throws {
+        let dir = TempDir()
+        let (width, height, fps) = (320, 240, 15)
+        let picture = MovingPicture(width: width, height: height)
+        let encoder = try H264Encoder(width: width, height: height, fps: fps, keyframeInterval: fps)
+        var frames: [EncodedFrame] = []
+        for n in 0..<50 {
+            // An IDR picture each second; the encoder's own scene cuts may add more.
+            let unit = try #require(try encoder.encode(picture.planes(frame: n), pts: Int64(n), keyframe: n % fps == 0))
+            let mono = 1_000_000_000 + UInt64(n) * 1_000_000_000 / UInt64(fps)
+            let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000 + n / fps, wallNanos: 0)
+            frames.append(EncodedFrame(codec: .h264, isKeyframe: unit.isKeyframe, bytes: ByteBuffer(bytes: unit.bytes), sequence: UInt64(n),
+                                       time: time, width: width, height: height, encodeNanos: 0))
+        }
+        // Starting at a predicted picture is refused: the file's first frame must be a keyframe.
+        let file = try MP4File(path: dir.path + "/cam/h.mp4", first: frames[0], codec: .h264(encoder.parameterSets),
+                               fragmentNanos: 500_000_000, sync: .never, nominalFps: fps)
+        #expect(try file.append(frames[1]) == false)
+        for f in frames { try file.append(f) }
+        let path = try file.finish()
+        let scan = try MP4Reader.scan(path: path)
+        #expect(scan.codec == .h264 && scan.frameCount == 50)
+        // Fragments of at least 0.5 s begin at the keyframes, one each second.
+        #expect(scan.fragments.count == 4)
+        #expect(scan.fragments.allSatisfy { $0.keyframes.first == true })
+        let report = Verifier.verify(path: path)
+        #expect(report.isSound, "\(report.problems)")
+        let decode = try run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])
+        #expect(decode.status == 0 && decode.err.isEmpty, "\(decode.err)")
+        // A damaged NAL length is found by verify.
+        var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+        let sample = scan.fragments[1].dataOffset + Int(scan.fragments[1].sizes[0]) + Int(scan.fragments[1].sizes[1])
+        bytes[sample] = 0x7F
+        FileManager.default.createFile(atPath: dir.path + "/bad.mp4", contents: Data(bytes))
+        #expect(!Verifier.verify(path: dir.path + "/bad.mp4").isSound)
     }
 }

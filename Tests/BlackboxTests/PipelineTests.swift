@@ -126,7 +126,7 @@ struct CameraTests {
         #expect(zip(frames, frames.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
         let decoder = try JPEGDecoder()
         for f in frames {
-            let info = try f.jpeg.withUnsafeReadableBytes { try decoder.info($0) }
+            let info = try f.bytes.withUnsafeReadableBytes { try decoder.info($0) }
             #expect(info == JPEGInfo(width: 160, height: 120))
         }
         #expect(camera.status().state == "stopped")

@@ -78,7 +78,7 @@ struct MP4Tests {
         let frames = offsetsMs.enumerated().map { i, ms in
             let mono = 1_000_000_000 + ms * 1_000_000
             let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000, wallNanos: Int(ms * 1_000_000))
-            return base.jpeg.withUnsafeReadableBytes { EncodedFrame(jpeg: $0, sequence: UInt64(i), time: time, width: 160, height: 120, encodeNanos: 0) }
+            return base.bytes.withUnsafeReadableBytes { EncodedFrame(jpeg: $0, sequence: UInt64(i), time: time, width: 160, height: 120, encodeNanos: 0) }
         }
         let file = try MP4File(path: dir.path + "/j.mp4", first: frames[0], fragmentNanos: 200_000_000, sync: .never, nominalFps: 30)
         var kept = 0

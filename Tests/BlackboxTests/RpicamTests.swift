@@ -18,18 +18,27 @@ private let fake: String = {
 /// Our children and their children that are still there (zombies included), from /proc.
 private func descendants() -> [(pid: Int32, state: String)] {
     let me = getpid()
-    var parents: [Int32: Int32] = [:], states: [Int32: String] = [:]
+    var parents: [Int32: Int32] = [:], states: [Int32: String] = [:], names: [Int32: String] = [:]
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
         guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { continue }
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
         if fields.count > 2, let ppid = Int32(fields[1]) {
             parents[pid] = ppid
             states[pid] = String(fields[0])
+            names[pid] = String(stat[stat.index(after: open)..<close])
         }
     }
+    // Only the fake camera program (alive, or a zombie) and what it started: other suites run
+    // tools such as ffmpeg from this process meanwhile.
+    func isFake(_ pid: Int32) -> Bool {
+        if states[pid] == "Z" { return !["ffmpeg", "ffprobe", "env"].contains(names[pid] ?? "") }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return String(decoding: cmdline, as: UTF8.self).contains("fake-rpicam")
+    }
     var found: [(Int32, String)] = []
-    var frontier: Set<Int32> = [me]
+    var frontier = Set(parents.filter { $0.value == me && isFake($0.key) }.map(\.key))
+    found += frontier.map { ($0, states[$0] ?? "?") }
     while !frontier.isEmpty {
         let next = Set(parents.filter { frontier.contains($0.value) }.map(\.key))
         found += next.map { ($0, states[$0] ?? "?") }

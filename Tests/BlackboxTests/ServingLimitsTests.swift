@@ -1,4 +1,6 @@
+import Encoding
 import Foundation
+import Frames
 import Testing
 @testable import Serving
 
@@ -27,5 +29,19 @@ struct ConnectionLimitTests {
         #expect(asked.fitting(descriptorLimit: 1024).maxConnections == 1024 - ConnectionLimits.descriptorReserve)
         #expect(ConnectionLimits().fitting(descriptorLimit: 65536).maxConnections == 512)
         #expect(ConnectionLimits().fitting(descriptorLimit: 100).maxConnections == 1)
+    }
+}
+
+@Suite("MJPEG multipart framing")
+struct MJPEGPartTests {
+    @Test("each part: boundary, type, Content-Length of the JPEG, timestamp, the JPEG itself, a line break")
+    func framing() {
+        let jpeg: [UInt8] = [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9]
+        let time = CaptureTime(monotonicNanos: 1, wallSeconds: 1_764_000_000, wallNanos: 500_000_000)
+        let frame = jpeg.withUnsafeBytes { EncodedFrame(jpeg: $0, sequence: 1, time: time, width: 2, height: 2, encodeNanos: 0) }
+        let part = MJPEGPart.buffers(frame).flatMap { Array($0.readableBytesView) }
+        let text = String(decoding: part, as: UTF8.self)
+        #expect(text.hasPrefix("--\(MJPEGPart.boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: 7\r\nX-Timestamp: 1764000000.500000\r\n\r\n"))
+        #expect(Array(part.suffix(9)) == jpeg + [13, 10])
     }
 }
