@@ -59,6 +59,10 @@ public final class Camera: Sendable {
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
     public let recorder: Recorder?
+    /// The H.264 stream (nil unless the camera records H.264) and the bus its frames go to.
+    public let h264: H264Stream?
+    /// Where H.264 frames are published (no frame comes when `h264` is nil).
+    public let h264Bus = FrameBus()
     /// Live MJPEG connections currently open.
     public let liveClients = Atomic<Int>(0)
 
@@ -139,22 +143,32 @@ public final class Camera: Sendable {
         self.capture = capture
         let bus = FrameBus()
         self.bus = bus
+        let h264Bus = self.h264Bus
+        let codec = recording?.config.codec ?? .mjpeg
         recorder = recording.map {
-            Recorder(camera: config.id, fps: config.geometry.fps, bus: bus, config: $0.config, retention: $0.retention, logger: $0.logger)
+            Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
+                     retention: $0.retention, logger: $0.logger)
         }
         let meter = self.meter
-        encoder = try EncoderPool(workers: config.workers,
-                                  settings: EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)) { frame in
+        let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
+        encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
             meter.tick(frame.time.monotonicNanos)
             bus.publish(frame)
         }
+        // An IDR picture at every fragment start, so each fragment decodes on its own.
+        h264 = codec == .h264
+            ? H264Stream(fps: config.geometry.fps, keyframeSeconds: recording?.config.fragmentSeconds ?? 1, settings: encoderSettings) { h264Bus.publish($0) }
+            : nil
     }
 
     /// Starts capture. With `lossless`, the source waits for the encoders instead of dropping (benchmarks).
     public func start(lossless: Bool = false) throws {
         let encoder = self.encoder
+        let h264 = self.h264
         recorder?.start()
         let sink: @Sendable (RawFrame) -> Void = { frame in
+            // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
+            h264?.submit(frame)
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
         }
@@ -169,7 +183,9 @@ public final class Camera: Sendable {
         running.store(false, ordering: .releasing)
         switching.withLock { _ in source.stop() }
         encoder.stop()
+        h264?.stop()
         bus.close()
+        h264Bus.close()
         recorder?.stop()
     }
 
@@ -210,7 +226,12 @@ public final class Camera: Sendable {
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: liveClients.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
-            recording: recorder?.status()
+            recording: recorder?.status(),
+            h264: h264.map { h in
+                H264Status(framesEncoded: h.stats.encoded.load(ordering: .relaxed), droppedBusy: h.stats.droppedBusy.load(ordering: .relaxed),
+                           droppedUnsupported: h.droppedUnsupported.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
+                           encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) })
+            }
         )
     }
 }
@@ -285,6 +306,22 @@ public struct CameraStatus: Codable, Sendable {
     public var lastFrameAgeMs: Double?
     /// Recording state (nil when the camera does not record).
     public var recording: RecorderStatus?
+    /// The H.264 encoder (nil unless the camera records H.264).
+    public var h264: H264Status?
+}
+
+/// What `/api/status` reports about a camera's H.264 encoder.
+public struct H264Status: Codable, Sendable {
+    /// Frames encoded.
+    public var framesEncoded: UInt64
+    /// Frames dropped because x264 was behind (its queue or copy pool full).
+    public var droppedBusy: UInt64
+    /// Frames whose input format this encoder cannot take yet (camera MJPEG).
+    public var droppedUnsupported: UInt64
+    /// Frames x264 failed on.
+    public var errors: UInt64
+    /// Overlay + encode time, mean and p99 over the last frames.
+    public var encodeMs: CameraStatus.EncodeTime?
 }
 
 /// Frames per second over the last two seconds.

@@ -1,4 +1,5 @@
 import Cameras
+import Encoding
 import Capture
 import Foundation
 import Frames
@@ -40,6 +41,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var eventPost: Double?
     public var eventQuota: Double?
     public var eventMax: Double?
+    public var codec: String?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
     /// Per-camera settings of `[[camera]]` tables that a spec cannot carry, by camera id.
@@ -86,7 +88,7 @@ public enum ConfigLoader {
                     "h264_fallback": .bool],
         "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
-                      "event_quota_percent": .number, "event_max_seconds": .number],
+                      "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int],
     ]
@@ -165,6 +167,7 @@ public enum ConfigLoader {
                 out.eventPost = v["event_post_seconds"] as? Double
                 out.eventQuota = v["event_quota_percent"] as? Double
                 out.eventMax = v["event_max_seconds"] as? Double
+                out.codec = v["codec"] as? String
             }
         }
         return out
@@ -229,6 +232,9 @@ public enum ConfigLoader {
         try accepted("level", { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) },
                      "trace, debug, info, notice, warning, error, critical")
         try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        if table == "recording" {
+            try accepted("codec", { VideoCodec(rawValue: $0) != nil }, VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")
         try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
         try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")

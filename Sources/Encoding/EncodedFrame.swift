@@ -32,6 +32,8 @@ public struct EncodedFrame: Sendable {
     public let bytes: ByteBuffer
     /// Nanoseconds spent on overlay + compression (0 for pass-through).
     public let encodeNanos: UInt64
+    /// H.264 SPS and PPS of the stream the frame belongs to (travel with every H.264 frame; nil for JPEG).
+    public let parameterSets: H264ParameterSets?
 
     /// A JPEG (one copy into a buffer of the exact size).
     public init(jpeg bytes: UnsafeRawBufferPointer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
@@ -51,7 +53,8 @@ public struct EncodedFrame: Sendable {
 
     /// A frame of any codec around bytes already in a buffer.
     public init(codec: VideoCodec, isKeyframe: Bool, bytes: ByteBuffer, sequence: UInt64, time: CaptureTime, width: Int, height: Int,
-                encodeNanos: UInt64) {
+                encodeNanos: UInt64, parameterSets: H264ParameterSets? = nil) {
+        self.parameterSets = parameterSets
         self.codec = codec
         self.isKeyframe = isKeyframe
         self.bytes = bytes

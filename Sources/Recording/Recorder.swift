@@ -28,6 +28,8 @@ public struct RecordingConfig: Sendable, Equatable {
     public var eventShare = 0.3
     /// Longest an event clip grows when more events extend it; a later event starts a new clip.
     public var eventMaxSeconds = 300.0
+    /// The codec recordings are written in.
+    public var codec = VideoCodec.mjpeg
 
     /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.
     public init() {}
@@ -213,6 +215,12 @@ public final class Recorder: Sendable {
         return s
     }
 
+    /// The MP4 track codec of a stream, from one of its frames.
+    static func trackCodec(_ frame: EncodedFrame) -> TrackCodec {
+        if frame.codec == .h264, let sets = frame.parameterSets { return .h264(sets) }
+        return .mjpeg
+    }
+
     // MARK: - writer thread
 
     private struct ActiveEvent {
@@ -226,7 +234,10 @@ public final class Recorder: Sendable {
         let segmentNanos = UInt64(config.segmentSeconds * 1e9)
         let fragmentNanos = UInt64(config.fragmentSeconds * 1e9)
         let preNanos = UInt64(config.eventPreSeconds * 1e9)
-        var ring = PreRoll(maxNanos: preNanos, maxFrames: max(1, Int(Double(fps) * config.eventPreSeconds) + fps), maxBytes: 512 << 20)
+        // The ring reaches one fragment further back than the pre-roll: a clip starts at the keyframe
+        // before the pre-roll's start (H.264 has one per fragment; every JPEG is one).
+        let ringSeconds = config.eventPreSeconds + config.fragmentSeconds
+        var ring = PreRoll(maxNanos: UInt64(ringSeconds * 1e9), maxFrames: max(1, Int(Double(fps) * ringSeconds) + fps), maxBytes: 512 << 20)
         var segment: MP4File?
         var events: [ActiveEvent] = []
         var retryAt: UInt64 = 0
@@ -295,16 +306,23 @@ public final class Recorder: Sendable {
                 update { $0.droppedFrames += 1 }
                 return
             }
-            if let s = segment, now &- s.startTime.monotonicNanos >= segmentNanos || s.width != frame.width || s.height != frame.height {
-                // A size change (settings applied at run time) starts a new file: a track has one size.
+            if let s = segment, frame.isKeyframe,
+               now &- s.startTime.monotonicNanos >= segmentNanos || s.width != frame.width || s.height != frame.height {
+                // Segments end only where the next can start: at a keyframe. A size change (settings
+                // applied at run time) starts a new file there too: a track has one size.
                 finishSegment()
             }
             do {
                 if segment == nil {
+                    // A file starts with a picture that decodes on its own.
+                    guard frame.isKeyframe else {
+                        update { $0.droppedFrames += 1 }
+                        return
+                    }
                     let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
                     let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
-                    segment = try MP4File(path: path, first: frame, fragmentNanos: fragmentNanos, sync: config.sync, nominalFps: fps,
-                                          beforeWrite: segmentWrite)
+                    segment = try MP4File(path: path, first: frame, codec: Self.trackCodec(frame), fragmentNanos: fragmentNanos,
+                                          sync: config.sync, nominalFps: fps, beforeWrite: segmentWrite)
                     let relative = String(path.dropFirst(config.root.count + 1))
                     update { $0.state = .recording; $0.currentFile = relative; $0.lastError = nil }
                 }
@@ -317,19 +335,26 @@ public final class Recorder: Sendable {
             }
         }
 
-        func startEvent(_ plan: ClipPlan, frame: EncodedFrame) {
-            let seed = ring.frames.first ?? frame
+        /// Starts the clip from the pre-roll's first keyframe; false when there is none yet (try again at the next frame).
+        func startEvent(_ plan: ClipPlan, frame: EncodedFrame) -> Bool {
+            // `frame` itself is appended by advanceEvents, like every later frame.
+            let from = frame.time.monotonicNanos &- preNanos
+            let start = ring.frames.lastIndex { $0.isKeyframe && $0.time.monotonicNanos <= from }
+                ?? ring.frames.firstIndex { $0.isKeyframe } ?? ring.frames.endIndex
+            let preRoll = ring.frames[start...]
+            guard let seed = preRoll.first ?? (frame.isKeyframe ? frame : nil) else { return false }
             do {
-                let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, fragmentNanos: fragmentNanos,
+                let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Self.trackCodec(seed), fragmentNanos: fragmentNanos,
                                        sync: config.sync, nominalFps: fps, comment: plan.reason.isEmpty ? "event" : plan.reason,
                                        beforeWrite: makeRoom)
-                for f in ring.frames { try file.append(f) }
+                for f in preRoll { try file.append(f) }
                 events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono))
                 logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
             } catch {
                 state.withLock { s in if s.clip?.file == plan.file { s.clip = nil } }
                 logger.error("event clip failed", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "error": "\(error)"])
             }
+            return true
         }
 
         func advanceEvents(_ frame: EncodedFrame?) {
@@ -390,7 +415,9 @@ public final class Recorder: Sendable {
                 update { if $0.state == .error || $0.state == .paused { $0.state = .stopped; $0.lastError = nil } }
             }
             if let frame {
-                if let newClip { startEvent(newClip, frame: frame) }
+                if let newClip, !startEvent(newClip, frame: frame) {
+                    state.withLock { s in if s.clip?.file == newClip.file { s.clip?.started = false } }
+                }
                 ring.append(frame)
                 if want { record(frame) }
             }

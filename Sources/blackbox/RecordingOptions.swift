@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cameras
 import ConfigFile
+import Encoding
 import Logging
 import Recording
 
@@ -32,6 +33,9 @@ struct RecordingOptions: ParsableArguments {
 
     @Option(help: "Seconds after an event included in its clip (0-3600). Default: 20.")
     var eventPost: Double?
+
+    @Option(help: ArgumentHelp("Recording codec: mjpeg (the live stream's JPEGs, as they are) or h264 (x264, about a fifth of the bytes). Default: mjpeg.", valueName: "codec"))
+    var codec: String?
 
     @Option(help: "Longest an event clip grows while further events extend it, seconds (pre + post roll to 7200). Default: 300.")
     var eventMax: Double?
@@ -66,6 +70,11 @@ struct RecordingOptions: ParsableArguments {
         c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
         c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
         c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
+        let codecName = codec ?? file.codec ?? "mjpeg"
+        guard let videoCodec = VideoCodec(rawValue: codecName) else {
+            throw ValidationError("--codec '\(codecName)' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        c.codec = videoCodec
         guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {

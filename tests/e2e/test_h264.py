@@ -1,0 +1,88 @@
+"""H.264 recording (--codec h264): segments and event clips read by ffprobe/ffmpeg without a word,
+keyframes where files and fragments start, and SIGKILL costs at most a fragment."""
+import datetime
+import json
+import signal
+import subprocess
+import time
+
+from conftest import Daemon
+from test_recording import cpu_load, decodes_cleanly, finished, post, status, verify, wait_for  # noqa: F401 (fixture)
+
+
+def probe(path):
+    """codec, frame rate, per-frame (pts, key) and the start date, as ffprobe reads them; fails on any ffprobe error."""
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                        "stream=codec_name,r_frame_rate:frame=pts_time,key_frame:format=duration:format_tags=date", "-of", "json", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", f"{path}: {r.stderr}"
+    data = json.loads(r.stdout)
+    frames = [(float(f["pts_time"]), f["key_frame"] == 1) for f in data["frames"]]
+    return data["streams"][0], frames, float(data["format"]["duration"]), data["format"]["tags"]["date"]
+
+
+def test_h264_segments_and_event_clips_decode_cleanly_with_keyframes_where_they_start(start_daemon, cpu_load):
+    d = start_daemon("--camera", "front=testpattern:640x360@30", "--codec", "h264", "--segment-seconds", "3",
+                     "--event-pre", "2", "--event-post", "2")
+    wait_for(lambda: len(finished(d.recordings)) >= 2, 30, "two segments")
+    time.sleep(3)  # a full pre-roll
+    code, answer = post(d, "/api/events", {"reason": "h264 clip"})
+    assert code == 202
+    clip = d.recordings / answer["events"][0]["file"]
+    wait_for(clip.exists, 30, "the event clip")
+    st = status(d)["cameras"][0]
+    assert st["h264"]["framesEncoded"] > 100 and st["h264"]["errors"] == 0
+    assert d.stop() == 0
+    segments = finished(d.recordings)
+    assert len(segments) >= 3
+    for path in segments + [clip]:
+        stream, frames, duration, _ = probe(path)
+        assert stream["codec_name"] == "h264" and stream["r_frame_rate"] == "30/1", (path.name, stream)
+        assert decodes_cleanly(path), path.name
+        times = [t for t, _ in frames]
+        assert all(b > a for a, b in zip(times, times[1:])), f"{path.name}: timestamps do not increase"
+        assert frames[0][1], f"{path.name} does not start with a keyframe"
+        # An IDR picture at least every second (every fragment starts with one).
+        keys = [t for t, key in frames if key]
+        assert all(b - a <= 1.0 + 1 / 30 + 0.001 for a, b in zip(keys, keys[1:])), (path.name, keys)
+        ours, seconds = verify(path)
+        assert abs(ours - len(frames)) <= 1 and abs(seconds - duration) <= 1 / 30 + 0.001, path.name
+    # Full segments are 3 s (they end at the first keyframe after 3 s).
+    for path in segments[:-1]:
+        _, frames, duration, _ = probe(path)
+        assert 3.0 - 0.001 <= duration <= 3.0 + 1.0 + 0.001, (path.name, duration)
+    # The clip holds its pre-roll: it starts about 2 s before the event (at a keyframe, so up to 1 s more).
+    _, frames, duration, _ = probe(clip)
+    assert 2 + 2 - 0.5 <= duration <= 2 + 2 + 1.5, duration
+
+
+def test_h264_sigkill_loses_at_most_a_fragment(tmp_path, cpu_load):
+    fragment = 0.5
+    args = ("--camera", "front=testpattern:320x240@30", "--codec", "h264", "--segment-seconds", "2", "--fragment-seconds", str(fragment))
+    kills = []
+    for wait in (1.3, 2.6, 3.9, 1.7, 2.2):
+        d = Daemon(*args, recordings=tmp_path)
+        time.sleep(wait)
+        kills.append(time.time())
+        d.stop(signal.SIGKILL)
+    d = Daemon(*args, recordings=tmp_path)
+    time.sleep(0.5)
+    assert d.stop() == 0
+    assert not list(tmp_path.rglob("*.part"))
+    spans = []
+    for path in finished(tmp_path):
+        stream, frames, duration, date = probe(path)
+        assert stream["codec_name"] == "h264" and frames and frames[0][1], path.name
+        assert decodes_cleanly(path), path.name
+        start = datetime.datetime.fromisoformat(date).timestamp()
+        spans.append((start, start + duration, path.name))
+    for kill in kills:
+        start, end, name = max(s for s in spans if s[0] <= kill)
+        # At most the fragment in flight, plus frames still queued in the encoders.
+        assert end >= kill - fragment - 0.6, f"{name} ends {kill - end:.2f} s before the kill"
+
+
+def test_a_bad_codec_is_refused_with_what_is_allowed():
+    from test_operations import run
+    r = run("run", "--codec", "h265", "--port", "0")
+    assert r.returncode == 2 and "--codec 'h265' is not known; allowed: mjpeg, h264" in r.stderr
