@@ -190,7 +190,7 @@ def rates_at(width, height):
         if line.startswith("Size:"):
             here = line.endswith(f"{width}x{height}")
         elif here and line.startswith("Interval:") and "fps" in line:
-            rates.add(round(float(line.split("(")[1].split()[0])))
+            rates.add(int(float(line.split("(")[1].split()[0]) + 0.5))  # whole fps, halves up (12.5 -> 13)
     return rates
 
 
