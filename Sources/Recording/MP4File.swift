@@ -39,7 +39,7 @@ public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Frames are gathered into a fragment of `fragmentNanos`; each fragment (moof + mdat) is written
 /// whole with one write and synced per `sync`, so a cut file is readable up to its last fragment.
-final class MP4File {
+public final class MP4File {
     let finalPath: String
     let partPath: String
     let directory: String
@@ -68,7 +68,7 @@ final class MP4File {
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
-    init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int,
+    public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int,
          comment: String? = nil, beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
         self.finalPath = finalPath
@@ -132,7 +132,7 @@ final class MP4File {
     /// starts only at a keyframe, so that each decodes on its own). Returns false when the frame was
     /// dropped: to keep the track on its capture clock, or because a file cannot start without a keyframe.
     @discardableResult
-    func append(_ frame: EncodedFrame) throws(RecordingError) -> Bool {
+    public func append(_ frame: EncodedFrame) throws(RecordingError) -> Bool {
         guard frames > 0 || !pending.isEmpty || frame.isKeyframe, let slot = slot(at: frame.time.monotonicNanos) else { return false }
         if let first = pending.first, frame.isKeyframe, frame.time.monotonicNanos &- first.frame.time.monotonicNanos >= fragmentNanos {
             try flush(nextSlot: slot)
@@ -178,7 +178,7 @@ final class MP4File {
     }
 
     /// Writes what is pending, records the duration, syncs, closes and renames to the final name.
-    func finish() throws(RecordingError) -> String {
+    public func finish() throws(RecordingError) -> String {
         defer { close(fd) }
         try flush()
         try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: FragmentedMP4.timescale, path: partPath)

@@ -35,6 +35,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Encoder threads for the multi-threaded run (default: the number of cores, at most 4).")
     var workers: Int?
 
+    @Option(help: ArgumentHelp("Compare the recording codecs on real footage instead: a YUV4MPEG2 file (ffmpeg -pix_fmt yuv420p -f yuv4mpegpipe).", valueName: "path"))
+    var y4m: String?
+
+    @Option(help: ArgumentHelp("Folder for the two recordings --y4m writes.", valueName: "dir"))
+    var output = "bench-output"
+
+    @Option(help: "x264 preset for --y4m.")
+    var preset = "ultrafast"
+
     func validate() throws {
         guard (10...100_000).contains(frames) else { throw ValidationError("--frames \(frames) is out of range; allowed: 10 to 100000") }
         guard CameraConfig.qualityRange.contains(quality) else { throw ValidationError("--quality \(quality) is out of range; allowed: 1 to 100") }
@@ -53,6 +62,9 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let y4m {
+            return try CodecBench.run(path: y4m, output: output, quality: quality, preset: preset)
+        }
         guard let data = FileManager.default.contents(atPath: image) else {
             throw StartupError("cannot read image '\(image)'; give --image PATH to a JPEG photograph")
         }
@@ -123,7 +135,7 @@ struct Bench: ParsableCommand {
     private func pad(_ s: String, _ width: Int) -> String { s.padding(toLength: max(width, s.count + 1), withPad: " ", startingAt: 0) }
 }
 
-private func threadCPUSeconds() -> Double {
+func threadCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

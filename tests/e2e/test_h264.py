@@ -86,3 +86,19 @@ def test_a_bad_codec_is_refused_with_what_is_allowed():
     from test_operations import run
     r = run("run", "--codec", "h265", "--port", "0")
     assert r.returncode == 2 and "--codec 'h265' is not known; allowed: mjpeg, h264" in r.stderr
+
+
+def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
+    from conftest import BINARY, ROOT
+    clip = ROOT.parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
+    y4m = tmp_path / "street.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-vf", "scale=320:240", "-frames:v", "20", "-pix_fmt", "yuv420p",
+                    "-f", "yuv4mpegpipe", str(y4m)], check=True, timeout=120)
+    r = subprocess.run([BINARY, "bench", "--y4m", str(y4m), "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "20 frames 320x240@10" in r.stdout and "h264 / mjpeg: CPU" in r.stdout
+    for codec in ("mjpeg", "h264"):
+        path = tmp_path / "out" / f"bench-{codec}.mp4"
+        assert decodes_cleanly(path)
+        stream, frames, _, _ = probe(path)
+        assert len(frames) == 20 and stream["codec_name"] == codec
