@@ -90,7 +90,7 @@ def test_a_bad_codec_is_refused_with_what_is_allowed():
 
 def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
     from conftest import BINARY, ROOT
-    clip = ROOT.parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
+    clip = ROOT / "tests" / "fixtures" / "street_40frames.avi"
     y4m = tmp_path / "street.y4m"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-vf", "scale=320:240", "-frames:v", "20", "-pix_fmt", "yuv420p",
                     "-f", "yuv4mpegpipe", str(y4m)], check=True, timeout=120)
