@@ -56,6 +56,13 @@ func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, out: S
 
 @Suite("H.264 with x264 in fragmented MP4")
 struct H264Tests {
+    static let fps = 15
+
+    /// A scratch folder, a moving 320x240 picture and an encoder with a keyframe each second.
+    func setUp() throws -> (TempDir, MovingPicture, H264Encoder) {
+        (TempDir(), MovingPicture(width: 320, height: 240), try H264Encoder(width: 320, height: 240, fps: Self.fps, keyframeInterval: Self.fps))
+    }
+
     @Test("an IDR picture whenever asked, parameter sets once, length-prefixed NAL units")
     func encoderKeyframes() throws {
         let picture = MovingPicture(width: 320, height: 240)
@@ -80,10 +87,8 @@ struct H264Tests {
 
     @Test("a fragmented avc1 MP4 that ffmpeg decodes silently, every fragment starting with a keyframe")
     func avc1File() throws {
-        let dir = TempDir()
-        let (width, height, fps) = (320, 240, 15)
-        let picture = MovingPicture(width: width, height: height)
-        let encoder = try H264Encoder(width: width, height: height, fps: fps, keyframeInterval: fps)
+        let (dir, picture, encoder) = try setUp()
+        let (width, height, fps) = (picture.width, picture.height, Self.fps)
         let ticks = UInt32(FragmentedMP4.timescale) / UInt32(fps)
         var file = FragmentedMP4.initSection(codec: .h264(encoder.parameterSets), width: width, height: height, startUTC: 1_764_000_000,
                                              localTime: "2025-11-24T16:00:00.000+00:00", comment: nil).bytes
@@ -115,10 +120,8 @@ struct H264Tests {
 
     @Test("MP4File writes H.264 frames: fragments only at keyframes, verified, decoded silently; a file never starts without a keyframe")
     func recorderFile() throws {
-        let dir = TempDir()
-        let (width, height, fps) = (320, 240, 15)
-        let picture = MovingPicture(width: width, height: height)
-        let encoder = try H264Encoder(width: width, height: height, fps: fps, keyframeInterval: fps)
+        let (dir, picture, encoder) = try setUp()
+        let (width, height, fps) = (picture.width, picture.height, Self.fps)
         var frames: [EncodedFrame] = []
         for n in 0..<50 {
             // An IDR picture each second; the encoder's own scene cuts may add more.
