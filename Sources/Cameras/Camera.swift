@@ -63,8 +63,8 @@ public final class Camera: Sendable {
     public let h264: H264Stream?
     /// Where H.264 frames are published (no frame comes when `h264` is nil).
     public let h264Bus = FrameBus()
-    /// Live MJPEG connections currently open.
-    public let liveClients = Atomic<Int>(0)
+    /// Who needs JPEGs now (live viewers, snapshots, MJPEG recording); also counts live connections.
+    public let jpegDemand: JPEGDemand
 
     private let meter = RateMeter()
     private let running = Atomic<Bool>(false)
@@ -151,13 +151,19 @@ public final class Camera: Sendable {
         }
         let meter = self.meter
         let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
+        // With H.264 recording the H.264 frames are the camera's pulse (rate, health); JPEGs come on demand.
+        jpegDemand = JPEGDemand(always: codec != .h264)
         encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
-            meter.tick(frame.time.monotonicNanos)
+            // Camera JPEGs (pass-through, encodeNanos 0) cannot feed H.264 yet: they stay the pulse.
+            if codec != .h264 || frame.encodeNanos == 0 { meter.tick(frame.time.monotonicNanos) }
             bus.publish(frame)
         }
         // An IDR picture at every fragment start, so each fragment decodes on its own.
         h264 = codec == .h264
-            ? H264Stream(fps: config.geometry.fps, keyframeSeconds: recording?.config.fragmentSeconds ?? 1, settings: encoderSettings) { h264Bus.publish($0) }
+            ? H264Stream(fps: config.geometry.fps, keyframeSeconds: recording?.config.fragmentSeconds ?? 1, settings: encoderSettings) { frame in
+                meter.tick(frame.time.monotonicNanos)
+                h264Bus.publish(frame)
+            }
             : nil
     }
 
@@ -165,10 +171,16 @@ public final class Camera: Sendable {
     public func start(lossless: Bool = false) throws {
         let encoder = self.encoder
         let h264 = self.h264
+        let demand = jpegDemand
         recorder?.start()
         let sink: @Sendable (RawFrame) -> Void = { frame in
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
             h264?.submit(frame)
+            guard frame.format == .jpeg || demand.isWanted else {
+                demand.skipped.add(1, ordering: .relaxed)
+                frame.storage.release()
+                return
+            }
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
         }
@@ -202,7 +214,8 @@ public final class Camera: Sendable {
         let deviceErrors = s.deviceErrors.load(ordering: .relaxed)
         let times = e.encodeMillis()
         let now = MonotonicClock.nanos()
-        let last = bus.latest
+        // The newest frame of either codec: with H.264 recording and nobody watching, no JPEG is made.
+        let last = [bus.latest, h264Bus.latest].compactMap { $0 }.max { $0.time.monotonicNanos < $1.time.monotonicNanos }
         let config = self.config
         return CameraStatus(
             id: config.id,
@@ -224,7 +237,9 @@ public final class Camera: Sendable {
             reconnects: s.reconnects.load(ordering: .relaxed),
             viewerSkippedFrames: bus.viewerSkipped,
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
-            liveClients: liveClients.load(ordering: .relaxed),
+            liveClients: jpegDemand.viewers.load(ordering: .relaxed),
+            jpegOnDemand: !jpegDemand.always,
+            jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
             recording: recorder?.status(),
             h264: h264.map { h in
@@ -302,6 +317,10 @@ public struct CameraStatus: Codable, Sendable {
     public var encodeMs: EncodeTime?
     /// Open live streams.
     public var liveClients: Int
+    /// Whether JPEGs are made only while someone wants them (H.264 recording).
+    public var jpegOnDemand: Bool
+    /// Frames not JPEG-encoded because nobody wanted one.
+    public var jpegSkipped: UInt64
     /// Age of the newest frame.
     public var lastFrameAgeMs: Double?
     /// Recording state (nil when the camera does not record).

@@ -55,11 +55,11 @@ struct Routes: Sendable {
         headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
         headers[HTTPField.Name("Pragma")!] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            camera.liveClients.add(1, ordering: .relaxed)
+            camera.jpegDemand.viewers.add(1, ordering: .relaxed)
             let viewer = camera.bus.join()
             defer {
                 camera.bus.leave(viewer)
-                camera.liveClients.subtract(1, ordering: .relaxed)
+                camera.jpegDemand.viewers.subtract(1, ordering: .relaxed)
             }
             while let frame = await camera.bus.next(for: viewer) {
                 try await writer.write(contentsOf: MJPEGPart.buffers(frame))
@@ -76,11 +76,16 @@ struct Routes: Sendable {
         case .failure(let e): return e.response
         }
         let frame: EncodedFrame?
-        if let latest = camera.bus.latest {
+        // When JPEGs are made on demand and nobody wanted one lately, the newest JPEG is old: ask
+        // for one and wait for the next frame.
+        let fresh = camera.jpegDemand.isWanted
+        camera.jpegDemand.request()
+        if fresh, let latest = camera.bus.latest {
             frame = latest
         } else {
+            let after = camera.bus.latest?.sequence
             frame = await withTaskGroup(of: EncodedFrame?.self) { group in
-                group.addTask { await camera.bus.next(after: nil) }
+                group.addTask { await camera.bus.next(after: after) }
                 group.addTask { try? await Task.sleep(for: .seconds(2)); return nil }
                 let first = await group.next() ?? nil
                 group.cancelAll()

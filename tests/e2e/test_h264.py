@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 
 from conftest import Daemon
 from test_recording import cpu_load, decodes_cleanly, finished, post, status, verify, wait_for  # noqa: F401 (fixture)
@@ -102,3 +103,31 @@ def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
         assert decodes_cleanly(path)
         stream, frames, _, _ = probe(path)
         assert len(frames) == 20 and stream["codec_name"] == codec
+
+
+def test_with_h264_recording_jpeg_is_made_only_while_someone_watches(start_daemon):
+    from mjpeg import MJPEGStream, decode_jpeg
+    d = start_daemon("--camera", "front=testpattern:320x240@30", "--codec", "h264")
+    wait_for(lambda: status(d)["cameras"][0]["h264"]["framesEncoded"] > 30, 20, "H.264 frames")
+    before = status(d)["cameras"][0]
+    time.sleep(2)
+    after = status(d)["cameras"][0]
+    # Nobody watches: no JPEG is encoded, H.264 goes on, and the camera is healthy.
+    assert after["jpegOnDemand"] and after["framesEncoded"] == before["framesEncoded"]
+    assert after["jpegSkipped"] > before["jpegSkipped"] and after["h264"]["framesEncoded"] > before["h264"]["framesEncoded"]
+    assert after["measuredFps"] > 20 and after["lastFrameAgeMs"] < 1000
+    with urllib.request.urlopen(d.base + "/healthz", timeout=5) as r:
+        assert r.status == 200
+    # A snapshot is a fresh picture, not the last JPEG made before nobody watched.
+    asked = time.time()
+    with urllib.request.urlopen(d.base + "/snapshot", timeout=5) as r:
+        stamp = float(r.getheader("X-Timestamp"))
+        assert decode_jpeg(r.read()).size == (320, 240)
+    assert stamp >= asked - 0.2
+    # A viewer gets pictures, and the JPEG encoder works while it watches.
+    stream = MJPEGStream(d.base, "/stream")
+    for _ in range(10):
+        _, jpeg = stream.next_part()
+    stream.close()
+    assert decode_jpeg(jpeg).size == (320, 240)
+    assert status(d)["cameras"][0]["framesEncoded"] >= after["framesEncoded"] + 10
