@@ -154,8 +154,7 @@ public final class Camera: Sendable {
         // With H.264 recording the H.264 frames are the camera's pulse (rate, health); JPEGs come on demand.
         jpegDemand = JPEGDemand(always: codec != .h264)
         encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
-            // Camera JPEGs (pass-through, encodeNanos 0) cannot feed H.264 yet: they stay the pulse.
-            if codec != .h264 || frame.encodeNanos == 0 { meter.tick(frame.time.monotonicNanos) }
+            if codec != .h264 { meter.tick(frame.time.monotonicNanos) }
             bus.publish(frame)
         }
         // An IDR picture at every fragment start, so each fragment decodes on its own.
@@ -176,7 +175,7 @@ public final class Camera: Sendable {
         let sink: @Sendable (RawFrame) -> Void = { frame in
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
             h264?.submit(frame)
-            guard frame.format == .jpeg || demand.isWanted else {
+            guard demand.isWanted else {
                 demand.skipped.add(1, ordering: .relaxed)
                 frame.storage.release()
                 return
@@ -244,7 +243,7 @@ public final class Camera: Sendable {
             recording: recorder?.status(),
             h264: h264.map { h in
                 H264Status(framesEncoded: h.stats.encoded.load(ordering: .relaxed), droppedBusy: h.stats.droppedBusy.load(ordering: .relaxed),
-                           droppedUnsupported: h.droppedUnsupported.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
+                           droppedUndecodable: h.droppedUndecodable.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
                            encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) })
             }
         )
@@ -335,8 +334,8 @@ public struct H264Status: Codable, Sendable {
     public var framesEncoded: UInt64
     /// Frames dropped because x264 was behind (its queue or copy pool full).
     public var droppedBusy: UInt64
-    /// Frames whose input format this encoder cannot take yet (camera MJPEG).
-    public var droppedUnsupported: UInt64
+    /// Camera JPEGs that could not be decoded for it (corrupt, or another size).
+    public var droppedUndecodable: UInt64
     /// Frames x264 failed on.
     public var errors: UInt64
     /// Overlay + encode time, mean and p99 over the last frames.

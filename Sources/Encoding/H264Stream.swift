@@ -10,9 +10,16 @@ import Synchronization
 public final class H264Stream: Sendable {
     /// Counters, as for the JPEG encoders.
     public let stats = EncodeStats()
-    /// Frames not encoded because their input format cannot be turned into I420 here (MJPEG pass-through).
-    public let droppedUnsupported = Atomic<UInt64>(0)
-    private let queue: BoundedQueue<RawFrame>
+    /// Camera JPEGs that could not be decoded (corrupt, or another size).
+    public let droppedUndecodable = Atomic<UInt64>(0)
+
+    /// A picture waiting for the encoder: I420 planes in a pooled buffer, or a camera JPEG to decode first.
+    private enum Job {
+        case planes(RawFrame)
+        case jpeg([UInt8], sequence: UInt64, time: CaptureTime, width: Int, height: Int)
+    }
+
+    private let queue: BoundedQueue<Job>
     private let pool: Mutex<(pool: BufferPool, width: Int, height: Int)?> = Mutex(nil)
     private let thread: Mutex<DedicatedThread?> = Mutex(nil)
     private let settings: EncoderSettings
@@ -35,12 +42,18 @@ public final class H264Stream: Sendable {
         }
     }
 
-    /// Copies `frame` for encoding; false (counted) when the encoder is behind or cannot take its format.
+    /// Copies `frame` for encoding (a camera JPEG as it is, decoded on the encoder's thread); false
+    /// (counted) when the encoder is behind.
     @discardableResult
     public func submit(_ frame: RawFrame) -> Bool {
-        guard frame.format != .jpeg else {
-            droppedUnsupported.add(1, ordering: .relaxed)
-            return false
+        if frame.format == .jpeg {
+            let plane = frame.planes[0]
+            let bytes = Array(UnsafeBufferPointer(start: plane.base, count: plane.width))
+            guard queue.offer(.jpeg(bytes, sequence: frame.sequence, time: frame.time, width: frame.width, height: frame.height)) else {
+                stats.droppedBusy.add(1, ordering: .relaxed)
+                return false
+            }
+            return true
         }
         let buffer = pool.withLock { current -> BufferPool.Buffer? in
             if current?.width != frame.width || current?.height != frame.height {
@@ -57,7 +70,7 @@ public final class H264Stream: Sendable {
         Self.copyAsI420(frame, into: planes)
         let copy = RawFrame(format: .yuv420, width: frame.width, height: frame.height, planes: planes, sequence: frame.sequence,
                             time: frame.time, storage: buffer)
-        guard queue.offer(copy) else {
+        guard queue.offer(.planes(copy)) else {
             buffer.release()
             stats.droppedBusy.add(1, ordering: .relaxed)
             return false
@@ -90,13 +103,46 @@ public final class H264Stream: Sendable {
         }
     }
 
+    /// The job's picture as I420 planes (decoding a camera JPEG into a pooled buffer), or nil when it has none.
+    private func picture(_ job: Job, decoder: JPEGDecoder?, scratch: inout [UInt8]) -> RawFrame? {
+        switch job {
+        case .planes(let frame):
+            return frame
+        case .jpeg(let bytes, let sequence, let time, let width, let height):
+            let buffer = pool.withLock { current -> BufferPool.Buffer? in
+                if current?.width != width || current?.height != height {
+                    current = (BufferPool(count: 4, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: width, height: height)),
+                               width, height)
+                }
+                return current?.pool.acquire()
+            }
+            guard let buffer, let decoder else {
+                buffer?.release()
+                droppedUndecodable.add(1, ordering: .relaxed)
+                return nil
+            }
+            let planes = buffer.planes(format: .yuv420, width: width, height: height)
+            do {
+                try bytes.withUnsafeBytes { try decoder.decodeI420($0, into: planes, scratch: &scratch) }
+            } catch {
+                buffer.release()
+                droppedUndecodable.add(1, ordering: .relaxed)
+                return nil
+            }
+            return RawFrame(format: .yuv420, width: width, height: height, planes: planes, sequence: sequence, time: time, storage: buffer)
+        }
+    }
+
     private func run() {
         let overlay = TimestampOverlay()
+        let decoder = try? JPEGDecoder()
+        var scratch: [UInt8] = []
         var encoder: H264Encoder?
         var lastKeyframe: UInt64?
-        while let frame = queue.take() {
-            defer { frame.storage.release() }
+        while let job = queue.take() {
             let start = MonotonicClock.nanos()
+            guard let frame = picture(job, decoder: decoder, scratch: &scratch) else { continue }
+            defer { frame.storage.release() }
             if encoder?.width != frame.width || encoder?.height != frame.height {
                 // A new size needs a new stream: its first picture is an IDR with new parameter sets.
                 encoder = try? H264Encoder(width: frame.width, height: frame.height, fps: fps,

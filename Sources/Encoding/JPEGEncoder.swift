@@ -110,6 +110,57 @@ public final class JPEGDecoder {
     }
 }
 
+extension JPEGDecoder {
+    /// Decodes a JPEG to YUV 4:2:0 `planes` of its size (Y as decoded; chroma from the JPEG's own
+    /// 4:2:0, 4:2:2 or 4:4:4 by taking every n-th sample; neutral for greyscale). `scratch` keeps the
+    /// native planes between calls. Throws on corrupt data or a size other than the planes'.
+    public func decodeI420(_ jpeg: UnsafeRawBufferPointer, into planes: [Plane], scratch: inout [UInt8]) throws {
+        var w: Int32 = 0, h: Int32 = 0, samp: Int32 = 0, cs: Int32 = 0
+        let source = jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard tjDecompressHeader3(handle, source, UInt(jpeg.count), &w, &h, &samp, &cs) == 0 else { throw JPEGError("tjDecompressHeader3", handle: handle) }
+        guard Int(w) == planes[0].width, Int(h) == planes[0].height, planes.count == 3 else {
+            throw JPEGError("camera JPEG is \(w)x\(h), the stream \(planes[0].width)x\(planes[0].height)", handle: nil)
+        }
+        let components = samp == Int32(TJSAMP_GRAY.rawValue) ? 1 : 3
+        let sizes = (0..<components).map { c in (w: Int(tjPlaneWidth(Int32(c), w, samp)), h: Int(tjPlaneHeight(Int32(c), h, samp))) }
+        let total = sizes.reduce(0) { $0 + $1.w * $1.h }
+        if scratch.count < total { scratch = [UInt8](repeating: 0, count: total) }
+        let rc = scratch.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var offsets = 0
+            var pointers: [UnsafeMutablePointer<UInt8>?] = sizes.map { size in
+                defer { offsets += size.w * size.h }
+                return buffer.baseAddress! + offsets
+            }
+            var strides = sizes.map { Int32($0.w) }
+            let rc = pointers.withUnsafeMutableBufferPointer { p in
+                strides.withUnsafeMutableBufferPointer { st in
+                    tjDecompressToYUVPlanes(handle, source, UInt(jpeg.count), p.baseAddress, w, st.baseAddress, h, TJFLAG_STOPONWARNING)
+                }
+            }
+            guard rc == 0 else { return rc }
+            for (c, target) in planes.enumerated() {
+                guard c < components, let base = pointers[c] else {
+                    for row in 0..<target.height { target.row(row).update(repeating: 128, count: target.width) }
+                    continue
+                }
+                let size = sizes[c]
+                let (dx, dy) = (max(1, size.w / target.width), max(1, size.h / target.height))
+                for row in 0..<target.height {
+                    let from = base + min(row * dy, size.h - 1) * size.w
+                    let out = target.row(row)
+                    if dx == 1 {
+                        out.update(from: from, count: min(target.width, size.w))
+                    } else {
+                        for col in 0..<target.width { out[col] = from[min(col * dx, size.w - 1)] }
+                    }
+                }
+            }
+            return 0
+        }
+        guard rc == 0 else { throw JPEGError("tjDecompressToYUVPlanes", handle: handle) }
+    }
+}
+
 /// Converts packed RGB to packed planar YUV 4:2:0 (I420) with libjpeg-turbo's converter.
 public func rgbToYUV420(_ rgb: [UInt8], width: Int, height: Int) throws -> [UInt8] {
     guard let handle = tjInitCompress() else { throw JPEGError("tjInitCompress", handle: nil) }

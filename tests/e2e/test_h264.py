@@ -131,3 +131,31 @@ def test_with_h264_recording_jpeg_is_made_only_while_someone_watches(start_daemo
     stream.close()
     assert decode_jpeg(jpeg).size == (320, 240)
     assert status(d)["cameras"][0]["framesEncoded"] >= after["framesEncoded"] + 10
+
+
+def test_a_camera_that_sends_jpeg_is_recorded_as_h264(start_daemon, tmp_path):
+    import io
+    import os
+    from PIL import Image
+    from conftest import ROOT
+    paths = []
+    for i, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        out = io.BytesIO()
+        Image.new("RGB", (320, 240), colour).save(out, "JPEG", quality=80)  # 4:2:0 from Pillow
+        path = tmp_path / f"{i}.jpg"
+        path.write_bytes(out.getvalue())
+        paths.append(str(path))
+    env = {"PATH": f"{ROOT / 'tests' / 'fake-rpicam'}:{os.environ['PATH']}", "FAKE_RPICAM": "normal", "FAKE_RPICAM_JPEGS": ":".join(paths)}
+    d = start_daemon("--camera", "pi=rpicam:0:320x240@30,mjpeg", "--codec", "h264", "--segment-seconds", "2", env=env)
+    wait_for(lambda: len(finished(d.recordings)) >= 2, 30, "two segments")
+    h264 = status(d)["cameras"][0]["h264"]
+    assert h264["framesEncoded"] > 30 and h264["droppedUndecodable"] == 0
+    assert d.stop() == 0
+    for path in finished(d.recordings):
+        stream, frames, _, _ = probe(path)
+        assert stream["codec_name"] == "h264" and frames[0][1] and decodes_cleanly(path), path.name
+    # The camera's colours come through the decode and the encode (a middle frame, as RGB).
+    r = subprocess.run(["ffmpeg", "-v", "error", "-i", str(finished(d.recordings)[0]), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                        "-"], capture_output=True, timeout=60)
+    pixel = r.stdout[(120 * 320 + 10) * 3:(120 * 320 + 10) * 3 + 3]  # left of the overlay text
+    assert max(pixel) > 150 and min(pixel) < 90, list(pixel)
