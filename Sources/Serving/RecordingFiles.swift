@@ -88,6 +88,10 @@ struct RecordingFiles: Sendable {
             start = 0
         }
         let scan = try MP4Reader.scan(path: path)
+        guard scan.codec == .mjpeg else {
+            return JSON.error(.conflict, "not Motion JPEG",
+                              "this recording is \(scan.codec): play it in a <video> element from /recordings/PATH (HTTP Range works); replay is for MJPEG recordings")
+        }
         var samples: [(offset: Int, size: Int, time: Double, duration: Double)] = []
         for f in scan.fragments {
             var offset = f.dataOffset, t = f.baseTime

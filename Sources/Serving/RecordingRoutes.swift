@@ -1,4 +1,5 @@
 import Cameras
+import Encoding
 import Foundation
 import Hummingbird
 import NIOPosix
@@ -48,6 +49,7 @@ struct RecordingRoutes: Sendable {
         var kind: String
         var size: Int
         var duration: Double?
+        var codec: VideoCodec?
         var modified: Int
         var `protected`: Bool
         var writing: Bool
@@ -145,8 +147,9 @@ struct RecordingRoutes: Sendable {
                 && (kind == nil || (kind == "event") == f.isEvent)
         }
         let listed = matching.sorted { ($0.modified, $0.relative) > ($1.modified, $1.relative) }.prefix(limit).map { f in
-            Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera, day: f.day,
-                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: durations.duration(of: f), modified: f.modified,
+            let scanned = durations.facts(of: f)
+            return Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera, day: f.day,
+                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, modified: f.modified,
                    protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial)
         }
         struct Answer: Codable { var root: String; var disk: DiskUsage?; var total: Int; var recordings: [Listed] }
@@ -172,19 +175,20 @@ struct RecordingRoutes: Sendable {
     }
 }
 
-/// Seconds of video per file, read once per version of the file (size and time), bounded.
+/// Seconds of video and codec per file, read once per version of the file (size and time), bounded.
 final class DurationCache: Sendable {
-    private struct Entry { var size: Int; var modified: Int; var seconds: Double? }
+    private struct Entry { var size: Int; var modified: Int; var facts: (seconds: Double, codec: VideoCodec)? }
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity = 20_000
 
-    func duration(of file: RecordingFile) -> Double? {
-        if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.seconds }
-        let seconds = (try? MP4Reader.scan(path: file.path)).map { ($0.duration * 10).rounded() / 10 }
+    /// Duration (to a tenth of a second) and codec; nil when the file cannot be read.
+    func facts(of file: RecordingFile) -> (seconds: Double, codec: VideoCodec)? {
+        if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.facts }
+        let facts = (try? MP4Reader.scan(path: file.path)).map { (($0.duration * 10).rounded() / 10, $0.codec) }
         entries.withLock { table in
             if table.count >= capacity { table.removeAll() }
-            table[file.relative] = Entry(size: file.size, modified: file.modified, seconds: seconds)
+            table[file.relative] = Entry(size: file.size, modified: file.modified, facts: facts)
         }
-        return seconds
+        return facts
     }
 }

@@ -4,6 +4,7 @@ Screenshots of every step are saved under test-artifacts/ui/ (BLACKBOX_ARTIFACTS
 import json
 import os
 import pathlib
+import urllib.error
 import urllib.request
 
 import pytest
@@ -265,3 +266,45 @@ def test_no_signal_and_reconnecting_are_shown(tmp_path):
     finally:
         driver.quit()
         d.stop()
+
+
+def test_plays_an_h264_recording_in_a_video_element_and_seeks(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--codec", "h264", "--segment-seconds", "4", recordings=str(tmp_path / "rec"))
+    driver = chromium()
+    try:
+        log_in(driver, d)
+        wait(driver, lambda drv: api(d, "/api/recordings?kind=segment")["recordings"] and
+             any(not r["writing"] for r in api(d, "/api/recordings?kind=segment")["recordings"]), timeout=30, message="no finished segment")
+        driver.get(d.base + "/#recordings")
+
+        def finished_segment(drv):
+            rows = [r for r in drv.find_elements(By.CSS_SELECTOR, '#rec-body tr[data-kind="segment"]')
+                    if not r.find_elements(By.CSS_SELECTOR, ".tag.writing")]
+            if rows:
+                return rows[0]
+            drv.find_element(By.ID, "rec-refresh").click()
+            return None
+
+        row = wait(driver, finished_segment, message="no finished segment listed")
+        path = row.get_attribute("data-path")
+        assert api(d, "/api/recordings?kind=segment")["recordings"][-1]["codec"] == "h264"
+        row.find_element(By.CSS_SELECTOR, "button.play").click()
+        video = driver.find_element(By.ID, "player-video")
+        assert not driver.find_element(By.ID, "player-img").is_displayed()
+        wait(driver, lambda drv: drv.execute_script("return arguments[0].videoWidth", video) == 640, message="the video has no picture")
+        assert video.get_attribute("src").endswith(f"/recordings/{path}")
+        wait(driver, lambda drv: drv.execute_script("return arguments[0].currentTime", video) > 0.5, message="playback does not advance")
+        shot(driver, "09-h264-playback")
+        driver.execute_script("arguments[0].pause(); arguments[0].currentTime = 2.5", video)
+        wait(driver, lambda drv: drv.execute_script("return !arguments[0].seeking && Math.abs(arguments[0].currentTime - 2.5) < 0.1", video),
+             message="the seek did not land at 2.5 s")
+        # The MJPEG replay route says what to do with an H.264 file instead of sending garbage.
+        request = urllib.request.Request(f"{d.base}/recordings/{path}/play")
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("replay of an H.264 recording was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 409 and b"<video>" in e.read()
+    finally:
+        driver.quit()
+        assert d.stop() == 0

@@ -228,13 +228,29 @@ function play(recording, from = 0) {
   seek.max = String(Math.max(1, Math.floor(recording.duration || 1)));
   seek.value = String(from);
   $("#player-time").textContent = formatDuration(from);
-  $("#player-img").src = `/recordings/${recording.path.split("/").map(encodeURIComponent).join("/")}/play?t=${from}`;
+  const url = `/recordings/${recording.path.split("/").map(encodeURIComponent).join("/")}`;
+  // H.264 plays in the browser's own <video> (Range requests, its own seek bar); MJPEG is replayed as a stream.
+  const video = recording.codec === "h264";
+  $("#player-video").hidden = !video;
+  $("#player-img").hidden = video;
+  $(".player .seek").hidden = video;
+  if (video) {
+    $("#player-img").removeAttribute("src");
+    if ($("#player-video").getAttribute("src") !== url) $("#player-video").src = url;
+    $("#player-video").currentTime = from;
+    $("#player-video").play().catch(() => {});
+  } else {
+    $("#player-video").removeAttribute("src");
+    $("#player-img").src = `${url}/play?t=${from}`;
+  }
   $("#player").scrollIntoView({ block: "nearest" });
 }
 
 function stopPlaying() {
   playing = null;
   $("#player-img").removeAttribute("src");
+  $("#player-video").pause();
+  $("#player-video").removeAttribute("src");
   $("#player").hidden = true;
 }
 
