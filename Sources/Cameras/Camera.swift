@@ -59,8 +59,13 @@ public final class Camera: Sendable {
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
     public let recorder: Recorder?
-    /// The H.264 stream (nil unless the camera records H.264) and the bus its frames go to.
-    public let h264: H264Stream?
+    /// The H.264 stream (nil unless the camera records H.264).
+    public var h264: H264Stream? { h264Stream.withLock { $0 } }
+    private let h264Stream = Mutex<H264Stream?>(nil)
+    /// The codec the camera records in (changeable at run time with `setCodec`).
+    public var codec: VideoCodec { codecState.withLock { $0 } }
+    private let codecState: Mutex<VideoCodec>
+    private let fragmentSeconds: Double
     /// Where H.264 frames are published (no frame comes when `h264` is nil).
     public let h264Bus = FrameBus()
     /// Who needs JPEGs now (live viewers, snapshots, MJPEG recording); also counts live connections.
@@ -144,7 +149,9 @@ public final class Camera: Sendable {
         let bus = FrameBus()
         self.bus = bus
         let h264Bus = self.h264Bus
-        let codec = recording?.config.codec ?? .mjpeg
+        let codec = config.codec ?? recording?.config.codec ?? .mjpeg
+        codecState = Mutex(codec)
+        fragmentSeconds = recording?.config.fragmentSeconds ?? 1
         recorder = recording.map {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
                      retention: $0.retention, logger: $0.logger)
@@ -152,29 +159,56 @@ public final class Camera: Sendable {
         let meter = self.meter
         let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
         // With H.264 recording the H.264 frames are the camera's pulse (rate, health); JPEGs come on demand.
-        jpegDemand = JPEGDemand(always: codec != .h264)
+        let demand = JPEGDemand(always: codec != .h264)
+        jpegDemand = demand
         encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
-            if codec != .h264 { meter.tick(frame.time.monotonicNanos) }
+            if demand.always { meter.tick(frame.time.monotonicNanos) }
             bus.publish(frame)
         }
-        // An IDR picture at every fragment start, so each fragment decodes on its own.
-        h264 = codec == .h264
-            ? H264Stream(fps: config.geometry.fps, keyframeSeconds: recording?.config.fragmentSeconds ?? 1, settings: encoderSettings) { frame in
-                meter.tick(frame.time.monotonicNanos)
-                h264Bus.publish(frame)
+        if codec == .h264 { h264Stream.withLock { $0 = makeH264Stream() } }
+    }
+
+    /// A new H.264 stream publishing to `h264Bus`, with an IDR picture at every fragment start.
+    private func makeH264Stream() -> H264Stream {
+        let meter = self.meter, h264Bus = self.h264Bus
+        return H264Stream(fps: config.geometry.fps, keyframeSeconds: fragmentSeconds, settings: encoder.settings) { frame in
+            meter.tick(frame.time.monotonicNanos)
+            h264Bus.publish(frame)
+        }
+    }
+
+    /// Records in `codec` from now on: the segment being written ends, and the next one starts in
+    /// the new codec (at its first keyframe). Switching to MJPEG stops the H.264 encoder; switching
+    /// to H.264 starts it and makes JPEGs on demand only.
+    public func setCodec(_ codec: VideoCodec) {
+        switching.withLock { _ in
+            guard codecState.withLock({ $0 }) != codec else { return }
+            if codec == .h264 {
+                h264Stream.withLock { $0 = makeH264Stream() }
+                recorder?.use(h264Bus)
+                jpegDemand.always = false
+            } else {
+                jpegDemand.always = true
+                recorder?.use(bus)
+                let old = h264Stream.withLock { s -> H264Stream? in
+                    defer { s = nil }
+                    return s
+                }
+                old?.stop()
             }
-            : nil
+            codecState.withLock { $0 = codec }
+            settings.withLock { $0.codec = codec }
+        }
     }
 
     /// Starts capture. With `lossless`, the source waits for the encoders instead of dropping (benchmarks).
     public func start(lossless: Bool = false) throws {
         let encoder = self.encoder
-        let h264 = self.h264
         let demand = jpegDemand
         recorder?.start()
-        let sink: @Sendable (RawFrame) -> Void = { frame in
+        let sink: @Sendable (RawFrame) -> Void = { [weak self] frame in
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
-            h264?.submit(frame)
+            self?.h264?.submit(frame)
             guard demand.isWanted else {
                 demand.skipped.add(1, ordering: .relaxed)
                 frame.storage.release()
@@ -194,7 +228,7 @@ public final class Camera: Sendable {
         running.store(false, ordering: .releasing)
         switching.withLock { _ in source.stop() }
         encoder.stop()
-        h264?.stop()
+        h264Stream.withLock { $0 }?.stop()
         bus.close()
         h264Bus.close()
         recorder?.stop()
@@ -237,6 +271,7 @@ public final class Camera: Sendable {
             viewerSkippedFrames: bus.viewerSkipped,
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: jpegDemand.viewers.load(ordering: .relaxed),
+            codec: codec,
             jpegOnDemand: !jpegDemand.always,
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
@@ -316,6 +351,8 @@ public struct CameraStatus: Codable, Sendable {
     public var encodeMs: EncodeTime?
     /// Open live streams.
     public var liveClients: Int
+    /// The recording codec.
+    public var codec: VideoCodec
     /// Whether JPEGs are made only while someone wants them (H.264 recording).
     public var jpegOnDemand: Bool
     /// Frames not JPEG-encoded because nobody wanted one.

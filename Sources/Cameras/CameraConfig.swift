@@ -1,4 +1,5 @@
 import Capture
+import Encoding
 import Frames
 
 /// Where a camera's frames come from.
@@ -37,6 +38,8 @@ public struct CameraConfig: Sendable, Equatable {
     public var overlay: Bool
     /// Encoder threads for this camera.
     public var workers: Int
+    /// Recording codec of this camera (nil: the recording's default).
+    public var codec: VideoCodec?
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)

@@ -52,6 +52,7 @@ public struct ConfigFile: Sendable, Equatable {
         public var quality: Int?
         public var overlay: Bool?
         public var workers: Int?
+        public var codec: String?
     }
 
     /// An empty file.
@@ -90,7 +91,7 @@ public enum ConfigLoader {
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
                       "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
-                   "overlay": .bool, "workers": .int],
+                   "overlay": .bool, "workers": .int, "codec": .string],
     ]
 
     /// Parses TOML text; every key is checked for name and type (ranges are checked where the values are used).
@@ -127,7 +128,7 @@ public enum ConfigLoader {
                     }
                     out.cameras.append(spec)
                     out.cameraSettings[table["id"]?.string ?? ""] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
-                                                                           workers: table["workers"]?.int)
+                                                                           workers: table["workers"]?.int, codec: table["codec"]?.string)
                 }
                 continue
             }
@@ -232,7 +233,7 @@ public enum ConfigLoader {
         try accepted("level", { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) },
                      "trace, debug, info, notice, warning, error, critical")
         try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))
-        if table == "recording" {
+        if table == "recording" || table == "camera" {
             try accepted("codec", { VideoCodec(rawValue: $0) != nil }, VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))
         }
         try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")

@@ -6,7 +6,11 @@ import Synchronization
 /// nobody watches spends no CPU on JPEG.
 public final class JPEGDemand: Sendable {
     /// Every frame needs one (MJPEG recording, or no H.264 stream to keep the camera's pulse).
-    public let always: Bool
+    public var always: Bool {
+        get { alwaysFlag.load(ordering: .relaxed) }
+        set { alwaysFlag.store(newValue, ordering: .relaxed) }
+    }
+    private let alwaysFlag: Atomic<Bool>
     /// Live MJPEG connections open now.
     public let viewers = Atomic<Int>(0)
     /// Frames not JPEG-encoded because nobody wanted one.
@@ -15,7 +19,7 @@ public final class JPEGDemand: Sendable {
 
     /// Demand for a camera that needs a JPEG of every frame (`always`) or only on request.
     public init(always: Bool) {
-        self.always = always
+        alwaysFlag = Atomic(always)
     }
 
     /// Asks for JPEGs of the frames of the next `nanos` (a snapshot).
@@ -31,6 +35,6 @@ public final class JPEGDemand: Sendable {
 
     /// Whether the frame captured now needs a JPEG.
     public var isWanted: Bool {
-        always || viewers.load(ordering: .relaxed) > 0 || MonotonicClock.nanos() < until.load(ordering: .relaxed)
+        alwaysFlag.load(ordering: .relaxed) || viewers.load(ordering: .relaxed) > 0 || MonotonicClock.nanos() < until.load(ordering: .relaxed)
     }
 }

@@ -156,10 +156,25 @@ public final class Recorder: Sendable {
 
     /// Subscribes to the bus and starts the writer thread.
     public func start() {
-        let sub = bus.subscribe(capacity: max(8, fps * 2))
-        subscription.withLock { $0 = sub }
+        subscription.withLock { s in
+            if s == nil { s = bus.subscribe(capacity: max(8, fps * 2)) }
+        }
         thread.withLock { t in
-            t = DedicatedThread(name: "rec-\(camera)") { [self] in run(sub) }
+            t = DedicatedThread(name: "rec-\(camera)") { [self] in run() }
+        }
+    }
+
+    /// Records from `newBus` from now on (the camera's codec changed): the segment being written
+    /// ends, and the next starts at the first keyframe of the new stream.
+    public func use(_ newBus: FrameBus) {
+        let sub = newBus.subscribe(capacity: max(8, fps * 2))
+        let old = subscription.withLock { s -> FrameSubscription? in
+            defer { s = sub }
+            return s
+        }
+        if let old {
+            state.withLock { $0.status.droppedFrames += old.dropped.load(ordering: .relaxed) }
+            old.cancel()
         }
     }
 
@@ -230,7 +245,8 @@ public final class Recorder: Sendable {
         var endMono: UInt64
     }
 
-    private func run(_ sub: FrameSubscription) {
+    private func run() {
+        guard var sub = subscription.withLock({ $0 }) else { return }
         let segmentNanos = UInt64(config.segmentSeconds * 1e9)
         let fragmentNanos = UInt64(config.fragmentSeconds * 1e9)
         let preNanos = UInt64(config.eventPreSeconds * 1e9)
@@ -401,8 +417,18 @@ public final class Recorder: Sendable {
 
         while true {
             heartbeat.add(1, ordering: .relaxed)
+            if let current = subscription.withLock({ $0 }), current !== sub {
+                // Another codec: a track has one, so the files end here and the pre-roll starts over.
+                finishSegment()
+                advanceEvents(nil)
+                ring = PreRoll(maxNanos: ring.maxNanos, maxFrames: ring.maxFrames, maxBytes: ring.maxBytes)
+                sub = current
+            }
             let frame = sub.next(timeoutNanos: 250_000_000)
-            if frame == nil && sub.isFinished { break }
+            if frame == nil && sub.isFinished {
+                if subscription.withLock({ $0 }) === sub { break }
+                continue
+            }
             let (want, newClip) = state.withLock { s -> (Bool, ClipPlan?) in
                 guard frame != nil, let clip = s.clip, !clip.started else { return (s.wantRecording, nil) }
                 s.clip?.started = true

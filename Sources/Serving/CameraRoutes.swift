@@ -1,4 +1,5 @@
 import Cameras
+import Encoding
 import Foundation
 import Frames
 import Hummingbird
@@ -27,6 +28,7 @@ struct CameraRoutes: Sendable {
         var fps: Int
         var quality: Int
         var overlay: Bool
+        var codec: VideoCodec
     }
 
     /// One camera in `/api/cameras`.
@@ -43,7 +45,7 @@ struct CameraRoutes: Sendable {
         let status = camera.status()
         return Described(id: c.id, source: status.source, state: status.state,
                          settings: Settings(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps,
-                                            quality: status.quality, overlay: status.overlay),
+                                            quality: status.quality, overlay: status.overlay, codec: camera.codec),
                          choices: SettingsChoices.for(c))
     }
 
@@ -54,8 +56,9 @@ struct CameraRoutes: Sendable {
         var fps: Int?
         var quality: Int?
         var overlay: Bool?
+        var codec: String?
 
-        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay"]
+        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay", "codec"]
     }
 
     /// The camera named in the path and the request's required JSON body, or the error answer.
@@ -77,6 +80,13 @@ struct CameraRoutes: Sendable {
         if let q = body.quality, !CameraConfig.qualityRange.contains(q) {
             return JSON.error(.badRequest, "out of range", "quality \(q) is out of range; allowed: 1 to 100")
         }
+        let codec = try body.codec.map { name throws(HTTPErrorResponse) -> VideoCodec in
+            guard let codec = VideoCodec(rawValue: name) else {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown codec",
+                                                   "codec '\(name.prefix(32))' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            return codec
+        }
         if (body.width == nil) != (body.height == nil) {
             return JSON.error(.badRequest, "incomplete size", "give width and height together")
         }
@@ -95,6 +105,10 @@ struct CameraRoutes: Sendable {
             }
         }
         camera.setEncoding(quality: body.quality, overlay: body.overlay)
+        if let codec, codec != camera.codec {
+            // Stopping an encoder thread blocks: off the event loop. The next segment is in the new codec.
+            await Task.detached { camera.setCodec(codec) }.value
+        }
         return try await NIOThreadPool.singleton.runIfActive {
             onChange()
             return JSON.response(Self.describe(camera))

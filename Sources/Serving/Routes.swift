@@ -143,10 +143,16 @@ extension [Camera] {
     }
 }
 
-/// An error answer carried through a `Result`.
-struct HTTPErrorResponse: Error {
+/// An error answer, carried through a `Result` or thrown (Hummingbird sends it as it is).
+struct HTTPErrorResponse: HTTPResponseError {
     let response: Response
     init(_ response: Response) { self.response = response }
+
+    /// The answer's status.
+    var status: HTTPResponse.Status { response.status }
+
+    /// The answer itself.
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
 }
 
 /// The daemon's version, shown in `/api/status` and `--version`.

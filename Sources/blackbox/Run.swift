@@ -158,6 +158,7 @@ struct Run: AsyncParsableCommand {
                     if let q = o.quality { configs[i].quality = q }
                     if let v = o.overlay { configs[i].overlay = v }
                     if let w = o.workers { configs[i].workers = w }
+                    if let c = o.codec { configs[i].codec = VideoCodec(rawValue: c) }
                     try configs[i].validate()
                 }
             }

@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 from conftest import Daemon
@@ -159,3 +160,35 @@ def test_a_camera_that_sends_jpeg_is_recorded_as_h264(start_daemon, tmp_path):
                         "-"], capture_output=True, timeout=60)
     pixel = r.stdout[(120 * 320 + 10) * 3:(120 * 320 + 10) * 3 + 3]  # left of the overlay text
     assert max(pixel) > 150 and min(pixel) < 90, list(pixel)
+
+
+def test_changing_the_codec_at_run_time_starts_a_new_segment(start_daemon):
+    d = start_daemon("--camera", "front=testpattern:320x240@30", "--segment-seconds", "60")
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["framesWritten"] > 30, 20, "MJPEG recording")
+
+    def change(body):
+        req = urllib.request.Request(d.base + "/api/cameras/front/settings", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    code, answer = change({"codec": "h265"})
+    assert code == 400 and "allowed: mjpeg, h264" in answer["detail"]
+    code, answer = change({"codec": "h264"})
+    assert code == 200 and answer["settings"]["codec"] == "h264"
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["segments"] >= 1, 20, "the MJPEG segment to close")
+    wait_for(lambda: status(d)["cameras"][0]["h264"] and status(d)["cameras"][0]["h264"]["framesEncoded"] > 60, 20, "H.264 frames")
+    cam = status(d)["cameras"][0]
+    assert cam["codec"] == "h264" and cam["jpegOnDemand"]
+    code, answer = change({"codec": "mjpeg"})
+    assert code == 200 and answer["settings"]["codec"] == "mjpeg"
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["segments"] >= 2, 20, "the H.264 segment to close")
+    time.sleep(1)
+    assert d.stop() == 0
+    codecs = [probe(p)[0]["codec_name"] for p in finished(d.recordings)]
+    assert codecs == ["mjpeg", "h264", "mjpeg"], codecs
+    for p in finished(d.recordings):
+        assert decodes_cleanly(p), p.name
