@@ -1,3 +1,4 @@
+import Encoding
 import Frames
 
 /// A camera's settings as changed in the web UI or the API, kept across restarts.
@@ -11,18 +12,22 @@ public struct SavedSettings: Sendable, Equatable {
     public var quality: Int
     /// Clock overlay.
     public var overlay: Bool
+    /// Recording codec (nil in files written before it could be changed).
+    public var codec: VideoCodec?
 
     /// Creates the record.
-    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool) {
+    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool, codec: VideoCodec? = nil) {
         self.source = source
         self.geometry = geometry
         self.quality = quality
         self.overlay = overlay
+        self.codec = codec
     }
 
     /// The settings a camera runs with now.
     public init(_ config: CameraConfig) {
-        self.init(source: config.source.description, geometry: config.geometry, quality: config.quality, overlay: config.overlay)
+        self.init(source: config.source.description, geometry: config.geometry, quality: config.quality, overlay: config.overlay,
+                  codec: config.codec)
     }
 }
 
@@ -34,6 +39,7 @@ extension CameraConfig {
         changed.geometry = saved.geometry
         changed.quality = saved.quality
         changed.overlay = saved.overlay
+        if let codec = saved.codec { changed.codec = codec }
         return (try? changed.validate()) == nil ? nil : changed
     }
 }

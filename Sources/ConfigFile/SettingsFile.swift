@@ -1,4 +1,5 @@
 import Cameras
+import Encoding
 import Foundation
 import Frames
 import TOMLKit
@@ -15,7 +16,8 @@ public enum SettingsFile {
                   let fps = t["fps"]?.int, let quality = t["quality"]?.int, let overlay = t["overlay"]?.bool else {
                 throw ConfigFileError(description: "\(path): [\(id)] needs source, width, height, fps, quality and overlay")
             }
-            out[id] = SavedSettings(source: source, geometry: FrameGeometry(width: width, height: height, fps: fps), quality: quality, overlay: overlay)
+            out[id] = SavedSettings(source: source, geometry: FrameGeometry(width: width, height: height, fps: fps), quality: quality, overlay: overlay,
+                                    codec: t["codec"]?.string.flatMap(VideoCodec.init(rawValue:)))
         }
         return out
     }
@@ -34,6 +36,7 @@ public enum SettingsFile {
                 fps = \(s.geometry.fps)
                 quality = \(s.quality)
                 overlay = \(s.overlay)
+                \(s.codec.map { "codec = \"\($0)\"" } ?? "")
 
                 """
         }
