@@ -90,6 +90,12 @@ public final class Camera: Sendable {
                               h264Fallback: capture.h264Fallback, logger: capture.logger)
         case .rpicam(let index, let codec):
             return RpicamSource(cameraID: config.id, index: index, geometry: config.geometry, codec: codec, logger: capture.logger)
+        case .file(let path):
+            do {
+                return try FileSource(cameraID: config.id, path: path, poolSize: config.workers * 2 + 4)
+            } catch {
+                return UnreadableSource(description: "file \(path)", geometry: config.geometry, error: error)
+            }
         }
     }
 
@@ -402,4 +408,22 @@ final class RateMeter: Sendable {
         guard recent.count >= 2, let first = recent.first, let last = recent.last, last > first else { return 0 }
         return (Double(recent.count - 1) / (Double(last - first) / 1e9) * 10).rounded() / 10
     }
+}
+
+
+/// A source that cannot start, saying why (a file that cannot be read): `start` throws its error.
+final class UnreadableSource: FrameSource, Sendable {
+    let description: String
+    let geometry: FrameGeometry
+    let stats = SourceStats()
+    private let error: CaptureError
+
+    init(description: String, geometry: FrameGeometry, error: CaptureError) {
+        self.description = description
+        self.geometry = geometry
+        self.error = error
+    }
+
+    func start(sink: @escaping @Sendable (RawFrame) -> Void) throws { throw error }
+    func stop() {}
 }

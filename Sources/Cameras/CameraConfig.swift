@@ -10,6 +10,8 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
     case v4l2(path: String, format: CaptureFormat)
     /// rpicam-vid's camera N as a supervised subprocess.
     case rpicam(index: Int, codec: RpicamSource.Codec)
+    /// A Y4M file played in a loop at its own size and rate.
+    case file(path: String)
 
     /// The spelling used on the command line.
     public var description: String {
@@ -17,6 +19,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
         case .testPattern: return "testpattern"
         case .v4l2(let path, let format): return "v4l2:\(path),\(format)"
         case .rpicam(let index, let codec): return "rpicam:\(index),\(codec.rawValue)"
+        case .file(let path): return "file:\(path)"
         }
     }
 }
@@ -61,9 +64,14 @@ public struct CameraConfig: Sendable, Equatable {
         self.workers = workers
     }
 
-    /// This configuration with a V4L2 camera's best mode when no size was asked for (see
-    /// `FormatChoice.bestMode`), and a line saying which was chosen; unchanged otherwise.
+    /// This configuration with a file's own size and rate, or a V4L2 camera's best mode when no size
+    /// was asked for (see `FormatChoice.bestMode`) and a line saying which was chosen; unchanged otherwise.
     public func withDeviceMode() -> (config: CameraConfig, note: String?) {
+        if case .file(let path) = source, let own = try? FileSource.geometry(of: path) {
+            var config = self
+            config.geometry = own
+            return (config, nil)
+        }
         guard !geometryExplicit, case .v4l2(let path, let format) = source,
               let best = FormatChoice.bestMode(format, offers: V4L2Inventory.formats(path: path)), best != geometry else { return (self, nil) }
         var config = self
@@ -105,7 +113,7 @@ public struct CameraConfig: Sendable, Equatable {
     /// Parses the command line's `ID=testpattern[:WxH][@FPS]` or `ID=v4l2:PATH[:WxH][@FPS][,FORMAT]`,
     /// filling unspecified settings from `defaults`.
     public static func parse(_ spec: String, defaults: CameraConfig, defaultFormat: CaptureFormat = .auto) throws(ConfigError) -> CameraConfig {
-        let usage = "expected ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT] or ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg], "
+        let usage = "expected ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m, "
             + "e.g. front=testpattern:1280x720@30"
         guard let eq = spec.firstIndex(of: "=") else {
             throw ConfigError("camera '\(spec)' has no '='; \(usage)")
@@ -120,6 +128,12 @@ public struct CameraConfig: Sendable, Equatable {
         if rest.hasPrefix("rpicam:") {
             return try parseRpicam(rest.dropFirst(7), config: config, usage: usage)
         }
+        if rest.hasPrefix("file:") {
+            // The file says its own size and rate (read when the camera starts).
+            guard rest.count > 5 else { throw ConfigError("camera '\(config.id)': file: needs a path to a Y4M file; \(usage)") }
+            config.source = .file(path: String(rest.dropFirst(5)))
+            return config
+        }
         let kind: Substring
         var params: Substring = ""
         if let colon = rest.firstIndex(of: ":") {
@@ -133,7 +147,7 @@ public struct CameraConfig: Sendable, Equatable {
         }
         switch kind {
         case "testpattern": config.source = .testPattern
-        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2, rpicam; \(usage)")
+        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2, rpicam, file; \(usage)")
         }
         if !params.isEmpty {
             config.geometry = try parseGeometry(params, base: defaults.geometry, context: "camera '\(config.id)'")

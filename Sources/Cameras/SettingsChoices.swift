@@ -43,6 +43,8 @@ public struct SettingsChoices: Codable, Sendable, Equatable {
         case .v4l2(let path, let format):
             sizes = v4l2Sizes(path: path, format: format)
             reencodes = format != .mjpeg
+        case .file:
+            sizes = []  // a file plays at its own size and rate only
         }
         let g = config.geometry
         if let i = sizes.firstIndex(where: { $0.width == g.width && $0.height == g.height }) {

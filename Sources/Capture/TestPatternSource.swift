@@ -47,29 +47,18 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     }
 
     private func run(sink: @Sendable (RawFrame) -> Void) {
-        let period = UInt64(1_000_000_000 / max(1, geometry.fps))
-        var deadline = MonotonicClock.nanos()
-        let stallAt = FaultInjection.captureStall.map { deadline + UInt64($0 * 1e9) }
+        var pacer = FramePacer(fps: geometry.fps)
+        let stallAt = FaultInjection.captureStall.map { MonotonicClock.nanos() + UInt64($0 * 1e9) }
         var sequence: UInt64 = 0
-        while worker.isRunning {
-            let now = MonotonicClock.nanos()
-            if let stallAt, now >= stallAt {
+        while let behind = pacer.next(while: { worker.isRunning }) {
+            if let stallAt, MonotonicClock.nanos() >= stallAt {
                 sleepNanos(50_000_000)  // fault injection: the capture loop hangs
                 continue
             }
-            if now < deadline {
-                // Sleep in slices so that stop() is answered quickly even at 1 fps.
-                sleepNanos(min(deadline - now, 50_000_000))
-                continue
-            }
-            let behind = (now - deadline) / period
             if behind > 0 {
-                // Fell behind (machine busy): skip the missed slots rather than burst to catch up.
                 stats.late.add(behind, ordering: .relaxed)
                 sequence += behind
-                deadline += behind * period
             }
-            deadline += period
             guard let buffer = pool.acquire() else {
                 stats.droppedNoBuffer.add(1, ordering: .relaxed)
                 sequence += 1

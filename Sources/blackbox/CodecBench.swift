@@ -1,55 +1,20 @@
+import Capture
 import Encoding
 import Foundation
 import Frames
 import Recording
-
-/// Reads planar 4:2:0 frames from a YUV4MPEG2 file (what `ffmpeg -f yuv4mpegpipe` writes), one at a time.
-struct Y4MReader {
-    let width: Int
-    let height: Int
-    let fps: Int
-    private let handle: FileHandle
-
-    /// Opens `path` and reads its header; only 4:2:0 is accepted.
-    init(path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw StartupError("cannot read '\(path)'") }
-        self.handle = handle
-        var header = ""
-        while let byte = try handle.read(upToCount: 1)?.first, byte != 0x0A { header.append(Character(UnicodeScalar(byte))) }
-        let fields = header.split(separator: " ")
-        guard fields.first == "YUV4MPEG2" else { throw StartupError("'\(path)' is not a YUV4MPEG2 file (make one with ffmpeg -f yuv4mpegpipe)") }
-        var (w, h, rate) = (0, 0, 30)
-        for f in fields.dropFirst() {
-            switch f.first {
-            case "W": w = Int(f.dropFirst()) ?? 0
-            case "H": h = Int(f.dropFirst()) ?? 0
-            case "F":
-                let parts = f.dropFirst().split(separator: ":").compactMap { Double($0) }
-                if parts.count == 2, parts[1] > 0 { rate = max(1, Int((parts[0] / parts[1]).rounded())) }
-            case "C":
-                guard f.hasPrefix("C420") else { throw StartupError("'\(path)' is \(f.dropFirst()); only 4:2:0 is read (ffmpeg -pix_fmt yuv420p)") }
-            default: break
-            }
-        }
-        guard w > 0, h > 0, w % 2 == 0, h % 2 == 0 else { throw StartupError("'\(path)': no usable size in its header") }
-        (width, height, fps) = (w, h, rate)
-    }
-
-    /// The next frame's bytes (Y, then U, then V), or nil at the end.
-    func next() throws -> [UInt8]? {
-        guard let line = try handle.read(upToCount: 6), line.count == 6 else { return nil }  // "FRAME\n" (no parameters from ffmpeg)
-        let size = width * height * 3 / 2
-        guard let data = try handle.read(upToCount: size), data.count == size else { return nil }
-        return [UInt8](data)
-    }
-}
 
 /// `blackbox bench --y4m`: the two recording codecs on the same real frames, in one run.
 enum CodecBench {
     /// Encodes every frame of `path` with libjpeg-turbo and with x264, writes both as the recorder
     /// would (into `output`), and prints CPU per frame, bytes per frame and per hour.
     static func run(path: String, output: String, quality: Int, preset: String) throws {
-        let reader = try Y4MReader(path: path)
+        let reader: Y4MFile
+        do {
+            reader = try Y4MFile(path: path)
+        } catch {
+            throw StartupError(error.description)
+        }
         let (w, h, fps) = (reader.width, reader.height, reader.fps)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let jpeg = try JPEGEncoder()
@@ -65,7 +30,7 @@ enum CodecBench {
                       Plane(base: buffer + w * h, stride: w / 2, width: w / 2, height: h / 2),
                       Plane(base: buffer + w * h * 5 / 4, stride: w / 2, width: w / 2, height: h / 2)]
         final class NoStorage: FrameStorage, @unchecked Sendable { func release() {} }
-        while let bytes = try reader.next() {
+        while let bytes = reader.next() {
             bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
             let mono = 1_000_000_000 + UInt64(count) * 1_000_000_000 / UInt64(fps)
             let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000 + count / fps, wallNanos: 0)

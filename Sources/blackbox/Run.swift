@@ -41,7 +41,7 @@ struct Run: AsyncParsableCommand {
     var authFile: String?
 
     @Option(name: .customLong("camera"), parsing: .singleValue,
-            help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT] or ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg]; repeat for more cameras. Default: front=testpattern.",
+            help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m; repeat for more cameras. Default: front=testpattern.",
                                valueName: "spec"))
     var cameras: [String] = []
 

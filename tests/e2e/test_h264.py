@@ -192,3 +192,32 @@ def test_changing_the_codec_at_run_time_starts_a_new_segment(start_daemon):
     assert codecs == ["mjpeg", "h264", "mjpeg"], codecs
     for p in finished(d.recordings):
         assert decodes_cleanly(p), p.name
+
+
+def test_an_event_clip_from_real_footage_holds_its_pre_roll_and_starts_with_a_keyframe(start_daemon, tmp_path):
+    from conftest import ROOT
+    y4m = tmp_path / "street.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(ROOT / "tests" / "fixtures" / "street_40frames.avi"), "-pix_fmt", "yuv420p",
+                    "-f", "yuv4mpegpipe", str(y4m)], check=True, timeout=120)
+    d = start_daemon("--camera", f"street=file:{y4m}", "--codec", "h264", "--event-pre", "2", "--event-post", "1", "--no-record")
+    cam = status(d)["cameras"][0]
+    assert cam["source"] == f"file {y4m} 768x576@10" and (cam["width"], cam["height"], cam["configuredFps"]) == (768, 576, 10)
+    time.sleep(3.5)  # more than the pre-roll
+    code, answer = post(d, "/api/events", {"reason": "people crossing"})
+    assert code == 202
+    clip = d.recordings / answer["events"][0]["file"]
+    wait_for(clip.exists, 20, "the clip")
+    assert d.stop() == 0
+    stream, frames, duration, _ = probe(clip)
+    assert stream["codec_name"] == "h264" and stream["r_frame_rate"] == "10/1"
+    assert frames[0][1], "the clip does not start with a keyframe"
+    assert 2 + 1 - 0.2 <= duration <= 2 + 1 + 1.2, duration
+    assert decodes_cleanly(clip)
+
+
+def test_a_file_camera_that_cannot_be_read_stops_the_start_with_the_reason(tmp_path):
+    from test_operations import run
+    bad = tmp_path / "clip.avi"
+    bad.write_bytes(b"RIFF....AVI ")
+    r = run("run", "--camera", f"x=file:{bad}", "--port", "0", "--recordings", str(tmp_path / "rec"))
+    assert r.returncode == 2 and "is not a YUV4MPEG2 file" in r.stderr and "yuv4mpegpipe" in r.stderr
