@@ -33,6 +33,19 @@ struct RecordingRoutes: Sendable {
         var reason: String?
 
         static let fields: Set<String> = ["camera", "reason"]
+
+        /// Refuses a reason that is too long or holds control characters: it reaches the log and
+        /// the clip's metadata, where a line break would forge a log line.
+        func checkReason() throws(HTTPErrorResponse) {
+            guard let reason else { return }
+            guard reason.count <= 200 else {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "reason too long", "reason has \(reason.count) characters; allowed: up to 200"))
+            }
+            guard !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "bad reason",
+                                                   "reason contains control characters (line breaks, tabs, escapes); allowed: printable text up to 200 characters"))
+            }
+        }
     }
 
     struct ProtectRequest: JSONRequestBody {
@@ -85,6 +98,7 @@ struct RecordingRoutes: Sendable {
         case .success(let b): body = b
         case .failure(let e): return e.response
         }
+        try body?.checkReason()
         let selected: [Camera]
         switch targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera) {
         case .success(let c): selected = c
@@ -102,14 +116,8 @@ struct RecordingRoutes: Sendable {
         case .success(let b): body = b
         case .failure(let e): return e.response
         }
+        try body?.checkReason()
         let reason = body?.reason ?? "api"
-        guard reason.count <= 200 else {
-            return JSON.error(.badRequest, "reason too long", "reason has \(reason.count) characters; allowed: up to 200")
-        }
-        // It reaches the log and the clip's metadata: no line breaks or other control characters.
-        guard !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            return JSON.error(.badRequest, "bad reason", "reason contains control characters (line breaks, tabs, escapes); allowed: printable text up to 200 characters")
-        }
         let selected: [Camera]
         switch targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera) {
         case .success(let c): selected = c

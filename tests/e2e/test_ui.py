@@ -65,6 +65,16 @@ def log_in(driver, daemon, password=None):
     driver.find_element(By.ID, "login").click()
 
 
+def finished_segment(driver):
+    """The first listed segment that is not being written, refreshing the list until there is one."""
+    rows = [r for r in driver.find_elements(By.CSS_SELECTOR, '#rec-body tr[data-kind="segment"]')
+            if not r.find_elements(By.CSS_SELECTOR, ".tag.writing")]
+    if rows:
+        return rows[0]
+    driver.find_element(By.ID, "rec-refresh").click()
+    return None
+
+
 def card(driver, camera):
     return driver.find_element(By.CSS_SELECTOR, f'article.camera[data-camera="{camera}"]')
 
@@ -165,14 +175,6 @@ def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
 def test_plays_a_recording_and_seeks(browser, ui_daemon):
     browser.get(ui_daemon.base + "/#recordings")
     Select(wait(browser, lambda d: d.find_element(By.ID, "rec-camera"))).select_by_value("front")
-
-    def finished_segment(d):
-        rows = [r for r in d.find_elements(By.CSS_SELECTOR, '#rec-body tr[data-kind="segment"]')
-                if not r.find_elements(By.CSS_SELECTOR, ".tag.writing")]
-        if rows:
-            return rows[0]
-        d.find_element(By.ID, "rec-refresh").click()
-        return None
 
     row = wait(browser, finished_segment, message="no finished segment listed")
     assert row.find_elements(By.TAG_NAME, "td")[3].text.startswith("0:0")  # duration column, ~2 s segments
@@ -276,15 +278,6 @@ def test_plays_an_h264_recording_in_a_video_element_and_seeks(tmp_path):
         wait(driver, lambda drv: api(d, "/api/recordings?kind=segment")["recordings"] and
              any(not r["writing"] for r in api(d, "/api/recordings?kind=segment")["recordings"]), timeout=30, message="no finished segment")
         driver.get(d.base + "/#recordings")
-
-        def finished_segment(drv):
-            rows = [r for r in drv.find_elements(By.CSS_SELECTOR, '#rec-body tr[data-kind="segment"]')
-                    if not r.find_elements(By.CSS_SELECTOR, ".tag.writing")]
-            if rows:
-                return rows[0]
-            drv.find_element(By.ID, "rec-refresh").click()
-            return None
-
         row = wait(driver, finished_segment, message="no finished segment listed")
         path = row.get_attribute("data-path")
         assert api(d, "/api/recordings?kind=segment")["recordings"][-1]["codec"] == "h264"
