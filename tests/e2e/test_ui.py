@@ -207,13 +207,15 @@ def test_settings_change_size_and_quality_without_restart(browser, ui_daemon):
     browser.execute_script("arguments[0].value = 40; arguments[0].dispatchEvent(new Event('input'))", quality)
     overlay = form.find_element(By.CSS_SELECTOR, "input.overlay")
     overlay.click()
+    assert Select(form.find_element(By.CSS_SELECTOR, "select.codec")).first_selected_option.get_attribute("value") == "mjpeg"
+    Select(form.find_element(By.CSS_SELECTOR, "select.codec")).select_by_value("h264")
     form.find_element(By.CSS_SELECTOR, "button.apply").click()
     msg = form.find_element(By.CSS_SELECTOR, ".msg")
     wait(browser, lambda d: msg.text.startswith("Applied"), message=f"settings not applied: {msg.text}")
-    assert "640×480 at 5 fps, quality 40, overlay off" in msg.text
+    assert "640×480 at 5 fps, quality 40, overlay off, recording h264" in msg.text
     shot(browser, "07-settings")
     rear = [c for c in api(ui_daemon, "/api/status")["cameras"] if c["id"] == "rear"][0]
-    assert (rear["width"], rear["height"], rear["configuredFps"], rear["quality"], rear["overlay"]) == (640, 480, 5, 40, False)
+    assert (rear["width"], rear["height"], rear["configuredFps"], rear["quality"], rear["overlay"], rear["codec"]) == (640, 480, 5, 40, False, "h264")
     # The live view shows the new size.
     browser.get(ui_daemon.base + "/#live")
     image = wait(browser, lambda d: card(d, "rear")).find_element(By.CSS_SELECTOR, "img.live")

@@ -384,6 +384,8 @@ function settingsForm(camera) {
   $(".quality-value", root).textContent = quality.value;
   quality.addEventListener("input", () => { $(".quality-value", root).textContent = quality.value; });
   overlay.checked = camera.settings.overlay;
+  const codec = $(".codec", root);
+  codec.value = camera.settings.codec;
   $(".note", root).hidden = camera.choices.reencodes;
   root.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -394,10 +396,10 @@ function settingsForm(camera) {
     try {
       const answer = await api(`/api/cameras/${encodeURIComponent(camera.id)}/settings`, {
         method: "POST",
-        body: { width, height, fps: Number(root.fps.value), quality: Number(quality.value), overlay: overlay.checked },
+        body: { width, height, fps: Number(root.fps.value), quality: Number(quality.value), overlay: overlay.checked, codec: codec.value },
       });
       const s = answer.settings;
-      showMessage(msg, `Applied: ${s.width}×${s.height} at ${s.fps} fps, quality ${s.quality}, overlay ${s.overlay ? "on" : "off"}.`);
+      showMessage(msg, `Applied: ${s.width}×${s.height} at ${s.fps} fps, quality ${s.quality}, overlay ${s.overlay ? "on" : "off"}, recording ${s.codec}.`);
     } catch (e) {
       showMessage(msg, e.message, true);
     } finally {
