@@ -140,7 +140,8 @@ struct Doctor: ParsableCommand {
         let geometry = (try? CameraConfig.parseGeometry((file.size ?? "1280x720@30")[...], base: CameraConfig.defaultGeometry, context: ""))
             ?? CameraConfig.defaultGeometry
         let cameraCount = max(1, file.cameras.count)
-        let bytesPerSecond = estimatedBytesPerSecond(width: geometry.width, height: geometry.height, fps: geometry.fps) * Double(cameraCount)
+        let codec = file.codec.flatMap(VideoCodec.init(rawValue:)) ?? RecordingConfig().codec
+        let bytesPerSecond = estimatedBytesPerSecond(width: geometry.width, height: geometry.height, fps: geometry.fps, codec: codec) * Double(cameraCount)
         let hours = free / bytesPerSecond / 3600
         let level: Level = hours < 1 ? .fail : (hours < 6 ? .warn : .ok)
         out.append(Check(level: level, name: "disk space",

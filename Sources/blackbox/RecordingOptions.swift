@@ -34,7 +34,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "Seconds after an event included in its clip (0-3600). Default: 20.")
     var eventPost: Double?
 
-    @Option(help: ArgumentHelp("Recording codec: mjpeg (the live stream's JPEGs, as they are) or h264 (x264, about a fifth of the bytes). Default: mjpeg.", valueName: "codec"))
+    @Option(help: ArgumentHelp("Recording codec: h264 (x264, a sixth to a seventh of MJPEG's bytes) or mjpeg (the live stream's JPEGs, as they are). Default: h264.", valueName: "codec"))
     var codec: String?
 
     @Option(help: "Longest an event clip grows while further events extend it, seconds (pre + post roll to 7200). Default: 300.")
@@ -70,7 +70,7 @@ struct RecordingOptions: ParsableArguments {
         c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
         c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
         c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
-        let codecName = codec ?? file.codec ?? "mjpeg"
+        let codecName = codec ?? file.codec ?? RecordingConfig().codec.rawValue
         guard let videoCodec = VideoCodec(rawValue: codecName) else {
             throw ValidationError("--codec '\(codecName)' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -109,7 +109,8 @@ struct RecordingOptions: ParsableArguments {
         let retention = Retention(root: config.root, quota: config.quota, minFreeBytes: config.minFreeBytes, eventShare: config.eventShare, logger: logger)
         retention.enforce()
         let clip = cameras.map { c in
-            estimatedBytesPerSecond(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps) * (config.eventPreSeconds + config.eventPostSeconds)
+            estimatedBytesPerSecond(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps, codec: c.codec ?? config.codec)
+                * (config.eventPreSeconds + config.eventPostSeconds)
         }.max() ?? 0
         for problem in retention.startupProblems(clipBytes: Int(clip)) {
             logger.warning("recording limits do not fit this disk", metadata: ["problem": "\(problem)"])

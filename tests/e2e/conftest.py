@@ -45,12 +45,15 @@ urllib.request.install_opener(urllib.request.build_opener(_DaemonAuth()))
 class Daemon:
     """A running `blackbox run` process, the port it bound and its password."""
 
-    def __init__(self, *args, recordings=None, env=None, timeout=20, preexec_fn=None):
+    def __init__(self, *args, recordings=None, env=None, timeout=20, preexec_fn=None, default_codec=False):
         if recordings is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="blackbox-e2e-")
             recordings = self._tmp.name
         self.recordings = pathlib.Path(recordings)
-        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *args]
+        # Tests written for Motion JPEG recordings say nothing of the codec: they get MJPEG. The
+        # default (H.264) is tested where the codec matters (test_h264.py).
+        codec = [] if "--codec" in args or default_codec else ["--codec", "mjpeg"]
+        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *codec, *args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=None if env is None else {**os.environ, **env}, preexec_fn=preexec_fn)
         self.port = None

@@ -221,3 +221,15 @@ def test_a_file_camera_that_cannot_be_read_stops_the_start_with_the_reason(tmp_p
     bad.write_bytes(b"RIFF....AVI ")
     r = run("run", "--camera", f"x=file:{bad}", "--port", "0", "--recordings", str(tmp_path / "rec"))
     assert r.returncode == 2 and "is not a YUV4MPEG2 file" in r.stderr and "yuv4mpegpipe" in r.stderr
+
+
+def test_h264_is_the_default_recording_codec(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "2", recordings=tmp_path, default_codec=True)
+    try:
+        assert "--codec" not in d.args
+        cam = status(d)["cameras"][0]
+        assert cam["codec"] == "h264" and cam["jpegOnDemand"]
+        wait_for(lambda: len(finished(d.recordings)) >= 1, 20, "a segment")
+    finally:
+        assert d.stop() == 0
+    assert probe(finished(d.recordings)[0])[0]["codec_name"] == "h264"
