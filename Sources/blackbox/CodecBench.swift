@@ -1,6 +1,8 @@
+import Cameras
 import Capture
 import Encoding
 import Foundation
+import Logging
 import Frames
 import Recording
 
@@ -64,5 +66,38 @@ enum CodecBench {
         print(String(format: "h264   %.3f ms CPU/frame  %7.1f KiB/frame  %@", x264CPU / n * 1000, Double(h264Bytes) / n / 1024, perHour(h264Bytes)))
         print(String(format: "h264 / mjpeg: CPU %.2fx, bytes %.3fx", x264CPU / jpegCPU, Double(h264Bytes) / Double(jpegBytes)))
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
+        // The whole recording pipeline of the daemon on the same frames: a file camera at the clip's
+        // rate, overlay, encode, bus, recorder and MP4 writes, nobody watching (no JPEG for H.264).
+        for codec in [VideoCodec.mjpeg, .h264] {
+            let cpu = try pipelineCPUPerFrame(path: path, codec: codec, output: output, frames: count, fps: fps)
+            let bare = codec == .h264 ? x264CPU / n : jpegCPU / n
+            print(String(format: "%@ recording pipeline  %.3f ms CPU/frame, %.2fx the bare encode", codec.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0),
+                         cpu * 1000, cpu / bare))
+        }
+    }
+
+    /// Process CPU seconds per recorded frame while a camera playing `path` records it in `codec`.
+    private static func pipelineCPUPerFrame(path: String, codec: VideoCodec, output: String, frames: Int, fps: Int) throws -> Double {
+        var recording = RecordingConfig()
+        recording.root = "\(output)/pipeline-\(codec)"
+        recording.codec = codec
+        recording.quota = .percent(90)
+        try FileManager.default.createDirectory(atPath: recording.root, withIntermediateDirectories: true)
+        let retention = Retention(root: recording.root, quota: recording.quota, minFreeBytes: 0)
+        let setup = RecordingSetup(config: recording, retention: retention, logger: Logger(label: "bench"))
+        var config = CameraConfig(id: "bench", source: .file(path: path), workers: 1)
+        config = config.withDeviceMode().config
+        let camera = try Camera(config: config, recording: setup)
+        try camera.start()
+        defer { camera.stop() }
+        // Let the pipeline settle, then count what it records over the clip's length.
+        Thread.sleep(forTimeInterval: 1)
+        let written0 = camera.recorder?.status().framesWritten ?? 0
+        let cpu0 = processCPUSeconds()
+        Thread.sleep(forTimeInterval: Double(frames) / Double(max(1, fps)))
+        let written = (camera.recorder?.status().framesWritten ?? 0) - written0
+        let cpu = processCPUSeconds() - cpu0
+        guard written > 0 else { throw StartupError("the \(codec) pipeline recorded nothing") }
+        return cpu / Double(written)
     }
 }

@@ -99,6 +99,7 @@ def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
     r = subprocess.run([BINARY, "bench", "--y4m", str(y4m), "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "20 frames 320x240@10" in r.stdout and "h264 / mjpeg: CPU" in r.stdout
+    assert "mjpeg recording pipeline" in r.stdout and "h264  recording pipeline" in r.stdout
     for codec in ("mjpeg", "h264"):
         path = tmp_path / "out" / f"bench-{codec}.mp4"
         assert decodes_cleanly(path)
