@@ -410,7 +410,6 @@ final class RateMeter: Sendable {
     }
 }
 
-
 /// A source that cannot start, saying why (a file that cannot be read): `start` throws its error.
 final class UnreadableSource: FrameSource, Sendable {
     let description: String

@@ -50,18 +50,21 @@ public final class FileSource: FrameSource, @unchecked Sendable {
         while let behind = pacer.next(while: { worker.isRunning }) {
             stats.late.add(behind, ordering: .relaxed)
             sequence += behind
-            var bytes = file.next()
-            if bytes == nil {
-                file.rewind()  // loop
-                bytes = file.next()
-            }
-            guard let bytes else { return }
             guard let buffer = pool.acquire() else {
                 stats.droppedNoBuffer.add(1, ordering: .relaxed)
+                if file.next() == nil { file.rewind() }  // the clip goes on at its pace
                 sequence += 1
                 continue
             }
-            bytes.withUnsafeBytes { buffer.bytes.copyMemory(from: $0.baseAddress!, byteCount: min($0.count, buffer.count)) }
+            // Read straight into the pooled buffer; at the end of the file, loop.
+            let target = UnsafeMutableRawBufferPointer(start: buffer.bytes, count: buffer.count)
+            if !file.read(into: target) {
+                file.rewind()
+                guard file.read(into: target) else {
+                    buffer.release()
+                    return
+                }
+            }
             let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
             let frame = RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes, sequence: sequence,
                                  time: .now(), storage: buffer)

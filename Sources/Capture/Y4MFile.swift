@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Planar 4:2:0 frames from a YUV4MPEG2 file (what `ffmpeg -pix_fmt yuv420p -f yuv4mpegpipe` writes),
 /// read one at a time.
 public final class Y4MFile {
@@ -53,14 +57,27 @@ public final class Y4MFile {
 
     /// The next frame's bytes, or nil at the end of the file.
     public func next() -> [UInt8]? {
-        guard let marker = try? handle.read(upToCount: 6), marker.count == 6, marker.starts(with: Array("FRAME".utf8)) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: frameBytes)
+        return bytes.withUnsafeMutableBytes { read(into: $0) } ? bytes : nil
+    }
+
+    /// Reads the next frame (Y, U, V) straight into `buffer` (at least `frameBytes` long); false at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard buffer.count >= frameBytes, let marker = try? handle.read(upToCount: 6), marker.count == 6,
+              marker.starts(with: Array("FRAME".utf8)) else { return false }
         var last = marker.last
         while last != 0x0A {  // frame parameters, if any, up to the line's end
-            guard let byte = try? handle.read(upToCount: 1)?.first else { return nil }
+            guard let byte = try? handle.read(upToCount: 1)?.first else { return false }
             last = byte
         }
-        guard let data = try? handle.read(upToCount: frameBytes), data.count == frameBytes else { return nil }
-        return [UInt8](data)
+        var done = 0
+        while done < frameBytes {
+            let n = Glibc.read(handle.fileDescriptor, buffer.baseAddress! + done, frameBytes - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
     }
 
     /// Goes back to the first frame.

@@ -55,14 +55,7 @@ public final class H264Stream: Sendable {
             }
             return true
         }
-        let buffer = pool.withLock { current -> BufferPool.Buffer? in
-            if current?.width != frame.width || current?.height != frame.height {
-                current = (BufferPool(count: 4, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: frame.width, height: frame.height)),
-                           frame.width, frame.height)
-            }
-            return current?.pool.acquire()
-        }
-        guard let buffer else {
+        guard let buffer = pooledBuffer(width: frame.width, height: frame.height) else {
             stats.droppedBusy.add(1, ordering: .relaxed)
             return false
         }
@@ -76,6 +69,17 @@ public final class H264Stream: Sendable {
             return false
         }
         return true
+    }
+
+    /// A free I420 buffer of this size (a new pool when the size changed), nil when all are in use.
+    private func pooledBuffer(width: Int, height: Int) -> BufferPool.Buffer? {
+        pool.withLock { current in
+            if current?.width != width || current?.height != height {
+                current = (BufferPool(count: 4, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: width, height: height)),
+                           width, height)
+            }
+            return current?.pool.acquire()
+        }
     }
 
     /// Stops after encoding what is queued; waits for the thread.
@@ -109,13 +113,7 @@ public final class H264Stream: Sendable {
         case .planes(let frame):
             return frame
         case .jpeg(let bytes, let sequence, let time, let width, let height):
-            let buffer = pool.withLock { current -> BufferPool.Buffer? in
-                if current?.width != width || current?.height != height {
-                    current = (BufferPool(count: 4, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: width, height: height)),
-                               width, height)
-                }
-                return current?.pool.acquire()
-            }
+            let buffer = pooledBuffer(width: width, height: height)
             guard let buffer, let decoder else {
                 buffer?.release()
                 droppedUndecodable.add(1, ordering: .relaxed)

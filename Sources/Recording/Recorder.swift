@@ -29,7 +29,7 @@ public struct RecordingConfig: Sendable, Equatable {
     /// Longest an event clip grows when more events extend it; a later event starts a new clip.
     public var eventMaxSeconds = 300.0
     /// The codec recordings are written in: H.264, measured at a sixth to a seventh of MJPEG's bytes
-    /// for about 1.3x the daemon's CPU at 720p30 with nobody watching (see bench/codecs.sh).
+    /// for about 1.6x the daemon's CPU at 720p30 with nobody watching (bench/codecs.sh, bench/daemon_cpu.sh).
     public var codec = VideoCodec.h264
 
     /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.

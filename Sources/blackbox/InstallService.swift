@@ -92,7 +92,7 @@ struct InstallService: ParsableCommand {
     }
 
     /// Every step, in order, for a machine in its present state.
-    func steps(executable: String, unitText: String) -> [Step] {
+    func steps(executable: String) -> [Step] {
         let fm = FileManager.default
         let userExists = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8))?.split(separator: "\n")
             .contains { $0.hasPrefix("\(user):") } ?? false
@@ -121,7 +121,7 @@ struct InstallService: ParsableCommand {
     func run() throws {
         let found = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? binary
         let text = unit(executable: binary)
-        let plan = steps(executable: found, unitText: text)
+        let plan = steps(executable: found)
         if print {
             Swift.print(text, terminator: "")
             Swift.print("\n# To install by hand, as root:")
