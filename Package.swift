@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Folders follow the data flow: Frames (shared raw-frame types) → Capture → Encoding → FrameBus → Recording / Serving,
+// with Evidence (device key, hash chain of fragments) below Recording,
 // with `Cameras` wiring one pipeline per camera and `blackbox` as the thin executable.
 let package = Package(
     name: "blackbox",
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -48,17 +50,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .target(name: "Evidence", dependencies: ["CShims", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Recording",
             dependencies: [
-                "Frames", "Encoding", "FrameBus",
+                "Frames", "Encoding", "FrameBus", "Evidence",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Cameras",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Evidence",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -66,7 +69,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -102,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "blackbox",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence"]
         ),
     ],
     swiftLanguageModes: [.v6]

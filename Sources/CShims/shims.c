@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/timex.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include "cshims.h"
@@ -29,4 +30,11 @@ int blackbox_set_child_subreaper(void) {
 
 int blackbox_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+int blackbox_clock_synchronised(void) {
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    int state = adjtimex(&tx);
+    return state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
 }

@@ -1,5 +1,6 @@
 import Capture
 import Encoding
+import Evidence
 import FrameBus
 import Frames
 import Logging
@@ -33,9 +34,12 @@ public struct RecordingSetup: Sendable {
     public var logger: Logger
     /// Segments recovered at start-up.
     public var recovered: Int
+    /// The device key that signs every fragment (nil: unsigned recordings).
+    public var key: DeviceKey?
 
     /// Creates a setup.
-    public init(config: RecordingConfig, retention: Retention, logger: Logger, recovered: Int = 0) {
+    public init(config: RecordingConfig, retention: Retention, logger: Logger, recovered: Int = 0, key: DeviceKey? = nil) {
+        self.key = key
         self.config = config
         self.retention = retention
         self.logger = logger
@@ -160,7 +164,7 @@ public final class Camera: Sendable {
         fragmentSeconds = recording?.config.fragmentSeconds ?? 1
         recorder = recording.map {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
-                     retention: $0.retention, logger: $0.logger)
+                     retention: $0.retention, logger: $0.logger, key: $0.key)
         }
         let meter = self.meter
         let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)

@@ -1,4 +1,5 @@
 import Encoding
+import Evidence
 import Frames
 
 /// Builds ISO BMFF boxes into a byte array (big-endian, sizes patched when a box closes).
@@ -208,6 +209,20 @@ public enum FragmentedMP4 {
         w.patch32(at: dataOffsetAt, UInt32(moofSize + 8))
         w.u32(UInt32(8 + sizes.reduce(0, +)))
         w.fourcc("mdat")
+        return w.bytes
+    }
+
+    /// The `uuid` type of the box holding a fragment's chain link (5bc02462-0aaf-4f7a-8140-075bd2672694):
+    /// a top-level box after the fragment's mdat, which players skip.
+    public static let signatureUUID: [UInt8] = [0x5B, 0xC0, 0x24, 0x62, 0x0A, 0xAF, 0x4F, 0x7A, 0x81, 0x40, 0x07, 0x5B, 0xD2, 0x67, 0x26, 0x94]
+
+    /// The `uuid` box carrying `link`.
+    static func signatureBox(_ link: ChainLink) -> [UInt8] {
+        var w = BoxWriter()
+        w.box("uuid") { w in
+            w.bytes.append(contentsOf: signatureUUID)
+            w.bytes.append(contentsOf: link.encoded)
+        }
         return w.bytes
     }
 }

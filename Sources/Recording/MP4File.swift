@@ -1,4 +1,5 @@
 import Encoding
+import Evidence
 import Frames
 
 #if canImport(Glibc)
@@ -65,12 +66,16 @@ public final class MP4File {
     private(set) var frames = 0
     private(set) var endTicks: UInt64 = 0
     private let beforeWrite: (Int) throws(RecordingError) -> Void
+    /// The hash chain each fragment is signed into (nil: unsigned).
+    private let chain: FragmentChain?
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
     public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int,
-         comment: String? = nil, beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
+         comment: String? = nil, chain: FragmentChain? = nil,
+         beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
+        self.chain = chain
         self.finalPath = finalPath
         partPath = finalPath + ".part"
         directory = String(finalPath[..<(finalPath.lastIndex(of: "/") ?? finalPath.startIndex)])
@@ -158,6 +163,17 @@ public final class MP4File {
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
+        if let chain {
+            // The link goes out in the same write as its fragment: a cut leaves both or neither whole.
+            let digest = scratch.withUnsafeBytes { all in
+                FragmentDigest(durations: durations, sizes: pending.map(\.frame.bytes.readableBytes),
+                               keyframes: pending.map(\.frame.isKeyframe), bytes: UnsafeRawBufferPointer(rebasing: all[header.count...]))
+            }
+            let time = first.frame.time
+            let link = chain.link(digest, wallStartNanos: Int64(time.wallSeconds) * 1_000_000_000 + Int64(time.wallNanos),
+                                  timescale: UInt32(FragmentedMP4.timescale))
+            scratch.append(contentsOf: FragmentedMP4.signatureBox(link))
+        }
         try beforeWrite(scratch.count)
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count

@@ -1,4 +1,5 @@
 import Encoding
+import Evidence
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,15 +24,25 @@ public struct MP4Scan: Sendable {
         public var dataOffset: Int
         /// Per-sample sync flags (every sample is a sync sample when the trun carries none).
         public var keyframes: [Bool] = []
+        /// The chain link signed for this fragment (the `uuid` box right after its mdat), if any.
+        public var link: ChainLink?
+        /// Offset just past the link's box (or `end` when unsigned).
+        public var linkEnd: Int?
     }
 
     /// The track's codec, from its sample entry.
     public var codec: VideoCodec = .mjpeg
+    /// The sample description (stsd) bytes: files whose fragments may follow each other share it.
+    public var sampleDescription: [UInt8] = []
 
     /// Size of the file when scanned.
     public var fileSize = 0
     /// Offset just past the moov box (nil when the init section is incomplete).
     public var initEnd: Int?
+    /// The movie header's creation time, Unix seconds (what the file claims as its start).
+    public var creationTime: Int?
+    /// Offset of the mvhd creation time (64-bit, followed by the modification time), if version 1.
+    public var creationFieldOffset: Int?
     /// Offset of the mehd fragment-duration field, if present.
     public var durationFieldOffset: Int?
     /// Track timescale (ticks per second).
@@ -108,6 +119,19 @@ public enum MP4Reader {
                     }
                     pendingMoof = nil
                 }
+            case "uuid":
+                // A chain link belongs to the fragment it directly follows.
+                if let last = scan.fragments.last, last.end == offset, last.link == nil, boxSize > 24 + headerSize,
+                   let body = read(fd, at: offset + headerSize, count: boxSize - headerSize),
+                   Array(body.prefix(16)) == FragmentedMP4.signatureUUID {
+                    if let link = ChainLink(encoded: Array(body.dropFirst(16))) {
+                        scan.fragments[scan.fragments.count - 1].link = link
+                        scan.fragments[scan.fragments.count - 1].linkEnd = end
+                        scan.validEnd = end
+                    } else {
+                        scan.problems.append("unreadable signature box at \(offset)")
+                    }
+                }
             default:
                 break
             }
@@ -169,7 +193,12 @@ public enum MP4Reader {
 
     private static func parseMoov(_ b: [UInt8], base: Int, into scan: inout MP4Scan) {
         for (type, body, _) in children(b, 8..<b.count) {
-            if type == "mvex" {
+            if type == "mvhd", body.count >= 12 {
+                let version1 = b[body.lowerBound] == 1
+                let created = version1 ? be64(b, body.lowerBound + 4) : UInt64(be32(b, body.lowerBound + 4))
+                scan.creationTime = Int(created) - Int(FragmentedMP4.epochOffset)
+                if version1 { scan.creationFieldOffset = base + body.lowerBound + 4 }
+            } else if type == "mvex" {
                 for (t, r, _) in children(b, body) where t == "mehd" {
                     scan.durationFieldOffset = base + r.lowerBound + 4
                 }
@@ -186,6 +215,7 @@ public enum MP4Reader {
                             for (t4, r4, _) in children(b, r3) where t4 == "stsd" && r4.count >= 16 {
                                 let entry = String(decoding: b[(r4.lowerBound + 12)..<(r4.lowerBound + 16)], as: UTF8.self)
                                 scan.codec = entry == "avc1" ? .h264 : .mjpeg
+                                scan.sampleDescription = Array(b[r4])
                             }
                         }
                     }

@@ -1,4 +1,5 @@
 import Encoding
+import Evidence
 import FrameBus
 import Frames
 import Logging
@@ -117,6 +118,8 @@ public final class Recorder: Sendable {
     private let bus: FrameBus
     private let retention: Retention
     private let logger: Logger
+    /// Signs every fragment into the camera's hash chain (nil: recordings are not signed).
+    private let key: DeviceKey?
     private let state: Mutex<Shared>
     private let thread = Mutex<DedicatedThread?>(nil)
     private let subscription: Mutex<FrameSubscription?> = Mutex(nil)
@@ -143,8 +146,9 @@ public final class Recorder: Sendable {
     }
 
     /// Creates a recorder for `camera`'s bus (started by `start()`).
-    public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger) {
+    public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger, key: DeviceKey? = nil) {
         self.camera = camera
+        self.key = key
         self.fps = fps
         self.bus = bus
         self.config = config
@@ -237,6 +241,22 @@ public final class Recorder: Sendable {
         return .mjpeg
     }
 
+    /// Chain id of an event clip: each clip is a chain of its own (clips may overlap in time).
+    static func clipChainID(camera: String, file: String) -> String {
+        let name = file.split(separator: "/").last.map { String($0.dropLast(4)) } ?? file
+        return "\(camera)/event/\(name)"
+    }
+
+    /// The newest signed link of `chain` among the camera's newest segments (by name, and by
+    /// modification time in case the clock went back), nil when there is none.
+    static func lastLink(chain: String, root: String) -> ChainLink? {
+        let files = RecordingsTree.files(under: "\(root)/\(chain)").filter { $0.isVideo || $0.isPartial }
+        let candidates = files.sorted { $0.relative > $1.relative }.prefix(3) + files.sorted { $0.modified > $1.modified }.prefix(2)
+        return candidates.compactMap { file in
+            (try? MP4Reader.scan(path: file.path))?.fragments.last { $0.link?.chainID == chain }?.link
+        }.max { $0.index < $1.index }
+    }
+
     // MARK: - writer thread
 
     private struct ActiveEvent {
@@ -260,6 +280,8 @@ public final class Recorder: Sendable {
         var retryAt: UInt64 = 0
         var backoff: UInt64 = 1_000_000_000
         var lastRetention: UInt64 = 0
+        // The segments' chain continues from the newest signed fragment on disk, across restarts.
+        let chain = key.map { FragmentChain(id: camera, key: $0, after: Self.lastLink(chain: camera, root: config.root)) }
         let started = MonotonicClock.nanos()
         var bytesSinceStart = 0
 
@@ -339,7 +361,7 @@ public final class Recorder: Sendable {
                     let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
                     let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
                     segment = try MP4File(path: path, first: frame, codec: Self.trackCodec(frame), fragmentNanos: fragmentNanos,
-                                          sync: config.sync, nominalFps: fps, beforeWrite: segmentWrite)
+                                          sync: config.sync, nominalFps: fps, chain: chain, beforeWrite: segmentWrite)
                     let relative = String(path.dropFirst(config.root.count + 1))
                     update { $0.state = .recording; $0.currentFile = relative; $0.lastError = nil }
                 }
@@ -363,6 +385,7 @@ public final class Recorder: Sendable {
             do {
                 let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Self.trackCodec(seed), fragmentNanos: fragmentNanos,
                                        sync: config.sync, nominalFps: fps, comment: plan.reason.isEmpty ? "event" : plan.reason,
+                                       chain: key.map { FragmentChain(id: Self.clipChainID(camera: camera, file: plan.file), key: $0) },
                                        beforeWrite: makeRoom)
                 for f in preRoll { try file.append(f) }
                 events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono))

@@ -1,5 +1,6 @@
 import Cameras
 import Encoding
+import Evidence
 import Foundation
 import Hummingbird
 import NIOPosix
@@ -14,9 +15,15 @@ public struct RecordingsAccess: Sendable {
     public let retention: Retention
     /// Segments recovered at start-up.
     public let recovered: Int
+    /// Public half of the device key that signs the recordings (nil: unsigned).
+    public let publicKey: SigningPublicKey?
+    /// What the recordings list shows of each file, cached per version of the file.
+    let facts: RecordingFactsCache
 
     /// Creates the access description.
-    public init(root: String, retention: Retention, recovered: Int = 0) {
+    public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil) {
+        self.publicKey = publicKey
+        facts = RecordingFactsCache(expected: publicKey)
         self.root = root
         self.retention = retention
         self.recovered = recovered
@@ -66,10 +73,29 @@ struct RecordingRoutes: Sendable {
         var modified: Int
         var `protected`: Bool
         var writing: Bool
+        /// Signature check of links, signatures and order (samples are re-hashed by `/api/recordings/verify`).
+        var signature: SignatureVerdict?
     }
 
-    /// Durations read from the files, kept while a file's size and time stay the same.
-    let durations = DurationCache()
+    /// What `/api/recordings/verify` answers.
+    struct Verified: Codable {
+        var path: String
+        var verdict: SignatureVerdict
+        var findings: [String]
+        var fragments: Int
+        var signedFragments: Int
+        var chain: String?
+        var signer: String?
+        var expectedSigner: String?
+    }
+
+    /// What `/api/device-key` answers.
+    struct KeyAnswer: Codable {
+        var algorithm = "Ed25519"
+        var publicKey: String
+        var fingerprint: String
+        var pem: String
+    }
 
     func register(on router: Router<BlackboxContext>) {
         router.post("/api/recording/start") { request, _ in try await setRecording(request, on: true) }
@@ -80,6 +106,11 @@ struct RecordingRoutes: Sendable {
             try await NIOThreadPool.singleton.runIfActive { list(request) }
         }
         router.post("/api/recordings/protect") { request, _ in try await protect(request) }
+        router.get("/api/recordings/verify") { request, _ in
+            // Re-hashing every sample reads the whole file: off the event loop.
+            try await NIOThreadPool.singleton.runIfActive { try verify(request) }
+        }
+        router.get("/api/device-key") { _, _ in try deviceKey() }
     }
 
     /// The cameras a request names (query `camera` or body `camera`), all when none is named.
@@ -155,13 +186,44 @@ struct RecordingRoutes: Sendable {
                 && (kind == nil || (kind == "event") == f.isEvent)
         }
         let listed = matching.sorted { ($0.modified, $0.relative) > ($1.modified, $1.relative) }.prefix(limit).map { f in
-            let scanned = durations.facts(of: f)
+            let scanned = access.facts.facts(of: f)
             return Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera, day: f.day,
                    kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, modified: f.modified,
-                   protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial)
+                   protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial,
+                   signature: scanned?.signature)
         }
         struct Answer: Codable { var root: String; var disk: DiskUsage?; var total: Int; var recordings: [Listed] }
         return JSON.response(Answer(root: access.root, disk: access.retention.usage, total: matching.count, recordings: Array(listed)))
+    }
+
+    /// The public key that verifies the recordings, and its fingerprint.
+    private func deviceKey() throws -> Response {
+        guard let access else { return noRecording() }
+        guard let key = access.publicKey else {
+            throw HTTPErrorResponse(JSON.error(.notFound, "no device key", "this daemon does not sign its recordings"))
+        }
+        return JSON.response(KeyAnswer(publicKey: key.base64, fingerprint: key.fingerprint, pem: key.pem))
+    }
+
+    /// Full signature check of one recording (`?path=` as listed): every sample against what was signed.
+    private func verify(_ request: Request) throws -> Response {
+        guard let access else { return noRecording() }
+        let query = request.uri.queryParameters
+        if let unknown = query.map({ String($0.key) }).first(where: { $0 != "path" }) {
+            throw HTTPErrorResponse(JSON.error(.badRequest, "unknown parameter", "parameter '\(unknown)' is not known; allowed: path"))
+        }
+        guard let relative = query["path"].map(String.init), !relative.isEmpty else {
+            throw HTTPErrorResponse(JSON.error(.badRequest, "missing path", "give ?path= a recording as /api/recordings lists it, e.g. front/2026-11-25/20261125-140000_front.mp4"))
+        }
+        // A segment being written is listed by its final name: check the `.part` while it lasts.
+        guard relative.hasSuffix(".mp4"), let path = RecordingsTree.resolve(relative, under: access.root)
+                ?? RecordingsTree.resolve(relative + ".part", under: access.root) else {
+            throw HTTPErrorResponse(JSON.error(.notFound, "no such recording", "no recording '\(relative)' under the recordings folder"))
+        }
+        let r = SignatureVerifier.verify(path: path, expected: access.publicKey)
+        return JSON.response(Verified(path: relative, verdict: r.verdict, findings: r.findings, fragments: r.fragments,
+                                      signedFragments: r.signedFragments, chain: r.chainID, signer: r.signer,
+                                      expectedSigner: access.publicKey?.fingerprint))
     }
 
     private func protect(_ request: Request) async throws -> Response {
@@ -183,16 +245,27 @@ struct RecordingRoutes: Sendable {
     }
 }
 
-/// Seconds of video and codec per file, read once per version of the file (size and time), bounded.
-final class DurationCache: Sendable {
-    private struct Entry { var size: Int; var modified: Int; var facts: (seconds: Double, codec: VideoCodec)? }
+/// Seconds of video, codec and signature check per file, read once per version of the file (size and time), bounded.
+final class RecordingFactsCache: Sendable {
+    /// What the list shows of a file.
+    typealias Facts = (seconds: Double, codec: VideoCodec, signature: SignatureVerdict)
+    private struct Entry { var size: Int; var modified: Int; var facts: Facts? }
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity = 20_000
+    private let expected: SigningPublicKey?
 
-    /// Duration (to a tenth of a second) and codec; nil when the file cannot be read.
-    func facts(of file: RecordingFile) -> (seconds: Double, codec: VideoCodec)? {
+    /// A cache checking signatures against `expected`.
+    init(expected: SigningPublicKey?) {
+        self.expected = expected
+    }
+
+    /// Duration (to a tenth of a second), codec and quick signature verdict; nil when the file cannot be read.
+    func facts(of file: RecordingFile) -> Facts? {
         if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.facts }
-        let facts = (try? MP4Reader.scan(path: file.path)).map { (($0.duration * 10).rounded() / 10, $0.codec) }
+        let facts = (try? MP4Reader.scan(path: file.path)).map { scan -> Facts in
+            let signature = SignatureVerifier.verify(path: file.path, expected: expected, readSamples: false).verdict
+            return ((scan.duration * 10).rounded() / 10, scan.codec, signature)
+        }
         entries.withLock { table in
             if table.count >= capacity { table.removeAll() }
             table[file.relative] = Entry(size: file.size, modified: file.modified, facts: facts)

@@ -16,7 +16,7 @@ struct Blackbox: AsyncParsableCommand {
             Then open http://localhost:8080/ in a browser.
             """,
         version: BlackboxVersion.string,
-        subcommands: [Run.self, Devices.self, Snapshot.self, Doctor.self, Recordings.self, InstallService.self, Bench.self, Passwd.self],
+        subcommands: [Run.self, Devices.self, Snapshot.self, Doctor.self, Recordings.self, Key.self, InstallService.self, Bench.self, Passwd.self],
         defaultSubcommand: Run.self
     )
 }

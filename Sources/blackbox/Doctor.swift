@@ -52,6 +52,7 @@ struct Doctor: ParsableCommand {
         checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
         checks += recordings(root: root ?? file.recordings ?? "recordings", file: file)
         checks.append(login(file: file, recordings: root ?? file.recordings ?? "recordings"))
+        checks.append(signing(recordings: root ?? file.recordings ?? "recordings"))
         checks += machine()
         checks.append(clock())
         checks.append(portFree(port ?? file.port ?? 8080))
@@ -191,6 +192,28 @@ struct Doctor: ParsableCommand {
                          fix: "chmod 600 \(path)")
         }
         return Check(level: .ok, name: "login", detail: "password hash in \(path) (mode \(String(mode, radix: 8)))")
+    }
+
+    /// The device key that signs recordings: its fingerprint, and whether its file is private.
+    private func signing(recordings: String) -> Check {
+        let path = DeviceKeyFile.defaultPath(recordings: recordings)
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            return Check(level: .ok, name: "signing", detail: "no device key yet: it is made at the first start (\(path))")
+        }
+        let mode = st.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            return Check(level: .fail, name: "signing", detail: "\(path) can be read by others (mode \(String(mode, radix: 8))): anyone who reads it can forge footage",
+                         fix: "chmod 600 \(path), and consider the old key known: move it away to have a new one made")
+        }
+        do {
+            guard let key = try DeviceKeyFile.load(path: path) else {
+                return Check(level: .ok, name: "signing", detail: "no device key yet: it is made at the first start (\(path))")
+            }
+            return Check(level: .ok, name: "signing", detail: "Ed25519 public key \(key.publicKey.base64), fingerprint \(key.publicKey.fingerprint) (\(path), mode \(String(mode, radix: 8)))")
+        } catch {
+            return Check(level: .fail, name: "signing", detail: "\(error)", fix: "restore the key file from a backup, or move it away to have a new key made")
+        }
     }
 
     private func machine() -> [Check] {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evidence
 import Cameras
 import ConfigFile
 import Encoding
@@ -115,6 +116,16 @@ struct RecordingOptions: ParsableArguments {
         for problem in retention.startupProblems(clipBytes: Int(clip)) {
             logger.warning("recording limits do not fit this disk", metadata: ["problem": "\(problem)"])
         }
-        return RecordingSetup(config: config, retention: retention, logger: logger, recovered: recovered)
+        let keyPath = DeviceKeyFile.defaultPath(recordings: config.root)
+        let key: DeviceKey
+        do {
+            let (loaded, created) = try DeviceKeyFile.loadOrCreate(path: keyPath)
+            key = loaded
+            logger.info(created ? "device key created; every fragment is signed with it" : "signing recordings with the device key",
+                        metadata: ["file": "\(keyPath)", "fingerprint": "\(key.publicKey.fingerprint)"])
+        } catch {
+            throw StartupError("cannot use the device key: \(error)")
+        }
+        return RecordingSetup(config: config, retention: retention, logger: logger, recovered: recovered, key: key)
     }
 }

@@ -1,12 +1,15 @@
 import ArgumentParser
+import ConfigFile
+import Evidence
 import Foundation
+import Frames
 import Recording
 
 /// `blackbox recordings`: list and verify recordings.
 struct Recordings: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List or verify recordings.",
-        subcommands: [List.self, Verify.self]
+        abstract: "List, verify or export recordings.",
+        subcommands: [List.self, Verify.self, Export.self]
     )
 
     /// `blackbox recordings list`.
@@ -53,7 +56,19 @@ struct Recordings: ParsableCommand {
         @Argument(help: "Files or folders to check (default: the recordings folder).")
         var paths: [String] = []
 
+        @Flag(help: "Check the signatures and hash chain instead: every sample against what was signed, the order of fragments and files.")
+        var signatures = false
+
+        @Option(help: ArgumentHelp("Public key the recordings must be signed by: a PEM file, or the key as base64 or hex (default: this recorder's device key).",
+                                   valueName: "pubkey"))
+        var key: String?
+
         func run() throws {
+            if signatures { return try verifySignatures(try files()) }
+            try verifyStructure(try files())
+        }
+
+        private func files() throws -> [String] {
             var files: [String] = []
             for path in paths.isEmpty ? [root] : paths {
                 var isDir: ObjCBool = false
@@ -66,6 +81,10 @@ struct Recordings: ParsableCommand {
                     files.append(path)
                 }
             }
+            return files
+        }
+
+        private func verifyStructure(_ files: [String]) throws {
             var damaged = 0
             for file in files {
                 let r = Verifier.verify(path: file)
@@ -90,6 +109,113 @@ struct Recordings: ParsableCommand {
             }
             print("\(files.count) files checked, \(damaged) damaged")
             if damaged > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Recordings.Verify {
+    /// The key files must be signed by: `--key`, else this recorder's device key when it is here.
+    private func expectedKey() throws -> (SigningPublicKey?, String) {
+        if let key {
+            let text = FileManager.default.fileExists(atPath: key) ? (try? String(contentsOfFile: key, encoding: .utf8)) ?? "" : key
+            do {
+                let parsed = try SigningPublicKey(text: text)
+                return (parsed, "the key given (\(parsed.fingerprint))")
+            } catch {
+                throw ValidationError("--key '\(key)': \(error)")
+            }
+        }
+        if let device = try? DeviceKeyFile.load(path: DeviceKeyFile.defaultPath(recordings: root)) {
+            return (device.publicKey, "this recorder's device key (\(device.publicKey.fingerprint))")
+        }
+        return (nil, "no key (none given with --key, no device key in \(root)): each file must be signed by one key; compare its fingerprint yourself")
+    }
+
+    /// `--signatures`: a line per file with its verdict and what was found, then the chains across files.
+    func verifySignatures(_ files: [String]) throws {
+        let (expected, against) = try expectedKey()
+        print("checking against \(against)")
+        let started = Date()
+        var reports: [SignatureReport] = []
+        var bad = 0
+        for file in files {
+            let r = SignatureVerifier.verify(path: file, expected: expected)
+            reports.append(r)
+            let label = r.verdict.rawValue.uppercased()
+            print("\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) \(file): \(r.signedFragments) of \(r.fragments) fragments signed"
+                  + (r.signer.map { " by \($0)" } ?? "") + (r.chainID.map { ", chain '\($0)'" } ?? "")
+                  + (r.firstLink.map { " from index \($0.index)" } ?? ""))
+            for finding in r.findings { print("           \(finding)") }
+            if r.verdict < .cut { bad += 1 }
+        }
+        let chainFindings = SignatureVerifier.checkChains(reports)
+        for finding in chainFindings { print("CHAIN      \(finding)") }
+        let seconds = max(Date().timeIntervalSince(started), 0.001)
+        let bytes = reports.reduce(0) { $0 + $1.bytesHashed }
+        print("\(files.count) files checked, \(bad) not intact, \(chainFindings.count) chain problems; "
+              + String(format: "%.1f MB hashed in %.2f s (%.2f GB/min)", Double(bytes) / 1e6, seconds, Double(bytes) / 1e9 / seconds * 60))
+        if bad > 0 || !chainFindings.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension Recordings {
+    /// `blackbox recordings export`.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write one MP4 of a camera's recordings between two times, without re-encoding.",
+            discussion: "Whole fragments are copied (they start at keyframes) with their signatures, so the export verifies on its own "
+                + "(`blackbox recordings verify --signatures FILE`). Gaps in the span are left out and reported."
+        )
+
+        @Option(name: .customLong("recordings"), help: ArgumentHelp("Recordings folder.", valueName: "dir"))
+        var root = "recordings"
+
+        @Option(help: "Camera id.")
+        var camera: String
+
+        @Option(help: ArgumentHelp("Start, RFC 3339 (2026-11-25T14:03:30+01:00 or ...Z).", valueName: "time"))
+        var start: String
+
+        @Option(help: ArgumentHelp("End, RFC 3339.", valueName: "time"))
+        var end: String
+
+        @Flag(help: "Export from the camera's event clips instead of its segments.")
+        var events = false
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("File to write (default: CAMERA_START_END.mp4 here).", valueName: "file"))
+        var output: String?
+
+        static func parseTime(_ text: String, _ flag: String) throws -> Int64 {
+            let withFraction = ISO8601DateFormatter()
+            withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let date = ISO8601DateFormatter().date(from: text) ?? withFraction.date(from: text) else {
+                throw ValidationError("--\(flag) '\(text)' is not an RFC 3339 time; allowed: like 2026-11-25T14:03:30Z or 2026-11-25T14:03:30.5+01:00")
+            }
+            return Int64((date.timeIntervalSince1970 * 1e9).rounded())
+        }
+
+        func run() throws {
+            let from = try Self.parseTime(start, "start"), to = try Self.parseTime(end, "end")
+            guard to > from else { throw ValidationError("--end must be after --start") }
+            guard to - from <= 24 * 3_600_000_000_000 else { throw ValidationError("the span is longer than 24 hours; allowed: up to 24 hours per export") }
+            // Only the day folders that can hold the span (a segment lasts at most an hour).
+            let firstDay = LocalTime.stamp(Int(from / 1_000_000_000) - 3600).day, lastDay = LocalTime.stamp(Int(to / 1_000_000_000)).day
+            let files = RecordingsTree.files(under: root)
+                .filter { $0.isVideo && $0.camera == camera && $0.isEvent == events && $0.day >= firstDay && $0.day <= lastDay }
+                .map(\.path)
+            let name = output ?? "\(camera)_\(LocalTime.stamp(Int(from / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(to / 1_000_000_000)).stamp).mp4"
+            let report: ExportReport
+            do {
+                report = try RecordingExport.export(files: files, from: from, to: to, output: name)
+            } catch {
+                throw StartupError("\(camera): \(error)")
+            }
+            print("blackbox: wrote \(report.output): \(report.frames) frames, \(String(format: "%.1f", report.seconds)) s from \(report.sources.count) files, "
+                  + "\(LocalTime.iso8601(Int(report.startNanos / 1_000_000_000))) to \(LocalTime.iso8601(Int(report.endNanos / 1_000_000_000)))")
+            for gap in report.gaps {
+                print("blackbox: no recording for \(String(format: "%.1f", gap.seconds)) s from \(LocalTime.iso8601(Int(gap.startNanos / 1_000_000_000)))")
+            }
+            for note in report.notes { print("blackbox: \(note)") }
         }
     }
 }

@@ -13,6 +13,9 @@ int blackbox_set_thread_name(const char *name);
 /// grandchildren of a killed subprocess can be reaped here instead of lingering as zombies.
 int blackbox_set_child_subreaper(void);
 
+/// 1 when the kernel clock is NTP-synchronised (adjtimex: not TIME_ERROR, STA_UNSYNC clear), else 0.
+int blackbox_clock_synchronised(void);
+
 /// pipe2(fds, O_CLOEXEC) (a GNU call Swift's Glibc does not show).
 int blackbox_pipe_cloexec(int fds[2]);
 

@@ -273,6 +273,9 @@ function recordingRow(recording) {
   if (recording.kind === "event") tags.push(["event", "event"]);
   if (recording.protected) tags.push(["protected", "protected"]);
   if (recording.writing) tags.push(["writing", "recording…"]);
+  // The signature mark: links and signatures checked by the list; "Verify" re-hashes every sample.
+  const signatureTags = { intact: ["signed", "signed ✓"], cut: ["signed", "signed ✓ (cut)"], unsigned: ["unsigned", "unsigned"] };
+  if (recording.signature) tags.push(signatureTags[recording.signature] || ["tampered", `signature: ${recording.signature}`]);
   for (const [cls, text] of tags) {
     const tag = document.createElement("span");
     tag.className = `tag ${cls}`;
@@ -297,6 +300,27 @@ function recordingRow(recording) {
   download.textContent = "Download";
   download.href = `/recordings/${recording.path.split("/").map(encodeURIComponent).join("/")}`;
   actions.append(playButton, download);
+  if (recording.signature && recording.signature !== "unsigned") {
+    const check = document.createElement("button");
+    check.type = "button";
+    check.className = "verify";
+    check.textContent = "Verify";
+    check.title = "Check every frame against its signature";
+    check.addEventListener("click", async () => {
+      check.disabled = true;
+      try {
+        const answer = await api(`/api/recordings/verify?path=${encodeURIComponent(recording.path)}`);
+        check.textContent = answer.verdict === "intact" || answer.verdict === "cut" ? "Verified ✓" : `Not intact: ${answer.verdict}`;
+        check.title = answer.findings.join("\n") || `all ${answer.fragments} fragments intact, signed by ${answer.signer}`;
+        check.dataset.verdict = answer.verdict;
+      } catch (e) {
+        check.textContent = e.message;
+      } finally {
+        check.disabled = false;
+      }
+    });
+    actions.append(check);
+  }
   if (!recording.writing) {
     const protect = document.createElement("button");
     protect.type = "button";
@@ -415,6 +439,17 @@ async function loadSettings() {
     $("#settings-list").replaceChildren(...answer.cameras.map(settingsForm));
   } catch (e) {
     $("#settings-list").textContent = e.message;
+  }
+  try {
+    const key = await api("/api/device-key");
+    $("#key-algorithm").textContent = key.algorithm;
+    $("#key-fingerprint").textContent = key.fingerprint;
+    $("#key-public").textContent = key.publicKey;
+    const link = $("#key-download");
+    link.href = URL.createObjectURL(new Blob([key.pem], { type: "application/x-pem-file" }));
+    link.hidden = false;
+  } catch (e) {
+    $("#key-algorithm").textContent = `not signed: ${e.message}`;
   }
 }
 
