@@ -65,6 +65,10 @@ enum JSONBody {
             return .failure(HTTPErrorResponse(JSON.error(.badRequest, "unknown field",
                                                          "field '\(unknown.prefix(64))' is not known; allowed: \(allowed)")))
         }
+        // An optional field is given or left out; `null` is neither, and would pass as "left out".
+        if let null = object.keys.sorted().first(where: { object[$0] is NSNull }) {
+            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "null field", "field '\(null)' is null; allowed: a value of its type, or leave the field out")))
+        }
         do {
             return .success(try JSONDecoder().decode(T.self, from: data))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

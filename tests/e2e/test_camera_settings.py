@@ -51,6 +51,7 @@ def test_bad_settings_requests_name_what_was_wrong(d):
         ("/api/cameras/front/settings", {"width": 333, "height": 111}, 400, "333x111@15 is not offered"),
         ("/api/cameras/front/settings", {"fps": 7}, 400, "allowed: 1920x1080@30/25/20/15/10/5"),
         ("/api/cameras/front/settings", {"overlay": "yes"}, 400, "field 'overlay'"),
+        ("/api/cameras/front/settings", {"quality": None}, 400, "field 'quality' is null; allowed: a value of its type, or leave the field out"),
     ]
     for path, body, code, words in cases:
         status, answer = call(d, path, body)
