@@ -1,6 +1,7 @@
 import Cameras
 import Capture
 import Encoding
+import Evidence
 import Foundation
 import Logging
 import Frames
@@ -66,6 +67,14 @@ enum CodecBench {
         print(String(format: "h264   %.3f ms CPU/frame  %7.1f KiB/frame  %@", x264CPU / n * 1000, Double(h264Bytes) / n / 1024, perHour(h264Bytes)))
         print(String(format: "h264 / mjpeg: CPU %.2fx, bytes %.3fx", x264CPU / jpegCPU, Double(h264Bytes) / Double(jpegBytes)))
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
+        // Signing: every fragment (1 s here) hashed and its chain value signed, as the recorder does.
+        for (name, file, encodeCPU) in [("mjpeg", files[0], jpegCPU), ("h264", files[1], x264CPU)] {
+            let cost = try SigningBench.measure(path: file)
+            let perFrame = cost.cpuPerFragment / Double(fps)
+            print(String(format: "%@ signing  %.3f ms CPU/fragment of %d KiB (%.4f ms/frame, %.3f%% of the encode), %d bytes/fragment = %.2f MB/h",
+                         name.padding(toLength: 5, withPad: " ", startingAt: 0), cost.cpuPerFragment * 1000, cost.mediaBytesPerFragment / 1024,
+                         perFrame * 1000, perFrame / (encodeCPU / n) * 100, cost.bytesPerFragment, Double(cost.bytesPerFragment) * 3600 / 1e6))
+        }
         // The whole recording pipeline of the daemon on the same frames: a file camera at the clip's
         // rate, overlay, encode, bus, recorder and MP4 writes, nobody watching (no JPEG for H.264).
         for codec in [VideoCodec.mjpeg, .h264] {
@@ -84,7 +93,8 @@ enum CodecBench {
         recording.quota = .percent(90)
         try FileManager.default.createDirectory(atPath: recording.root, withIntermediateDirectories: true)
         let retention = Retention(root: recording.root, quota: recording.quota, minFreeBytes: 0)
-        let setup = RecordingSetup(config: recording, retention: retention, logger: Logger(label: "bench"))
+        // Signed, as the daemon records.
+        let setup = RecordingSetup(config: recording, retention: retention, logger: Logger(label: "bench"), key: DeviceKey.generate())
         var config = CameraConfig(id: "bench", source: .file(path: path), workers: 1)
         config = config.withDeviceMode().config
         let camera = try Camera(config: config, recording: setup)

@@ -196,6 +196,22 @@ def test_plays_a_recording_and_seeks(browser, ui_daemon):
         assert r.status == 206 and r.read()[4:8] == b"ftyp"
 
 
+def test_recordings_are_marked_signed_verify_in_place_and_settings_show_the_key(browser, ui_daemon):
+    browser.get(ui_daemon.base + "/#recordings")
+    row = wait(browser, finished_segment, timeout=20, message="no finished segment listed")
+    path = row.get_attribute("data-path")
+    assert row.find_element(By.CSS_SELECTOR, ".tag.signed").text == "signed ✓"
+    row.find_element(By.CSS_SELECTOR, "button.verify").click()
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'#rec-body tr[data-path="{path}"] button.verify').text == "Verified ✓",
+         message="the recording was not verified")
+    key = api(ui_daemon, "/api/device-key")
+    browser.get(ui_daemon.base + "/#settings")
+    wait(browser, lambda d: d.find_element(By.ID, "key-fingerprint").text == key["fingerprint"], message="no key fingerprint in Settings")
+    assert browser.find_element(By.ID, "key-public").text == key["publicKey"]
+    assert browser.find_element(By.ID, "key-download").get_attribute("href").startswith("blob:")
+    shot(browser, "07-about-this-recorder")
+
+
 def test_settings_change_size_and_quality_without_restart(browser, ui_daemon):
     browser.get(ui_daemon.base + "/#settings")
     form = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'form.camera-settings[data-camera="rear"]'))
