@@ -182,11 +182,9 @@ struct Doctor: ParsableCommand {
             return Check(level: .ok, name: "login", detail: "password hash set in the configuration ([auth] password_hash)")
         }
         let path = file.authFile ?? Passwd.defaultPath(recordings: recordings)
-        var st = stat()
-        guard stat(path, &st) == 0 else {
+        guard let mode = permissions(path) else {
             return Check(level: .ok, name: "login", detail: "no password yet: one is generated at the first start and printed once (\(path))")
         }
-        let mode = st.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             return Check(level: .warn, name: "login", detail: "\(path) can be read by others (mode \(String(mode, radix: 8)))",
                          fix: "chmod 600 \(path)")
@@ -197,23 +195,24 @@ struct Doctor: ParsableCommand {
     /// The device key that signs recordings: its fingerprint, and whether its file is private.
     private func signing(recordings: String) -> Check {
         let path = DeviceKeyFile.defaultPath(recordings: recordings)
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            return Check(level: .ok, name: "signing", detail: "no device key yet: it is made at the first start (\(path))")
-        }
-        let mode = st.st_mode & 0o777
+        let missing = Check(level: .ok, name: "signing", detail: "no device key yet: it is made at the first start (\(path))")
+        guard let mode = permissions(path) else { return missing }
         guard mode & 0o077 == 0 else {
             return Check(level: .fail, name: "signing", detail: "\(path) can be read by others (mode \(String(mode, radix: 8))): anyone who reads it can forge footage",
                          fix: "chmod 600 \(path), and consider the old key known: move it away to have a new one made")
         }
         do {
-            guard let key = try DeviceKeyFile.load(path: path) else {
-                return Check(level: .ok, name: "signing", detail: "no device key yet: it is made at the first start (\(path))")
-            }
+            guard let key = try DeviceKeyFile.load(path: path) else { return missing }
             return Check(level: .ok, name: "signing", detail: "Ed25519 public key \(key.publicKey.base64), fingerprint \(key.publicKey.fingerprint) (\(path), mode \(String(mode, radix: 8)))")
         } catch {
             return Check(level: .fail, name: "signing", detail: "\(error)", fix: "restore the key file from a backup, or move it away to have a new key made")
         }
+    }
+
+    /// The permission bits of `path`, nil when it does not exist.
+    private func permissions(_ path: String) -> mode_t? {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_mode & 0o777 : nil
     }
 
     private func machine() -> [Check] {
