@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key, Encoding, PublicFormat
 
 SIGNATURE_UUID = bytes.fromhex("5bc024620aaf4f7a8140075bd2672694")
+TRIMMED_UUID = bytes.fromhex("3cbf6ca2c6574df8b63b73146a3fffb8")  # a fragment an export cut at a frame
 DOMAIN = b"blackbox-chain-v1"
 MP4_EPOCH_OFFSET = 2_082_844_800  # seconds from 1904-01-01 to 1970-01-01
 
@@ -96,10 +97,18 @@ def read_file(path):
             payload = sum(s[1] for s in samples)
             if offset != body or payload != end - body:
                 raise ValueError(f"{path}: a fragment's sample sizes do not match its mdat")
-            fragments.append({"samples": samples, "data": data[body:end], "link": None, "end": end})
+            fragments.append({"samples": samples, "data": data[body:end], "link": None, "trim": None, "end": end})
             valid_end = end
         elif kind == "uuid" and fragments and fragments[-1]["end"] == start and data[body:body + 16] == SIGNATURE_UUID:
             fragments[-1]["link"] = data[body + 16:end]
+            valid_end = end
+        elif kind == "uuid" and fragments and fragments[-1]["end"] == start and data[body:body + 16] == TRIMMED_UUID:
+            raw = data[body + 16:end]
+            first_kept, original, removed = struct.unpack(">III", raw[1:13])
+            rows = [raw[13 + 41 * i:13 + 41 * i + 9] for i in range(removed)]
+            hashes = [raw[13 + 41 * i + 9:13 + 41 * (i + 1)] for i in range(removed)]
+            fragments[-1]["trim"] = {"first_kept": first_kept, "original": original, "rows": rows, "hashes": hashes}
+            fragments[-1]["link"] = raw[13 + 41 * removed:]
             valid_end = end
     return creation, fragments, len(data) - valid_end
 
@@ -166,12 +175,27 @@ def verify(path, expected_key):
         if link["key"] != wanted:
             found("other-key", f"fragment {n} is signed by another key ({fingerprint(link['key'])}, expected {fingerprint(wanted)})")
         first = first or link
-        table = hashlib.sha256(b"".join(struct.pack(">IIB", d, s, 1 if k else 0) for d, s, k in fragment["samples"])).digest()
-        if len(fragment["samples"]) != link["count"]:
-            found("changed", f"fragment {n}: {len(fragment['samples'])} samples, {link['count']} were signed")
-        elif table != link["table"]:
+        rows = [struct.pack(">IIB", d, s, 1 if k else 0) for d, s, k in fragment["samples"]]
+        sample_hashes, offset = [], 0
+        for _, size, _ in fragment["samples"]:
+            sample_hashes.append(hashlib.sha256(fragment["data"][offset:offset + size]).digest())
+            offset += size
+        trim = fragment["trim"]
+        if trim:
+            # An export may cut the start of its first fragment and the end of its last: the kept frames are
+            # checked with the rows and hashes of those left out.
+            before, after = trim["first_kept"], len(trim["rows"]) - trim["first_kept"]
+            if (before and n != 1) or (after and n != len(fragments)):
+                found("changed", f"fragment {n}: frames were cut from inside the recording")
+            else:
+                findings.append(f"fragment {n}: cut by an export to frames {before + 1}-{before + len(rows)} of its {trim['original']}")
+            rows = trim["rows"][:before] + rows + trim["rows"][before:]
+            sample_hashes = trim["hashes"][:before] + sample_hashes + trim["hashes"][before:]
+        if len(rows) != link["count"]:
+            found("changed", f"fragment {n}: {len(rows)} samples, {link['count']} were signed")
+        elif hashlib.sha256(b"".join(rows)).digest() != link["table"]:
             found("changed", f"fragment {n}: sample timing, sizes or key flags changed since signing")
-        if hashlib.sha256(fragment["data"]).digest() != link["data"]:
+        if hashlib.sha256(b"".join(sample_hashes)).digest() != link["data"]:
             found("changed", f"fragment {n}: sample data changed since signing")
         if previous is not None:
             if link["chain_id"] != previous["chain_id"]:

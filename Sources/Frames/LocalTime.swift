@@ -37,4 +37,17 @@ public enum LocalTime {
         let y = "\(p.tm_year + 1900)", m = two(p.tm_mon + 1), d = two(p.tm_mday)
         return ("\(y)-\(m)-\(d)", "\(y)\(m)\(d)-\(two(p.tm_hour))\(two(p.tm_min))\(two(p.tm_sec))")
     }
+
+    /// Seconds since the epoch of local midnight starting `day` (YYYY-MM-DD), nil when it is not a day.
+    public static func midnight(_ day: String) -> Int? {
+        let parts = day.split(separator: "-").compactMap { Int32($0) }
+        guard parts.count == 3 else { return nil }
+        var t = tm()
+        t.tm_year = parts[0] - 1900
+        t.tm_mon = parts[1] - 1
+        t.tm_mday = parts[2]
+        t.tm_isdst = -1
+        let seconds = mktime(&t)
+        return seconds == -1 ? nil : Int(seconds)
+    }
 }

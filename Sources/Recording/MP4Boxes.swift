@@ -216,12 +216,25 @@ public enum FragmentedMP4 {
     /// a top-level box after the fragment's mdat, which players skip.
     public static let signatureUUID: [UInt8] = [0x5B, 0xC0, 0x24, 0x62, 0x0A, 0xAF, 0x4F, 0x7A, 0x81, 0x40, 0x07, 0x5B, 0xD2, 0x67, 0x26, 0x94]
 
+    /// The `uuid` type of the box holding the link of a fragment an export cut at a frame
+    /// (3cbf6ca2-c657-4df8-b63b-73146a3fffb8).
+    public static let trimmedSignatureUUID: [UInt8] = [0x3C, 0xBF, 0x6C, 0xA2, 0xC6, 0x57, 0x4D, 0xF8, 0xB6, 0x3B, 0x73, 0x14, 0x6A, 0x3F, 0xFF, 0xB8]
+
     /// The `uuid` box carrying `link`.
     static func signatureBox(_ link: ChainLink) -> [UInt8] {
+        uuidBox(signatureUUID, link.encoded)
+    }
+
+    /// The `uuid` box carrying the link of a cut fragment.
+    static func trimmedSignatureBox(_ trimmed: TrimmedLink) -> [UInt8] {
+        uuidBox(trimmedSignatureUUID, trimmed.encoded)
+    }
+
+    private static func uuidBox(_ type: [UInt8], _ body: [UInt8]) -> [UInt8] {
         var w = BoxWriter()
         w.box("uuid") { w in
-            w.bytes.append(contentsOf: signatureUUID)
-            w.bytes.append(contentsOf: link.encoded)
+            w.bytes.append(contentsOf: type)
+            w.bytes.append(contentsOf: body)
         }
         return w.bytes
     }

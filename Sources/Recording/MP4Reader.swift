@@ -28,6 +28,8 @@ public struct MP4Scan: Sendable {
         public var link: ChainLink?
         /// Offset just past the link's box (or `end` when unsigned).
         public var linkEnd: Int?
+        /// When an export cut this fragment at a frame: what was left out (`link` is then the signed original's).
+        public var trim: TrimmedLink?
     }
 
     /// The track's codec, from its sample entry.
@@ -43,6 +45,10 @@ public struct MP4Scan: Sendable {
     public var creationTime: Int?
     /// Offset of the mvhd creation time (64-bit, followed by the modification time), if version 1.
     public var creationFieldOffset: Int?
+    /// The duration the init section states (mehd, patched when a file is finished; 0 while written), seconds.
+    public var statedDuration: Double = 0
+    /// The `©cmt` text of the movie (an event clip's reason).
+    public var comment: String?
     /// Offset of the mehd fragment-duration field, if present.
     public var durationFieldOffset: Int?
     /// Track timescale (ticks per second).
@@ -65,21 +71,31 @@ public struct MP4Scan: Sendable {
 
     /// Duration of the complete fragments in seconds.
     public var duration: Double { Double(endTime) / Double(timescale) }
+
+    /// Wall-clock start of `fragment`, Unix nanoseconds: its signed start when that agrees with what the
+    /// file states (its start plus the track time, to the second the start is given in), else the stated time.
+    public func wallStart(of fragment: Fragment) -> Int64 {
+        let base = fragments.first?.baseTime ?? 0
+        let stated = Int64(creationTime ?? 0) * 1_000_000_000 + Int64((fragment.baseTime &- base) * 1_000_000_000 / max(1, timescale))
+        guard let signed = fragment.link?.wallStartNanos, abs(signed - stated) < 2_000_000_000 else { return stated }
+        return signed
+    }
 }
 
 /// Reads fragmented MP4 structure with positioned reads (no whole-file loads: segments can be large).
 public enum MP4Reader {
-    /// Scans the file at `path`.
-    public static func scan(path: String) throws(RecordingError) -> MP4Scan {
+    /// Scans the file at `path`; with `maxFragments`, stops after that many (with their links): a
+    /// finished file's start, stated duration and codec come from its head alone.
+    public static func scan(path: String, maxFragments: Int = .max) throws(RecordingError) -> MP4Scan {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw RecordingError(errno: errno, "stat", path) }
-        return scan(fd: fd, size: Int(st.st_size))
+        return scan(fd: fd, size: Int(st.st_size), maxFragments: maxFragments)
     }
 
-    static func scan(fd: Int32, size: Int) -> MP4Scan {
+    static func scan(fd: Int32, size: Int, maxFragments: Int = .max) -> MP4Scan {
         var scan = MP4Scan()
         scan.fileSize = size
         var offset = 0
@@ -100,6 +116,7 @@ public enum MP4Reader {
                 scan.initEnd = end
                 scan.validEnd = end
             case "moof":
+                if scan.fragments.count >= maxFragments { return scan }
                 guard scan.initEnd != nil, let body = read(fd, at: offset, count: boxSize) else { return scan }
                 guard let fragment = parseMoof(body, offset: offset) else {
                     scan.problems.append("unreadable moof at \(offset)")
@@ -122,14 +139,20 @@ public enum MP4Reader {
             case "uuid":
                 // A chain link belongs to the fragment it directly follows.
                 if let last = scan.fragments.last, last.end == offset, last.link == nil, boxSize > 24 + headerSize,
-                   let body = read(fd, at: offset + headerSize, count: boxSize - headerSize),
-                   Array(body.prefix(16)) == FragmentedMP4.signatureUUID {
-                    if let link = ChainLink(encoded: Array(body.dropFirst(16))) {
-                        scan.fragments[scan.fragments.count - 1].link = link
-                        scan.fragments[scan.fragments.count - 1].linkEnd = end
-                        scan.validEnd = end
-                    } else {
+                   let body = read(fd, at: offset + headerSize, count: boxSize - headerSize) {
+                    let type = Array(body.prefix(16)), payload = Array(body.dropFirst(16))
+                    let i = scan.fragments.count - 1
+                    if type == FragmentedMP4.signatureUUID, let link = ChainLink(encoded: payload) {
+                        scan.fragments[i].link = link
+                    } else if type == FragmentedMP4.trimmedSignatureUUID, let trimmed = TrimmedLink(encoded: payload) {
+                        scan.fragments[i].link = trimmed.link
+                        scan.fragments[i].trim = trimmed
+                    } else if type == FragmentedMP4.signatureUUID || type == FragmentedMP4.trimmedSignatureUUID {
                         scan.problems.append("unreadable signature box at \(offset)")
+                    }
+                    if scan.fragments[i].link != nil {
+                        scan.fragments[i].linkEnd = end
+                        scan.validEnd = end
                     }
                 }
             default:
@@ -199,8 +222,19 @@ public enum MP4Reader {
                 scan.creationTime = Int(created) - Int(FragmentedMP4.epochOffset)
                 if version1 { scan.creationFieldOffset = base + body.lowerBound + 4 }
             } else if type == "mvex" {
-                for (t, r, _) in children(b, body) where t == "mehd" {
+                for (t, r, _) in children(b, body) where t == "mehd" && r.count >= 12 {
                     scan.durationFieldOffset = base + r.lowerBound + 4
+                    scan.statedDuration = Double(b[r.lowerBound] == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4)))
+                        / Double(FragmentedMP4.movieTimescale)
+                }
+            } else if type == "udta" {
+                // Text atoms: size, type, then length u16, language u16 and the text.
+                // The type's first byte is 0xA9, not UTF-8: compare bytes.
+                for (_, r, at) in children(b, body) where Array(b[at + 4..<at + 8]) == [0xA9] + Array("cmt".utf8) && r.count >= 4 {
+                    let length = Int(b[r.lowerBound]) << 8 | Int(b[r.lowerBound + 1])
+                    if r.lowerBound + 4 + length <= r.upperBound {
+                        scan.comment = String(decoding: b[(r.lowerBound + 4)..<(r.lowerBound + 4 + length)], as: UTF8.self)
+                    }
                 }
             } else if type == "trak" {
                 for (t, r, _) in children(b, body) where t == "mdia" {

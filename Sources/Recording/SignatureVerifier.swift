@@ -84,12 +84,24 @@ public enum SignatureVerifier {
             report.signedFragments += 1
             if report.firstLink == nil { report.firstLink = link; report.chainID = link.chainID; report.signer = link.publicKey.fingerprint }
             let keyframes = fragment.keyframes.count == fragment.sizes.count ? fragment.keyframes : fragment.sizes.map { _ in true }
+            if let trim = fragment.trim {
+                // An export may cut the start of its first fragment and the end of its last, nothing else.
+                let before = trim.firstKept, after = trim.removedRows.count - trim.firstKept
+                if (before > 0 && i != 0) || (after > 0 && i != scan.fragments.count - 1) {
+                    found(.changed, "fragment \(n): frames were cut from inside the recording (only an export's first and last fragment may be cut)")
+                } else {
+                    report.findings.append("fragment \(n): cut by an export to frames \(before + 1)–\(before + fragment.sizes.count) of its \(trim.originalCount)")
+                }
+            }
             if readSamples, fd >= 0 {
                 let payload = fragment.sizes.reduce(0) { $0 + Int($1) }
                 if let bytes = MP4Reader.read(fd, at: fragment.dataOffset, count: payload) {
-                    let digest = bytes.withUnsafeBytes {
-                        FragmentDigest(durations: fragment.durations, sizes: fragment.sizes.map(Int.init), keyframes: keyframes, bytes: $0)
+                    let (rows, hashes) = bytes.withUnsafeBytes {
+                        FragmentDigest.samples(durations: fragment.durations, sizes: fragment.sizes.map(Int.init), keyframes: keyframes, bytes: $0)
                     }
+                    // A cut fragment is checked as signed: its kept samples with the rows and hashes of those left out.
+                    let digest = fragment.trim.map { $0.signedDigest(keptRows: rows, keptHashes: hashes) ?? FragmentDigest(rows: [], sampleHashes: []) }
+                        ?? FragmentDigest(rows: rows, sampleHashes: hashes)
                     report.bytesHashed += payload
                     if digest.sampleCount != link.sampleCount {
                         found(.changed, "fragment \(n): \(digest.sampleCount) samples, \(link.sampleCount) were signed")

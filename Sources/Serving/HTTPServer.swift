@@ -21,6 +21,7 @@ public enum HTTPServer {
         Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date()).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
+        TimelineRoutes(cameras: cameras, access: recordings).register(on: router)
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
         let metrics = Metrics(cameras: cameras, recordings: recordings)
         router.get("/metrics") { _, _ in metrics.response() }

@@ -22,7 +22,9 @@ struct RecordingFiles: Sendable {
         guard let access else { return JSON.error(.conflict, "recording unavailable", "this daemon runs without a recordings folder") }
         let play = parts.last == "play"
         let relative = (play ? parts.dropLast() : parts[...]).joined(separator: "/")
-        guard relative.hasSuffix(".mp4"), let path = RecordingsTree.resolve(relative, under: access.root) else {
+        // The segment being written is served by its final name, up to its last whole fragment.
+        guard relative.hasSuffix(".mp4"), let path = RecordingsTree.resolve(relative, under: access.root)
+                ?? RecordingsTree.resolve(relative + ".part", under: access.root) else {
             return JSON.error(.notFound, "no such recording", "no recording '\(relative)' under the recordings folder")
         }
         return play ? try replay(path, request) : try await download(path, name: parts.last ?? "recording.mp4", request, context)
@@ -52,16 +54,24 @@ struct RecordingFiles: Sendable {
     private func download(_ path: String, name: String, _ request: Request, _ context: BlackboxContext) async throws -> Response {
         var st = stat()
         guard stat(path, &st) == 0 else { return JSON.error(.notFound, "no such recording", "it was just deleted") }
-        let size = Int(st.st_size)
+        var size = Int(st.st_size)
+        if path.hasSuffix(".part") {
+            // Only what is whole: a valid fragmented MP4 up to the last complete fragment (read, never changed).
+            size = try await NIOThreadPool.singleton.runIfActive { try MP4Reader.scan(path: path).validEnd }
+            guard size > 0 else { return JSON.error(.notFound, "nothing recorded yet", "the segment being written has no whole part yet; try in a second") }
+        }
         var headers = HTTPFields()
         headers[.contentType] = "video/mp4"
         headers[.acceptRanges] = "bytes"
         headers[.contentDisposition] = "attachment; filename=\"\(name)\""
         let fileIO = FileIO()
         switch Self.range(request.headers[.range], size: size) {
-        case nil:
+        case nil where size == Int(st.st_size):
             headers[.contentLength] = String(size)
             return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: path, context: context))
+        case nil:
+            headers[.contentLength] = String(size)
+            return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: path, range: 0...(size - 1), context: context))
         case .failure:
             headers[.contentRange] = "bytes */\(size)"
             var error = JSON.error(.rangeNotSatisfiable, "bad range",

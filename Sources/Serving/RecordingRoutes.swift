@@ -19,11 +19,14 @@ public struct RecordingsAccess: Sendable {
     public let publicKey: SigningPublicKey?
     /// What the recordings list shows of each file, cached per version of the file.
     let facts: RecordingFactsCache
+    /// Which recordings cover which time (the timeline, playback and export).
+    public let index: RecordingIndex
 
     /// Creates the access description.
     public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil) {
         self.publicKey = publicKey
         facts = RecordingFactsCache(expected: publicKey)
+        index = RecordingIndex(root: root)
         self.root = root
         self.retention = retention
         self.recovered = recovered
@@ -103,7 +106,7 @@ struct RecordingRoutes: Sendable {
         router.post("/api/events") { request, _ in try await event(request) }
         router.get("/api/recordings") { request, _ in
             // Walking the folder and reading durations is file I/O: off the event loop.
-            try await NIOThreadPool.singleton.runIfActive { list(request) }
+            try await NIOThreadPool.singleton.runIfActive { try list(request) }
         }
         router.post("/api/recordings/protect") { request, _ in try await protect(request) }
         router.get("/api/recordings/verify") { request, _ in
@@ -162,38 +165,52 @@ struct RecordingRoutes: Sendable {
     /// Default and largest `limit` of the recordings list.
     static let listLimit = (default: 500, max: 5000)
 
-    /// Newest first; `camera`, `day` (YYYY-MM-DD) and `kind` (segment|event) filter, `limit` caps the count.
-    private func list(_ request: Request) -> Response {
+    /// Newest first; `camera`, `day` (YYYY-MM-DD) and `kind` (segment|event) filter, `limit` caps the count;
+    /// `before` (the `next` of the page before) or `offset` pages. New files arrive at the front, so a
+    /// cursor returns every file once while recording goes on.
+    private func list(_ request: Request) throws -> Response {
         guard let access else { return noRecording() }
-        let query = request.uri.queryParameters
-        let camera = query["camera"].map(String.init)
-        let day = query["day"].map(String.init)
-        let kind = query["kind"].map(String.init)
+        let query = try StrictQuery(request, allowed: ["camera", "day", "kind", "limit", "before", "offset"])
+        let camera = query["camera"]
+        let day = try query.day("day")
+        let kind = query["kind"]
         if let kind, kind != "segment", kind != "event" {
-            return JSON.error(.badRequest, "unknown kind", "kind '\(kind)' is not known; allowed: segment, event")
+            throw HTTPErrorResponse(JSON.error(.badRequest, "unknown kind", "kind '\(kind.prefix(32))' is not known; allowed: segment, event"))
         }
-        var limit = Self.listLimit.default
-        if let text = query["limit"] {
-            guard let n = Int(text), (1...Self.listLimit.max).contains(n) else {
-                return JSON.error(.badRequest, "out of range", "limit '\(text)' is out of range; allowed: 1 to \(Self.listLimit.max)")
+        let limit = try query.integer("limit", in: 1...Self.listLimit.max) ?? Self.listLimit.default
+        let offset = try query.integer("offset", in: 0...1_000_000) ?? 0
+        var cursor: (modified: Int, path: String)?
+        if let text = query["before"] {
+            let parts = text.split(separator: "~", maxSplits: 1)
+            guard parts.count == 2, let modified = Int(parts[0]) else {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "bad cursor", "before '\(text.prefix(64))' is not a cursor; allowed: the 'next' value of the page before"))
             }
-            limit = n
+            cursor = (modified, String(parts[1]))
         }
         let files = RecordingsTree.files(under: access.root)
         let markers = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }.map(\.relative))
+        func name(_ f: RecordingFile) -> String { f.isPartial ? String(f.relative.dropLast(5)) : f.relative }
         let matching = files.filter { f in
             (f.isVideo || f.isPartial) && (camera == nil || f.camera == camera) && (day == nil || f.day == day)
                 && (kind == nil || (kind == "event") == f.isEvent)
         }
-        let listed = matching.sorted { ($0.modified, $0.relative) > ($1.modified, $1.relative) }.prefix(limit).map { f in
+        let ordered = matching.sorted { ($0.modified, name($0)) > ($1.modified, name($1)) }
+            .filter { f in cursor.map { (f.modified, name(f)) < ($0.modified, $0.path) } ?? true }
+            .dropFirst(offset)
+        let page = ordered.prefix(limit)
+        let listed = page.map { f in
             let scanned = access.facts.facts(of: f)
-            return Listed(path: f.isPartial ? String(f.relative.dropLast(5)) : f.relative, camera: f.camera, day: f.day,
+            return Listed(path: name(f), camera: f.camera, day: f.day,
                    kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, modified: f.modified,
                    protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial,
                    signature: scanned?.signature)
         }
-        struct Answer: Codable { var root: String; var disk: DiskUsage?; var total: Int; var recordings: [Listed] }
-        return JSON.response(Answer(root: access.root, disk: access.retention.usage, total: matching.count, recordings: Array(listed)))
+        struct Answer: Codable {
+            var root: String; var disk: DiskUsage?; var total: Int; var days: [String]; var next: String?; var recordings: [Listed]
+        }
+        let next = ordered.count > limit ? page.last.map { "\($0.modified)~\(name($0))" } : nil
+        return JSON.response(Answer(root: access.root, disk: access.retention.usage, total: matching.count,
+                                    days: access.index.days(camera: camera), next: next, recordings: Array(listed)))
     }
 
     /// The public key that verifies the recordings, and its fingerprint.

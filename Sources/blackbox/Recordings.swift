@@ -186,23 +186,17 @@ extension Recordings {
         var output: String?
 
         static func parseTime(_ text: String, _ flag: String) throws -> Int64 {
-            let withFraction = ISO8601DateFormatter()
-            withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            guard let date = ISO8601DateFormatter().date(from: text) ?? withFraction.date(from: text) else {
-                throw ValidationError("--\(flag) '\(text)' is not an RFC 3339 time; allowed: like 2026-11-25T14:03:30Z or 2026-11-25T14:03:30.5+01:00")
-            }
-            return Int64((date.timeIntervalSince1970 * 1e9).rounded())
+            guard let t = WallTime.parse(text) else { throw ValidationError("--\(flag) '\(text)' is not a time; allowed: \(WallTime.allowed)") }
+            return t
         }
 
         func run() throws {
             let from = try Self.parseTime(start, "start"), to = try Self.parseTime(end, "end")
             guard to > from else { throw ValidationError("--end must be after --start") }
             guard to - from <= 24 * 3_600_000_000_000 else { throw ValidationError("the span is longer than 24 hours; allowed: up to 24 hours per export") }
-            // Only the day folders that can hold the span (a segment lasts at most an hour).
-            let firstDay = LocalTime.stamp(Int(from / 1_000_000_000) - 3600).day, lastDay = LocalTime.stamp(Int(to / 1_000_000_000)).day
-            let files = RecordingsTree.files(under: root)
-                .filter { $0.isVideo && $0.camera == camera && $0.isEvent == events && $0.day >= firstDay && $0.day <= lastDay }
-                .map(\.path)
+            // The segment being written is exported up to its last whole fragment.
+            let files = RecordingIndex(root: root).recordings(camera: camera, kind: events ? .event : .segment, from: from, to: to)
+                .map { "\(root)/\($0.path)" + ($0.writing ? ".part" : "") }
             let name = output ?? "\(camera)_\(LocalTime.stamp(Int(from / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(to / 1_000_000_000)).stamp).mp4"
             let report: ExportReport
             do {

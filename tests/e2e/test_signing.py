@@ -43,6 +43,14 @@ def theirs(*paths, key):
     return r.returncode, r.stdout + r.stderr
 
 
+def export_key(recordings):
+    """The recorder's public key as a PEM file, by `blackbox key --export`."""
+    pem = recordings / "recorder.pem"
+    r = subprocess.run([BINARY, "key", "--recordings", str(recordings), "--export", str(pem)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return pem
+
+
 def verdicts(output):
     """{file name: verdict} from either verifier's output."""
     out = {}
@@ -149,10 +157,7 @@ def signed(request, tmp_path_factory):
                "--fragment-seconds", "0.5", "--event-pre", "1", "--event-post", "1", recordings=root)
     wait_for(lambda: len(finished(root)) >= 4, 40, "four segments")
     assert d.stop() == 0
-    pem = root / "recorder.pem"
-    r = subprocess.run([BINARY, "key", "--recordings", str(root), "--export", str(pem)], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return request.param, root, pem
+    return request.param, root, export_key(root)
 
 
 def test_recordings_are_signed_intact_in_one_chain_and_still_play_everywhere(signed):
@@ -253,7 +258,7 @@ def test_an_exported_span_verifies_on_its_own(signed, tmp_path):
 
 def test_export_refuses_bad_times_with_the_format(signed):
     codec, root, pem = signed
-    for args, words in [(["--start", "yesterday", "--end", "2026-11-25T10:00:00Z"], "not an RFC 3339 time"),
+    for args, words in [(["--start", "yesterday", "--end", "2026-11-25T10:00:00Z"], "is not a time; allowed: RFC 3339"),
                         (["--start", "2026-11-25T10:00:00Z", "--end", "2026-11-25T09:00:00Z"], "must be after"),
                         (["--start", "2001-01-01T10:00:00Z", "--end", "2001-01-01T10:01:00Z"], "no recording between")]:
         r = subprocess.run([BINARY, "recordings", "export", "--recordings", str(root), "--camera", "front", *args],
@@ -271,10 +276,9 @@ def test_a_power_cut_is_not_tampering_and_the_chain_runs_across_the_restart(tmp_
     data = part.read_bytes()
     last = fragment_ranges(data)[-1]
     part.write_bytes(data + data[last["moof"][0]:(last["moof"][0] + last["mdat"][1]) // 2])
-    code, out = ours(part)
+    pem = export_key(tmp_path)
+    code, out = ours(part, key=pem)
     assert code == 0 and verdicts(out) == {part.name: "CUT"} and "cut by a power loss" in out, out
-    pem = tmp_path / "recorder.pem"
-    subprocess.run([BINARY, "key", "--recordings", str(tmp_path), "--export", str(pem)], check=True, capture_output=True, timeout=30)
     code, out = theirs(part, key=pem)
     assert code == 0 and verdicts(out) == {part.name: "CUT"}, out
     # The next start recovers the file; recording goes on in the same chain.
@@ -301,7 +305,7 @@ def test_an_event_clip_is_a_chain_of_its_own(tmp_path):
     full = json.loads(urllib.request.urlopen(d.base + "/api/recordings/verify?path=" + answer["events"][0]["file"], timeout=30).read())
     assert full["verdict"] == "intact" and full["chain"] == "front/event/" + clip.name[:-4], full
     assert d.stop() == 0
-    code, out = ours(clip)
+    code, out = ours(clip, key=export_key(tmp_path))
     assert code == 0 and "chain 'front/event/" in out and "from index 0" in out, out
 
 

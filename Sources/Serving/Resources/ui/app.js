@@ -55,7 +55,7 @@ function showSection() {
   const name = (location.hash || "#live").slice(1);
   for (const page of document.querySelectorAll(".page")) page.hidden = page.id !== name;
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.section === name);
-  if (name === "recordings") loadRecordings();
+  if (name === "recordings") { openTimeline(); loadRecordings(); }
   if (name === "settings") loadSettings();
 }
 
@@ -213,6 +213,11 @@ async function refreshStatus() {
 // ---------------------------------------------------------------- recordings
 
 function fillCameraFilter(ids) {
+  const timelineCamera = $("#tl-camera");
+  if (timelineCamera.options.length === 0) {
+    for (const id of ids) timelineCamera.add(new Option(id, id));
+    if (!$("#recordings").hidden) loadTimeline();
+  }
   const select = $("#rec-camera");
   if (select.options.length > 1) return;
   for (const id of ids) select.add(new Option(id, id));
@@ -341,8 +346,11 @@ function recordingRow(recording) {
   return row;
 }
 
-async function loadRecordings() {
+let nextPage = null;
+
+async function loadRecordings(more = false) {
   const query = new URLSearchParams();
+  if (more === true && nextPage) query.set("before", nextPage);
   for (const [name, id] of [["camera", "#rec-camera"], ["day", "#rec-day"], ["kind", "#rec-kind"]]) {
     const value = $(id).value;
     if (value) query.set(name, value);
@@ -355,11 +363,9 @@ async function loadRecordings() {
     return;
   }
   const body = $("#rec-body");
-  body.replaceChildren();
-  let day = null;
-  const days = new Set();
+  if (more !== true) body.replaceChildren();
+  let day = more === true ? body.lastElementChild?.dataset.day ?? null : null;
   for (const recording of answer.recordings) {
-    days.add(recording.day);
     if (recording.day !== day) {
       day = recording.day;
       const header = document.createElement("tr");
@@ -370,12 +376,17 @@ async function loadRecordings() {
       header.append(cell);
       body.append(header);
     }
-    body.append(recordingRow(recording));
+    const row = recordingRow(recording);
+    row.dataset.day = recording.day;
+    body.append(row);
   }
+  // Every day with recordings, not only those of the rows loaded.
   const daySelect = $("#rec-day");
   const known = new Set([...daySelect.options].map((o) => o.value));
-  for (const d of [...days].sort().reverse()) if (d && !known.has(d)) daySelect.add(new Option(d, d));
-  $("#rec-count").textContent = `${answer.recordings.length} of ${answer.total} recordings`;
+  for (const d of answer.days) if (d && !known.has(d)) daySelect.add(new Option(d, d));
+  nextPage = answer.next || null;
+  $("#rec-more").hidden = !nextPage;
+  $("#rec-count").textContent = `${body.querySelectorAll("tr[data-path]").length} of ${answer.total} recordings`;
 }
 
 // ---------------------------------------------------------------- settings
@@ -453,12 +464,337 @@ async function loadSettings() {
   }
 }
 
+// ---------------------------------------------------------------- timeline
+
+/** Seconds shown across the track at each zoom level: a day down to five minutes. */
+const ZOOMS = [86400, 21600, 3600, 900, 300];
+const ZOOM_NAMES = ["24 h", "6 h", "1 h", "15 min", "5 min"];
+/** Tick spacing (seconds) per zoom level. */
+const TICKS = [7200, 1800, 300, 60, 30];
+
+const tl = {
+  data: null,          // the /api/timeline answer of the day shown
+  zoom: 0,
+  viewStart: 0,        // epoch seconds at the track's left edge
+  playStart: null,     // wall time of the first frame of the stream playing
+  playEnd: null,
+  playSpans: [],       // recorded spans from playStart on: playback skips the gaps between them
+  streamStarted: 0,    // performance.now() when an MJPEG stream began
+  codec: null,
+  paused: true,
+  position: null,      // wall time being shown
+  selection: [null, null],
+};
+
+const pad2 = (n) => String(n).padStart(2, "0");
+function localDay(epoch) { const d = new Date(epoch * 1000); return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`; }
+function dayBounds(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  return [new Date(y, m - 1, d).getTime() / 1000, new Date(y, m - 1, d + 1).getTime() / 1000];
+}
+function wallClock(epoch) {
+  const d = new Date(epoch * 1000);
+  return `${localDay(epoch)} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+function hourMinute(epoch, seconds = false) {
+  const d = new Date(epoch * 1000);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` + (seconds ? `:${pad2(d.getSeconds())}` : "");
+}
+const rfc3339 = (epoch) => new Date(epoch * 1000).toISOString();
+
+function viewLength() { return ZOOMS[tl.zoom]; }
+function clampView() {
+  const [start, end] = dayBounds($("#tl-date").value);
+  tl.viewStart = Math.min(Math.max(tl.viewStart, start), end - viewLength());
+}
+function percentOf(t) { return ((t - tl.viewStart) / viewLength()) * 100; }
+function timeAt(clientX) {
+  const rect = $("#tl-track").getBoundingClientRect();
+  return tl.viewStart + ((clientX - rect.left) / rect.width) * viewLength();
+}
+
+/** A positioned block on the track from `start` to `end` (clipped to the view), or null when outside it. */
+function block(cls, start, end, title) {
+  const left = Math.max(0, percentOf(start)), right = Math.min(100, percentOf(end));
+  if (right <= 0 || left >= 100) return null;
+  const div = document.createElement("div");
+  div.className = cls;
+  div.style.left = `${left}%`;
+  div.style.width = `${Math.max(right - left, 0.15)}%`;
+  if (title) div.title = title;
+  return div;
+}
+
+function drawTimeline() {
+  const data = tl.data;
+  const bars = [], ticks = [];
+  if (data) {
+    for (const gap of data.gaps) { const b = block("tl-gap", gap.start, gap.end, `no recording ${hourMinute(gap.start, true)}–${hourMinute(gap.end, true)}`); if (b) bars.push(b); }
+    for (const span of data.spans) {
+      const b = block("tl-span" + (span.writing ? " writing" : ""), span.start, span.end, `recorded ${hourMinute(span.start, true)}–${hourMinute(span.end, true)}`);
+      if (b) bars.push(b);
+    }
+    for (const file of data.files) if (file.protected) { const b = block("tl-protected", file.start, file.end, `protected: ${file.path}`); if (b) bars.push(b); }
+    for (const event of data.events) {
+      const kind = event.reason === "motion" ? "motion" : "event";
+      const b = block(`tl-event ${kind}` + (event.protected ? " protected" : ""), event.start, event.end,
+                      `${kind}${event.reason && event.reason !== kind ? ": " + event.reason : ""} ${hourMinute(event.start, true)}`);
+      if (b) { b.dataset.path = event.path; bars.push(b); }
+    }
+  }
+  const step = TICKS[tl.zoom];
+  for (let t = Math.ceil(tl.viewStart / step) * step; t < tl.viewStart + viewLength(); t += step) {
+    const tick = document.createElement("span");
+    tick.className = "tl-tick";
+    tick.style.left = `${percentOf(t)}%`;
+    tick.textContent = hourMinute(t, step < 60);
+    ticks.push(tick);
+  }
+  $("#tl-bars").replaceChildren(...bars);
+  $("#tl-ticks").replaceChildren(...ticks);
+  $("#tl-zoom").textContent = ZOOM_NAMES[tl.zoom];
+  drawCursor();
+  const [a, b] = tl.selection;
+  const selection = $("#tl-selection");
+  selection.hidden = !(a != null && b != null && b > a);
+  if (!selection.hidden) {
+    selection.style.left = `${Math.max(0, percentOf(a))}%`;
+    selection.style.width = `${Math.max(0, Math.min(100, percentOf(b)) - Math.max(0, percentOf(a)))}%`;
+  }
+  $("#tl-export").disabled = $("#tl-protect").disabled = selection.hidden;
+}
+
+function drawCursor() {
+  const cursor = $("#tl-cursor");
+  const p = tl.position == null ? -1 : percentOf(tl.position);
+  cursor.hidden = p < 0 || p > 100;
+  cursor.style.left = `${p}%`;
+  $("#tl-track").setAttribute("aria-valuetext", tl.position == null ? "" : wallClock(tl.position));
+}
+
+async function loadTimeline() {
+  const camera = $("#tl-camera").value, day = $("#tl-date").value;
+  if (!camera || !day) return;
+  try {
+    tl.data = await api(`/api/timeline?camera=${encodeURIComponent(camera)}&day=${day}`);
+    const hours = tl.data.spans.reduce((sum, s) => sum + s.end - s.start, 0) / 3600;
+    $("#tl-info").textContent = `${tl.data.files.length} files, ${hours.toFixed(1)} h recorded, ${tl.data.events.length} events`;
+  } catch (e) {
+    tl.data = null;
+    $("#tl-info").textContent = e.message;
+  }
+  clampView();
+  drawTimeline();
+}
+
+function showDay(day) {
+  $("#tl-date").value = day;
+  tl.viewStart = dayBounds(day)[0];
+  tl.zoom = 0;
+  loadTimeline();
+}
+
+function zoomTo(level) {
+  const center = tl.position != null && tl.position >= tl.viewStart && tl.position <= tl.viewStart + viewLength()
+    ? tl.position : tl.viewStart + viewLength() / 2;
+  tl.zoom = Math.max(0, Math.min(ZOOMS.length - 1, level));
+  tl.viewStart = center - viewLength() / 2;
+  clampView();
+  drawTimeline();
+}
+
+/** Wall time `played` seconds of playback after the stream's start, skipping the gaps it skips. */
+function wallAt(played) {
+  let t = tl.playStart, left = played;
+  for (const span of tl.playSpans) {
+    if (span.end <= t) continue;
+    const begin = Math.max(span.start, t);
+    if (left <= span.end - begin) return begin + left;
+    left -= span.end - begin;
+    t = span.end;
+  }
+  return t + left;
+}
+
+function setMessage(text) { $("#tl-message").textContent = text; }
+
+/** Plays from wall time `t` on, across segments and over gaps. */
+async function playFrom(t) {
+  const camera = $("#tl-camera").value;
+  const speed = Number($("#tl-speed").value);
+  const url = `/api/play?camera=${encodeURIComponent(camera)}&start=${encodeURIComponent(rfc3339(t))}`;
+  // The stream starts with the fragment that holds `t` (H.264: at its keyframe): ask where first.
+  const head = await fetch(url, { method: "HEAD", credentials: "same-origin", headers: { "X-Requested-With": "blackbox" } });
+  if (!head.ok) {
+    setMessage(head.status === 404 ? `no recording from ${wallClock(t)} on` : `cannot play: HTTP ${head.status}`);
+    return;
+  }
+  tl.playStart = Number(head.headers.get("X-Start-Epoch"));
+  tl.playEnd = Number(head.headers.get("X-End-Epoch"));
+  tl.codec = (head.headers.get("Content-Type") || "").startsWith("video/mp4") ? "h264" : "mjpeg";
+  tl.playSpans = (tl.data ? tl.data.spans : []).filter((s) => s.end > tl.playStart);
+  tl.position = tl.playStart;
+  tl.paused = false;
+  setMessage("");
+  $("#tl-player").hidden = false;
+  const video = $("#tl-video"), image = $("#tl-image");
+  video.hidden = tl.codec !== "h264";
+  image.hidden = tl.codec === "h264";
+  if (tl.codec === "h264") {
+    image.removeAttribute("src");
+    video.src = url;
+    video.playbackRate = speed;
+    video.play().catch(() => {});
+  } else {
+    video.removeAttribute("src");
+    image.src = `${url}&speed=${speed}`;
+    tl.streamStarted = performance.now();
+  }
+  $("#tl-play").textContent = "Pause";
+  drawCursor();
+}
+
+function pausePlayback() {
+  tl.paused = true;
+  $("#tl-play").textContent = "Play";
+  if (tl.codec === "h264") $("#tl-video").pause();
+  else $("#tl-image").removeAttribute("src");
+}
+
+function togglePlayback() {
+  if (tl.position == null) return;
+  if (!tl.paused) return pausePlayback();
+  if (tl.codec === "h264" && $("#tl-video").getAttribute("src")) {
+    tl.paused = false;
+    $("#tl-play").textContent = "Pause";
+    $("#tl-video").play().catch(() => {});
+  } else {
+    playFrom(tl.position);
+  }
+}
+
+function jump(seconds) {
+  if (tl.position != null) playFrom(tl.position + seconds);
+}
+
+/** Moves the cursor and the clock with what is playing; keeps the cursor in view. */
+function followPlayback() {
+  if (tl.paused || tl.playStart == null) return;
+  const speed = Number($("#tl-speed").value);
+  const played = tl.codec === "h264" ? $("#tl-video").currentTime : ((performance.now() - tl.streamStarted) / 1000) * speed;
+  tl.position = wallAt(played);
+  $("#tl-clock").textContent = wallClock(tl.position);
+  if (tl.zoom > 0 && (tl.position < tl.viewStart || tl.position > tl.viewStart + viewLength())) {
+    tl.viewStart = tl.position - viewLength() / 10;
+    clampView();
+    drawTimeline();
+  } else {
+    drawCursor();
+  }
+}
+
+function mark(which) {
+  if (tl.position == null) return;
+  tl.selection[which] = tl.position;
+  drawTimeline();
+}
+
+async function protectSelection() {
+  const [a, b] = tl.selection;
+  const files = [...tl.data.files, ...tl.data.events].filter((f) => f.end > a && f.start < b && !f.protected && !f.writing);
+  try {
+    for (const f of files) await api("/api/recordings/protect", { method: "POST", body: { path: f.path, protected: true } });
+    setMessage(`protected ${files.length} file${files.length === 1 ? "" : "s"}`);
+  } catch (e) {
+    setMessage(e.message);
+  }
+  loadTimeline();
+}
+
+function exportSelection() {
+  const [a, b] = tl.selection;
+  const camera = encodeURIComponent($("#tl-camera").value);
+  location.href = `/api/export?camera=${camera}&start=${encodeURIComponent(rfc3339(a))}&end=${encodeURIComponent(rfc3339(b))}`;
+}
+
+function trackKeys(event) {
+  if (event.target.closest("input, select, textarea")) return;
+  const keys = { " ": () => togglePlayback(), ArrowLeft: () => jump(event.shiftKey ? -60 : -10), ArrowRight: () => jump(event.shiftKey ? 60 : 10),
+                 "+": () => zoomTo(tl.zoom + 1), "=": () => zoomTo(tl.zoom + 1), "-": () => zoomTo(tl.zoom - 1) };
+  if (!keys[event.key] || $("#recordings").hidden) return;
+  event.preventDefault();
+  keys[event.key]();
+}
+
+/** Click (or tap) plays from that instant; a drag moves the view (shift-drag selects a span). */
+function setUpTrack() {
+  const track = $("#tl-track");
+  let down = null;
+  track.addEventListener("pointerdown", (e) => {
+    down = { x: e.clientX, viewStart: tl.viewStart, time: timeAt(e.clientX), select: e.shiftKey, moved: false };
+    track.setPointerCapture(e.pointerId);
+  });
+  track.addEventListener("pointermove", (e) => {
+    if (!down) return;
+    if (Math.abs(e.clientX - down.x) > 5) down.moved = true;
+    if (!down.moved) return;
+    if (down.select) {
+      const t = timeAt(e.clientX);
+      tl.selection = [Math.min(down.time, t), Math.max(down.time, t)];
+    } else {
+      tl.viewStart = down.viewStart - ((e.clientX - down.x) / track.getBoundingClientRect().width) * viewLength();
+      clampView();
+    }
+    drawTimeline();
+  });
+  track.addEventListener("pointerup", (e) => {
+    if (down && !down.moved) playFrom(timeAt(e.clientX));
+    down = null;
+  });
+  track.addEventListener("pointercancel", () => { down = null; });
+}
+
+function setUpTimeline() {
+  setUpTrack();
+  document.addEventListener("keydown", trackKeys);
+  $("#tl-camera").addEventListener("change", loadTimeline);
+  $("#tl-date").addEventListener("change", () => showDay($("#tl-date").value));
+  for (const [id, delta] of [["#tl-prev", -1], ["#tl-next", 1]]) {
+    $(id).addEventListener("click", () => {
+      const [start] = dayBounds($("#tl-date").value);
+      showDay(localDay(start + delta * 86400 + 3600 * 12));
+    });
+  }
+  $("#tl-zoom-in").addEventListener("click", () => zoomTo(tl.zoom + 1));
+  $("#tl-zoom-out").addEventListener("click", () => zoomTo(tl.zoom - 1));
+  $("#tl-play").addEventListener("click", togglePlayback);
+  for (const button of document.querySelectorAll("#tl-player [data-jump]")) button.addEventListener("click", () => jump(Number(button.dataset.jump)));
+  $("#tl-speed").addEventListener("change", () => {
+    if (tl.codec === "h264") $("#tl-video").playbackRate = Number($("#tl-speed").value);
+    else if (!tl.paused) playFrom(tl.position);
+  });
+  // The stream of one request ends after an hour or at the newest frame: go on from there.
+  $("#tl-video").addEventListener("ended", () => { if (!tl.paused && tl.position != null) playFrom(tl.position + 0.05); });
+  $("#tl-mark-in").addEventListener("click", () => mark(0));
+  $("#tl-mark-out").addEventListener("click", () => mark(1));
+  $("#tl-export").addEventListener("click", exportSelection);
+  $("#tl-protect").addEventListener("click", protectSelection);
+  setInterval(followPlayback, 250);
+}
+
+function openTimeline() {
+  if (!$("#tl-date").value) showDay(localDay(Date.now() / 1000));
+  else loadTimeline();
+}
+
 // ---------------------------------------------------------------- start
 
 document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", showSection);
-  for (const id of ["#rec-camera", "#rec-day", "#rec-kind"]) $(id).addEventListener("change", loadRecordings);
+  for (const id of ["#rec-camera", "#rec-day", "#rec-kind"]) $(id).addEventListener("change", () => loadRecordings());
   $("#rec-refresh").addEventListener("click", loadRecordings);
+  $("#rec-more").addEventListener("click", () => loadRecordings(true));
+  setUpTimeline();
   $("#player-close").addEventListener("click", stopPlaying);
   $("#player-seek").addEventListener("change", () => { if (playing) play(playing, Number($("#player-seek").value)); });
   $("#player-seek").addEventListener("input", () => { $("#player-time").textContent = formatDuration(Number($("#player-seek").value)); });
