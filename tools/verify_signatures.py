@@ -174,7 +174,12 @@ def verify(path, expected_key):
         wanted = expected_key if expected_key is not None else (first["key"] if first else link["key"])
         if link["key"] != wanted:
             found("other-key", f"fragment {n} is signed by another key ({fingerprint(link['key'])}, expected {fingerprint(wanted)})")
-        first = first or link
+        if first is None:
+            first = dict(link)
+            if fragment["trim"]:
+                # An export's first fragment starts later than signed, by the frames cut before it.
+                cut = sum(struct.unpack(">I", row[:4])[0] for row in fragment["trim"]["rows"][:fragment["trim"]["first_kept"]])
+                first["wall_ns"] += cut * 1_000_000_000 // max(1, link["timescale"])
         rows = [struct.pack(">IIB", d, s, 1 if k else 0) for d, s, k in fragment["samples"]]
         sample_hashes, offset = [], 0
         for _, size, _ in fragment["samples"]:

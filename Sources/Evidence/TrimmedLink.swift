@@ -25,6 +25,14 @@ public struct TrimmedLink: Sendable, Equatable {
         self.removedHashes = removedHashes
     }
 
+    /// Time from the signed fragment's start to its first kept sample (the durations of those cut before it), nanoseconds.
+    public var keptStartOffsetNanos: Int64 {
+        let ticks = removedRows[..<min(firstKept, removedRows.count)].reduce(UInt64(0)) { sum, row in
+            sum + UInt64(row[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        return Int64(ticks * 1_000_000_000 / UInt64(max(1, link.timescale)))
+    }
+
     /// The stored bytes (the `uuid` box's body after its 16-byte type).
     public var encoded: [UInt8] {
         var out: [UInt8] = [Self.version]

@@ -77,8 +77,10 @@ public struct MP4Scan: Sendable {
     public func wallStart(of fragment: Fragment) -> Int64 {
         let base = fragments.first?.baseTime ?? 0
         let stated = Int64(creationTime ?? 0) * 1_000_000_000 + Int64((fragment.baseTime &- base) * 1_000_000_000 / max(1, timescale))
-        guard let signed = fragment.link?.wallStartNanos, abs(signed - stated) < 2_000_000_000 else { return stated }
-        return signed
+        // A fragment an export cut starts later than it was signed to, by the frames cut before it.
+        guard let link = fragment.link else { return stated }
+        let signed = link.wallStartNanos + (fragment.trim?.keptStartOffsetNanos ?? 0)
+        return abs(signed - stated) < 2_000_000_000 ? signed : stated
     }
 }
 

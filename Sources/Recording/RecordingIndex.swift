@@ -46,7 +46,7 @@ public final class RecordingIndex: Sendable {
     private struct State {
         var entries: [String: IndexedRecording] = [:]
         var dirty = false
-        var savedAt = Date()
+        var savedAt = Date.distantPast
     }
     /// Least time between two saves: the index is rebuilt from the files anyway, and SD cards wear.
     static let saveInterval: TimeInterval = 1800

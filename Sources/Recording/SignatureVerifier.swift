@@ -135,7 +135,8 @@ public enum SignatureVerifier {
         }
         report.lastLink = previous
         if let first = report.firstLink, let stated = scan.creationTime {
-            let signed = Int(first.wallStartNanos / 1_000_000_000)
+            let cut = scan.fragments.first { $0.link != nil }?.trim?.keptStartOffsetNanos ?? 0
+            let signed = Int((first.wallStartNanos + cut) / 1_000_000_000)
             if abs(stated - signed) > retimeToleranceSeconds {
                 found(.retimed, "re-timed: the file says it starts at \(LocalTime.iso8601(stated, millis: 0)), its signed start is \(LocalTime.iso8601(signed, millis: 0))")
             }

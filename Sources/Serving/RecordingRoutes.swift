@@ -181,8 +181,14 @@ struct RecordingRoutes: Sendable {
         let offset = try query.integer("offset", in: 0...1_000_000) ?? 0
         var cursor: (modified: Int, path: String)?
         if let text = query["before"] {
-            let parts = text.split(separator: "~", maxSplits: 1)
-            guard parts.count == 2, let modified = Int(parts[0]) else {
+            // Split on the byte: a "~" followed by a combining mark is one Character.
+            let bytes = Array(text.utf8)
+            let tilde = bytes.firstIndex(of: UInt8(ascii: "~")) ?? bytes.endIndex
+            let parts = tilde < bytes.endIndex
+                ? [String(decoding: bytes[..<tilde], as: UTF8.self), String(decoding: bytes[(tilde + 1)...], as: UTF8.self)] : [text]
+            // A time past what Int holds is simply later than every file.
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isASCII), parts[0].allSatisfy(\.isNumber),
+                  let modified = Int(parts[0]) ?? Int.max as Int? else {
                 throw HTTPErrorResponse(JSON.error(.badRequest, "bad cursor", "before '\(text.prefix(64))' is not a cursor; allowed: the 'next' value of the page before"))
             }
             cursor = (modified, String(parts[1]))

@@ -224,7 +224,9 @@ struct TimelineRoutes: Sendable {
         headers[HTTPField.Name("X-Start")!] = WallTime.format(plan.report.startNanos)
         headers[HTTPField.Name("X-End")!] = WallTime.format(plan.report.endNanos)
         // What is missing is said: a span with gaps exports what exists.
-        headers[HTTPField.Name("X-Gaps")!] = plan.report.gaps.map { "\(WallTime.format($0.startNanos)) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", ")
+        if !plan.report.gaps.isEmpty {
+            headers[HTTPField.Name("X-Gaps")!] = plan.report.gaps.map { "\(WallTime.format($0.startNanos)) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", ")
+        }
         return Response(status: .ok, headers: headers, body: Self.body(plan))
     }
 

@@ -214,7 +214,10 @@ struct Run: AsyncParsableCommand {
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = running.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
-        let app = HTTPServer.application(cameras: running, recordings: setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered, publicKey: $0.key?.publicKey) },
+        let access = setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered, publicKey: $0.key?.publicKey) }
+        // The recordings index is kept for the next start (it rebuilds itself from the files anyway).
+        defer { access?.index.save() }
+        let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
                                          onSettingsChanged: {

@@ -95,3 +95,40 @@ struct SigningTests {
         #expect(Verifier.verify(path: dir.path + "/out.mp4").isSound)
     }
 }
+
+@Suite("Times and cut exports")
+struct TimelineTests {
+    @Test("RFC 3339 times are read in every form the standard allows, and nothing else")
+    func rfc3339() {
+        #expect(WallTime.parse("2026-11-25T14:03:30Z") == 1_795_615_410_000_000_000)
+        #expect(WallTime.parse("2026-11-25t14:03:30.5z") == 1_795_615_410_500_000_000)
+        #expect(WallTime.parse("2026-11-25 15:03:30.123456789+01:00") == 1_795_615_410_123_456_789)
+        #expect(WallTime.parse("2026-11-25T14:03:60Z") == 1_795_615_439_000_000_000)
+        #expect(WallTime.parse("1969-12-31T23:59:59Z") == -1_000_000_000)
+        for bad in ["yesterday", "2026-11-25", "2026-11-25T14:03:30", "2026-13-25T14:03:30Z", "2026-11-25T14:03:30+0100", "2026-11-25T14:03:30.Z"] {
+            #expect(WallTime.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("an export cut at frames proves the frames it kept; a cut inside the recording is reported")
+    func cutExportVerifies() throws {
+        let dir = TempDir()
+        let key = DeviceKey.generate()
+        let chain = FragmentChain(id: "cam", key: key)
+        let file = try MP4File(path: dir.path + "/a.mp4", first: jpegFrames(1)[0], fragmentNanos: 500_000_000, sync: .never, nominalFps: 30, chain: chain)
+        for f in jpegFrames(60) { try file.append(f) }
+        let path = try file.finish()
+        // From inside frame 7 (0.2 s) to inside frame 52 (1.7 s): MJPEG is cut at frames, those two included.
+        let start = Int64(1_764_000_001) * 1_000_000_000
+        let report = try RecordingExport.export(files: [path], from: start + 210_000_000, to: start + 1_710_000_000, output: dir.path + "/cut.mp4")
+        #expect(report.frames == 46 && report.fragments == 4)
+        let verified = SignatureVerifier.verify(path: dir.path + "/cut.mp4", expected: key.publicKey)
+        #expect(verified.verdict == .intact, "\(verified.findings)")
+        #expect(verified.findings.contains { $0.contains("fragment 1: cut by an export to frames 7–15 of its 15") })
+        #expect(verified.findings.contains { $0.contains("fragment 4: cut by an export to frames 1–7 of its 15") })
+        // An export of the export cuts again and still verifies.
+        let again = try RecordingExport.export(files: [dir.path + "/cut.mp4"], from: start + 310_000_000, to: start + 1_610_000_000, output: dir.path + "/again.mp4")
+        #expect(again.frames == 40)
+        #expect(SignatureVerifier.verify(path: dir.path + "/again.mp4", expected: key.publicKey).verdict == .intact)
+    }
+}

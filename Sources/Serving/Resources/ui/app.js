@@ -542,7 +542,9 @@ function drawTimeline() {
       if (b) { b.dataset.path = event.path; bars.push(b); }
     }
   }
-  const step = TICKS[tl.zoom];
+  // Ticks at least ~56 px apart, whatever the screen.
+  const room = Math.max(1, $("#tl-track").clientWidth / 56);
+  const step = [30, 60, 300, 600, 1800, 3600, 7200, 14400, 21600].find((s) => s >= TICKS[tl.zoom] && viewLength() / s <= room) || 21600;
   for (let t = Math.ceil(tl.viewStart / step) * step; t < tl.viewStart + viewLength(); t += step) {
     const tick = document.createElement("span");
     tick.className = "tl-tick";

@@ -1,0 +1,353 @@
+"""Finding any moment: the timeline API over an archive of 1,500 files on two days and two cameras,
+continuous playback across segments (the one being written too), export of a span, paging while
+recording goes on, and the web UI's timeline in headless Chromium reaching yesterday at 14:05."""
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import signal
+import struct
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from conftest import BINARY, Daemon
+from test_recording import finished, post, wait_for
+from test_ui import chromium, log_in, shot, wait
+
+SEGMENT = 10          # seconds per generated segment
+PER_CAMERA_DAY = 405  # slots from 13:30; less the hole's 30, 2 cameras x 2 days x 375 + 8 event clips = 1,508 files
+MP4_EPOCH = 2_082_844_800
+
+
+def local(day, hh, mm, ss=0):
+    """Unix seconds of local time `hh:mm:ss` on `day` (a date)."""
+    return datetime.datetime(day.year, day.month, day.day, hh, mm, ss).timestamp()
+
+
+def day_end(day, slot):
+    """Where the generated archive of `day` ends."""
+    return local(day, 13, 30) + PER_CAMERA_DAY * slot
+
+
+def duration(data):
+    """The duration a finished segment states (mehd), seconds."""
+    at = data.find(b"mehd") + 4
+    return struct.unpack(">Q", data[at + 4:at + 12])[0] / 1000
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def restamp(template, start):
+    """A copy of a real recorded segment that says it starts at `start` (its movie header's creation time)."""
+    b = bytearray(template)
+    at = bytes(b).find(b"mvhd") + 4
+    assert b[at] == 1
+    for field in (at + 4, at + 12):
+        b[field:field + 8] = struct.pack(">Q", int(start) + MP4_EPOCH)
+    return bytes(b)
+
+
+def get(daemon, path, method="GET"):
+    """(status, headers, body) of a request with the daemon's credentials; errors are answers too."""
+    req = urllib.request.Request(daemon.base + path, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def frames_of(data, tmp_path, name="served.mp4"):
+    """Presentation times and the creation time ffprobe reads from bytes the daemon served."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time:format_tags=creation_time",
+                        "-of", "json", str(path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    out = json.loads(r.stdout)
+    created = datetime.datetime.fromisoformat(out["format"]["tags"]["creation_time"].replace("Z", "+00:00")).timestamp()
+    return [float(f["pts_time"]) for f in out["frames"]], created
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """A recordings folder with two days of 10 s segments (13:30 to 14:37:30, a hole 13:50 to 13:55) for
+    `front` (H.264) and `rear` (MJPEG), 1,500 files in all, made from real segments the daemon recorded;
+    then a daemon serving it and recording on."""
+    templates = {}
+    for camera, codec in (("front", "h264"), ("rear", "mjpeg")):
+        root = tmp_path_factory.mktemp(f"template-{codec}")
+        d = Daemon("--camera", f"{camera}=testpattern:320x240@10", "--codec", codec, "--segment-seconds", str(SEGMENT),
+                   "--fragment-seconds", "1", recordings=root)
+        templates[camera] = (d, root)
+    for camera, (d, root) in templates.items():
+        wait_for(lambda: len(finished(root)) >= 2, 60, "two segments")
+        assert d.stop() == 0
+        templates[camera] = finished(root)[0].read_bytes()
+    # Copies follow each other as segments do: each starts where the one before ends.
+    slot = max(duration(t) for t in templates.values())
+    assert SEGMENT <= slot < SEGMENT + 1.1
+    root = tmp_path_factory.mktemp("archive")
+    today = datetime.date.today()
+    yesterday = today - datetime.timedelta(days=1)
+    count = 0
+    for camera, template in templates.items():
+        for day in (yesterday, today):
+            folder = root / camera / day.isoformat()
+            folder.mkdir(parents=True)
+            for i in range(PER_CAMERA_DAY):
+                start = local(day, 13, 30) + i * slot
+                if local(day, 13, 50) <= start < local(day, 13, 55):
+                    continue  # a hole in the recording
+                name = time.strftime("%Y%m%d-%H%M%S", time.localtime(start)) + f"_{camera}.mp4"
+                (folder / name).write_bytes(restamp(template, start))
+                os.utime(folder / name, (start + slot, start + slot))
+                count += 1
+        events = root / "events" / camera / yesterday.isoformat()
+        events.mkdir(parents=True)
+        for hh, mm in ((14, 0), (14, 6)):
+            start = local(yesterday, hh, mm)
+            name = time.strftime("%Y%m%d-%H%M%S", time.localtime(start)) + f"_{camera}_event.mp4"
+            (events / name).write_bytes(restamp(template, start))
+            count += 1
+    assert count >= 1500
+    files_per_day = len(list((root / "front" / yesterday.isoformat()).glob("*.mp4")))
+    d = Daemon("--camera", "front=testpattern:320x240@10", "--camera", "rear=testpattern:320x240@10", "--codec", "h264",
+               "--segment-seconds", str(SEGMENT), "--fragment-seconds", "1", recordings=root)
+    yield d, root, yesterday, today, slot, files_per_day
+    assert d.stop() == 0
+
+
+def test_a_day_of_the_archive_answers_fast_with_spans_gaps_and_events(archive):
+    d, root, yesterday, _, slot, files_per_day = archive
+    started = time.monotonic()
+    status, _, body = get(d, f"/api/timeline?camera=front&day={yesterday.isoformat()}")
+    elapsed = time.monotonic() - started
+    assert status == 200, body
+    answer = json.loads(body)
+    assert elapsed < 1.0, f"the first timeline of a day with {len(answer['files'])} files took {elapsed:.2f} s"
+    assert len(answer["files"]) == files_per_day
+    spans = [(s["start"], s["end"]) for s in answer["spans"]]
+    assert spans == [(pytest.approx(local(yesterday, 13, 30), abs=1), pytest.approx(local(yesterday, 13, 50), abs=slot)),
+                     (pytest.approx(local(yesterday, 13, 55), abs=slot), pytest.approx(day_end(yesterday, slot), abs=1))], spans
+    assert any(abs(g["start"] - local(yesterday, 13, 50)) < slot and abs(g["end"] - local(yesterday, 13, 55)) < slot for g in answer["gaps"])
+    assert [round(e["start"]) for e in answer["events"]] == [round(local(yesterday, 14, 0)), round(local(yesterday, 14, 6))]
+    # Again, from the index: and after a file is removed underneath, its hole shows.
+    victim = sorted((root / "front" / yesterday.isoformat()).glob("*_front.mp4"))[files_per_day // 2]
+    victim.unlink()
+    started = time.monotonic()
+    answer = json.loads(get(d, f"/api/timeline?camera=front&day={yesterday.isoformat()}")[2])
+    assert time.monotonic() - started < 1.0
+    assert len(answer["files"]) == files_per_day - 1 and len(answer["spans"]) == 3
+    # The index is kept for the next start.
+    assert (root / ".blackbox" / "index.json").exists()
+
+
+def test_timeline_recordings_play_and_export_refuse_bad_parameters_naming_what_is_allowed(archive):
+    d, _, yesterday, _, slot, _ = archive
+    cases = [
+        ("/api/timeline?day=yesterday", 400, "allowed: YYYY-MM-DD"),
+        ("/api/timeline?camera=front&day=2026-11-25&from=2026-11-25T00:00:00Z", 400, "not both"),
+        ("/api/timeline?from=2026-11-25T00:00:00Z", 400, "give both from= and to="),
+        ("/api/timeline?from=noon&to=2026-11-25T00:00:00Z", 400, "allowed: RFC 3339"),
+        ("/api/timeline?camera=nope", 404, "no camera 'nope'"),
+        ("/api/timeline?cam=front", 400, "parameter 'cam' is not known; allowed: camera, day, from, to"),
+        ("/api/recordings?day=yesterday", 400, "allowed: YYYY-MM-DD"),
+        ("/api/recordings?page=2", 400, "allowed: camera, day, kind, limit, before, offset"),
+        ("/api/recordings?before=x", 400, "the 'next' value of the page before"),
+        ("/api/play?camera=front", 400, "give start="),
+        ("/api/play?camera=front&start=2026-11-25T14:05:00Z&speed=3", 400, "allowed: 0.5, 1, 2, 4, 8, 16"),
+        ("/api/play?camera=front&start=2001-01-01T00:00:00Z", 404, "no recording in the hour"),
+        ("/api/export?camera=front&start=2026-11-25T14:05:00Z", 400, "give start= and end="),
+        ("/api/export?camera=front&start=2026-11-25T14:05:00Z&end=2026-11-27T14:05:00Z", 400, "at most 24 hours"),
+        ("/api/export?camera=front&start=2001-01-01T00:00:00Z&end=2001-01-01T00:10:00Z", 404, "no recording from"),
+    ]
+    for path, code, words in cases:
+        status, _, body = get(d, path)
+        assert status == code and words in json.loads(body)["detail"], (path, status, body)
+    # Every day with recordings is listed, not only those of the rows returned.
+    answer = json.loads(get(d, "/api/recordings?limit=1")[2])
+    assert yesterday.isoformat() in answer["days"] and len(answer["recordings"]) == 1
+
+
+def test_paging_returns_every_file_once_while_new_files_arrive(archive):
+    d, root, _, _, _, _ = archive
+    before = {str(p.relative_to(root)) for p in root.rglob("*.mp4")}
+    seen = []
+    cursor = None
+    while True:
+        query = "limit=200" + (f"&before={urllib.parse.quote(cursor)}" if cursor else "")
+        answer = json.loads(get(d, f"/api/recordings?{query}")[2])
+        seen += [r["path"] for r in answer["recordings"]]
+        cursor = answer.get("next")
+        if not cursor:
+            break
+        time.sleep(0.3)  # the daemon records on meanwhile: new files arrive at the front
+    assert len(seen) == len(set(seen)), "a file came twice"
+    assert before <= set(seen), f"missing: {sorted(before - set(seen))[:5]}"
+
+
+def test_playback_crosses_segment_boundaries_with_no_missing_or_repeated_frame(archive, tmp_path):
+    d, _, yesterday, _, slot, _ = archive
+    start = local(yesterday, 14, 5, 5)
+    status, headers, body = get(d, f"/api/play?camera=front&start={urllib.parse.quote(iso(start))}")
+    assert status == 200 and headers["Content-Type"] == "video/mp4"
+    # H.264 starts at the keyframe of the fragment that holds the instant: within a second before it.
+    assert start - 1.0 <= float(headers["X-Start-Epoch"]) <= start + 0.001
+    times, created = frames_of(body, tmp_path)
+    assert abs(created - float(headers["X-Start-Epoch"])) < 1.0
+    steps = [round(b - a, 4) for a, b in zip(times, times[1:])]
+    assert set(steps) == {0.1}, f"frame steps other than 1/10 s: {sorted(set(steps))}"
+    # From there to the end of the archive's day, across about 190 segments: all of what the timeline lists.
+    files = json.loads(get(d, f"/api/timeline?camera=front&day={yesterday.isoformat()}")[2])["files"]
+    first = float(headers["X-Start-Epoch"])
+    expected = sum(f["end"] - max(f["start"], first) for f in files if f["end"] > first)
+    assert abs(times[-1] + 0.1 - expected) < 0.2, (times[-1] + 0.1, expected)
+    # Through the hole at 13:50-13:55: it is skipped, not waited for.
+    status, headers, body = get(d, f"/api/play?camera=front&start={urllib.parse.quote(iso(local(yesterday, 13, 49, 50)))}")
+    times, _ = frames_of(body, tmp_path, "hole.mp4")
+    assert {round(b - a, 4) for a, b in zip(times, times[1:])} == {0.1}
+    # MJPEG plays as a stream at the recorded pace times the speed.
+    req = urllib.request.Request(d.base + f"/api/play?camera=rear&start={urllib.parse.quote(iso(local(yesterday, 14, 5)))}&speed=8")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        began, data = time.monotonic(), b""
+        while data.count(b"\xff\xd9") < 80:
+            data += r.read1(65536)
+        elapsed = time.monotonic() - began
+    # 80 frames of 10 fps video at 8x: about a second (not eight).
+    assert 0.6 < elapsed < 3.0, elapsed
+
+
+def test_an_export_across_segments_starts_and_ends_where_asked(archive, tmp_path):
+    d, _, yesterday, _, slot, _ = archive
+    begin, end = local(yesterday, 14, 3, 30), local(yesterday, 14, 6, 10)
+    for camera, slack in (("front", 1.0), ("rear", 0.1)):
+        status, headers, body = get(d, f"/api/export?camera={camera}&start={urllib.parse.quote(iso(begin))}&end={urllib.parse.quote(iso(end))}")
+        assert status == 200 and "attachment" in headers["Content-Disposition"] and camera in headers["Content-Disposition"]
+        times, created = frames_of(body, tmp_path, f"export-{camera}.mp4")
+        first = datetime.datetime.fromisoformat(headers["X-Start"]).timestamp()
+        # H.264 starts at a keyframe (one fragment); MJPEG within one frame.
+        assert begin - slack - 0.001 <= first <= begin + 0.001, (camera, first - begin)
+        last = datetime.datetime.fromisoformat(headers["X-End"]).timestamp()
+        assert end - 0.001 <= last <= end + 0.1 + 0.001, (camera, last - end)
+        # What was served is that span, less the slivers between copies the archive has (under a second per file).
+        assert end - first - 16 * (slot - SEGMENT + 1) <= times[-1] + 0.1 <= end - first + 0.1
+        assert {round(b - a, 4) for a, b in zip(times, times[1:])} == {0.1}
+        r = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / f"export-{camera}.mp4"), "-f", "null", "-"], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == ""
+    # A span with a hole exports what exists and says so.
+    status, headers, _ = get(d, f"/api/export?camera=front&start={urllib.parse.quote(iso(local(yesterday, 13, 49)))}&end={urllib.parse.quote(iso(local(yesterday, 13, 56)))}")
+    gaps = [float(g.split()[1].rstrip("s")) for g in headers["X-Gaps"].split(", ")]
+    assert status == 200 and len(gaps) == 1 and 300 - slot <= gaps[0] <= 300 + slot, headers["X-Gaps"]
+
+
+def test_the_segment_being_written_plays_and_downloads(archive, tmp_path):
+    d, root, _, _, _, _ = archive
+    writing = [r for r in json.loads(get(d, "/api/recordings?camera=front&kind=segment&limit=5")[2])["recordings"] if r["writing"]]
+    assert writing, "no segment being written"
+    part = root / (writing[0]["path"] + ".part")
+    wait_for(lambda: part.exists() and part.stat().st_size > 40_000, 10, "a few fragments")
+    size_before = part.stat().st_size
+    status, headers, body = get(d, "/recordings/" + writing[0]["path"])
+    assert status == 200 and int(headers["Content-Length"]) == len(body) <= part.stat().st_size
+    times, _ = frames_of(body, tmp_path, "writing.mp4")
+    assert len(times) >= 5
+    assert part.stat().st_size >= size_before  # served, never changed
+    status, _, body = get(d, f"/api/play?camera=front&start={urllib.parse.quote(iso(time.time() - 3))}")
+    assert status == 200 and frames_of(body, tmp_path, "live-play.mp4")[0]
+
+
+def test_a_segment_cut_by_sigkill_plays_after_recovery(tmp_path):
+    args = ("--camera", "front=testpattern:320x240@10", "--segment-seconds", "60", "--fragment-seconds", "1")
+    d = Daemon(*args, "--codec", "h264", recordings=tmp_path)
+    wait_for(lambda: any(p.stat().st_size > 30_000 for p in tmp_path.rglob("*.part")), 30, "a few fragments")
+    killed_at = time.time()
+    d.stop(signal.SIGKILL)
+    d = Daemon(*args, "--codec", "h264", recordings=tmp_path)
+    try:
+        status, headers, body = get(d, f"/api/play?camera=front&start={urllib.parse.quote(iso(killed_at - 2.5))}")
+        assert status == 200
+        times, _ = frames_of(body, tmp_path)
+        assert float(headers["X-Start-Epoch"]) < killed_at - 1.5 and len(times) >= 10
+    finally:
+        assert d.stop() == 0
+
+
+def test_the_timeline_reaches_yesterday_at_1405_and_plays_from_there(archive, tmp_path):
+    d, _, yesterday, _, slot, _ = archive
+    target = local(yesterday, 14, 5)
+    driver = chromium(1280, 1000)
+    try:
+        log_in(driver, d)
+        wait(driver, lambda dr: dr.find_element(By.CSS_SELECTOR, "article.camera"))
+        driver.get(d.base + "/#recordings")
+        wait(driver, lambda dr: Select(dr.find_element(By.ID, "tl-camera")).options, message="no cameras in the timeline")
+        Select(driver.find_element(By.ID, "tl-camera")).select_by_value("front")
+        driver.find_element(By.ID, "tl-prev").click()
+        wait(driver, lambda dr: dr.find_element(By.ID, "tl-date").get_attribute("value") == yesterday.isoformat())
+        wait(driver, lambda dr: len(dr.find_elements(By.CSS_SELECTOR, "#tl-bars .tl-span")) >= 2, message="yesterday's spans not drawn")
+        shot(driver, "timeline-day")
+        track = driver.find_element(By.ID, "tl-track")
+
+        def click_at(t):
+            view_start, length = driver.execute_script("return [tl.viewStart, [86400, 21600, 3600, 900, 300][tl.zoom]]")
+            width = track.size["width"]
+            x = (t - view_start) / length * width
+            driver.execute_script("""
+                const track = arguments[0], rect = track.getBoundingClientRect(), x = rect.left + arguments[1], y = rect.top + 20;
+                for (const type of ["pointerdown", "pointerup"]) track.dispatchEvent(new PointerEvent(type, {clientX: x, clientY: y, bubbles: true, pointerId: 1}));
+            """, track, x)
+
+        # Roughly at the day's zoom, then zoomed to five minutes around it, then exactly.
+        click_at(target)
+        wait(driver, lambda dr: dr.execute_script("return tl.position") is not None, message="nothing plays")
+        for _ in range(4):
+            driver.find_element(By.ID, "tl-zoom-in").click()
+        assert driver.find_element(By.ID, "tl-zoom").text == "5 min"
+        click_at(target)
+        video = driver.find_element(By.ID, "tl-video")
+        wait(driver, lambda dr: dr.execute_script("return arguments[0].currentTime", video) > 1.5, timeout=20, message="the video does not play")
+        shot(driver, "timeline-5min")
+        src = video.get_attribute("src")
+        status, headers, body = get(d, src.replace(d.base, ""))
+        served_start = float(headers["X-Start-Epoch"])
+        _, created = frames_of(body, tmp_path, "clicked.mp4")
+        assert abs(served_start - target) <= 1.0, served_start - target
+        assert abs(created - target) <= 1.5
+        # The cursor and the clock move while it plays.
+        first = driver.execute_script("return tl.position")
+        time.sleep(1.5)
+        assert driver.execute_script("return tl.position") > first + 0.5
+        assert driver.find_element(By.ID, "tl-clock").text.startswith(yesterday.isoformat() + " 14:0")
+        # Keyboard: a jump of a minute.
+        before = driver.execute_script("return tl.position")
+        track.send_keys("\ue014")  # shift-less arrow right: +10 s
+        wait(driver, lambda dr: dr.execute_script("return tl.position") > before + 8, message="arrow key did not jump")
+    finally:
+        driver.quit()
+    phone = chromium(390, 844, phone=True)
+    try:
+        log_in(phone, d)
+        wait(phone, lambda dr: dr.find_element(By.CSS_SELECTOR, "article.camera"))
+        phone.get(d.base + "/#recordings")
+        wait(phone, lambda dr: Select(dr.find_element(By.ID, "tl-camera")).options)
+        phone.find_element(By.ID, "tl-prev").click()
+        wait(phone, lambda dr: len(dr.find_elements(By.CSS_SELECTOR, "#tl-bars .tl-span")) >= 2)
+        assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        shot(phone, "timeline-day-phone")
+        for _ in range(4):
+            phone.find_element(By.ID, "tl-zoom-in").click()
+        shot(phone, "timeline-5min-phone")
+    finally:
+        phone.quit()
