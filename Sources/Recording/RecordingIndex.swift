@@ -47,6 +47,7 @@ public final class RecordingIndex: Sendable {
         var entries: [String: IndexedRecording] = [:]
         var dirty = false
         var savedAt = Date.distantPast
+        var saving = false
     }
     /// Least time between two saves: the index is rebuilt from the files anyway, and SD cards wear.
     static let saveInterval: TimeInterval = 1800
@@ -87,7 +88,10 @@ public final class RecordingIndex: Sendable {
                 }
             }
         }
-        save(now: false)
+        // Saving is file I/O the answer need not wait for.
+        if state.withLock({ $0.dirty && !$0.saving && Date().timeIntervalSince($0.savedAt) > Self.saveInterval }) {
+            DispatchQueue.global(qos: .utility).async { self.save(now: false) }
+        }
         return found.sorted { ($0.start, $0.path) < ($1.start, $1.path) }
     }
 
@@ -130,12 +134,14 @@ public final class RecordingIndex: Sendable {
     /// save is older than `saveInterval`. Entries of files gone and of files being written are left out.
     public func save(now: Bool = true) {
         let entries: [IndexedRecording]? = state.withLock { s in
-            guard s.dirty, now || Date().timeIntervalSince(s.savedAt) > Self.saveInterval else { return nil }
+            guard s.dirty, !s.saving, now || Date().timeIntervalSince(s.savedAt) > Self.saveInterval else { return nil }
             s.dirty = false
+            s.saving = true
             s.savedAt = Date()
             return s.entries.values.filter { !$0.writing }
         }
         guard let entries else { return }
+        defer { state.withLock { $0.saving = false } }
         var st = stat()
         let alive = entries.filter { lstat("\(root)/\($0.path)", &st) == 0 }
         guard let data = try? JSONEncoder().encode(alive) else { return }

@@ -42,10 +42,9 @@ struct TimelineRoutes: Sendable {
             var path: String; var start: Double; var end: Double; var codec: VideoCodec; var size: Int; var `protected`: Bool; var writing: Bool
         }
         var camera: String
-        var from: String
-        var to: String
-        var fromEpoch: Double
-        var toEpoch: Double
+        /// The span shown, in RFC 3339 and in Unix seconds.
+        var from: String, to: String, fromEpoch: Double, toEpoch: Double
+        /// Codec of the newest recording.
         var codec: VideoCodec?
         var spans: [Span]
         var gaps: [Gap]

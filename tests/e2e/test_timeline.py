@@ -150,7 +150,7 @@ def test_a_day_of_the_archive_answers_fast_with_spans_gaps_and_events(archive):
     assert time.monotonic() - started < 1.0
     assert len(answer["files"]) == files_per_day - 1 and len(answer["spans"]) == 3
     # The index is kept for the next start.
-    assert (root / ".blackbox" / "index.json").exists()
+    wait_for((root / ".blackbox" / "index.json").exists, 10, "the index saved")
 
 
 def test_timeline_recordings_play_and_export_refuse_bad_parameters_naming_what_is_allowed(archive):
@@ -330,10 +330,23 @@ def test_the_timeline_reaches_yesterday_at_1405_and_plays_from_there(archive, tm
         time.sleep(1.5)
         assert driver.execute_script("return tl.position") > first + 0.5
         assert driver.find_element(By.ID, "tl-clock").text.startswith(yesterday.isoformat() + " 14:0")
-        # Keyboard: a jump of a minute.
+        # Keyboard: the right arrow jumps 10 s on.
         before = driver.execute_script("return tl.position")
-        track.send_keys("\ue014")  # shift-less arrow right: +10 s
+        track.send_keys("\ue014")
         wait(driver, lambda dr: dr.execute_script("return tl.position") > before + 8, message="arrow key did not jump")
+        # Mark a span while it plays and protect every file in it.
+        driver.find_element(By.ID, "tl-mark-in").click()
+        time.sleep(2.5)
+        driver.find_element(By.ID, "tl-mark-out").click()
+        a, b = driver.execute_script("return tl.selection")
+        assert b > a + 1
+        driver.find_element(By.ID, "tl-protect").click()
+        wait(driver, lambda dr: dr.find_element(By.ID, "tl-message").text.startswith("protected "), message="nothing protected")
+        timeline = json.loads(get(d, f"/api/timeline?camera=front&day={yesterday.isoformat()}")[2])
+        inside = [f for f in timeline["files"] if f["end"] > a and f["start"] < b]
+        assert inside and all(f["protected"] for f in inside)
+        assert not any(f["protected"] for f in timeline["files"] if f["end"] < a - 30 or f["start"] > b + 30)
+        shot(driver, "timeline-protected")
     finally:
         driver.quit()
     phone = chromium(390, 844, phone=True)
