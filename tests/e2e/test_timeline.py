@@ -81,7 +81,7 @@ def frames_of(data, tmp_path, name="served.mp4"):
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    """A recordings folder with two days of 10 s segments (13:30 to 14:37:30, a hole 13:50 to 13:55) for
+    """A recordings folder with two past days of 10 s segments (13:30 to 14:37:30, a hole 13:50 to 13:55) for
     `front` (H.264) and `rear` (MJPEG), 1,500 files in all, made from real segments the daemon recorded;
     then a daemon serving it and recording on."""
     templates = {}
@@ -100,9 +100,11 @@ def archive(tmp_path_factory):
     root = tmp_path_factory.mktemp("archive")
     today = datetime.date.today()
     yesterday = today - datetime.timedelta(days=1)
+    # Two past days: nothing in the archive lies in the future, whatever the time of the run.
+    before_yesterday = yesterday - datetime.timedelta(days=1)
     count = 0
     for camera, template in templates.items():
-        for day in (yesterday, today):
+        for day in (before_yesterday, yesterday):
             folder = root / camera / day.isoformat()
             folder.mkdir(parents=True)
             for i in range(PER_CAMERA_DAY):
@@ -254,12 +256,24 @@ def test_an_export_across_segments_starts_and_ends_where_asked(archive, tmp_path
 
 def test_the_segment_being_written_plays_and_downloads(archive, tmp_path):
     d, root, _, _, _, _ = archive
-    writing = [r for r in json.loads(get(d, "/api/recordings?camera=front&kind=segment&limit=5")[2])["recordings"] if r["writing"]]
-    assert writing, "no segment being written"
-    part = root / (writing[0]["path"] + ".part")
-    wait_for(lambda: part.exists() and part.stat().st_size > 40_000, 10, "a few fragments")
+    found = {}
+
+    def writing_with_fragments():
+        front = [c for c in json.loads(get(d, "/api/status")[2])["cameras"] if c["id"] == "front"][0]
+        current = front["recording"]["currentFile"]
+        part = root / f"{current}.part"
+        if not current or not part.exists() or part.stat().st_size < 40_000:
+            return False
+        listed = json.loads(get(d, "/api/timeline?camera=front")[2])["files"]
+        found.update(current=current, part=part, listed=[f for f in listed if f["path"] == current and f["writing"]])
+        return True
+
+    # A segment some seconds into its length (a few whole fragments), shown on today's timeline as being written.
+    wait_for(writing_with_fragments, 20, "a segment being written with a few fragments")
+    current, part = found["current"], found["part"]
+    assert found["listed"], "the segment being written is not on today's timeline"
     size_before = part.stat().st_size
-    status, headers, body = get(d, "/recordings/" + writing[0]["path"])
+    status, headers, body = get(d, "/recordings/" + current)
     assert status == 200 and int(headers["Content-Length"]) == len(body) <= part.stat().st_size
     times, _ = frames_of(body, tmp_path, "writing.mp4")
     assert len(times) >= 5
