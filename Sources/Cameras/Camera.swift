@@ -1,3 +1,4 @@
+import Analysis
 import Capture
 import Encoding
 import Evidence
@@ -36,6 +37,8 @@ public struct RecordingSetup: Sendable {
     public var recovered: Int
     /// The device key that signs every fragment (nil: unsigned recordings).
     public var key: DeviceKey?
+    /// Every camera's motion detector (it starts event clips in `motion` and `continuous` mode).
+    public var motion = MotionSettings()
 
     /// Creates a setup.
     public init(config: RecordingConfig, retention: Retention, logger: Logger, recovered: Int = 0, key: DeviceKey? = nil) {
@@ -63,6 +66,10 @@ public final class Camera: Sendable {
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
     public let recorder: Recorder?
+    /// The motion detector (with recording, unless `[motion] enabled = false`).
+    public let motion: MotionAnalyser?
+    /// What is recorded.
+    public let recordMode: RecordingMode?
     /// The H.264 stream (nil unless the camera records H.264).
     public var h264: H264Stream? { h264Stream.withLock { $0 } }
     private let h264Stream = Mutex<H264Stream?>(nil)
@@ -166,6 +173,15 @@ public final class Camera: Sendable {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
                      retention: $0.retention, logger: $0.logger, key: $0.key)
         }
+        recordMode = recording?.config.mode
+        if let recording, recording.motion.enabled, let recorder, recording.config.mode != .off {
+            // Motion starts an event clip and, while it goes on, keeps extending it (up to the clip's maximum).
+            motion = MotionAnalyser(camera: config.id, settings: recording.motion) { active in
+                if active { _ = recorder.triggerEvent(reason: "motion") }
+            }
+        } else {
+            motion = nil
+        }
         let meter = self.meter
         let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
         // With H.264 recording the H.264 frames are the camera's pulse (rate, health); JPEGs come on demand.
@@ -216,7 +232,10 @@ public final class Camera: Sendable {
         let encoder = self.encoder
         let demand = jpegDemand
         recorder?.start()
+        let motion = self.motion
         let sink: @Sendable (RawFrame) -> Void = { [weak self] frame in
+            // Motion sees the picture before any overlay: the running clock is never motion.
+            motion?.submit(frame)
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
             self?.h264?.submit(frame)
             guard demand.isWanted else {
@@ -238,6 +257,7 @@ public final class Camera: Sendable {
         running.store(false, ordering: .releasing)
         switching.withLock { _ in source.stop() }
         encoder.stop()
+        motion?.stop()
         h264Stream.withLock { $0 }?.stop()
         bus.close()
         h264Bus.close()
@@ -286,6 +306,8 @@ public final class Camera: Sendable {
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
             recording: recorder?.status(),
+            recordMode: recordMode,
+            motion: motion?.status(),
             h264: h264.map { h in
                 H264Status(framesEncoded: h.stats.encoded.load(ordering: .relaxed), droppedBusy: h.stats.droppedBusy.load(ordering: .relaxed),
                            droppedUndecodable: h.droppedUndecodable.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
@@ -371,6 +393,10 @@ public struct CameraStatus: Codable, Sendable {
     public var lastFrameAgeMs: Double?
     /// Recording state (nil when the camera does not record).
     public var recording: RecorderStatus?
+    /// What is recorded: continuous, motion (event clips only) or off.
+    public var recordMode: RecordingMode?
+    /// The motion detector (nil when it does not run).
+    public var motion: MotionStatus?
     /// The H.264 encoder (nil unless the camera records H.264).
     public var h264: H264Status?
 }

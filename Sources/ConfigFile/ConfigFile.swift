@@ -1,3 +1,4 @@
+import Analysis
 import Cameras
 import Encoding
 import Capture
@@ -41,6 +42,10 @@ public struct ConfigFile: Sendable, Equatable {
     public var eventPost: Double?
     public var eventQuota: Double?
     public var eventMax: Double?
+    /// `[recording] mode`.
+    public var recordMode: String?
+    /// `[motion]`: the motion detector of every camera.
+    public var motion: MotionSettings?
     public var codec: String?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
@@ -89,7 +94,9 @@ public enum ConfigLoader {
                     "h264_fallback": .bool],
         "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
-                      "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string],
+                      "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string, "mode": .string],
+        "motion": ["enabled": .bool, "width": .int, "every": .int, "noise": .int, "area_percent": .number, "frames": .int,
+                   "lightswitch_percent": .number, "cooldown_seconds": .number],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string],
     ]
@@ -148,6 +155,22 @@ public enum ConfigLoader {
                 out.authFile = v["file"] as? String
             case "log":
                 out.logLevel = v["level"] as? String
+            case "motion":
+                var m = MotionSettings()
+                if let x = v["enabled"] as? Bool { m.enabled = x }
+                if let x = v["width"] as? Int { m.width = x }
+                if let x = v["every"] as? Int { m.every = x }
+                if let x = v["noise"] as? Int { m.noise = x }
+                if let x = v["area_percent"] as? Double { m.areaPercent = x }
+                if let x = v["frames"] as? Int { m.frames = x }
+                if let x = v["lightswitch_percent"] as? Double { m.lightswitchPercent = x }
+                if let x = v["cooldown_seconds"] as? Double { m.cooldownSeconds = x }
+                do {
+                    try m.validate()
+                } catch {
+                    throw fail("motion", "", "", error.description)
+                }
+                out.motion = m
             case "capture":
                 out.size = v["size"] as? String
                 out.quality = v["quality"] as? Int
@@ -168,6 +191,7 @@ public enum ConfigLoader {
                 out.eventPost = v["event_post_seconds"] as? Double
                 out.eventQuota = v["event_quota_percent"] as? Double
                 out.eventMax = v["event_max_seconds"] as? Double
+                out.recordMode = v["mode"] as? String
                 out.codec = v["codec"] as? String
             }
         }

@@ -32,6 +32,8 @@ public struct RecordingConfig: Sendable, Equatable {
     /// The codec recordings are written in: H.264, measured at a sixth to a seventh of MJPEG's bytes
     /// for about 1.6x the daemon's CPU at 720p30 with nobody watching (bench/codecs.sh, bench/daemon_cpu.sh).
     public var codec = VideoCodec.h264
+    /// What is recorded: everything, only event clips (motion and requests), or nothing.
+    public var mode = RecordingMode.continuous
 
     /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.
     public init() {}
@@ -50,6 +52,16 @@ public struct RecordingConfig: Sendable, Equatable {
         }
         guard eventShare > 0, eventShare < 1 else { throw RecordingError("event share \(eventShare) is out of range; allowed: above 0 and below 1") }
     }
+}
+
+/// What a camera records (`[recording] mode`, `--record-mode`).
+public enum RecordingMode: String, Codable, Sendable, CaseIterable {
+    /// Every second, in segments, plus event clips.
+    case continuous
+    /// Only event clips: motion starts and extends them (parking mode, CCTV that keeps weeks on a small card).
+    case motion
+    /// Nothing but clips asked for through the API.
+    case off
 }
 
 /// What a camera's recorder is doing (the JSON of `/api/status` spells the cases as they are named).

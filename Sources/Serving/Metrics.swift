@@ -1,3 +1,4 @@
+import Analysis
 import Cameras
 import Hummingbird
 import Prometheus
@@ -64,6 +65,12 @@ final class Metrics: Sendable {
                 counter("recording_dropped_frames", "Frames not recorded (disk slow or failing)", id, value: r.droppedFrames)
                 counter("event_clips", "Event clips saved", id, value: UInt64(r.events))
                 gauge("recording", "bool", "1 while recording", [("camera", id)], r.state == .recording ? 1 : 0)
+            }
+            if let m = s.motion {
+                gauge("motion", "bool", "1 while the camera sees motion", [("camera", id)], m.state == .motion ? 1 : 0)
+                gauge("motion_score", "percent", "Share of the picture that changed in the last analysed frame", [("camera", id)], m.score)
+                counter("motion_events", "Motion events since launch", id, value: UInt64(m.events))
+                counter("motion_dropped_frames", "Frames the motion detector was too busy to analyse", id, value: m.dropped)
             }
         }
         if let usage = recordings?.retention.usage {

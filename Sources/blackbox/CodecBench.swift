@@ -1,3 +1,4 @@
+import Analysis
 import Cameras
 import Capture
 import Encoding
@@ -26,6 +27,9 @@ enum CodecBench {
         settings.threads = 1  // CPU per frame of one core, comparable with one JPEG encode
         let x264 = try H264Encoder(width: w, height: h, fps: fps, keyframeInterval: fps * 2, settings: settings)
         var mjpegFile: MP4File?, h264File: MP4File?
+        // The motion detector as the daemon runs it, on every frame here (the daemon analyses every 2nd).
+        let motion = MotionDetector(settings: MotionSettings())
+        var (motionCPU, motionActive) = (0.0, 0)
         var (jpegCPU, x264CPU, jpegBytes, h264Bytes, count) = (0.0, 0.0, 0, 0, 0)
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: w * h * 3 / 2)
         defer { buffer.deallocate() }
@@ -39,6 +43,9 @@ enum CodecBench {
             let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000 + count / fps, wallNanos: 0)
             let raw = RawFrame(format: .yuv420, width: w, height: h, planes: planes, sequence: UInt64(count), time: time, storage: NoStorage())
             var t = threadCPUSeconds()
+            if motion.analyse(MotionAnalyser.grey(planes[0], width: MotionSettings().width), seconds: Double(mono) / 1e9).active { motionActive += 1 }
+            motionCPU += threadCPUSeconds() - t
+            t = threadCPUSeconds()
             let jpegFrame = try jpeg.encode(raw, quality: quality) { EncodedFrame(jpeg: $0, sequence: UInt64(count), time: time, width: w, height: h, encodeNanos: 0) }
             jpegCPU += threadCPUSeconds() - t
             t = threadCPUSeconds()
@@ -67,6 +74,8 @@ enum CodecBench {
         print(String(format: "h264   %.3f ms CPU/frame  %7.1f KiB/frame  %@", x264CPU / n * 1000, Double(h264Bytes) / n / 1024, perHour(h264Bytes)))
         print(String(format: "h264 / mjpeg: CPU %.2fx, bytes %.3fx", x264CPU / jpegCPU, Double(h264Bytes) / Double(jpegBytes)))
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
+        print(String(format: "motion detector  %.3f ms CPU/analysed frame (%d px wide grey, scaling included), motion in %d of %d frames",
+                     motionCPU / n * 1000, MotionSettings().width, motionActive, count))
         // Signing: every fragment (1 s here) hashed and its chain value signed, as the recorder does.
         for (name, file, encodeCPU) in [("mjpeg", files[0], jpegCPU), ("h264", files[1], x264CPU)] {
             let cost = try SigningBench.measure(path: file)

@@ -44,6 +44,9 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "Share of the quota for event clips, percent (1-99). Default: 30.")
     var eventQuota: Double?
 
+    @Option(help: ArgumentHelp("What is recorded: continuous (every second, plus event clips), motion (only event clips, started by motion: parking mode) or off. Default: continuous.", valueName: "mode"))
+    var recordMode: String?
+
     /// The validated recording settings: flags, then the file, then the defaults.
     func config(file: ConfigFile = ConfigFile()) throws -> RecordingConfig {
         let root = self.root ?? file.recordings ?? "recordings"
@@ -76,6 +79,13 @@ struct RecordingOptions: ParsableArguments {
             throw ValidationError("--codec '\(codecName)' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         c.codec = videoCodec
+        let modeName = recordMode ?? file.recordMode ?? RecordingMode.continuous.rawValue
+        guard let mode = RecordingMode(rawValue: modeName) else {
+            throw ValidationError("--record-mode '\(modeName)' is not known; allowed: \(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        c.mode = mode
+        // Only continuous mode writes segments; the others record event clips alone.
+        if mode != .continuous { c.enabled = false }
         guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {

@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Cameras
 import ConfigFile
@@ -85,6 +86,8 @@ struct Run: AsyncParsableCommand {
         var auth: AuthSource
         var limits: ConnectionLimits
         var trustedProxies: [String]
+        /// `[motion]`, for every camera.
+        var motion: MotionSettings
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -132,7 +135,7 @@ struct Run: AsyncParsableCommand {
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
-                        limits: limits, trustedProxies: proxies)
+                        limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings())
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -192,7 +195,8 @@ struct Run: AsyncParsableCommand {
         logger.info("connections capped", metadata: [
             "max": "\(connections.limits.maxConnections)", "openFileLimit": "\(descriptors.after)", "raisedFrom": "\(descriptors.before)",
             "reserved": "\(ConnectionLimits.descriptorReserve)"])
-        let setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
+        var setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
+        setup?.motion = settings.motion
         let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)

@@ -1,0 +1,136 @@
+import Frames
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether a camera sees motion now (the JSON of `/api/status` spells the cases as named).
+public enum MotionState: String, Codable, Sendable {
+    /// Nothing moves.
+    case idle
+    /// Something moves.
+    case motion
+}
+
+/// What `/api/status` reports of a camera's motion detector.
+public struct MotionStatus: Codable, Sendable {
+    /// Motion now or not.
+    public var state: MotionState
+    /// Share of the picture that changed in the last analysed frame (%).
+    public var score: Double
+    /// Motion events since launch.
+    public var events: Int
+    /// Frames analysed.
+    public var analysed: UInt64
+    /// Frames not analysed because the detector was behind (its queue holds two).
+    public var dropped: UInt64
+    /// Frames taken as a change of light.
+    public var lightswitches: UInt64
+    /// Mean CPU per analysed frame, milliseconds.
+    public var msPerFrame: Double
+}
+
+/// Runs a `MotionDetector` on its own thread: the capture thread only takes a small grey copy of the
+/// luma plane (before any overlay is drawn) every Nth frame and offers it to a queue of two; when the
+/// detector is behind, the copy is dropped and counted. Capture and encoding never wait for it.
+public final class MotionAnalyser: Sendable {
+    private struct Job: Sendable {
+        let grey: [UInt8]
+        let seconds: Double
+    }
+
+    private struct Shared {
+        var status = MotionStatus(state: .idle, score: 0, events: 0, analysed: 0, dropped: 0, lightswitches: 0, msPerFrame: 0)
+        var cpu: Double = 0
+    }
+
+    /// The settings in force.
+    public let settings: MotionSettings
+    private let queue = BoundedQueue<Job>(capacity: 2)
+    private let counter = Atomic<UInt64>(0)
+    private let state = Mutex(Shared())
+    private let thread = Mutex<DedicatedThread?>(nil)
+    private let onMotion: @Sendable (Bool) -> Void
+
+    /// An analyser for `camera`; `onMotion(true)` is called when motion starts and about once a second while
+    /// it goes on, `onMotion(false)` when it ends.
+    public init(camera: String, settings: MotionSettings, onMotion: @escaping @Sendable (Bool) -> Void) {
+        self.settings = settings
+        self.onMotion = onMotion
+        thread.withLock { $0 = DedicatedThread(name: "motion-\(camera)") { [self] in run() } }
+    }
+
+    /// Takes every Nth raw frame's luma, scaled down to `settings.width` (capture thread; never blocks).
+    public func submit(_ frame: RawFrame) {
+        guard frame.format != .jpeg, let luma = frame.planes.first else { return }
+        guard counter.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(settings.every) == 0 else { return }
+        let grey = Self.grey(luma, width: settings.width)
+        let seconds = Double(frame.time.monotonicNanos) / 1e9
+        if !queue.offer(Job(grey: grey, seconds: seconds)) {
+            state.withLock { $0.status.dropped += 1 }
+        }
+    }
+
+    /// The luma plane scaled down to `width` (the height keeps the picture's shape). Each output pixel averages
+    /// four samples spread over its cell: sensor noise halves, a walker stays.
+    public static func grey(_ luma: Plane, width: Int) -> [UInt8] {
+        let w = min(width, luma.width), h = max(1, luma.height * w / max(1, luma.width))
+        var grey = [UInt8](repeating: 0, count: w * h)
+        grey.withUnsafeMutableBufferPointer { out in
+            let halfRow = max(0, luma.height / h / 2) * luma.stride, halfColumn = max(0, luma.width / w / 2)
+            for y in 0..<h {
+                let row = luma.base + (y * luma.height / h) * luma.stride
+                for x in 0..<w {
+                    let p = row + x * luma.width / w
+                    out[y * w + x] = UInt8((Int(p[0]) + Int(p[halfColumn]) + Int(p[halfRow]) + Int(p[halfRow + halfColumn]) + 2) / 4)
+                }
+            }
+        }
+        return grey
+    }
+
+    /// Current state and counters.
+    public func status() -> MotionStatus {
+        state.withLock { $0.status }
+    }
+
+    /// Stops the thread.
+    public func stop() {
+        queue.close()
+        thread.withLock { t -> DedicatedThread? in
+            defer { t = nil }
+            return t
+        }?.join()
+    }
+
+    private func run() {
+        let detector = MotionDetector(settings: settings)
+        var wasActive = false
+        var lastCall = -Double.infinity
+        while let job = queue.take() {
+            var before = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before)
+            let result = detector.analyse(job.grey, seconds: job.seconds)
+            var after = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after)
+            let cpu = Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9
+            let starts = result.active && !wasActive
+            state.withLock { s in
+                s.cpu += cpu
+                s.status.analysed += 1
+                s.status.score = (result.score * 100).rounded() / 100
+                s.status.state = result.active ? .motion : .idle
+                s.status.msPerFrame = s.cpu / Double(s.status.analysed) * 1000
+                if result.lightswitch { s.status.lightswitches += 1 }
+                if starts { s.status.events += 1 }
+            }
+            if result.active && (starts || job.seconds - lastCall >= 1) {
+                lastCall = job.seconds
+                onMotion(true)
+            } else if !result.active && wasActive {
+                onMotion(false)
+            }
+            wasActive = result.active
+        }
+    }
+}
