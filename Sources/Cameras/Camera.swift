@@ -175,9 +175,12 @@ public final class Camera: Sendable {
         }
         recordMode = recording?.config.mode
         if let recording, recording.motion.enabled, let recorder, recording.config.mode != .off {
-            // Motion starts an event clip and, while it goes on, keeps extending it (up to the clip's maximum).
+            // In motion mode, motion starts an event clip and, while it goes on, keeps extending it (up to the
+            // clip's maximum). In continuous mode it is detected and reported only: every second is recorded
+            // anyway, and a moving car would otherwise write its whole drive twice.
+            let clips = recording.config.mode == .motion
             motion = MotionAnalyser(camera: config.id, settings: recording.motion) { active in
-                if active { _ = recorder.triggerEvent(reason: "motion") }
+                if active && clips { _ = recorder.triggerEvent(reason: "motion") }
             }
         } else {
             motion = nil

@@ -27,13 +27,29 @@ def motion_status(d):
         return json.loads(r.read())["cameras"][0]
 
 
-def test_walkers_in_the_street_clip_start_motion_clips(tmp_path):
+def test_continuous_mode_reports_motion_without_writing_clips(tmp_path):
     clip = y4m(tmp_path, "street", "null", 30)
-    d = Daemon("--camera", f"front=file:{clip}", "--codec", "h264", "--event-pre", "2", "--event-post", "3", recordings=tmp_path / "rec")
+    d = Daemon("--camera", f"front=file:{clip}", "--codec", "h264", recordings=tmp_path / "rec")
     try:
         wait_for(lambda: motion_status(d)["motion"]["events"] >= 1, 20, "a motion event")
         status = motion_status(d)
-        assert status["motion"]["dropped"] == 0 and status["recordMode"] == "continuous"
+        assert status["recordMode"] == "continuous" and status["recording"]["activeEvents"] == 0
+        with urllib.request.urlopen(d.base + "/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert 'blackbox_motion_bool{camera="front"} 1' in metrics and "blackbox_motion_events" in metrics
+    finally:
+        assert d.stop() == 0
+    assert not list((tmp_path / "rec" / "events").rglob("*.mp4*"))
+
+
+def test_walkers_in_the_street_clip_start_motion_clips(tmp_path):
+    clip = y4m(tmp_path, "street", "null", 30)
+    d = Daemon("--camera", f"front=file:{clip}", "--codec", "h264", "--record-mode", "motion", "--event-pre", "2", "--event-post", "3",
+               recordings=tmp_path / "rec")
+    try:
+        wait_for(lambda: motion_status(d)["motion"]["events"] >= 1, 20, "a motion event")
+        status = motion_status(d)
+        assert status["motion"]["dropped"] == 0 and status["recordMode"] == "motion"
         day = time.strftime("%Y-%m-%d")
 
         def events():
