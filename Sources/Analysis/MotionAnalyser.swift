@@ -97,10 +97,7 @@ public final class MotionAnalyser: Sendable {
     /// Stops the thread.
     public func stop() {
         queue.close()
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        thread.takeAndJoin()
     }
 
     private func run() {

@@ -26,9 +26,6 @@ final class SourceThread: Sendable {
     /// Asks the body to return and waits for it; idempotent.
     func stop() {
         running.store(false, ordering: .releasing)
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        thread.takeAndJoin()
     }
 }

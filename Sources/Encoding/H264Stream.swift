@@ -85,10 +85,7 @@ public final class H264Stream: Sendable {
     /// Stops after encoding what is queued; waits for the thread.
     public func stop() {
         queue.close()
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        thread.takeAndJoin()
     }
 
     /// Copies Y as is and makes 4:2:0 chroma from 4:2:0 (copy), 4:2:2 (every other row) or grey (neutral).

@@ -1,4 +1,5 @@
 import CShims
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -35,5 +36,15 @@ public final class DedicatedThread: @unchecked Sendable {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)
+    }
+}
+
+extension Mutex where Value == DedicatedThread? {
+    /// Takes the thread out (a second call finds none) and waits for it to end: how owners stop theirs.
+    public borrowing func takeAndJoin() {
+        withLock { t -> DedicatedThread? in
+            defer { t = nil }
+            return t
+        }?.join()
     }
 }

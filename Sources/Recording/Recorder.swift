@@ -198,10 +198,7 @@ public final class Recorder: Sendable {
     /// Stops after writing what is queued; finishes the segment and any event clip. Waits for the thread.
     public func stop() {
         subscription.withLock { $0 }?.cancel()
-        thread.withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
+        thread.takeAndJoin()
     }
 
     /// Switches continuous recording on or off (event clips work either way).
