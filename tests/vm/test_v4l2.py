@@ -107,7 +107,9 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
             wait_for(lambda: not is_no_signal(snapshot(d)), 5, "a camera picture again")
             if baseline is None:
                 baseline = resources()
-        assert resources() == baseline, f"fds and mappings {resources()} after 20 cycles, {baseline} after the first"
+        # A leak grows; one file the recorder happened to have open at the first count may be closed by now.
+        fds, mappings = resources()
+        assert fds <= baseline[0] and mappings == baseline[1], f"fds and mappings {(fds, mappings)} after 20 cycles, {baseline} after the first"
         assert status(d)["reconnects"] >= 20
     except BaseException:
         d.stop()
