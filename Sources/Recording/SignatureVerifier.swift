@@ -36,16 +36,18 @@ public enum SignatureVerifier {
     /// Verifies the file at `path` against `expected` (any key when nil). `readSamples` re-hashes every
     /// sample (a full check); without it only links, signatures and order are checked (cheap: for lists).
     public static func verify(path: String, expected: SigningPublicKey?, readSamples: Bool = true) -> SignatureReport {
-        var report = SignatureReport(path: path, verdict: .intact)
-        let scan: MP4Scan
         do {
-            scan = try MP4Reader.scan(path: path)
+            return verify(scan: try MP4Reader.scan(path: path), path: path, expected: expected, readSamples: readSamples)
         } catch {
-            report.verdict = .changed
-            report.findings.append(error.description)
-            return report
+            return SignatureReport(path: path, verdict: .changed, findings: [error.description])
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    }
+
+    /// As `verify(path:…)`, with the file's structure already read (the recordings list reads it once for both).
+    public static func verify(scan: MP4Scan, path: String, expected: SigningPublicKey?, readSamples: Bool = true) -> SignatureReport {
+        var report = SignatureReport(path: path, verdict: .intact)
+        // Samples are read only in a full check.
+        let fd = readSamples ? open(path, O_RDONLY | O_CLOEXEC) : -1
         defer { if fd >= 0 { close(fd) } }
         report.fragments = scan.fragments.count
         var verdict = SignatureVerdict.intact

@@ -286,7 +286,7 @@ final class RecordingFactsCache: Sendable {
     func facts(of file: RecordingFile) -> Facts? {
         if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.facts }
         let facts = (try? MP4Reader.scan(path: file.path)).map { scan -> Facts in
-            let signature = SignatureVerifier.verify(path: file.path, expected: expected, readSamples: false).verdict
+            let signature = SignatureVerifier.verify(scan: scan, path: file.path, expected: expected, readSamples: false).verdict
             return ((scan.duration * 10).rounded() / 10, scan.codec, signature)
         }
         entries.withLock { table in
