@@ -58,7 +58,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Analysis", dependencies: ["Frames"]),
+        .target(name: "Analysis", dependencies: ["Frames", "Encoding"]),
         .target(
             name: "Cameras",
             dependencies: [

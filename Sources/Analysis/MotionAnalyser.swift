@@ -1,3 +1,4 @@
+import Encoding
 import Frames
 import Synchronization
 #if canImport(Glibc)
@@ -26,6 +27,8 @@ public struct MotionStatus: Codable, Sendable {
     public var dropped: UInt64
     /// Frames taken as a change of light.
     public var lightswitches: UInt64
+    /// Camera JPEGs that could not be decoded for analysis.
+    public var undecodable: UInt64 = 0
     /// Mean CPU per analysed frame, milliseconds.
     public var msPerFrame: Double
 }
@@ -35,7 +38,13 @@ public struct MotionStatus: Codable, Sendable {
 /// detector is behind, the copy is dropped and counted. Capture and encoding never wait for it.
 public final class MotionAnalyser: Sendable {
     private struct Job: Sendable {
-        let grey: [UInt8]
+        enum Picture {
+            /// Scaled-down luma, `width` pixels wide.
+            case grey([UInt8], width: Int)
+            /// A camera JPEG, decoded at reduced scale on the analyser's thread.
+            case jpeg([UInt8])
+        }
+        let picture: Picture
         let seconds: Double
     }
 
@@ -60,13 +69,16 @@ public final class MotionAnalyser: Sendable {
         thread.withLock { $0 = DedicatedThread(name: "motion-\(camera)") { [self] in run() } }
     }
 
-    /// Takes every Nth raw frame's luma, scaled down to `settings.width` (capture thread; never blocks).
+    /// Takes every Nth raw frame's luma, scaled down to `settings.width`, or a copy of a camera's JPEG
+    /// (capture thread; never blocks).
     public func submit(_ frame: RawFrame) {
-        guard frame.format != .jpeg, let luma = frame.planes.first else { return }
+        guard let luma = frame.planes.first else { return }
         guard counter.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(settings.every) == 0 else { return }
-        let grey = Self.grey(luma, width: settings.width)
+        let picture: Job.Picture = frame.format == .jpeg
+            ? .jpeg(Array(UnsafeBufferPointer(start: luma.base, count: luma.width)))
+            : .grey(Self.grey(luma, width: settings.width), width: min(settings.width, luma.width))
         let seconds = Double(frame.time.monotonicNanos) / 1e9
-        if !queue.offer(Job(grey: grey, seconds: seconds)) {
+        if !queue.offer(Job(picture: picture, seconds: seconds)) {
             state.withLock { $0.status.dropped += 1 }
         }
     }
@@ -102,12 +114,27 @@ public final class MotionAnalyser: Sendable {
 
     private func run() {
         let detector = MotionDetector(settings: settings)
+        let decoder = try? JPEGDecoder()
         var wasActive = false
         var lastCall = -Double.infinity
         while let job = queue.take() {
             var before = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before)
-            let result = detector.analyse(job.grey, seconds: job.seconds)
+            let grey: (pixels: [UInt8], width: Int)
+            switch job.picture {
+            case .grey(let pixels, let width):
+                grey = (pixels, width)
+            case .jpeg(let bytes):
+                guard let decoded = bytes.withUnsafeBytes({ try? decoder?.decodeGrey($0, minWidth: settings.width) }) else {
+                    state.withLock { $0.status.undecodable += 1 }
+                    continue
+                }
+                grey = decoded.width <= settings.width ? (decoded.grey, decoded.width) : decoded.grey.withUnsafeBufferPointer { p in
+                    (Self.grey(Plane(base: UnsafeMutablePointer(mutating: p.baseAddress!), stride: decoded.width, width: decoded.width,
+                                     height: decoded.height), width: settings.width), settings.width)
+                }
+            }
+            let result = detector.analyse(grey.pixels, width: grey.width, seconds: job.seconds)
             var after = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after)
             let cpu = Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9

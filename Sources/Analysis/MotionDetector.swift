@@ -15,6 +15,9 @@ public final class MotionDetector {
     private let settings: MotionSettings
     private var background: [Float] = []
     private var deviation: [Float] = []
+    /// Pixels analysed under the zones (nil: all).
+    private var mask: [Bool]?
+    private var analysed = 0
     private var run = 0
     private var active = false
     private var lastMotion: Double = -.infinity
@@ -32,29 +35,33 @@ public final class MotionDetector {
         self.settings = settings
     }
 
-    /// Analyses one grey image taken at `seconds` (any monotonic clock).
-    public func analyse(_ grey: [UInt8], seconds: Double) -> Result {
+    /// Analyses one grey image `width` pixels wide taken at `seconds` (any monotonic clock).
+    public func analyse(_ grey: [UInt8], width: Int, seconds: Double) -> Result {
         guard background.count == grey.count else {
             background = grey.map(Float.init)
             deviation = [Float](repeating: 2, count: grey.count)
+            mask = MotionZone.mask(settings.zones, width: width, height: grey.count / max(1, width))
+            analysed = mask.map { $0.lazy.filter { $0 }.count } ?? grey.count
             warmup = Self.warmupFrames
             return Result(score: 0, active: active, lightswitch: false)
         }
+        // Everything excluded: nothing to see.
+        guard analysed > 0 else { return Result(score: 0, active: false, lightswitch: false) }
         // A global brightness shift (a cloud, auto exposure) moves every pixel: take it out first.
         var shift: Float = 0
-        for i in grey.indices { shift += Float(grey[i]) - background[i] }
-        shift /= Float(grey.count)
+        for i in grey.indices where mask?[i] ?? true { shift += Float(grey[i]) - background[i] }
+        shift /= Float(analysed)
         var changed = 0
         let floor = Float(settings.noise)
         let rate = Self.learnRate
         for i in grey.indices {
             let value = Float(grey[i])
             let diff = abs(value - background[i] - shift)
-            if diff > max(floor, 3 * deviation[i]) { changed += 1 }
+            if diff > max(floor, 3 * deviation[i]), mask?[i] ?? true { changed += 1 }
             background[i] += rate * (value - background[i])
             deviation[i] += rate * (min(diff, 64) - deviation[i])
         }
-        let score = Double(changed) * 100 / Double(grey.count)
+        let score = Double(changed) * 100 / Double(analysed)
         // Most of the picture changing at once with its brightness moved is light, not motion: start afresh.
         // (A global jump also leaves bright areas that could not brighten further, or dark ones that could not darken:
         // whatever changes in the frame where the whole picture jumps is put down to the light.)

@@ -16,6 +16,8 @@ public struct MotionSettings: Sendable, Equatable {
     public var lightswitchPercent = 40.0
     /// Seconds without motion before a motion event ends.
     public var cooldownSeconds = 5.0
+    /// Include and exclude zones (none: the whole picture).
+    public var zones: [MotionZone] = []
 
     /// The defaults.
     public init() {}
@@ -31,6 +33,8 @@ public struct MotionSettings: Sendable, Equatable {
             throw MotionError("motion lightswitch \(lightswitchPercent) % is out of range; allowed: above the area (\(areaPercent) %) up to 100")
         }
         guard (0...600).contains(cooldownSeconds) else { throw MotionError("motion cooldown \(cooldownSeconds) s is out of range; allowed: 0 to 600") }
+        guard zones.count <= 32 else { throw MotionError("\(zones.count) motion zones; allowed: up to 32") }
+        for zone in zones { try zone.validate() }
     }
 }
 

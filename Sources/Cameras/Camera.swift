@@ -68,8 +68,13 @@ public final class Camera: Sendable {
     public let recorder: Recorder?
     /// The motion detector (with recording, unless `[motion] enabled = false`).
     public let motion: MotionAnalyser?
-    /// What is recorded.
-    public let recordMode: RecordingMode?
+    /// Motion starting (`true`, repeated about once a second while it lasts) and ending (`false`), on the detector's thread.
+    public let motionEvents: Observers<Bool>
+    /// What is recorded now (nil when the camera does not record); changed with `setRecordMode`.
+    public var recordMode: RecordingMode? { mode.value.withLock { $0 } }
+    private let mode: ModeCell
+    /// The last mode that recorded something (what "recording on" returns to).
+    private let lastActiveMode = Mutex(RecordingMode.continuous)
     /// The H.264 stream (nil unless the camera records H.264).
     public var h264: H264Stream? { h264Stream.withLock { $0 } }
     private let h264Stream = Mutex<H264Stream?>(nil)
@@ -173,14 +178,21 @@ public final class Camera: Sendable {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
                      retention: $0.retention, logger: $0.logger, key: $0.key)
         }
-        recordMode = recording?.config.mode
-        if let recording, recording.motion.enabled, let recorder, recording.config.mode != .off {
+        let startMode = recording.map { config.recordMode ?? $0.config.mode }
+        let mode = ModeCell(startMode)
+        self.mode = mode
+        if let startMode, startMode != .off { lastActiveMode.withLock { $0 = startMode } }
+        recorder?.setRecording(startMode == .continuous)
+        let motionSettings = config.motion ?? recording?.motion ?? MotionSettings()
+        let events = Observers<Bool>()
+        motionEvents = events
+        if recording != nil, motionSettings.enabled, let recorder {
             // In motion mode, motion starts an event clip and, while it goes on, keeps extending it (up to the
             // clip's maximum). In continuous mode it is detected and reported only: every second is recorded
-            // anyway, and a moving car would otherwise write its whole drive twice.
-            let clips = recording.config.mode == .motion
-            motion = MotionAnalyser(camera: config.id, settings: recording.motion) { active in
-                if active && clips { _ = recorder.triggerEvent(reason: "motion") }
+            // anyway, and a moving car would otherwise write its whole drive twice. Off: reported only.
+            motion = MotionAnalyser(camera: config.id, settings: motionSettings) { active in
+                if active && mode.value.withLock({ $0 }) == .motion { _ = recorder.triggerEvent(reason: "motion") }
+                events.publish(active)
             }
         } else {
             motion = nil
@@ -228,6 +240,28 @@ public final class Camera: Sendable {
             codecState.withLock { $0 = codec }
             settings.withLock { $0.codec = codec }
         }
+    }
+
+    /// Records in `mode` from now on and keeps it in the settings (saved across restarts): continuous writes
+    /// segments, motion and off do not (a segment being written ends at once); motion clips only in motion
+    /// mode. No-op without a recorder.
+    public func setRecordMode(_ wanted: RecordingMode) {
+        guard recorder != nil else { return }
+        apply(wanted)
+        settings.withLock { $0.recordMode = wanted }
+    }
+
+    /// Switches recording on (back to the last mode that recorded, continuous at first) or off, for this run
+    /// only: after a restart the camera records in its configured mode again.
+    public func setRecording(_ on: Bool) {
+        apply(on ? lastActiveMode.withLock { $0 } : .off)
+    }
+
+    private func apply(_ wanted: RecordingMode) {
+        guard let recorder else { return }
+        mode.value.withLock { $0 = wanted }
+        if wanted != .off { lastActiveMode.withLock { $0 = wanted } }
+        recorder.setRecording(wanted == .continuous)
     }
 
     /// Starts capture. With `lossless`, the source waits for the encoders instead of dropping (benchmarks).
@@ -440,6 +474,15 @@ final class RateMeter: Sendable {
         let recent = ring.withLock { r in r.times.prefix(r.filled).filter { now &- $0 <= window } }.sorted()
         guard recent.count >= 2, let first = recent.first, let last = recent.last, last > first else { return 0 }
         return (Double(recent.count - 1) / (Double(last - first) / 1e9) * 10).rounded() / 10
+    }
+}
+
+/// The record mode, shared between the camera and its motion callback.
+final class ModeCell: Sendable {
+    let value: Mutex<RecordingMode?>
+
+    init(_ mode: RecordingMode?) {
+        value = Mutex(mode)
     }
 }
 

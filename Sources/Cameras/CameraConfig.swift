@@ -1,6 +1,8 @@
+import Analysis
 import Capture
 import Encoding
 import Frames
+import Recording
 
 /// Where a camera's frames come from.
 public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
@@ -43,6 +45,10 @@ public struct CameraConfig: Sendable, Equatable {
     public var workers: Int
     /// Recording codec of this camera (nil: the recording's default).
     public var codec: VideoCodec?
+    /// What this camera records (nil: the recording's default mode).
+    public var recordMode: RecordingMode?
+    /// This camera's motion detector settings and zones (nil: the `[motion]` defaults).
+    public var motion: MotionSettings?
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)

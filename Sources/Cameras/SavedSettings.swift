@@ -1,5 +1,6 @@
 import Encoding
 import Frames
+import Recording
 
 /// A camera's settings as changed in the web UI or the API, kept across restarts.
 public struct SavedSettings: Sendable, Equatable {
@@ -14,9 +15,12 @@ public struct SavedSettings: Sendable, Equatable {
     public var overlay: Bool
     /// Recording codec (nil in files written before it could be changed).
     public var codec: VideoCodec?
+    /// Record mode (nil when never changed at run time).
+    public var mode: RecordingMode?
 
     /// Creates the record.
-    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool, codec: VideoCodec? = nil) {
+    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool, codec: VideoCodec? = nil, mode: RecordingMode? = nil) {
+        self.mode = mode
         self.source = source
         self.geometry = geometry
         self.quality = quality
@@ -27,7 +31,7 @@ public struct SavedSettings: Sendable, Equatable {
     /// The settings a camera runs with now.
     public init(_ config: CameraConfig) {
         self.init(source: config.source.description, geometry: config.geometry, quality: config.quality, overlay: config.overlay,
-                  codec: config.codec)
+                  codec: config.codec, mode: config.recordMode)
     }
 }
 
@@ -40,6 +44,7 @@ extension CameraConfig {
         changed.quality = saved.quality
         changed.overlay = saved.overlay
         if let codec = saved.codec { changed.codec = codec }
+        if let mode = saved.mode { changed.recordMode = mode }
         return (try? changed.validate()) == nil ? nil : changed
     }
 }

@@ -58,6 +58,9 @@ public struct ConfigFile: Sendable, Equatable {
         public var overlay: Bool?
         public var workers: Int?
         public var codec: String?
+        public var mode: String?
+        /// `[camera.motion]` over `[motion]`, with its zones.
+        public var motion: MotionSettings?
     }
 
     /// An empty file.
@@ -85,7 +88,7 @@ public enum ConfigLoader {
     }
 
     // The schema: table → key → expected type.
-    private enum Kind: String { case string, int, number, bool, stringList = "list of strings" }
+    private enum Kind: String { case string, int, number, bool, stringList = "list of strings", table, tables }
     private static let schema: [String: [String: Kind]] = [
         "server": ["host": .string, "port": .int, "public_live": .bool, "max_connections": .int, "trusted_proxies": .stringList],
         "auth": ["user": .string, "password_hash": .string, "file": .string],
@@ -95,11 +98,15 @@ public enum ConfigLoader {
         "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
                       "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string, "mode": .string],
-        "motion": ["enabled": .bool, "width": .int, "every": .int, "noise": .int, "area_percent": .number, "frames": .int,
-                   "lightswitch_percent": .number, "cooldown_seconds": .number],
+        "motion": motionFields,
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
-                   "overlay": .bool, "workers": .int, "codec": .string],
+                   "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table],
     ]
+
+    private static let motionFields: [String: Kind] = [
+        "enabled": .bool, "width": .int, "every": .int, "noise": .int, "area_percent": .number, "frames": .int,
+        "lightswitch_percent": .number, "cooldown_seconds": .number, "zone": .tables]
+    private static let zoneFields: [String: Kind] = ["kind": .string, "rect": .table, "points": .table]
 
     /// Parses TOML text; every key is checked for name and type (ranges are checked where the values are used).
     public static func parse(_ text: String, file: String) throws(ConfigFileError) -> ConfigFile {
@@ -118,6 +125,7 @@ public enum ConfigLoader {
             return ConfigFileError(description: "\(file)\(line): \(header)\(key)\(value.isEmpty ? "" : " = \(value)"): \(problem)")
         }
         var out = ConfigFile()
+        var cameraMotion: [(id: String, index: Int, table: TOMLTable)] = []
         for key in root.keys.sorted() {
             guard let fields = schema[key] else {
                 throw fail("", key, "", "unknown setting; allowed tables: \(schema.keys.sorted().map { $0 == "camera" ? "[[camera]]" : "[\($0)]" }.joined(separator: ", "))")
@@ -134,8 +142,13 @@ public enum ConfigLoader {
                         throw fail("camera", "source", "\"\(table["source"]?.string ?? "testpattern")\"", error.description, index: i)
                     }
                     out.cameras.append(spec)
-                    out.cameraSettings[table["id"]?.string ?? ""] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
-                                                                           workers: table["workers"]?.int, codec: table["codec"]?.string)
+                    let id = table["id"]?.string ?? ""
+                    out.cameraSettings[id] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
+                                                   workers: table["workers"]?.int, codec: table["codec"]?.string, mode: table["mode"]?.string)
+                    if let motion = table["motion"] {
+                        guard let m = motion.table else { throw fail("camera", "motion", "", "must be a table: write [camera.motion] after the [[camera]]", index: i) }
+                        cameraMotion.append((id, i, m))
+                    }
                 }
                 continue
             }
@@ -156,21 +169,7 @@ public enum ConfigLoader {
             case "log":
                 out.logLevel = v["level"] as? String
             case "motion":
-                var m = MotionSettings()
-                if let x = v["enabled"] as? Bool { m.enabled = x }
-                if let x = v["width"] as? Int { m.width = x }
-                if let x = v["every"] as? Int { m.every = x }
-                if let x = v["noise"] as? Int { m.noise = x }
-                if let x = v["area_percent"] as? Double { m.areaPercent = x }
-                if let x = v["frames"] as? Int { m.frames = x }
-                if let x = v["lightswitch_percent"] as? Double { m.lightswitchPercent = x }
-                if let x = v["cooldown_seconds"] as? Double { m.cooldownSeconds = x }
-                do {
-                    try m.validate()
-                } catch {
-                    throw fail("motion", "", "", error.description)
-                }
-                out.motion = m
+                out.motion = try motionSettings(table, v, over: MotionSettings(), name: "motion", index: nil, fail: fail)
             case "capture":
                 out.size = v["size"] as? String
                 out.quality = v["quality"] as? Int
@@ -195,7 +194,68 @@ public enum ConfigLoader {
                 out.codec = v["codec"] as? String
             }
         }
+        // A camera's own [camera.motion] keys override [motion]; its zones replace [motion]'s.
+        for (id, i, table) in cameraMotion {
+            let v = try values(table, name: "camera.motion", fields: motionFields, index: i, fail: fail)
+            out.cameraSettings[id]?.motion = try motionSettings(table, v, over: out.motion ?? MotionSettings(), name: "camera.motion", index: i, fail: fail)
+        }
         return out
+    }
+
+    /// Motion settings from a `[motion]` or `[camera.motion]` table over `base`, zones included, checked.
+    private static func motionSettings(_ table: TOMLTable, _ v: [String: any Sendable], over base: MotionSettings, name: String, index: Int?,
+                                       fail: Fail) throws(ConfigFileError) -> MotionSettings {
+        var m = base
+        if let x = v["enabled"] as? Bool { m.enabled = x }
+        if let x = v["width"] as? Int { m.width = x }
+        if let x = v["every"] as? Int { m.every = x }
+        if let x = v["noise"] as? Int { m.noise = x }
+        if let x = v["area_percent"] as? Double { m.areaPercent = x }
+        if let x = v["frames"] as? Int { m.frames = x }
+        if let x = v["lightswitch_percent"] as? Double { m.lightswitchPercent = x }
+        if let x = v["cooldown_seconds"] as? Double { m.cooldownSeconds = x }
+        if let zones = table["zone"] {
+            guard let list = zones.array else { throw fail(name, "zone", "", "must be an array of tables: write [[\(name).zone]]", index) }
+            m.zones = []
+            for element in list {
+                guard let zone = element.table else { throw fail(name, "zone", "", "must be an array of tables: write [[\(name).zone]]", index) }
+                m.zones.append(try motionZone(zone, name: "\(name).zone", index: index, fail: fail))
+            }
+        }
+        do {
+            try m.validate()
+        } catch {
+            throw fail(name, "", "", error.description, index)
+        }
+        return m
+    }
+
+    /// One `[[motion.zone]]`: `kind = "include" | "exclude"` and `rect = [x, y, width, height]` or
+    /// `points = [[x, y], …]`, in fractions of the picture.
+    private static func motionZone(_ table: TOMLTable, name: String, index: Int?, fail: Fail) throws(ConfigFileError) -> MotionZone {
+        let v = try values(table, name: name, fields: zoneFields, index: index, fail: fail)
+        let kinds = MotionZone.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let kindName = v["kind"] as? String else { throw fail(name, "kind", "", "every zone needs a kind; allowed: \(kinds)", index) }
+        guard let kind = MotionZone.Kind(rawValue: kindName) else { throw fail(name, "kind", "\"\(kindName)\"", "not allowed; allowed: \(kinds)", index) }
+        func numbers(_ value: TOMLValueConvertible?) -> [Double]? {
+            guard let list = value?.array else { return nil }
+            let n = list.map { $0.double ?? $0.int.map(Double.init) }
+            return n.contains(nil) ? nil : n.compactMap { $0 }
+        }
+        switch (table["rect"], table["points"]) {
+        case (let rect?, nil):
+            guard let r = numbers(rect), r.count == 4 else {
+                throw fail(name, "rect", rect.debugDescription, "must be four numbers: [x, y, width, height] as fractions of the picture, e.g. [0.5, 0, 0.5, 0.3]", index)
+            }
+            return MotionZone(kind: kind, x: r[0], y: r[1], width: r[2], height: r[3])
+        case (nil, let points?):
+            guard let list = points.array, let pairs = Optional(list.map(numbers)), !pairs.contains(where: { $0?.count != 2 }) else {
+                throw fail(name, "points", points.debugDescription, "must be a list of [x, y] pairs as fractions of the picture, e.g. [[0, 0], [1, 0], [0.5, 1]]", index)
+            }
+            return MotionZone(kind: kind, points: pairs.compactMap { $0 }.map { MotionZone.Point(x: $0[0], y: $0[1]) })
+        default:
+            throw fail(name, "rect", "", "give a zone either rect = [x, y, width, height] or points = [[x, y], …]", index)
+        }
     }
 
     private typealias Fail = (String, String, String, String, Int?) -> ConfigFileError
@@ -222,6 +282,8 @@ public enum ConfigLoader {
             case .bool:
                 guard let b = value.bool else { throw fail(name, key, shown, "must be true or false", index) }
                 out[key] = b
+            case .table, .tables:
+                continue  // read by their own parser
             case .stringList:
                 guard let list = value.array?.map(\.string), !list.contains(nil) else {
                     throw fail(name, key, shown, "must be a list of strings, e.g. [\"127.0.0.1\"]", index)
@@ -258,6 +320,7 @@ public enum ConfigLoader {
                      "trace, debug, info, notice, warning, error, critical")
         try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))
         if table == "recording" || table == "camera" {
+            try accepted("mode", { RecordingMode(rawValue: $0) != nil }, RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))
             try accepted("codec", { VideoCodec(rawValue: $0) != nil }, VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))
         }
         try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")

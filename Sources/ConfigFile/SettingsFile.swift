@@ -2,6 +2,7 @@ import Cameras
 import Encoding
 import Foundation
 import Frames
+import Recording
 import TOMLKit
 
 /// Camera settings changed in the web UI or API (`cameras.toml` beside the auth file), applied over
@@ -17,7 +18,8 @@ public enum SettingsFile {
                 throw ConfigFileError(description: "\(path): [\(id)] needs source, width, height, fps, quality and overlay")
             }
             out[id] = SavedSettings(source: source, geometry: FrameGeometry(width: width, height: height, fps: fps), quality: quality, overlay: overlay,
-                                    codec: t["codec"]?.string.flatMap(VideoCodec.init(rawValue:)))
+                                    codec: t["codec"]?.string.flatMap(VideoCodec.init(rawValue:)),
+                                    mode: t["mode"]?.string.flatMap(RecordingMode.init(rawValue:)))
         }
         return out
     }
@@ -37,6 +39,7 @@ public enum SettingsFile {
                 quality = \(s.quality)
                 overlay = \(s.overlay)
                 \(s.codec.map { "codec = \"\($0)\"" } ?? "")
+                \(s.mode.map { "mode = \"\($0.rawValue)\"" } ?? "")
 
                 """
         }

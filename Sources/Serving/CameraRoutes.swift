@@ -1,9 +1,11 @@
+import Analysis
 import Cameras
 import Encoding
 import Foundation
 import Frames
 import Hummingbird
 import NIOPosix
+import Recording
 
 /// `/api/cameras`: each camera's settings and the choices its source offers; settings and source
 /// changes applied without restarting the daemon.
@@ -29,6 +31,14 @@ struct CameraRoutes: Sendable {
         var quality: Int
         var overlay: Bool
         var codec: VideoCodec
+        /// Nil when the camera does not record.
+        var mode: RecordingMode?
+    }
+
+    /// The motion detector as configured: whether it runs and its zones (drawn over the live view).
+    struct Motion: Codable {
+        var enabled: Bool
+        var zones: [MotionZone]
     }
 
     /// One camera in `/api/cameras`.
@@ -38,6 +48,8 @@ struct CameraRoutes: Sendable {
         var state: String
         var settings: Settings
         var choices: SettingsChoices
+        var modes: [RecordingMode]
+        var motion: Motion
     }
 
     static func describe(_ camera: Camera) -> Described {
@@ -45,8 +57,10 @@ struct CameraRoutes: Sendable {
         let status = camera.status()
         return Described(id: c.id, source: status.source, state: status.state,
                          settings: Settings(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps,
-                                            quality: status.quality, overlay: status.overlay, codec: camera.codec),
-                         choices: SettingsChoices.for(c))
+                                            quality: status.quality, overlay: status.overlay, codec: camera.codec,
+                                            mode: camera.recordMode),
+                         choices: SettingsChoices.for(c), modes: camera.recorder == nil ? [] : RecordingMode.allCases,
+                         motion: Motion(enabled: camera.motion != nil, zones: camera.motion?.settings.zones ?? []))
     }
 
     /// A settings change: any of the fields; width and height go together.
@@ -57,8 +71,9 @@ struct CameraRoutes: Sendable {
         var quality: Int?
         var overlay: Bool?
         var codec: String?
+        var mode: String?
 
-        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay", "codec"]
+        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay", "codec", "mode"]
     }
 
     /// The camera named in the path and the request's required JSON body, or the error answer.
@@ -87,6 +102,16 @@ struct CameraRoutes: Sendable {
             }
             return codec
         }
+        let mode = try body.mode.map { name throws(HTTPErrorResponse) -> RecordingMode in
+            guard let mode = RecordingMode(rawValue: name) else {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown mode",
+                                                   "mode '\(name.prefix(32))' is not known; allowed: \(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            guard camera.recorder != nil else {
+                throw HTTPErrorResponse(JSON.error(.conflict, "recording unavailable", "this daemon runs without a recordings folder"))
+            }
+            return mode
+        }
         if (body.width == nil) != (body.height == nil) {
             return JSON.error(.badRequest, "incomplete size", "give width and height together")
         }
@@ -105,6 +130,7 @@ struct CameraRoutes: Sendable {
             }
         }
         camera.setEncoding(quality: body.quality, overlay: body.overlay)
+        if let mode { camera.setRecordMode(mode) }
         if let codec, codec != camera.codec {
             // Stopping an encoder thread blocks: off the event loop. The next segment is in the new codec.
             await Task.detached { camera.setCodec(codec) }.value

@@ -78,6 +78,8 @@ struct RecordingRoutes: Sendable {
         var writing: Bool
         /// Signature check of links, signatures and order (samples are re-hashed by `/api/recordings/verify`).
         var signature: SignatureVerdict?
+        /// Why an event clip was written (`motion`, `api`, `button`, `mqtt` or the reason given); nil for segments.
+        var reason: String?
     }
 
     /// What `/api/recordings/verify` answers.
@@ -139,7 +141,7 @@ struct RecordingRoutes: Sendable {
         case .failure(let e): return e.response
         }
         guard access != nil else { return noRecording() }
-        for camera in selected { camera.recorder?.setRecording(on) }
+        for camera in selected { camera.setRecording(on) }
         struct Answer: Codable { var id: String; var recording: RecorderStatus? }
         return JSON.response(["cameras": selected.map { Answer(id: $0.config.id, recording: $0.recorder?.status()) }])
     }
@@ -165,12 +167,12 @@ struct RecordingRoutes: Sendable {
     /// Default and largest `limit` of the recordings list.
     static let listLimit = (default: 500, max: 5000)
 
-    /// Newest first; `camera`, `day` (YYYY-MM-DD) and `kind` (segment|event) filter, `limit` caps the count;
+    /// Newest first; `camera`, `day` (YYYY-MM-DD), `kind` (segment|event) and `reason` (of event clips) filter, `limit` caps the count;
     /// `before` (the `next` of the page before) or `offset` pages. New files arrive at the front, so a
     /// cursor returns every file once while recording goes on.
     private func list(_ request: Request) throws -> Response {
         guard let access else { return noRecording() }
-        let query = try StrictQuery(request, allowed: ["camera", "day", "kind", "limit", "before", "offset"])
+        let query = try StrictQuery(request, allowed: ["camera", "day", "kind", "reason", "limit", "before", "offset"])
         let camera = query["camera"]
         let day = try query.day("day")
         let kind = query["kind"]
@@ -196,9 +198,11 @@ struct RecordingRoutes: Sendable {
         let files = RecordingsTree.files(under: access.root)
         let markers = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }.map(\.relative))
         func name(_ f: RecordingFile) -> String { f.isPartial ? String(f.relative.dropLast(5)) : f.relative }
+        let reason = query["reason"]
         let matching = files.filter { f in
             (f.isVideo || f.isPartial) && (camera == nil || f.camera == camera) && (day == nil || f.day == day)
                 && (kind == nil || (kind == "event") == f.isEvent)
+                && (reason == nil || (f.isEvent && access.facts.facts(of: f)?.reason == reason))
         }
         let ordered = matching.sorted { ($0.modified, name($0)) > ($1.modified, name($1)) }
             .filter { f in cursor.map { (f.modified, name(f)) < ($0.modified, $0.path) } ?? true }
@@ -209,7 +213,7 @@ struct RecordingRoutes: Sendable {
             return Listed(path: name(f), camera: f.camera, day: f.day,
                    kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, modified: f.modified,
                    protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial,
-                   signature: scanned?.signature)
+                   signature: scanned?.signature, reason: f.isEvent ? scanned?.reason : nil)
         }
         struct Answer: Codable {
             var root: String; var disk: DiskUsage?; var total: Int; var days: [String]; var next: String?; var recordings: [Listed]
@@ -271,7 +275,7 @@ struct RecordingRoutes: Sendable {
 /// Seconds of video, codec and signature check per file, read once per version of the file (size and time), bounded.
 final class RecordingFactsCache: Sendable {
     /// What the list shows of a file.
-    typealias Facts = (seconds: Double, codec: VideoCodec, signature: SignatureVerdict)
+    typealias Facts = (seconds: Double, codec: VideoCodec, signature: SignatureVerdict, reason: String?)
     private struct Entry { var size: Int; var modified: Int; var facts: Facts? }
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity = 20_000
@@ -287,7 +291,7 @@ final class RecordingFactsCache: Sendable {
         if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.facts }
         let facts = (try? MP4Reader.scan(path: file.path)).map { scan -> Facts in
             let signature = SignatureVerifier.verify(scan: scan, path: file.path, expected: expected, readSamples: false).verdict
-            return ((scan.duration * 10).rounded() / 10, scan.codec, signature)
+            return ((scan.duration * 10).rounded() / 10, scan.codec, signature, scan.comment)
         }
         entries.withLock { table in
             if table.count >= capacity { table.removeAll() }

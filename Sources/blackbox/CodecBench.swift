@@ -43,7 +43,7 @@ enum CodecBench {
             let time = CaptureTime(monotonicNanos: mono, wallSeconds: 1_764_000_000 + count / fps, wallNanos: 0)
             let raw = RawFrame(format: .yuv420, width: w, height: h, planes: planes, sequence: UInt64(count), time: time, storage: NoStorage())
             var t = threadCPUSeconds()
-            if motion.analyse(MotionAnalyser.grey(planes[0], width: MotionSettings().width), seconds: Double(mono) / 1e9).active { motionActive += 1 }
+            if motion.analyse(MotionAnalyser.grey(planes[0], width: MotionSettings().width), width: min(MotionSettings().width, planes[0].width), seconds: Double(mono) / 1e9).active { motionActive += 1 }
             motionCPU += threadCPUSeconds() - t
             t = threadCPUSeconds()
             let jpegFrame = try jpeg.encode(raw, quality: quality) { EncodedFrame(jpeg: $0, sequence: UInt64(count), time: time, width: w, height: h, encodeNanos: 0) }

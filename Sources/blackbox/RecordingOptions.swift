@@ -83,9 +83,8 @@ struct RecordingOptions: ParsableArguments {
         guard let mode = RecordingMode(rawValue: modeName) else {
             throw ValidationError("--record-mode '\(modeName)' is not known; allowed: \(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        c.mode = mode
-        // Only continuous mode writes segments; the others record event clips alone.
-        if mode != .continuous { c.enabled = false }
+        // `enabled = false` / `--no-record` is the off mode (event clips still work): cameras start in the mode.
+        c.mode = c.enabled || mode != .continuous ? mode : .off
         guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {

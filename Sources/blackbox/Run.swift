@@ -162,6 +162,8 @@ struct Run: AsyncParsableCommand {
                     if let v = o.overlay { configs[i].overlay = v }
                     if let w = o.workers { configs[i].workers = w }
                     if let c = o.codec { configs[i].codec = VideoCodec(rawValue: c) }
+                    if let m = o.mode { configs[i].recordMode = RecordingMode(rawValue: m) }
+                    if let m = o.motion { configs[i].motion = m }
                     try configs[i].validate()
                 }
             }

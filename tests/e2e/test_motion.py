@@ -4,6 +4,7 @@ import json
 import pathlib
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -25,6 +26,90 @@ def y4m(tmp_path, name, filters, seconds):
 def motion_status(d):
     with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
         return json.loads(r.read())["cameras"][0]
+
+
+def get_json(d, path, body=None):
+    request = urllib.request.Request(d.base + path, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "X-Requested-With": "blackbox"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def zone_config(tmp_path, clip, zone):
+    config = tmp_path / "zones.toml"
+    config.write_text(f"""
+[recording]
+codec = "h264"
+event_pre_seconds = 1
+event_post_seconds = 2
+
+[[camera]]
+id = "front"
+source = "file:{clip}"
+mode = "motion"
+
+[[camera.motion.zone]]
+kind = "{zone[0]}"
+rect = {json.dumps(zone[1])}
+""")
+    return config
+
+
+@pytest.mark.parametrize("zone,moves", [
+    # The walkers cross the square below the top fifth of the picture (the top is buildings).
+    (("exclude", [0, 0.2, 1, 0.8]), False),
+    # An include zone over the middle of the square, where most of them walk.
+    (("include", [0.25, 0.3, 0.7, 0.35]), True),
+])
+def test_an_exclude_zone_over_the_walkers_suppresses_their_events(tmp_path, zone, moves):
+    clip = y4m(tmp_path, "street", "null", 30)
+    d = Daemon("--config", str(zone_config(tmp_path, clip, zone)), recordings=tmp_path / "rec")
+    try:
+        zones = get_json(d, "/api/cameras")["cameras"][0]["motion"]["zones"]
+        assert [z["kind"] for z in zones] == [zone[0]] and len(zones[0]["points"]) == 4, zones
+        if moves:
+            wait_for(lambda: motion_status(d)["motion"]["events"] >= 1, 25, "a motion event in the include zone")
+            wait_for(lambda: list((tmp_path / "rec" / "events").rglob("*.mp4*")), 15, "the motion clip on disk")
+        else:
+            # 24 s of the clip analysed (every 2nd frame at 10 fps): people walk all through it.
+            wait_for(lambda: motion_status(d)["motion"]["analysed"] >= 120, 40, "24 s of analysed frames")
+            motion = motion_status(d)["motion"]
+            assert motion["events"] == 0, motion
+    finally:
+        assert d.stop() == 0
+    assert bool(list((tmp_path / "rec" / "events").rglob("*.mp4*"))) == moves
+
+
+def test_the_mode_switches_from_the_api_and_is_kept_across_restarts(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@10", "--segment-seconds", "30", recordings=tmp_path / "rec")
+    try:
+        wait_for(lambda: motion_status(d)["recording"].get("currentFile"), 10, "a segment being written")
+        assert get_json(d, "/api/cameras")["cameras"][0]["settings"]["mode"] == "continuous"
+        answer = get_json(d, "/api/cameras/front/settings", {"mode": "motion"})
+        assert answer["settings"]["mode"] == "motion" and answer["modes"] == ["continuous", "motion", "off"]
+        # The segment being written ends at once: motion mode writes clips only.
+        wait_for(lambda: motion_status(d)["recording"].get("currentFile") is None, 5, "the segment to end")
+        status = motion_status(d)
+        assert status["recordMode"] == "motion" and status["recording"]["enabled"] is False
+        try:
+            get_json(d, "/api/cameras/front/settings", {"mode": "parking"})
+            raise AssertionError("accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 400 and "allowed: continuous, motion, off" in json.loads(e.read())["detail"]
+        # Stop and start (the live view's button) go to off and back to the mode that recorded.
+        get_json(d, "/api/recording/stop", {"camera": "front"})
+        assert motion_status(d)["recordMode"] == "off"
+        get_json(d, "/api/recording/start", {"camera": "front"})
+        assert motion_status(d)["recordMode"] == "motion"
+    finally:
+        assert d.stop() == 0
+    d = Daemon("--camera", "front=testpattern:320x240@10", recordings=tmp_path / "rec")
+    try:
+        assert motion_status(d)["recordMode"] == "motion", "the mode chosen in the API was not kept"
+        get_json(d, "/api/cameras/front/settings", {"mode": "continuous"})
+        wait_for(lambda: motion_status(d)["recording"].get("currentFile"), 10, "segments again")
+    finally:
+        assert d.stop() == 0
 
 
 def test_continuous_mode_reports_motion_without_writing_clips(tmp_path):
@@ -102,6 +187,14 @@ def test_motion_mode_records_only_event_clips_each_with_its_pre_roll(tmp_path):
         # Pre-roll (2 s, from the keyframe before it) plus at least the post-roll.
         assert float(info["duration"]) >= 2 + 2 - 0.5, (path.name, info)
         assert info.get("tags", {}).get("comment") == "motion", info
+    # The recordings list marks them and filters by the reason.
+    d = Daemon("--camera", "front=testpattern:320x240@5", "--record-mode", "off", recordings=tmp_path / "rec")
+    try:
+        listed = get_json(d, "/api/recordings?kind=event&reason=motion")["recordings"]
+        assert len(listed) == len(finished(tmp_path / "rec", "events")) and all(r["reason"] == "motion" for r in listed), listed
+        assert get_json(d, "/api/recordings?reason=api")["recordings"] == []
+    finally:
+        assert d.stop() == 0
 
 
 def test_bad_motion_settings_and_modes_name_what_is_allowed(tmp_path):
@@ -111,3 +204,14 @@ def test_bad_motion_settings_and_modes_name_what_is_allowed(tmp_path):
     config.write_text("[motion]\nnoise = 0\n")
     r = subprocess.run([BINARY, "run", "--port", "0", "--config", str(config), "--recordings", str(tmp_path)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "motion noise 0 is out of range; allowed: 1 to 255" in r.stderr, r.stderr
+    for text, message in [
+        ('[[motion.zone]]\nkind = "exclude"\nrect = [0, 0, 2, 1]\n', "is outside the picture; allowed: x and y from 0 to 1"),
+        ('[[motion.zone]]\nkind = "ignore"\nrect = [0, 0, 1, 1]\n', '[motion.zone] kind = "ignore": not allowed; allowed: include, exclude'),
+        ('[[motion.zone]]\nkind = "include"\nrect = [0, 0, 1]\n', "must be four numbers: [x, y, width, height]"),
+        ('[[motion.zone]]\nkind = "include"\npoints = [[0, 0], [1, 0]]\n', "has 2 corners; allowed: 3 to 64"),
+        ('[[camera]]\nid = "front"\nmode = "parking"\n', '[[camera]] mode = "parking": not allowed; allowed: continuous, motion, off'),
+        ('[[camera]]\nid = "front"\n[camera.motion]\nnoise = 300\n', "motion noise 300 is out of range; allowed: 1 to 255"),
+    ]:
+        config.write_text(text)
+        r = subprocess.run([BINARY, "run", "--port", "0", "--config", str(config), "--recordings", str(tmp_path)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and message in r.stderr, (text, r.stderr)

@@ -159,7 +159,7 @@ def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
         return None
 
     row = wait(browser, listed, timeout=20, message=f"event clip {clip} never listed as finished")
-    assert row.find_element(By.CSS_SELECTOR, ".tag.event").text == "event"
+    assert row.find_element(By.CSS_SELECTOR, ".tag.event").text == "event: button"
     shot(browser, "05-event-listed")
     # Protect it, see the mark, and unprotect it again.
     row.find_element(By.CSS_SELECTOR, "button.protect").click()
@@ -316,6 +316,42 @@ def test_plays_an_h264_recording_in_a_video_element_and_seeks(tmp_path):
             raise AssertionError("replay of an H.264 recording was accepted")
         except urllib.error.HTTPError as e:
             assert e.code == 409 and b"<video>" in e.read()
+    finally:
+        driver.quit()
+        assert d.stop() == 0
+
+
+def test_motion_zone_over_the_live_view_motion_badge_mode_switch_and_motion_filter(tmp_path):
+    from test_motion import y4m, zone_config
+    clip = y4m(tmp_path, "street", "null", 30)
+    config = zone_config(tmp_path, clip, ("include", [0.25, 0.3, 0.7, 0.35]))
+    d = Daemon("--config", str(config), recordings=tmp_path / "rec")
+    driver = chromium()
+    try:
+        log_in(driver, d)
+        front = wait(driver, lambda drv: card(drv, "front"))
+        # The include zone is drawn over the picture, in the picture's own coordinates (768x576).
+        wait(driver, lambda drv: front.find_elements(By.CSS_SELECTOR, "svg.zones polygon.include")
+             and front.find_element(By.CSS_SELECTOR, "svg.zones").get_dom_attribute("viewBox") == "0 0 768 576", message="no zone drawn")
+        polygon = front.find_element(By.CSS_SELECTOR, "svg.zones polygon.include")
+        first = [float(v) for v in polygon.get_dom_attribute("points").split()[0].split(",")]
+        assert abs(first[0] - 0.25 * 768) < 0.01 and abs(first[1] - 0.3 * 576) < 0.01, first
+        # The walkers raise the motion badge; the mode select shows motion mode.
+        wait(driver, lambda drv: front.find_element(By.CSS_SELECTOR, ".motion-badge").is_displayed(), timeout=25, message="no motion badge")
+        assert front.get_attribute("data-motion") == "motion"
+        mode = Select(front.find_element(By.CSS_SELECTOR, "select.mode"))
+        assert mode.first_selected_option.get_attribute("value") == "motion"
+        shot(driver, "20-motion-zone-and-badge")
+        mode.select_by_value("continuous")
+        wait(driver, lambda drv: api(d, "/api/status")["cameras"][0]["recordMode"] == "continuous", message="the mode did not change")
+        wait(driver, lambda drv: front.get_attribute("data-recording") == "recording", message="the UI does not show recording")
+        # The recordings list filters motion clips (the clip motion started before the switch).
+        driver.find_element(By.CSS_SELECTOR, 'nav a[href="#recordings"]').click()
+        Select(driver.find_element(By.ID, "rec-kind")).select_by_value("motion")
+        rows = wait(driver, lambda drv: drv.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=event]"), message="no motion clip listed")
+        assert all(r.find_elements(By.CSS_SELECTOR, ".tag.motion") for r in rows)
+        assert not driver.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=segment]")
+        shot(driver, "21-motion-clips")
     finally:
         driver.quit()
         assert d.stop() == 0

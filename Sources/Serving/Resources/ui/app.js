@@ -92,7 +92,21 @@ function makeCard(camera) {
   const card = {
     id: camera.id, root, img: $(".live", root), badge: $(".badge", root), msg: $(".msg", root),
     recToggle: $(".rec-toggle", root), recState: $(".rec-state", root), retry: null,
+    mode: $(".mode", root), motionBadge: $(".motion-badge", root), zones: $(".zones", root), zonesDrawn: "",
   };
+  card.mode.addEventListener("change", async () => {
+    card.mode.disabled = true;
+    try {
+      await api(`/api/cameras/${encodeURIComponent(camera.id)}/settings`, { method: "POST", body: { mode: card.mode.value } });
+      showMessage(card.msg, { continuous: "Recording every second.", motion: "Recording only when something moves.", off: "Recording off." }[card.mode.value]);
+      await refreshStatus();
+    } catch (e) {
+      showMessage(card.msg, e.message, true);
+    } finally {
+      card.mode.disabled = false;
+    }
+  });
+  loadZones(card);
   $(".name", root).textContent = camera.id;
   card.img.alt = `live view of camera ${camera.id}`;
   card.img.addEventListener("error", () => reconnectLive(card));
@@ -127,6 +141,33 @@ function makeCard(camera) {
   return card;
 }
 
+/** Draws the camera's motion zones over its live picture (include: green, exclude: shaded red), once its size is known. */
+async function loadZones(card) {
+  try {
+    const answer = await api("/api/cameras");
+    card.zoneList = (answer.cameras.find((c) => c.id === card.id) || {}).motion?.zones || [];
+  } catch (e) {
+    card.zoneList = [];
+  }
+}
+
+function drawZones(card, width, height) {
+  const key = `${width}x${height}:${JSON.stringify(card.zoneList || [])}`;
+  if (!card.zoneList || card.zonesDrawn === key) return;
+  card.zonesDrawn = key;
+  card.zones.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const ns = "http://www.w3.org/2000/svg";
+  card.zones.replaceChildren(...card.zoneList.map((zone) => {
+    const polygon = document.createElementNS(ns, "polygon");
+    polygon.setAttribute("class", zone.kind);
+    polygon.setAttribute("points", zone.points.map((p) => `${p.x * width},${p.y * height}`).join(" "));
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${zone.kind} zone`;
+    polygon.append(title);
+    return polygon;
+  }));
+}
+
 function updateCard(card, camera, seconds) {
   const before = previous && previous.cameras.find((c) => c.id === camera.id);
   if (before && seconds > 0) {
@@ -147,18 +188,27 @@ function updateCard(card, camera, seconds) {
   else if (!card.retry) setBadge(card, "LIVE", true);
   card.root.title = camera.stateReason || "";
 
+  drawZones(card, camera.width, camera.height);
+  const moving = camera.motion?.state === "motion";
+  card.motionBadge.hidden = !moving;
+  card.root.dataset.motion = camera.motion ? camera.motion.state : "";
+  card.motionBadge.title = camera.motion ? `${camera.motion.score.toFixed(1)} % of the picture changed` : "";
   const rec = camera.recording;
+  card.mode.parentElement.hidden = !rec;
+  if (rec && camera.recordMode && document.activeElement !== card.mode) card.mode.value = camera.recordMode;
   if (!rec) {
     card.recToggle.hidden = true;
     card.recState.textContent = "not recording (no recordings folder)";
     return;
   }
-  const recording = rec.enabled;
+  const recording = camera.recordMode ? camera.recordMode !== "off" : rec.enabled;
   card.recToggle.textContent = recording ? "Stop recording" : "Start recording";
   card.recToggle.dataset.action = recording ? "stop" : "start";
   card.recToggle.classList.toggle("recording", recording);
-  card.recState.classList.toggle("on", rec.state === "recording");
-  card.recState.textContent = rec.state === "recording" ? "● REC" : rec.state === "error" ? `error: ${rec.lastError}` : "stopped";
+  const clips = rec.activeEvents > 0 ? " ● CLIP" : "";
+  card.recState.textContent = rec.state === "recording" ? "● REC" + clips : rec.state === "error" ? `error: ${rec.lastError}`
+    : camera.recordMode === "motion" ? (clips ? "● CLIP (motion)" : "waiting for motion") : clips ? clips.trim() : "stopped";
+  card.recState.classList.toggle("on", rec.state === "recording" || rec.activeEvents > 0);
   card.root.dataset.recording = rec.state;
 }
 
@@ -275,7 +325,7 @@ function recordingRow(recording) {
   const kind = document.createElement("td");
   kind.textContent = recording.kind === "event" ? "" : "segment";
   const tags = [];
-  if (recording.kind === "event") tags.push(["event", "event"]);
+  if (recording.kind === "event") tags.push(recording.reason === "motion" ? ["motion", "motion"] : ["event", recording.reason ? `event: ${recording.reason}` : "event"]);
   if (recording.protected) tags.push(["protected", "protected"]);
   if (recording.writing) tags.push(["writing", "recording…"]);
   // The signature mark: links and signatures checked by the list; "Verify" re-hashes every sample.
@@ -355,6 +405,8 @@ async function loadRecordings(more = false) {
     const value = $(id).value;
     if (value) query.set(name, value);
   }
+  // "motion clips" is the event clips written for motion.
+  if (query.get("kind") === "motion") { query.set("kind", "event"); query.set("reason", "motion"); }
   let answer;
   try {
     answer = await api(`/api/recordings?${query}`);
@@ -421,6 +473,9 @@ function settingsForm(camera) {
   overlay.checked = camera.settings.overlay;
   const codec = $(".codec", root);
   codec.value = camera.settings.codec;
+  const mode = $(".mode", root);
+  mode.parentElement.hidden = !camera.settings.mode;
+  if (camera.settings.mode) mode.value = camera.settings.mode;
   $(".note", root).hidden = camera.choices.reencodes;
   root.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -431,10 +486,12 @@ function settingsForm(camera) {
     try {
       const answer = await api(`/api/cameras/${encodeURIComponent(camera.id)}/settings`, {
         method: "POST",
-        body: { width, height, fps: Number(root.fps.value), quality: Number(quality.value), overlay: overlay.checked, codec: codec.value },
+        body: { width, height, fps: Number(root.fps.value), quality: Number(quality.value), overlay: overlay.checked, codec: codec.value,
+                ...(camera.settings.mode ? { mode: mode.value } : {}) },
       });
       const s = answer.settings;
-      showMessage(msg, `Applied: ${s.width}×${s.height} at ${s.fps} fps, quality ${s.quality}, overlay ${s.overlay ? "on" : "off"}, recording ${s.codec}.`);
+      showMessage(msg, `Applied: ${s.width}×${s.height} at ${s.fps} fps, quality ${s.quality}, overlay ${s.overlay ? "on" : "off"}, recording ${s.codec}` +
+                       (s.mode ? `, mode ${s.mode}.` : "."));
     } catch (e) {
       showMessage(msg, e.message, true);
     } finally {
