@@ -59,6 +59,7 @@ let package = Package(
             ]
         ),
         .target(name: "Analysis", dependencies: ["Frames", "Encoding"]),
+        .target(name: "Hooks", dependencies: ["Frames", "Recording", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Cameras",
             dependencies: [
@@ -70,7 +71,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,7 +92,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -107,6 +108,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
+                "Hooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks"]
         ),
     ],
     swiftLanguageModes: [.v6]

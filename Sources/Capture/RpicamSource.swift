@@ -88,10 +88,12 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             let before = stats.captured.load(ordering: .relaxed)
             var reason: String
             do {
-                let child = try Subprocess(arguments, logger: logger)
+                let child = try ChildProcess(arguments)
                 let errors = DedicatedThread(name: "rpicam-err") { [self] in readErrors(child.stderr) }
                 reason = read(child, sink: sink)
-                child.terminate()
+                if child.terminate() {
+                    logger.warning("rpicam-vid ignored SIGTERM for 2 s; killed it", metadata: ["pid": "\(child.pid)"])
+                }
                 errors.join()
                 child.closeOutput()
             } catch {
@@ -110,7 +112,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     }
 
     /// Reads frames until the child ends, stalls or the source stops; returns why it ended.
-    private func read(_ child: Subprocess, sink: @Sendable (RawFrame) -> Void) -> String {
+    private func read(_ child: ChildProcess, sink: @Sendable (RawFrame) -> Void) -> String {
         let frameBytes = BufferPool.Buffer.byteCount(format: .yuv420, width: geometry.width, height: geometry.height)
         // Bounded staging: a frame, or for MJPEG up to two uncompressed frames' worth before resync.
         let capacity = codec == .yuv420 ? frameBytes : frameBytes * 2
@@ -216,100 +218,5 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             tail.append(text)
             if tail.count > 20 { tail.removeFirst(tail.count - 20) }
         }
-    }
-}
-
-/// A child process in its own process group, with its stdout and stderr piped to us.
-final class Subprocess: @unchecked Sendable {
-    let pid: pid_t
-    let stdout: Int32
-    let stderr: Int32
-    private let logger: Logger
-    private var status: Int32?
-
-    /// Starts `arguments[0]` (searched on PATH) with default signal dispositions and stdin from /dev/null.
-    init(_ arguments: [String], logger: Logger) throws(CaptureError) {
-        self.logger = logger
-        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
-        guard blackbox_pipe_cloexec(&out) == 0 else { throw CaptureError.system(errno, "pipe", arguments[0]) }
-        guard blackbox_pipe_cloexec(&err) == 0 else {
-            close(out[0]); close(out[1])
-            throw CaptureError.system(errno, "pipe", arguments[0])
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // Its own process group (so the whole group can be signalled), default handlers (the daemon
-        // ignores SIGTERM/SIGINT to handle them itself, which a child would inherit) and no blocked signals.
-        var defaults = sigset_t(), empty = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var child: pid_t = 0
-        let rc = posix_spawnp(&child, arguments[0], &actions, &attr, &argv, environ)
-        close(out[1])
-        close(err[1])
-        guard rc == 0 else {
-            close(out[0]); close(err[0])
-            throw CaptureError.system(rc, "start", arguments[0])
-        }
-        pid = child
-        stdout = out[0]
-        stderr = err[0]
-    }
-
-    /// Why the child ended, if it has (reaps it).
-    func exitDescription() -> String? {
-        if status == nil {
-            var s: Int32 = 0
-            if waitpid(pid, &s, WNOHANG) == pid { status = s }
-        }
-        guard let s = status else { return nil }
-        let signal = s & 0x7F
-        return signal == 0 ? "rpicam-vid exited with status \((s >> 8) & 0xFF)" : "rpicam-vid was killed by signal \(signal)"
-    }
-
-    /// SIGTERM to the process group, SIGKILL after 2 s, then reaps the child and every member of its group.
-    func terminate() {
-        close(stdout)  // a child blocked writing to us gets EPIPE at once
-        if status == nil {
-            kill(-pid, SIGTERM)
-            let deadline = MonotonicClock.nanos() + 2_000_000_000
-            while exitDescription() == nil && MonotonicClock.nanos() < deadline { sleepNanos(5_000_000) }
-            if status == nil {
-                logger.warning("rpicam-vid ignored SIGTERM for 2 s; killing it", metadata: ["pid": "\(pid)"])
-                kill(-pid, SIGKILL)
-                var s: Int32 = 0
-                while waitpid(pid, &s, 0) == -1 && errno == EINTR {}
-                status = s
-            }
-        }
-        // Grandchildren left in the group are killed too, and reaped: as subreaper we inherit them.
-        kill(-pid, SIGKILL)
-        let deadline = MonotonicClock.nanos() + 1_000_000_000
-        while MonotonicClock.nanos() < deadline {
-            var s: Int32 = 0
-            let r = waitpid(-pid, &s, WNOHANG)
-            if r > 0 { continue }
-            if r == -1 && errno == ECHILD { break }  // nothing of the group left
-            sleepNanos(2_000_000)
-        }
-    }
-
-    /// Closes our end of stderr (after its reader has seen EOF).
-    func closeOutput() {
-        close(stderr)
     }
 }

@@ -141,12 +141,6 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     }
 }
 
-func sleepNanos(_ nanos: UInt64) {
-    var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&ts, &remaining) == -1 && errno == EINTR { ts = remaining }
-}
-
 /// Faults the real parts cannot produce on demand, for tests of the daemon's supervision only.
 /// Set with `BLACKBOX_FAULT_INJECT`; never set in normal use.
 public enum FaultInjection {

@@ -4,6 +4,7 @@ import Encoding
 import Capture
 import Foundation
 import Frames
+import Hooks
 import Recording
 import TOMLKit
 
@@ -46,6 +47,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var recordMode: String?
     /// `[motion]`: the motion detector of every camera.
     public var motion: MotionSettings?
+    /// `[hooks]`: commands run for finished recordings.
+    public var hooks: HookSettings?
     public var codec: String?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
@@ -99,6 +102,7 @@ public enum ConfigLoader {
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
                       "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string, "mode": .string],
         "motion": motionFields,
+        "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table],
     ]
@@ -168,6 +172,19 @@ public enum ConfigLoader {
                 out.authFile = v["file"] as? String
             case "log":
                 out.logLevel = v["level"] as? String
+            case "hooks":
+                var h = HookSettings()
+                h.onEventClip = v["on_event_clip"] as? [String]
+                h.onSegmentComplete = v["on_segment_complete"] as? [String]
+                if let x = v["timeout_seconds"] as? Double { h.timeoutSeconds = x }
+                if let x = v["max_running"] as? Int { h.maxRunning = x }
+                if let x = v["queue"] as? Int { h.queueLength = x }
+                do {
+                    try h.validate()
+                } catch {
+                    throw fail("hooks", "", "", error.description)
+                }
+                out.hooks = h
             case "motion":
                 out.motion = try motionSettings(table, v, over: MotionSettings(), name: "motion", index: nil, fail: fail)
             case "capture":

@@ -137,6 +137,8 @@ public final class Recorder: Sendable {
     private let subscription: Mutex<FrameSubscription?> = Mutex(nil)
     /// Turns of the writer loop (at least 4 a second while it is alive): the watchdog's sign of life.
     public let heartbeat = Atomic<UInt64>(0)
+    /// Every segment and event clip finished, on the writer's thread (observers hand it on at once).
+    public let finished = Observers<FinishedRecording>()
 
     /// An event clip asked for or being written: events while it is open move its end.
     private struct ClipPlan {
@@ -273,6 +275,8 @@ public final class Recorder: Sendable {
         /// Path below the root, as in the ticket.
         let relative: String
         var endMono: UInt64
+        /// Why it was started.
+        let reason: String
     }
 
     private func run() {
@@ -336,12 +340,20 @@ public final class Recorder: Sendable {
             if error.isNoSpace { retention.enforce() }
         }
 
+        func announce(_ file: MP4File, path: String, kind: RecordingKind, reason: String?) {
+            let start = file.startTime
+            finished.publish(FinishedRecording(camera: camera, kind: kind, path: path, relative: String(path.dropFirst(config.root.count + 1)),
+                                               reason: reason, startEpoch: Double(start.wallSeconds) + Double(start.wallNanos) / 1e9,
+                                               seconds: file.seconds, bytes: file.bytesWritten))
+        }
+
         func finishSegment() {
             guard let s = segment else { return }
             segment = nil
             do {
                 let path = try s.finish()
                 update { $0.segments += 1; $0.currentFile = nil }
+                announce(s, path: path, kind: .segment, reason: nil)
                 logger.debug("segment finished", metadata: ["file": "\(path)", "seconds": "\(s.seconds)"])
             } catch {
                 fail(error, "finishing \(s.partPath)", cut: s)
@@ -397,7 +409,7 @@ public final class Recorder: Sendable {
                                        chain: key.map { FragmentChain(id: Self.clipChainID(camera: camera, file: plan.file), key: $0) },
                                        beforeWrite: makeRoom)
                 for f in preRoll { try file.append(f) }
-                events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono))
+                events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono, reason: plan.reason.isEmpty ? "event" : plan.reason))
                 logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
             } catch {
                 state.withLock { s in if s.clip?.file == plan.file { s.clip = nil } }
@@ -433,6 +445,7 @@ public final class Recorder: Sendable {
                     }
                     let path = try event.file.finish()
                     update { $0.events += 1 }
+                    announce(event.file, path: path, kind: .event, reason: event.reason)
                     logger.info("event clip saved", metadata: ["file": "\(path)", "seconds": "\(event.file.seconds)"])
                     let share = retention.eventQuotaBytes()
                     if event.file.bytesWritten > share {

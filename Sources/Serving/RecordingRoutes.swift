@@ -2,6 +2,7 @@ import Cameras
 import Encoding
 import Evidence
 import Foundation
+import Hooks
 import Hummingbird
 import NIOPosix
 import Recording
@@ -21,10 +22,13 @@ public struct RecordingsAccess: Sendable {
     let facts: RecordingFactsCache
     /// Which recordings cover which time (the timeline, playback and export).
     public let index: RecordingIndex
+    /// Commands run for finished recordings (nil: none configured).
+    public let hooks: HookRunner?
 
     /// Creates the access description.
-    public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil) {
+    public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil, hooks: HookRunner? = nil) {
         self.publicKey = publicKey
+        self.hooks = hooks
         facts = RecordingFactsCache(expected: publicKey)
         index = RecordingIndex(root: root)
         self.root = root

@@ -3,6 +3,7 @@ import Encoding
 import FrameBus
 import Foundation
 import HTTPTypes
+import Hooks
 import Hummingbird
 import Recording
 import Supervision
@@ -110,6 +111,8 @@ struct Routes: Sendable {
         var cameras: [CameraStatus]
         var recordingsRoot: String?
         var disk: DiskUsage?
+        /// Commands run for finished recordings (absent when none are configured).
+        var hooks: HookStatus?
         var system: SystemLoad.Reading
         var connections: ConnectionRegistry.Snapshot
     }
@@ -117,7 +120,7 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?.status(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -5,6 +5,7 @@ import ConfigFile
 import Capture
 import Encoding
 import Foundation
+import Hooks
 import Logging
 import Recording
 import NIOCore
@@ -88,6 +89,8 @@ struct Run: AsyncParsableCommand {
         var trustedProxies: [String]
         /// `[motion]`, for every camera.
         var motion: MotionSettings
+        /// `[hooks]`.
+        var hooks: HookSettings
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -135,7 +138,8 @@ struct Run: AsyncParsableCommand {
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
-                        limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings())
+                        limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
+                        hooks: file.hooks ?? HookSettings())
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -199,6 +203,10 @@ struct Run: AsyncParsableCommand {
             "reserved": "\(ConnectionLimits.descriptorReserve)"])
         var setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
         setup?.motion = settings.motion
+        // Hooks stop last (after the cameras: defers run in reverse), so that no recorder offers to a stopped runner.
+        let hooks = settings.hooks.isEmpty || setup == nil ? nil
+            : HookRunner(settings: settings.hooks, root: settings.recording.root, logger: logger)
+        defer { hooks?.stop() }
         let credentials = try Passwd.credentials(settings.auth, logger: logger)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
@@ -214,13 +222,16 @@ struct Run: AsyncParsableCommand {
         var cameras: [Camera] = []
         defer { for camera in cameras { camera.stop() } }
         for config in settings.cameras {
-            cameras.append(try Self.startCamera(config, saved: saved[config.id], recording: setup, capture: capture, logger: logger))
+            let camera = try Self.startCamera(config, saved: saved[config.id], recording: setup, capture: capture, logger: logger)
+            if let hooks { camera.recorder?.finished.add { hooks.finished($0) } }
+            cameras.append(camera)
         }
         let running = cameras
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let ids = running.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
-        let access = setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered, publicKey: $0.key?.publicKey) }
+        let access = setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered, publicKey: $0.key?.publicKey,
+                                                hooks: hooks) }
         // The recordings index is kept for the next start (it rebuilds itself from the files anyway).
         defer { access?.index.save() }
         let app = HTTPServer.application(cameras: running, recordings: access,
