@@ -33,6 +33,11 @@ let package = Package(
             pkgConfig: "x264",
             providers: [.apt(["libx264-dev"])]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
         .target(name: "CShims"),
         .target(name: "Frames", dependencies: ["CShims"]),
         .target(name: "Capture", dependencies: ["Frames", "CShims", .product(name: "Logging", package: "swift-log")]),
@@ -59,6 +64,13 @@ let package = Package(
             ]
         ),
         .target(name: "Analysis", dependencies: ["Frames", "Encoding"]),
+        .target(
+            name: "MQTT",
+            dependencies: [
+                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "Analysis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "Hooks", dependencies: ["Frames", "Recording", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Cameras",
@@ -71,7 +83,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks", "MQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,7 +104,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks", "MQTT",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -108,7 +120,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks",
+                "Hooks", "MQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT"]
         ),
     ],
     swiftLanguageModes: [.v6]

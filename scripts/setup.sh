@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
 
-packages=(libturbojpeg0-dev libx264-dev pkg-config)
+packages=(libturbojpeg0-dev libx264-dev libmosquitto-dev pkg-config)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).
     packages+=(ffmpeg qemu-system-x86 linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms busybox-static cpio kmod xz-utils v4l-utils)
     # The web UI is tested in Debian's headless Chromium, driven through chromedriver by Selenium.
     packages+=(chromium chromium-driver fonts-dejavu-core)
+    # MQTT is tested against a real Mosquitto broker that the tests start on a free port.
+    packages+=(mosquitto)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

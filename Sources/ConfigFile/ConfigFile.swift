@@ -5,6 +5,7 @@ import Capture
 import Foundation
 import Frames
 import Hooks
+import MQTT
 import Recording
 import TOMLKit
 
@@ -49,6 +50,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var motion: MotionSettings?
     /// `[hooks]`: commands run for finished recordings.
     public var hooks: HookSettings?
+    /// `[mqtt]`: the broker events go to.
+    public var mqtt: MQTTSettings?
     public var codec: String?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
@@ -102,6 +105,8 @@ public enum ConfigLoader {
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
                       "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string, "mode": .string],
         "motion": motionFields,
+        "mqtt": ["url": .string, "user": .string, "password": .string, "ca_file": .string, "topic_prefix": .string, "discovery_prefix": .string,
+                 "node_id": .string, "state_interval_seconds": .number],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table],
@@ -172,6 +177,22 @@ public enum ConfigLoader {
                 out.authFile = v["file"] as? String
             case "log":
                 out.logLevel = v["level"] as? String
+            case "mqtt":
+                guard let url = v["url"] as? String else { throw fail("mqtt", "url", "", "the broker is needed, e.g. url = \"mqtt://192.168.1.10:1883\"") }
+                var m = MQTTSettings(url: url, hostName: hostName())
+                m.user = v["user"] as? String
+                m.password = v["password"] as? String
+                m.caFile = v["ca_file"] as? String
+                if let x = v["topic_prefix"] as? String { m.topicPrefix = x }
+                if let x = v["discovery_prefix"] as? String { m.discoveryPrefix = x }
+                if let x = v["node_id"] as? String { m.nodeID = x }
+                if let x = v["state_interval_seconds"] as? Double { m.stateIntervalSeconds = x }
+                do {
+                    try m.validate()
+                } catch {
+                    throw fail("mqtt", "", "", error.description)
+                }
+                out.mqtt = m
             case "hooks":
                 var h = HookSettings()
                 h.onEventClip = v["on_event_clip"] as? [String]
@@ -389,6 +410,13 @@ struct LineIndex {
         lines.first { $0.table == table && $0.key == key && (index == nil || $0.index == index) }?.line
             ?? lines.first { $0.key == "[\(key)]" }?.line
     }
+}
+
+/// This machine's host name (the default MQTT node id).
+func hostName() -> String {
+    var name = [CChar](repeating: 0, count: 256)
+    guard gethostname(&name, name.count - 1) == 0 else { return "blackbox" }
+    return String(cString: name)
 }
 
 /// Whether `text` is a literal IPv4 or IPv6 address.

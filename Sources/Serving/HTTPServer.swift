@@ -2,15 +2,16 @@ import Cameras
 import Foundation
 import Hummingbird
 import Logging
+import MQTT
 
 /// Builds the daemon's HTTP application: live MJPEG, snapshots, the web UI and the JSON API, behind authentication.
 public enum HTTPServer {
     /// The application serving `cameras` on `host`:`port` (port 0 picks a free one);
     /// `onRunning` receives the port actually bound; `onSettingsChanged` runs after camera settings
-    /// or sources changed through the API (on a blocking-I/O thread).
+    /// or sources changed through the API (on a blocking-I/O thread); `mqtt` reports the MQTT connection in the status.
     public static func application(cameras: [Camera], recordings: RecordingsAccess? = nil, auth: AuthSettings, host: String, port: Int,
                                    connections: ConnectionRegistry = ConnectionRegistry(limits: ConnectionLimits()),
-                                   logger: Logger, onSettingsChanged: @escaping @Sendable () -> Void = {},
+                                   logger: Logger, mqtt: (@Sendable () -> MQTTStatus)? = nil, onSettingsChanged: @escaping @Sendable () -> Void = {},
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         // HEAD is answered wherever GET is, with the GET's headers and no body.
         let router = Router(context: BlackboxContext.self, options: .autoGenerateHeadEndpoints)
@@ -18,7 +19,7 @@ public enum HTTPServer {
         router.add(middleware: AuthMiddleware(auth: authenticator))
         LoginRoutes(auth: authenticator).register(on: router)
         UIAssets.register(on: router)
-        Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date()).register(on: router)
+        Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date(), mqtt: mqtt).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
         TimelineRoutes(cameras: cameras, access: recordings).register(on: router)

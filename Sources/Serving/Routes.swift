@@ -4,6 +4,7 @@ import FrameBus
 import Foundation
 import HTTPTypes
 import Hooks
+import MQTT
 import Hummingbird
 import Recording
 import Supervision
@@ -14,6 +15,7 @@ struct Routes: Sendable {
     let recordings: RecordingsAccess?
     let connections: ConnectionRegistry
     let startedAt: Date
+    let mqtt: (@Sendable () -> MQTTStatus)?
     let load = SystemLoad()
 
     func register(on router: Router<BlackboxContext>) {
@@ -113,6 +115,8 @@ struct Routes: Sendable {
         var disk: DiskUsage?
         /// Commands run for finished recordings (absent when none are configured).
         var hooks: HookStatus?
+        /// The MQTT connection (absent when no broker is configured).
+        var mqtt: MQTTStatus?
         var system: SystemLoad.Reading
         var connections: ConnectionRegistry.Snapshot
     }
@@ -120,7 +124,7 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               hooks: recordings?.hooks?.status(), system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?.status(), mqtt: mqtt?(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -6,6 +6,7 @@ import Capture
 import Encoding
 import Foundation
 import Hooks
+import MQTT
 import Logging
 import Recording
 import NIOCore
@@ -91,6 +92,8 @@ struct Run: AsyncParsableCommand {
         var motion: MotionSettings
         /// `[hooks]`.
         var hooks: HookSettings
+        /// `[mqtt]` (nil: no broker).
+        var mqtt: MQTTSettings?
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -139,7 +142,7 @@ struct Run: AsyncParsableCommand {
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
                         limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
-                        hooks: file.hooks ?? HookSettings())
+                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -234,9 +237,24 @@ struct Run: AsyncParsableCommand {
                                                 hooks: hooks) }
         // The recordings index is kept for the next start (it rebuilds itself from the files anyway).
         defer { access?.index.save() }
+        var mqtt: MQTTBridge?
+        if let mqttSettings = settings.mqtt {
+            do {
+                mqtt = try MQTTBridge(settings: mqttSettings, cameras: running, version: BlackboxVersion.string,
+                                      disk: { access?.retention.usage }, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
+                                      logger: logger)
+                try mqtt?.start()
+            } catch {
+                throw StartupError("MQTT: \(error)")
+            }
+        }
+        defer { mqtt?.stop() }
+        let bridge = mqtt
+        let mqttStatus: (@Sendable () -> MQTTStatus)? = bridge.map { b in { @Sendable in b.status() } }
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
+                                         mqtt: mqttStatus,
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

@@ -1,0 +1,85 @@
+import Foundation
+
+/// The topics of one recorder and the Home Assistant discovery messages that describe its cameras:
+/// per camera a motion `binary_sensor`, an `image` (snapshot at motion), a `button` (save an event clip),
+/// a recording `switch`, a record-mode `select` and `sensor`s (fps, disk used, temperature).
+public struct HomeAssistantDiscovery: Sendable {
+    /// `blackbox/<node>`.
+    public let base: String
+    /// Online / offline, retained; the will says offline.
+    public var availability: String { "\(base)/status" }
+    /// Disk and temperature, JSON.
+    public var nodeState: String { "\(base)/state" }
+    private let settings: MQTTSettings
+    private let version: String
+
+    /// Topics under `settings.topicPrefix/settings.nodeID`.
+    public init(settings: MQTTSettings, version: String) {
+        self.settings = settings
+        self.version = version
+        base = "\(settings.topicPrefix)/\(settings.nodeID)"
+    }
+
+    /// The topics of camera `id`.
+    public struct CameraTopics: Sendable {
+        /// ON / OFF, retained.
+        public let motion: String
+        /// The JPEG taken when motion starts, retained.
+        public let snapshot: String
+        /// Any payload saves an event clip.
+        public let event: String
+        /// ON / OFF (recording in the mode chosen, or off), retained.
+        public let recording: String
+        /// ON / OFF commands.
+        public let recordingSet: String
+        /// continuous / motion / off, retained.
+        public let mode: String
+        /// A mode as a command.
+        public let modeSet: String
+        /// fps and drops, JSON.
+        public let state: String
+    }
+
+    /// The topics of camera `id`.
+    public func topics(camera id: String) -> CameraTopics {
+        let c = "\(base)/\(id)"
+        return CameraTopics(motion: "\(c)/motion", snapshot: "\(c)/snapshot", event: "\(c)/event/press", recording: "\(c)/recording",
+                            recordingSet: "\(c)/recording/set", mode: "\(c)/mode", modeSet: "\(c)/mode/set", state: "\(c)/state")
+    }
+
+    /// Discovery messages for camera `id` (topic → JSON config, published retained); `modes` are the select's options.
+    public func messages(camera id: String, modes: [String]) -> [(topic: String, payload: String)] {
+        let t = topics(camera: id)
+        let object = "\(settings.nodeID)_\(MQTTSettings.sanitised(id))"
+        let device: [String: Any] = [
+            "identifiers": ["blackbox_\(object)"], "name": "Blackbox \(settings.nodeID) \(id)", "manufacturer": "Blackbox",
+            "model": "Blackbox camera recorder", "sw_version": version,
+        ]
+        func config(_ component: String, _ key: String, _ name: String, _ extra: [String: Any]) -> (String, String) {
+            var body: [String: Any] = [
+                "name": name, "unique_id": "blackbox_\(object)_\(key)", "object_id": "blackbox_\(object)_\(key)",
+                "availability_topic": availability, "payload_available": "online", "payload_not_available": "offline", "device": device,
+            ]
+            body.merge(extra) { $1 }
+            let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+            return ("\(settings.discoveryPrefix)/\(component)/\(object)_\(key)/config", String(decoding: data, as: UTF8.self))
+        }
+        var out = [
+            config("binary_sensor", "motion", "Motion", ["state_topic": t.motion, "device_class": "motion", "payload_on": "ON", "payload_off": "OFF"]),
+            config("image", "snapshot", "Snapshot", ["image_topic": t.snapshot, "content_type": "image/jpeg"]),
+            config("button", "event", "Save event clip", ["command_topic": t.event, "payload_press": "PRESS"]),
+            config("sensor", "fps", "Frame rate", ["state_topic": t.state, "value_template": "{{ value_json.fps }}", "unit_of_measurement": "fps",
+                                                   "state_class": "measurement"]),
+            config("sensor", "disk", "Disk used", ["state_topic": nodeState, "value_template": "{{ value_json.disk_used_percent }}",
+                                                   "unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:harddisk"]),
+            config("sensor", "temperature", "Temperature", ["state_topic": nodeState, "value_template": "{{ value_json.temperature }}",
+                                                            "unit_of_measurement": "°C", "device_class": "temperature", "state_class": "measurement"]),
+        ]
+        if !modes.isEmpty {
+            out.append(config("switch", "recording", "Recording", ["command_topic": t.recordingSet, "state_topic": t.recording,
+                                                                   "payload_on": "ON", "payload_off": "OFF"]))
+            out.append(config("select", "mode", "Record mode", ["command_topic": t.modeSet, "state_topic": t.mode, "options": modes]))
+        }
+        return out
+    }
+}

@@ -1,0 +1,169 @@
+import Cameras
+import Foundation
+import Frames
+import Logging
+import Recording
+import Supervision
+import Synchronization
+
+/// Carries a recorder's events to MQTT and its commands back: motion on/off with a snapshot, sensors every
+/// `stateIntervalSeconds`, Home Assistant discovery at every connection; the button, switch and select
+/// topics do what the matching HTTP API does (the broker authenticates who may publish them).
+/// Runs on its own thread behind a bounded queue: cameras only offer to it.
+public final class MQTTBridge: Sendable {
+    private enum Work: Sendable {
+        case connected
+        case motion(Int, Bool)
+        case command(String, [UInt8])
+    }
+
+    private let cameras: [Camera]
+    private let settings: MQTTSettings
+    private let discovery: HomeAssistantDiscovery
+    private let client: MQTTClient
+    private let queue = BoundedQueue<Work>(capacity: 256)
+    private let stopped = Atomic<Bool>(false)
+    private let thread = Mutex<DedicatedThread?>(nil)
+    private let disk: @Sendable () -> DiskUsage?
+    private let onModeChange: @Sendable () -> Void
+    private let logger: Logger
+    private let load = SystemLoad()
+
+    /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `onModeChange` keeps a mode chosen over MQTT across restarts.
+    public init(settings: MQTTSettings, cameras: [Camera], version: String, disk: @escaping @Sendable () -> DiskUsage?,
+                onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
+        self.settings = settings
+        self.cameras = cameras
+        self.disk = disk
+        self.onModeChange = onModeChange
+        self.logger = logger
+        let discovery = HomeAssistantDiscovery(settings: settings, version: version)
+        self.discovery = discovery
+        let queue = self.queue
+        client = try MQTTClient(settings: settings, clientID: "blackbox-\(settings.nodeID)", will: (discovery.availability, "offline"),
+                                onConnect: { _ = queue.offer(.connected) },
+                                onMessage: { topic, payload in _ = queue.offer(.command(topic, payload)) })
+        for (i, camera) in cameras.enumerated() {
+            camera.motionEvents.add { active in _ = queue.offer(.motion(i, active)) }
+        }
+    }
+
+    /// Connects (in the background, retrying with backoff) and starts the bridge's thread.
+    public func start() throws(MQTTError) {
+        thread.withLock { $0 = DedicatedThread(name: "mqtt") { [self] in run() } }
+        try client.start()
+        logger.info("MQTT: connecting", metadata: ["url": "\(settings.url)", "topics": "\(discovery.base)/#"])
+    }
+
+    /// Connection state and counters.
+    public func status() -> MQTTStatus {
+        client.status()
+    }
+
+    /// Publishes offline, disconnects and stops the thread.
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        queue.close()
+        thread.takeAndJoin()
+        client.stop(lastWords: (discovery.availability, "offline"))
+    }
+
+    private func run() {
+        var motion = [Bool](repeating: false, count: cameras.count)
+        let interval = UInt64(settings.stateIntervalSeconds * 1e9)
+        var nextState = MonotonicClock.nanos() + interval
+        while !stopped.load(ordering: .acquiring) {
+            let now = MonotonicClock.nanos()
+            if now >= nextState {
+                publishStates()
+                nextState = now + interval
+            }
+            guard let work = queue.take(timeoutNanos: nextState - min(nextState, now)) else { continue }
+            switch work {
+            case .connected:
+                announce()
+                for (i, on) in motion.enumerated() { client.publish(discovery.topics(camera: cameras[i].config.id).motion, on ? "ON" : "OFF", retain: true) }
+            case .motion(let i, let active):
+                guard motion[i] != active else { continue }
+                motion[i] = active
+                let topics = discovery.topics(camera: cameras[i].config.id)
+                client.publish(topics.motion, active ? "ON" : "OFF", retain: true, qos: 1)
+                if active, let jpeg = snapshot(cameras[i]) { client.publish(topics.snapshot, jpeg, retain: true) }
+            case .command(let topic, let payload):
+                command(topic, String(decoding: payload.prefix(64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+
+    /// Discovery, availability and current states, and the command subscriptions (at every connection).
+    private func announce() {
+        for camera in cameras {
+            let modes = camera.recorder == nil ? [] : RecordingMode.allCases.map(\.rawValue)
+            for message in discovery.messages(camera: camera.config.id, modes: modes) { client.publish(message.topic, message.payload, retain: true, qos: 1) }
+            let topics = discovery.topics(camera: camera.config.id)
+            for pattern in [topics.event, topics.recordingSet, topics.modeSet] { client.subscribe(pattern) }
+        }
+        client.publish(discovery.availability, "online", retain: true, qos: 1)
+        publishStates()
+        logger.info("MQTT: connected; Home Assistant discovery published", metadata: ["url": "\(settings.url)", "cameras": "\(cameras.count)"])
+    }
+
+    private func publishStates() {
+        let usage = disk()
+        var node: [String: Any] = [:]
+        if let usage, usage.totalBytes > 0 {
+            node["disk_used_percent"] = (Double(usage.totalBytes - usage.freeBytes) / Double(usage.totalBytes) * 1000).rounded() / 10
+            node["recordings_bytes"] = usage.usedBytes
+            node["free_bytes"] = usage.freeBytes
+        }
+        node["temperature"] = load.temperature().map { ($0 * 10).rounded() / 10 } ?? NSNull()
+        client.publish(discovery.nodeState, Self.json(node), retain: true)
+        for camera in cameras {
+            let s = camera.status()
+            let topics = discovery.topics(camera: camera.config.id)
+            client.publish(topics.state, Self.json(["fps": s.measuredFps, "dropped": s.framesDropped, "state": s.state]), retain: true)
+            if let mode = camera.recordMode {
+                client.publish(topics.recording, mode == .off ? "OFF" : "ON", retain: true)
+                client.publish(topics.mode, mode.rawValue, retain: true)
+            }
+        }
+    }
+
+    /// Runs a command: the same camera calls as `POST /api/events`, `/api/recording/start|stop` and the settings' `mode`.
+    private func command(_ topic: String, _ payload: String) {
+        guard let camera = cameras.first(where: { topic.hasPrefix("\(discovery.base)/\($0.config.id)/") }) else { return }
+        let topics = discovery.topics(camera: camera.config.id)
+        switch topic {
+        case topics.event:
+            guard let ticket = camera.recorder?.triggerEvent(reason: "mqtt") else { return }
+            logger.info("MQTT: event clip requested", metadata: ["camera": "\(camera.config.id)", "file": "\(ticket.file)"])
+        case topics.recordingSet where payload == "ON" || payload == "OFF":
+            camera.setRecording(payload == "ON")
+        case topics.modeSet:
+            guard let mode = RecordingMode(rawValue: payload) else {
+                logger.warning("MQTT: unknown record mode ignored", metadata: ["topic": "\(topic)", "payload": "\(payload)",
+                                                                              "allowed": "\(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))"])
+                return
+            }
+            camera.setRecordMode(mode)
+            onModeChange()
+        default:
+            logger.warning("MQTT: command ignored", metadata: ["topic": "\(topic)", "payload": "\(payload)", "allowed": "ON or OFF"])
+            return
+        }
+        publishStates()
+    }
+
+    /// The next JPEG of `camera` (made on demand when it records H.264), waiting up to 2 s.
+    private func snapshot(_ camera: Camera) -> [UInt8]? {
+        let subscription = camera.bus.subscribe(capacity: 1)
+        defer { subscription.cancel() }
+        camera.jpegDemand.request()
+        guard let frame = subscription.next(timeoutNanos: 2_000_000_000) else { return nil }
+        return Array(frame.bytes.readableBytesView)
+    }
+
+    private static func json(_ object: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+}
