@@ -35,7 +35,7 @@ def test_cameras_lists_settings_and_choices(d):
     status, body = call(d, "/api/cameras")
     assert status == 200
     front = body["cameras"][0]
-    assert front["settings"] == {"width": 640, "height": 360, "fps": 15, "quality": 80, "overlay": True, "codec": "mjpeg"}
+    assert front["settings"] == {"width": 640, "height": 360, "fps": 15, "quality": 80, "overlay": True, "codec": "mjpeg", "mode": "continuous"}
     sizes = {(s["width"], s["height"]): s["fps"] for s in front["choices"]["sizes"]}
     assert 15 in sizes[(640, 360)] and (1280, 720) in sizes and (320, 240) in sizes
     assert front["choices"]["reencodes"] is True and front["choices"]["qualityMax"] == 100
@@ -46,7 +46,7 @@ def test_bad_settings_requests_name_what_was_wrong(d):
         ("/api/cameras/nope/settings", {"quality": 50}, 404, "no camera 'nope'; cameras: front"),
         ("/api/cameras/front/settings", {"quality": 0}, 400, "quality 0 is out of range; allowed: 1 to 100"),
         ("/api/cameras/front/settings", {"quality": "high"}, 400, "field 'quality'"),
-        ("/api/cameras/front/settings", {"qualty": 50}, 400, "field 'qualty' is not known; allowed: codec, fps, height, overlay, quality, width"),
+        ("/api/cameras/front/settings", {"qualty": 50}, 400, "field 'qualty' is not known; allowed: codec, fps, height, mode, overlay, quality, width"),
         ("/api/cameras/front/settings", {"width": 320}, 400, "give width and height together"),
         ("/api/cameras/front/settings", {"width": 333, "height": 111}, 400, "333x111@15 is not offered"),
         ("/api/cameras/front/settings", {"fps": 7}, 400, "allowed: 1920x1080@30/25/20/15/10/5"),
@@ -83,7 +83,7 @@ def test_quality_and_overlay_apply_to_the_next_frames(d):
 
 def test_size_and_rate_change_without_restart_and_start_a_new_segment(d):
     status, answer = call(d, "/api/cameras/front/settings", {"width": 320, "height": 240, "fps": 10})
-    assert status == 200 and answer["settings"] == {"width": 320, "height": 240, "fps": 10, "quality": 20, "overlay": False, "codec": "mjpeg"}
+    assert status == 200 and answer["settings"] == {"width": 320, "height": 240, "fps": 10, "quality": 20, "overlay": False, "codec": "mjpeg", "mode": "continuous"}
     stream = MJPEGStream(d.base, "/stream")
     for _ in range(3):
         _, jpeg = stream.next_part()
@@ -141,7 +141,7 @@ def test_settings_changed_in_the_ui_survive_a_restart(tmp_path):
     again = Daemon(*args, recordings=tmp_path)
     try:
         assert call(again, "/api/cameras")[1]["cameras"][0]["settings"] == \
-            {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False, "codec": "mjpeg"}
+            {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False, "codec": "mjpeg", "mode": "off"}
     finally:
         again.stop()
     assert "settings saved from the web UI" in again.proc.stderr.read()
