@@ -105,6 +105,10 @@ def test_the_example_configuration_is_valid_and_flags_override_it(tmp_path):
         assert [(c["id"], c["width"], c["height"], c["configuredFps"]) for c in cams] == [("front", 1920, 1080, 30), ("rear", 640, 480, 15)]
         assert cams[0]["quality"] == 85      # [[camera]] quality beats the --quality default for that camera
         assert cams[1]["quality"] == 70      # the flag beats the file's [capture] quality
+        assert [c["recordMode"] for c in cams] == ["continuous", "motion"]
+        with urllib.request.urlopen(d.base + "/api/cameras", timeout=10) as r:
+            zones = [c["motion"]["zones"] for c in json.loads(r.read())["cameras"]]
+        assert zones[0] == [] and [z["kind"] for z in zones[1]] == ["exclude"] and zones[1][0]["points"][2] == {"x": 1.0, "y": 0.2}
     finally:
         assert d.stop() == 0
 

@@ -123,9 +123,9 @@ def scene(block_x=None):
 
 
 def test_camera_jpegs_are_analysed_for_motion(loopback, tmp_path):
-    # Three seconds still, then a dark block crossing the picture in two seconds, again and again.
+    # Eight seconds still (longer than the 5 s cooldown), then a dark block crossing the picture in two seconds, again and again.
     still = scene()
-    frames = [still] * 90 + [scene(10 * i) for i in range(60)]
+    frames = [still] * 240 + [scene(10 * i) for i in range(60)]
     feeder = Feeder(frames)
     feeder.start()
     d = Daemon("--camera", f"front=v4l2:{LOOP}:640x480@30,mjpeg", "--record-mode", "motion", "--event-pre", "1", "--event-post", "1",
@@ -135,7 +135,7 @@ def test_camera_jpegs_are_analysed_for_motion(loopback, tmp_path):
             with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
                 return json.loads(r.read())["cameras"][0]
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 45
         while time.monotonic() < deadline and status()["motion"]["events"] < 2:
             time.sleep(0.5)
         motion = status()["motion"]
