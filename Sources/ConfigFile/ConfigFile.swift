@@ -187,11 +187,7 @@ public enum ConfigLoader {
                 if let x = v["discovery_prefix"] as? String { m.discoveryPrefix = x }
                 if let x = v["node_id"] as? String { m.nodeID = x }
                 if let x = v["state_interval_seconds"] as? Double { m.stateIntervalSeconds = x }
-                do {
-                    try m.validate()
-                } catch {
-                    throw fail("mqtt", "", "", error.description)
-                }
+                try checked("mqtt", fail) { () throws(MQTTError) in try m.validate() }
                 out.mqtt = m
             case "hooks":
                 var h = HookSettings()
@@ -200,11 +196,7 @@ public enum ConfigLoader {
                 if let x = v["timeout_seconds"] as? Double { h.timeoutSeconds = x }
                 if let x = v["max_running"] as? Int { h.maxRunning = x }
                 if let x = v["queue"] as? Int { h.queueLength = x }
-                do {
-                    try h.validate()
-                } catch {
-                    throw fail("hooks", "", "", error.description)
-                }
+                try checked("hooks", fail) { () throws(HookError) in try h.validate() }
                 out.hooks = h
             case "motion":
                 out.motion = try motionSettings(table, v, over: MotionSettings(), name: "motion", index: nil, fail: fail)
@@ -260,12 +252,18 @@ public enum ConfigLoader {
                 m.zones.append(try motionZone(zone, name: "\(name).zone", index: index, fail: fail))
             }
         }
-        do {
-            try m.validate()
-        } catch {
-            throw fail(name, "", "", error.description, index)
-        }
+        try checked(name, index: index, fail) { () throws(MotionError) in try m.validate() }
         return m
+    }
+
+    /// Runs a table's own validation, turning its message into an error naming the file, line and table.
+    private static func checked<E: Error & CustomStringConvertible>(_ table: String, index: Int? = nil, _ fail: Fail,
+                                                                   _ validate: () throws(E) -> Void) throws(ConfigFileError) {
+        do {
+            try validate()
+        } catch {
+            throw fail(table, "", "", error.description, index)
+        }
     }
 
     /// One `[[motion.zone]]`: `kind = "include" | "exclude"` and `rect = [x, y, width, height]` or
