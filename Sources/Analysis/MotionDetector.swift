@@ -15,8 +15,8 @@ public final class MotionDetector {
     private let settings: MotionSettings
     private var background: [Float] = []
     private var deviation: [Float] = []
-    /// Pixels analysed under the zones (nil: all).
-    private var mask: [Bool]?
+    /// 1 for each pixel analysed under the zones, 0 for the others.
+    private var mask: [Float] = []
     private var analysed = 0
     private var run = 0
     private var active = false
@@ -40,26 +40,36 @@ public final class MotionDetector {
         guard background.count == grey.count else {
             background = grey.map(Float.init)
             deviation = [Float](repeating: 2, count: grey.count)
-            mask = MotionZone.mask(settings.zones, width: width, height: grey.count / max(1, width))
-            analysed = mask.map { $0.lazy.filter { $0 }.count } ?? grey.count
+            let zones = MotionZone.mask(settings.zones, width: width, height: grey.count / max(1, width))
+            mask = zones?.map { $0 ? 1 : 0 } ?? [Float](repeating: 1, count: grey.count)
+            analysed = zones.map { $0.lazy.filter { $0 }.count } ?? grey.count
             warmup = Self.warmupFrames
             return Result(score: 0, active: active, lightswitch: false)
         }
         // Everything excluded: nothing to see.
         guard analysed > 0 else { return Result(score: 0, active: false, lightswitch: false) }
         // A global brightness shift (a cloud, auto exposure) moves every pixel: take it out first.
-        var shift: Float = 0
-        for i in grey.indices where mask?[i] ?? true { shift += Float(grey[i]) - background[i] }
-        shift /= Float(analysed)
-        var changed = 0
+        // Plain loops over buffers (no per-pixel checks or branches): this runs on every analysed frame, on a Pi's CPU.
         let floor = Float(settings.noise)
         let rate = Self.learnRate
-        for i in grey.indices {
-            let value = Float(grey[i])
-            let diff = abs(value - background[i] - shift)
-            if diff > max(floor, 3 * deviation[i]), mask?[i] ?? true { changed += 1 }
-            background[i] += rate * (value - background[i])
-            deviation[i] += rate * (min(diff, 64) - deviation[i])
+        var shift: Float = 0
+        var changed: Float = 0
+        grey.withUnsafeBufferPointer { g in
+            mask.withUnsafeBufferPointer { m in
+                background.withUnsafeMutableBufferPointer { bg in
+                    deviation.withUnsafeMutableBufferPointer { dev in
+                        for i in 0..<g.count { shift += (Float(g[i]) - bg[i]) * m[i] }
+                        shift /= Float(analysed)
+                        for i in 0..<g.count {
+                            let value = Float(g[i])
+                            let diff = abs(value - bg[i] - shift)
+                            changed += diff > max(floor, 3 * dev[i]) ? m[i] : 0
+                            bg[i] += rate * (value - bg[i])
+                            dev[i] += rate * (min(diff, 64) - dev[i])
+                        }
+                    }
+                }
+            }
         }
         let score = Double(changed) * 100 / Double(analysed)
         // Most of the picture changing at once with its brightness moved is light, not motion: start afresh.

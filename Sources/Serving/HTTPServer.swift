@@ -24,7 +24,7 @@ public enum HTTPServer {
         RecordingFiles(access: recordings).register(on: router)
         TimelineRoutes(cameras: cameras, access: recordings).register(on: router)
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
-        let metrics = Metrics(cameras: cameras, recordings: recordings)
+        let metrics = Metrics(cameras: cameras, recordings: recordings, mqtt: mqtt)
         router.get("/metrics") { _, _ in metrics.response() }
         router.get("/api/openapi.json") { _, _ in UIAssets.asset(PackageResources.openapi_json, type: "application/json") }
         return Application(

@@ -1,6 +1,7 @@
 import Analysis
 import Cameras
 import Hummingbird
+import MQTT
 import Prometheus
 import Recording
 import Synchronization
@@ -14,10 +15,12 @@ final class Metrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let cameras: [Camera]
     private let recordings: RecordingsAccess?
+    private let mqtt: (@Sendable () -> MQTTStatus)?
     private let seen = Mutex<[String: UInt64]>([:])
 
-    init(cameras: [Camera], recordings: RecordingsAccess?) {
+    init(cameras: [Camera], recordings: RecordingsAccess?, mqtt: (@Sendable () -> MQTTStatus)? = nil) {
         self.cameras = cameras
+        self.mqtt = mqtt
         self.recordings = recordings
         let buckets: [Duration] = [1, 2, 4, 8, 16, 32, 64, 128].map { .milliseconds($0) }
         for camera in cameras {
@@ -80,6 +83,15 @@ final class Metrics: Sendable {
         }
         if let recovered = recordings?.recovered {
             counter("recovered_segments", "Unfinished segments recovered at start-up", "all", value: UInt64(recovered))
+        }
+        if let h = recordings?.hooks?.status() {
+            for (result, value) in [("succeeded", h.succeeded), ("failed", h.failed), ("timed_out", h.timedOut), ("dropped", h.dropped)] {
+                counter("hooks", "Hooks run for finished recordings, by result (timed_out is also failed)", "all", extra: [("result", result)], value: value)
+            }
+        }
+        if let m = mqtt?() {
+            gauge("mqtt_connected", "bool", "1 while connected to the MQTT broker", [], m.connected ? 1 : 0)
+            counter("mqtt_published", "MQTT messages published", "all", value: m.published)
         }
         return registry.emitToString()
     }

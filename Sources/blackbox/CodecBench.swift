@@ -30,6 +30,9 @@ enum CodecBench {
         // The motion detector as the daemon runs it, on every frame here (the daemon analyses every 2nd).
         let motion = MotionDetector(settings: MotionSettings())
         var (motionCPU, motionActive) = (0.0, 0)
+        // A camera that sends JPEG is analysed from it: its brightness decoded at a reduced scale.
+        let greyDecoder = try JPEGDecoder()
+        var (jpegGreyCPU, jpegGreyWidth) = (0.0, 0)
         var (jpegCPU, x264CPU, jpegBytes, h264Bytes, count) = (0.0, 0.0, 0, 0, 0)
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: w * h * 3 / 2)
         defer { buffer.deallocate() }
@@ -48,6 +51,10 @@ enum CodecBench {
             t = threadCPUSeconds()
             let jpegFrame = try jpeg.encode(raw, quality: quality) { EncodedFrame(jpeg: $0, sequence: UInt64(count), time: time, width: w, height: h, encodeNanos: 0) }
             jpegCPU += threadCPUSeconds() - t
+            t = threadCPUSeconds()
+            let decoded = try jpegFrame.bytes.withUnsafeReadableBytes { try greyDecoder.decodeGrey($0, minWidth: MotionSettings().width) }
+            jpegGreyWidth = decoded.width
+            jpegGreyCPU += threadCPUSeconds() - t
             t = threadCPUSeconds()
             // An IDR picture every second, as the recorder's fragments ask for.
             guard let unit = try x264.encode(planes, pts: Int64(count), keyframe: count % fps == 0) else { continue }
@@ -76,6 +83,8 @@ enum CodecBench {
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
         print(String(format: "motion detector  %.3f ms CPU/analysed frame (%d px wide grey, scaling included), motion in %d of %d frames",
                      motionCPU / n * 1000, MotionSettings().width, motionActive, count))
+        print(String(format: "motion from JPEG %.3f ms CPU/analysed frame more (grey decode at %d px wide, before scaling to %d)",
+                     jpegGreyCPU / n * 1000, jpegGreyWidth, MotionSettings().width))
         // Signing: every fragment (1 s here) hashed and its chain value signed, as the recorder does.
         for (name, file, encodeCPU) in [("mjpeg", files[0], jpegCPU), ("h264", files[1], x264CPU)] {
             let cost = try SigningBench.measure(path: file)

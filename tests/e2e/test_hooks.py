@@ -58,6 +58,8 @@ PY
                  20, "a clip hook and two segment hooks")
         hooks = status(d)["hooks"]
         assert hooks["failed"] == 0 and hooks["succeeded"] >= 3 and hooks["dropped"] == 0, hooks
+        with urllib.request.urlopen(d.base + "/metrics", timeout=10) as r:
+            assert 'blackbox_hooks_total{camera="all",result="succeeded"}' in r.read().decode()
     finally:
         assert d.stop() == 0
     clip = next(c for c in calls() if c["argv"][:1] == ["clip"])

@@ -29,7 +29,7 @@ def free_port():
 class Broker:
     """A mosquitto process on a free port that needs a user and password."""
 
-    def __init__(self, tmp_path, port=None):
+    def __init__(self, tmp_path, port=None, tls=None):
         self.port = port or free_port()
         self.tmp = tmp_path
         passwords = tmp_path / "passwords"
@@ -37,7 +37,8 @@ class Broker:
             subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True, timeout=30)
         conf = tmp_path / "mosquitto.conf"
         # Run as root, mosquitto would switch to its own user, which cannot read the test's private folder.
-        conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n")
+        conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n"
+                        + (f"cafile {tls[0]}\ncertfile {tls[1]}\nkeyfile {tls[2]}\n" if tls else ""))
         self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(self.listening, 10, "mosquitto listening")
 
@@ -82,10 +83,38 @@ class Listener:
         self.client.disconnect()
 
 
-def mqtt_config(tmp_path, port, password=PASSWORD):
+def mqtt_config(tmp_path, port, password=PASSWORD, ca=None):
     path = tmp_path / "mqtt.toml"
-    path.write_text(f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nuser = "{USER}"\npassword = "{password}"\nnode_id = "pi1"\nstate_interval_seconds = 2\n')
+    scheme = "mqtts" if ca else "mqtt"
+    path.write_text(f'[mqtt]\nurl = "{scheme}://127.0.0.1:{port}"\nuser = "{USER}"\npassword = "{password}"\nnode_id = "pi1"\n'
+                    'state_interval_seconds = 2\n' + (f'ca_file = "{ca}"\n' if ca else ""))
     return path
+
+
+def certificates(tmp_path):
+    """A CA and a broker certificate for 127.0.0.1 signed by it: (ca, cert, key) file paths."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tmp_path / "ca.crt", tmp_path / "broker.crt", tmp_path / "broker.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    return paths
 
 
 def status(d):
@@ -145,6 +174,8 @@ def test_home_assistant_discovery_motion_snapshot_button_and_switch(tmp_path):
         wait_for(lambda: status(d)["cameras"][0]["recordMode"] == "continuous", 5, "recording on")
         listener.publish("blackbox/pi1/front/mode/set", "motion")
         wait_for(lambda: status(d)["cameras"][0]["recordMode"] == "motion", 5, "motion mode")
+        with urllib.request.urlopen(d.base + "/metrics", timeout=10) as r:
+            assert "blackbox_mqtt_connected_bool 1" in r.read().decode()
         mqtt_status = status(d)["mqtt"]
         assert mqtt_status["connected"] and mqtt_status["connects"] == 1 and mqtt_status["commands"] >= 4, mqtt_status
     finally:
@@ -179,6 +210,40 @@ def test_the_broker_going_away_and_coming_back_is_survived(tmp_path):
         assert listener.on("homeassistant/binary_sensor/pi1_front_motion/config")
         assert status(d)["mqtt"]["connects"] == 2
         listener.close()
+    finally:
+        assert d.stop() == 0
+        broker.stop()
+
+
+def test_tls_to_the_broker_with_its_ca(tmp_path):
+    ca, cert, key = certificates(tmp_path)
+    broker = Broker(tmp_path, tls=(ca, cert, key))
+    d = Daemon("--config", str(mqtt_config(tmp_path, broker.port, ca=ca)), "--camera", "front=testpattern:320x240@10",
+               recordings=tmp_path / "rec")
+    try:
+        wait_for(lambda: status(d)["mqtt"]["connected"], 10, "connected over TLS")
+        listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        listener.username_pw_set(USER, PASSWORD)
+        listener.tls_set(ca_certs=str(ca))
+        got = []
+        listener.on_message = lambda c, u, m: got.append(m.payload)
+        listener.on_connect = lambda c, u, f, rc, p: c.subscribe("blackbox/pi1/status")
+        listener.connect("127.0.0.1", broker.port)
+        listener.loop_start()
+        wait_for(lambda: got[-1:] == [b"online"], 10, "availability over TLS")
+        listener.loop_stop()
+        listener.disconnect()
+    finally:
+        assert d.stop() == 0
+        broker.stop()
+    # A CA that did not sign the broker's certificate: no connection, and the status says why.
+    other_ca, _, _ = certificates(tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path)
+    broker = Broker(tmp_path, tls=(ca, cert, key))
+    d = Daemon("--config", str(mqtt_config(tmp_path, broker.port, ca=other_ca)), "--camera", "front=testpattern:320x240@10",
+               recordings=tmp_path / "rec")
+    try:
+        time.sleep(3)
+        assert not status(d)["mqtt"]["connected"] and status(d)["mqtt"]["lastError"], status(d)["mqtt"]
     finally:
         assert d.stop() == 0
         broker.stop()
