@@ -86,6 +86,10 @@ public final class Camera: Sendable {
     public let h264Bus = FrameBus()
     /// Who needs JPEGs now (live viewers, snapshots, MJPEG recording); also counts live connections.
     public let jpegDemand: JPEGDemand
+    /// Live clients of both kinds and the bytes each is sent.
+    public let live = LiveClients()
+    /// Live H.264 clients: a camera recording MJPEG runs its H.264 encoder while there are any.
+    private let h264Viewers = Atomic<Int>(0)
 
     private let meter = RateMeter()
     private let running = Atomic<Bool>(false)
@@ -211,10 +215,34 @@ public final class Camera: Sendable {
 
     /// A new H.264 stream publishing to `h264Bus`, with an IDR picture at every fragment start.
     private func makeH264Stream() -> H264Stream {
-        let meter = self.meter, h264Bus = self.h264Bus
+        let meter = self.meter, h264Bus = self.h264Bus, demand = jpegDemand
         return H264Stream(fps: config.geometry.fps, keyframeSeconds: fragmentSeconds, settings: encoder.settings) { frame in
-            meter.tick(frame.time.monotonicNanos)
+            // The camera's pulse is the recording codec's frames: with MJPEG recording the JPEGs tick the meter.
+            if !demand.always { meter.tick(frame.time.monotonicNanos) }
             h264Bus.publish(frame)
+        }
+    }
+
+    /// A live H.264 client joins: with MJPEG recording, the H.264 encoder starts for the live stream (one per camera,
+    /// however many clients). Blocking (may start a thread): call off the event loop.
+    public func joinH264Live() {
+        switching.withLock { _ in
+            h264Viewers.add(1, ordering: .relaxed)
+            h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
+        }
+    }
+
+    /// A live H.264 client leaves: with MJPEG recording and no other client, the H.264 encoder stops.
+    /// Blocking (joins a thread): call off the event loop.
+    public func leaveH264Live() {
+        switching.withLock { _ in
+            let left = h264Viewers.subtract(1, ordering: .relaxed).newValue
+            guard left == 0, codecState.withLock({ $0 }) != .h264 else { return }
+            let old = h264Stream.withLock { s -> H264Stream? in
+                defer { s = nil }
+                return s
+            }
+            old?.stop()
         }
     }
 
@@ -231,11 +259,14 @@ public final class Camera: Sendable {
             } else {
                 jpegDemand.always = true
                 recorder?.use(bus)
-                let old = h264Stream.withLock { s -> H264Stream? in
-                    defer { s = nil }
-                    return s
+                // Live H.264 clients keep the encoder running for them.
+                if h264Viewers.load(ordering: .relaxed) == 0 {
+                    let old = h264Stream.withLock { s -> H264Stream? in
+                        defer { s = nil }
+                        return s
+                    }
+                    old?.stop()
                 }
-                old?.stop()
             }
             codecState.withLock { $0 = codec }
             settings.withLock { $0.codec = codec }
@@ -337,7 +368,9 @@ public final class Camera: Sendable {
             reconnects: s.reconnects.load(ordering: .relaxed),
             viewerSkippedFrames: bus.viewerSkipped,
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
-            liveClients: jpegDemand.viewers.load(ordering: .relaxed),
+            liveClients: jpegDemand.viewers.load(ordering: .relaxed) + h264Viewers.load(ordering: .relaxed),
+            liveStreams: live.status(),
+            encoders: .init(jpeg: 1, h264: h264 == nil ? 0 : 1),
             codec: codec,
             jpegOnDemand: !jpegDemand.always,
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
@@ -348,7 +381,7 @@ public final class Camera: Sendable {
             h264: h264.map { h in
                 H264Status(framesEncoded: h.stats.encoded.load(ordering: .relaxed), droppedBusy: h.stats.droppedBusy.load(ordering: .relaxed),
                            droppedUndecodable: h.droppedUndecodable.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
-                           encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) })
+                           encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) }, liveOnly: codec != .h264)
             }
         )
     }
@@ -420,6 +453,10 @@ public struct CameraStatus: Codable, Sendable {
     public var encodeMs: EncodeTime?
     /// Open live streams.
     public var liveClients: Int
+    /// Each live client: its kind and bytes per second.
+    public var liveStreams: [LiveClientStatus]
+    /// Encoders running for this camera: one JPEG pool, and one H.264 encoder or none — however many clients watch.
+    public var encoders: Encoders
     /// The recording codec.
     public var codec: VideoCodec
     /// Whether JPEGs are made only while someone wants them (H.264 recording).
@@ -438,6 +475,14 @@ public struct CameraStatus: Codable, Sendable {
     public var h264: H264Status?
 }
 
+/// How many encoders of each kind a camera runs.
+public struct Encoders: Codable, Sendable {
+    /// JPEG encoder pools (always one; its threads are `encoderWorkers`).
+    public var jpeg: Int
+    /// H.264 encoders: one while recording H.264 or while live H.264 clients watch, else none.
+    public var h264: Int
+}
+
 /// What `/api/status` reports about a camera's H.264 encoder.
 public struct H264Status: Codable, Sendable {
     /// Frames encoded.
@@ -450,6 +495,8 @@ public struct H264Status: Codable, Sendable {
     public var errors: UInt64
     /// Overlay + encode time, mean and p99 over the last frames.
     public var encodeMs: CameraStatus.EncodeTime?
+    /// Whether it runs only for live H.264 clients (the camera records MJPEG).
+    public var liveOnly: Bool
 }
 
 /// Frames per second over the last two seconds.

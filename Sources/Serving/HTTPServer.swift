@@ -20,6 +20,7 @@ public enum HTTPServer {
         LoginRoutes(auth: authenticator).register(on: router)
         UIAssets.register(on: router)
         Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date(), mqtt: mqtt).register(on: router)
+        LiveRoutes(cameras: cameras).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
         TimelineRoutes(cameras: cameras, access: recordings).register(on: router)

@@ -203,6 +203,9 @@ struct RecordingRoutes: Sendable {
         let markers = Set(files.filter { $0.relative.hasSuffix(RecordingsTree.protectedSuffix) }.map(\.relative))
         func name(_ f: RecordingFile) -> String { f.isPartial ? String(f.relative.dropLast(5)) : f.relative }
         let reason = query["reason"]
+        if let reason, reason.count > 200 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw HTTPErrorResponse(JSON.error(.badRequest, "bad reason", "reason '\(reason.prefix(32))…' is not a reason; allowed: printable text up to 200 characters, e.g. motion"))
+        }
         let matching = files.filter { f in
             (f.isVideo || f.isPartial) && (camera == nil || f.camera == camera) && (day == nil || f.day == day)
                 && (kind == nil || (kind == "event") == f.isEvent)

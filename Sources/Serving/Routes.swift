@@ -60,12 +60,16 @@ struct Routes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             camera.jpegDemand.viewers.add(1, ordering: .relaxed)
             let viewer = camera.bus.join()
+            let client = camera.live.join(.mjpeg)
             defer {
                 camera.bus.leave(viewer)
+                camera.live.leave(client)
                 camera.jpegDemand.viewers.subtract(1, ordering: .relaxed)
             }
             while let frame = await camera.bus.next(for: viewer) {
-                try await writer.write(contentsOf: MJPEGPart.buffers(frame))
+                let part = MJPEGPart.buffers(frame)
+                try await writer.write(contentsOf: part)
+                camera.live.sent(part.reduce(0) { $0 + $1.readableBytes }, to: client)
             }
             try await writer.finish(nil)
         })

@@ -4,7 +4,7 @@ import Hummingbird
 /// The web UI's files, compiled into the binary (no build step, no CDN: it works offline in a car).
 enum UIAssets {
     /// Strict by default: the pages load only their own scripts, styles and images.
-    static let contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    static let contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
 
     static func register(on router: Router<BlackboxContext>) {
         router.get("/ui/app.js") { _, _ in asset(PackageResources.app_js, type: "text/javascript; charset=utf-8") }

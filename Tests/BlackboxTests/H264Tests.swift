@@ -153,4 +153,42 @@ struct H264Tests {
         FileManager.default.createFile(atPath: dir.path + "/bad.mp4", contents: Data(bytes))
         #expect(!Verifier.verify(path: dir.path + "/bad.mp4").isSound)
     }
+
+    @Test("live fragments: an init section from a keyframe, one fragment per frame from a keyframe on, a gap waits for the next keyframe; ffmpeg decodes it")
+    func liveFragments() throws {
+        let (dir, picture, encoder) = try setUp()
+        let fps = Self.fps
+        var frames: [EncodedFrame] = []
+        for n in 0..<45 {
+            let unit = try #require(try encoder.encode(picture.planes(frame: n), pts: Int64(n), keyframe: n % fps == 0))
+            let time = CaptureTime(monotonicNanos: 1_000_000_000 + UInt64(n) * 1_000_000_000 / UInt64(fps), wallSeconds: 1_764_000_000 + n / fps, wallNanos: 0)
+            frames.append(EncodedFrame(codec: .h264, isKeyframe: unit.isKeyframe, bytes: ByteBuffer(bytes: unit.bytes), sequence: UInt64(n),
+                                       time: time, width: picture.width, height: picture.height, encodeNanos: 0, parameterSets: encoder.parameterSets))
+        }
+        #expect(LiveFragments.initSection(for: frames[1]) == nil)
+        var out = try #require(LiveFragments.initSection(for: frames[0]))
+        #expect(LiveFragments.codecString(encoder.parameterSets) == "avc1." + encoder.parameterSets.sps[1...3].map { String(format: "%02x", $0) }.joined())
+        var live = LiveFragments(fps: fps)
+        // Joining at a predicted picture: nothing until the keyframe.
+        #expect(live.fragment(frames[3]) == nil)
+        var sent = 0
+        for frame in frames[4...] {
+            // Frames 20-22 never reach the client (it was slow): the pictures after the gap wait for the keyframe at 30.
+            if (20...22).contains(frame.sequence) { continue }
+            if let bytes = live.fragment(frame) {
+                out += bytes
+                sent += 1
+                #expect(!(23..<30).contains(frame.sequence), "frame \(frame.sequence) after the gap was sent")
+            }
+        }
+        // Frames 15-19 and 30-44 (the first of each a keyframe); a frame sent again is not repeated.
+        #expect(sent == 20)
+        #expect(live.fragment(frames[44]) == nil)
+        let path = dir.path + "/live.mp4"
+        FileManager.default.createFile(atPath: path, contents: Data(out))
+        let decode = try run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])
+        #expect(decode.status == 0 && decode.err.isEmpty, "\(decode.err)")
+        let probe = try run("ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path])
+        #expect(probe.out.trimmingCharacters(in: .whitespacesAndNewlines) == "20")
+    }
 }

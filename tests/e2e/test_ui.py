@@ -245,7 +245,8 @@ def test_phone_layout_fits_the_screen(ui_daemon):
         wait(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.camera")) == 2)
         # Laid out with its content: both pictures decoded and the status panel filled.
         wait(phone, lambda d: d.execute_script(
-            "return [...document.querySelectorAll('img.live')].every(i => i.naturalWidth > 0)"
+            "return [...document.querySelectorAll('article.camera')].every(c => c.dataset.live === 'h264'"
+            " ? c.querySelector('video').videoWidth > 0 : c.querySelector('img.live').naturalWidth > 0)"
             " && document.getElementById('sys-uptime').textContent !== '–'"), message="the phone page never filled in")
         assert phone.execute_script("return window.innerWidth") == 390
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "page wider than a phone"

@@ -56,7 +56,7 @@ final class Authenticator: Sendable {
         switch path {
         case "/login", "/healthz", "/api/openapi.json":
             return .open
-        case "/stream", "/video_feed", "/snapshot", "/snapshot.jpg":
+        case "/stream", "/stream.mp4", "/video_feed", "/snapshot", "/snapshot.jpg":
             return .live
         case "/":
             return request.uri.queryParameters["action"] == nil ? .restricted : .live

@@ -82,8 +82,117 @@ function reconnectLive(card) {
   setBadge(card, "reconnecting…", false);
   card.retry = setTimeout(() => {
     card.retry = null;
-    card.img.src = liveURL(card.id);
+    showLive(card);
   }, 2000);
+}
+
+// ---------------------------------------------------------------- live H.264 (Media Source Extensions)
+
+const LIVE_CHOICE = "blackbox.live";   // auto | h264 | mjpeg, kept in this browser
+const H264_PROBE = 'video/mp4; codecs="avc1.64001f"';
+
+/** Whether this browser can play the live H.264 stream; where not, the live view is MJPEG. */
+function mseAvailable() {
+  return typeof window.MediaSource === "function" && MediaSource.isTypeSupported(H264_PROBE);
+}
+
+/** Which kind the card should show: H.264 when chosen (or, on auto, when the camera records H.264 anyway) and playable. */
+function wantedLive(card) {
+  const choice = localStorage.getItem(LIVE_CHOICE) || "auto";
+  if (!mseAvailable() || choice === "mjpeg") return "mjpeg";
+  return choice === "h264" || card.codec === "h264" ? "h264" : "mjpeg";
+}
+
+/** Starts the card's live picture in the kind it should use, stopping the other. */
+function showLive(card) {
+  const kind = card.failedH264 ? "mjpeg" : wantedLive(card);
+  card.root.dataset.live = kind;
+  card.liveKind.textContent = kind === "h264" ? "H.264" : "MJPEG";
+  card.liveKind.title = kind === "h264" ? "live H.264 (Media Source Extensions): about a fifth of the bytes of MJPEG"
+    : mseAvailable() ? "live Motion JPEG" : "live Motion JPEG (this browser cannot play live H.264)";
+  card.video.hidden = kind !== "h264";
+  card.img.hidden = kind === "h264";
+  if (kind === "h264") {
+    card.img.removeAttribute("src");  // no MJPEG connection: the camera need not make JPEGs for it
+    startH264(card);
+  } else {
+    stopH264(card);
+    card.img.src = liveURL(card.id);
+  }
+}
+
+function stopH264(card) {
+  if (!card.h264) return;
+  card.h264.controller.abort();
+  card.h264 = null;
+  card.video.removeAttribute("src");
+  card.video.load();
+}
+
+/** Plays /stream.mp4 in the card's video: fetched as a stream, appended to a SourceBuffer, kept within about a second of live. */
+async function startH264(card) {
+  stopH264(card);
+  const session = { controller: new AbortController() };
+  card.h264 = session;
+  const video = card.video;
+  try {
+    const response = await fetch(`/stream.mp4?camera=${encodeURIComponent(card.id)}&t=${Date.now()}`,
+                                 { signal: session.controller.signal, headers: { "X-Requested-With": "blackbox" } });
+    if (!response.ok) throw new Error(`the H.264 stream answered ${response.status}`);
+    const type = `video/mp4; codecs="${response.headers.get("X-Codec") || "avc1.64001f"}"`;
+    if (!MediaSource.isTypeSupported(type)) throw new Error(`this browser cannot play ${type}`);
+    card.startEpoch = Number(response.headers.get("X-Start-Epoch"));
+    card.root.dataset.startEpoch = String(card.startEpoch);
+    const source = new MediaSource();
+    video.src = URL.createObjectURL(source);
+    await new Promise((resolve, reject) => {
+      source.addEventListener("sourceopen", resolve, { once: true });
+      setTimeout(() => reject(new Error("the media source did not open")), 5000);
+    });
+    const buffer = source.addSourceBuffer(type);
+    const queue = [];
+    const pump = () => {
+      if (buffer.updating || !queue.length || card.h264 !== session) return;
+      // What was played more than 10 s ago is dropped: memory stays bounded however long the page is open.
+      if (buffer.buffered.length && video.currentTime - buffer.buffered.start(0) > 20) {
+        buffer.remove(0, video.currentTime - 10);
+        return;
+      }
+      buffer.appendBuffer(queue.shift());
+    };
+    buffer.addEventListener("updateend", () => {
+      // Behind by more than a second (a stall, a background tab): jump to just before the newest frame.
+      if (buffer.buffered.length) {
+        const end = buffer.buffered.end(buffer.buffered.length - 1);
+        if (end - video.currentTime > 1.0) video.currentTime = Math.max(0, end - 0.2);
+      }
+      if (video.paused) video.play().catch(() => {});
+      pump();
+    });
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || card.h264 !== session) break;
+      queue.push(value);
+      pump();
+    }
+    if (card.h264 === session) reconnectLive(card);
+  } catch (e) {
+    if (card.h264 !== session || e.name === "AbortError") return;
+    // Auto falls back to MJPEG for good on this page; a chosen H.264 tries again.
+    if ((localStorage.getItem(LIVE_CHOICE) || "auto") === "auto") {
+      card.failedH264 = true;
+      showMessage(card.msg, `Live H.264 did not play (${e.message}); showing MJPEG.`, true);
+      showLive(card);
+    } else {
+      reconnectLive(card);
+    }
+  }
+}
+
+/** Where the newest frame shown was captured, seconds since 1970 (H.264 only): for the latency test and the title. */
+function shownEpoch(card) {
+  return card.h264 && card.startEpoch ? card.startEpoch + card.video.currentTime : null;
 }
 
 function makeCard(camera) {
@@ -93,7 +202,20 @@ function makeCard(camera) {
     id: camera.id, root, img: $(".live", root), badge: $(".badge", root), msg: $(".msg", root),
     recToggle: $(".rec-toggle", root), recState: $(".rec-state", root), retry: null,
     mode: $(".mode", root), motionBadge: $(".motion-badge", root), zones: $(".zones", root), zonesDrawn: "",
+    video: $(".live-video", root), liveKind: $(".live-kind", root), liveSelect: $(".live-choice", root), codec: camera.codec,
+    h264: null, failedH264: false,
   };
+  card.liveSelect.value = localStorage.getItem(LIVE_CHOICE) || "auto";
+  card.liveSelect.querySelector('option[value="h264"]').disabled = !mseAvailable();
+  card.liveSelect.addEventListener("change", () => {
+    localStorage.setItem(LIVE_CHOICE, card.liveSelect.value);
+    for (const c of cards.values()) {
+      c.failedH264 = false;
+      c.liveSelect.value = card.liveSelect.value;
+      showLive(c);
+    }
+  });
+  card.video.addEventListener("error", () => { if (card.h264) reconnectLive(card); });
   card.mode.addEventListener("change", async () => {
     card.mode.disabled = true;
     try {
@@ -109,8 +231,8 @@ function makeCard(camera) {
   loadZones(card);
   $(".name", root).textContent = camera.id;
   card.img.alt = `live view of camera ${camera.id}`;
-  card.img.addEventListener("error", () => reconnectLive(card));
-  card.img.src = liveURL(camera.id);
+  card.img.addEventListener("error", () => { if (card.root.dataset.live === "mjpeg") reconnectLive(card); });
+  showLive(card);
   const snapshot = $(".snapshot", root);
   snapshot.href = `/snapshot?camera=${encodeURIComponent(camera.id)}`;
   card.recToggle.addEventListener("click", async () => {
@@ -169,6 +291,11 @@ function drawZones(card, width, height) {
 }
 
 function updateCard(card, camera, seconds) {
+  // The recording codec decides what "auto" shows: follow a change made in Settings.
+  if (card.codec !== camera.codec) {
+    card.codec = camera.codec;
+    if (!card.failedH264 && wantedLive(card) !== card.root.dataset.live) showLive(card);
+  }
   const before = previous && previous.cameras.find((c) => c.id === camera.id);
   if (before && seconds > 0) {
     $(".fps-in", card.root).textContent = ((camera.framesCaptured - before.framesCaptured) / seconds).toFixed(1);
@@ -248,7 +375,7 @@ async function refreshStatus() {
   if (!connected) {
     connected = true;
     $("#banner").hidden = true;
-    for (const card of cards.values()) card.img.src = liveURL(card.id);
+    for (const card of cards.values()) showLive(card);
   }
   const seconds = previous ? status.uptimeSeconds - previous.uptimeSeconds : 0;
   for (const camera of status.cameras) {

@@ -1,0 +1,86 @@
+import Frames
+import Synchronization
+
+/// Which kind of live stream a client gets.
+public enum LiveKind: String, Codable, Sendable {
+    /// Motion JPEG (`/stream`).
+    case mjpeg
+    /// H.264 in fragmented MP4 (`/stream.mp4`, the web UI's Media Source Extensions player).
+    case h264
+}
+
+/// What `/api/status` reports of one live client.
+public struct LiveClientStatus: Codable, Sendable {
+    /// Motion JPEG or H.264.
+    public var kind: LiveKind
+    /// Bytes per second sent over the last two seconds or so.
+    public var bytesPerSecond: Double
+    /// Bytes sent since it connected.
+    public var bytes: Int
+    /// Seconds since it connected.
+    public var seconds: Double
+}
+
+/// The live clients of a camera and what each is sent, for `/api/status`.
+public final class LiveClients: Sendable {
+    private struct Client {
+        var kind: LiveKind
+        var bytes = 0
+        var since: UInt64
+        var windowStart: UInt64
+        var windowBytes = 0
+        var rate: Double?
+    }
+
+    private let clients = Mutex<[Int: Client]>([:])
+    private let nextID = Atomic<Int>(0)
+
+    /// No clients.
+    public init() {}
+
+    /// Registers a client of `kind`; pass the returned id to `sent` and `leave`.
+    public func join(_ kind: LiveKind) -> Int {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let now = MonotonicClock.nanos()
+        clients.withLock { $0[id] = Client(kind: kind, since: now, windowStart: now) }
+        return id
+    }
+
+    /// Counts `bytes` sent to client `id`.
+    public func sent(_ bytes: Int, to id: Int) {
+        let now = MonotonicClock.nanos()
+        clients.withLock { all in
+            guard var c = all[id] else { return }
+            c.bytes += bytes
+            c.windowBytes += bytes
+            if now &- c.windowStart >= 2_000_000_000 {
+                c.rate = Double(c.windowBytes) / (Double(now &- c.windowStart) / 1e9)
+                c.windowStart = now
+                c.windowBytes = 0
+            }
+            all[id] = c
+        }
+    }
+
+    /// Forgets client `id`.
+    public func leave(_ id: Int) {
+        _ = clients.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Clients of `kind` now.
+    public func count(_ kind: LiveKind) -> Int {
+        clients.withLock { $0.values.filter { $0.kind == kind }.count }
+    }
+
+    /// Every client, oldest first.
+    public func status() -> [LiveClientStatus] {
+        let now = MonotonicClock.nanos()
+        return clients.withLock { all in
+            all.sorted { $0.key < $1.key }.map { _, c in
+                let seconds = Double(now &- c.since) / 1e9
+                return LiveClientStatus(kind: c.kind, bytesPerSecond: ((c.rate ?? Double(c.bytes) / max(seconds, 0.001)) * 10).rounded() / 10,
+                                        bytes: c.bytes, seconds: (seconds * 10).rounded() / 10)
+            }
+        }
+    }
+}
