@@ -134,6 +134,9 @@ public final class H264Stream: Sendable {
         var scratch: [UInt8] = []
         var encoder: H264Encoder?
         var lastKeyframe: UInt64?
+        // Output frames are numbered in stream order: a frame this encoder never saw (dropped while it was busy) is no
+        // gap in the stream, so a live client that sees consecutive numbers knows it missed nothing it needs.
+        var produced: UInt64 = 0
         while let job = queue.take() {
             let start = MonotonicClock.nanos()
             guard let frame = picture(job, decoder: decoder, scratch: &scratch) else { continue }
@@ -158,7 +161,8 @@ public final class H264Stream: Sendable {
             let nanos = MonotonicClock.nanos() - start
             stats.record(nanos: nanos)
             stats.encoded.add(1, ordering: .relaxed)
-            output(EncodedFrame(codec: .h264, isKeyframe: unit.isKeyframe, bytes: ByteBuffer(bytes: unit.bytes), sequence: frame.sequence,
+            produced += 1
+            output(EncodedFrame(codec: .h264, isKeyframe: unit.isKeyframe, bytes: ByteBuffer(bytes: unit.bytes), sequence: produced,
                                 time: frame.time, width: frame.width, height: frame.height, encodeNanos: nanos,
                                 parameterSets: encoder.parameterSets))
         }

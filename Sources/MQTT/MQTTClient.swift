@@ -70,6 +70,11 @@ public final class MQTTClient: @unchecked Sendable {
             guard let user else { return }
             Unmanaged<MQTTClient>.fromOpaque(user).takeUnretainedValue().disconnected(rc)
         }
+        // The library says why a connection attempt failed (a refused TLS certificate, say) only in its log.
+        mosquitto_log_callback_set(h) { _, user, level, text in
+            guard let user, let text, level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 else { return }
+            Unmanaged<MQTTClient>.fromOpaque(user).takeUnretainedValue().problem(String(cString: text))
+        }
         mosquitto_message_callback_set(h) { _, user, message in
             guard let user, let message, let topic = message.pointee.topic else { return }
             let bytes = message.pointee.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(message.pointee.payloadlen))) } ?? []
@@ -143,6 +148,10 @@ public final class MQTTClient: @unchecked Sendable {
             s.connected = false
             s.lastError = rc == 0 ? "disconnected" : "connection lost: \(Self.describe(rc))"
         }
+    }
+
+    private func problem(_ text: String) {
+        state.withLock { s in if !s.connected { s.lastError = text } }
     }
 
     private func received(_ topic: String, _ payload: [UInt8]) {
