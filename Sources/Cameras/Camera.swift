@@ -37,7 +37,7 @@ public struct RecordingSetup: Sendable {
     public var recovered: Int
     /// The device key that signs every fragment (nil: unsigned recordings).
     public var key: DeviceKey?
-    /// Every camera's motion detector (it starts event clips in `motion` and `continuous` mode).
+    /// Every camera's motion detector settings (a camera's own `motion` replaces them; clips only in `motion` mode).
     public var motion = MotionSettings()
 
     /// Creates a setup.
@@ -223,6 +223,14 @@ public final class Camera: Sendable {
         }
     }
 
+    /// Takes the H.264 stream out and stops it (joins its thread).
+    private func stopH264Stream() {
+        h264Stream.withLock { s -> H264Stream? in
+            defer { s = nil }
+            return s
+        }?.stop()
+    }
+
     /// A live H.264 client joins: with MJPEG recording, the H.264 encoder starts for the live stream (one per camera,
     /// however many clients). Blocking (may start a thread): call off the event loop.
     public func joinH264Live() {
@@ -238,11 +246,7 @@ public final class Camera: Sendable {
         switching.withLock { _ in
             let left = h264Viewers.subtract(1, ordering: .relaxed).newValue
             guard left == 0, codecState.withLock({ $0 }) != .h264 else { return }
-            let old = h264Stream.withLock { s -> H264Stream? in
-                defer { s = nil }
-                return s
-            }
-            old?.stop()
+            stopH264Stream()
         }
     }
 
@@ -261,11 +265,7 @@ public final class Camera: Sendable {
                 recorder?.use(bus)
                 // Live H.264 clients keep the encoder running for them.
                 if h264Viewers.load(ordering: .relaxed) == 0 {
-                    let old = h264Stream.withLock { s -> H264Stream? in
-                        defer { s = nil }
-                        return s
-                    }
-                    old?.stop()
+                    stopH264Stream()
                 }
             }
             codecState.withLock { $0 = codec }
