@@ -38,7 +38,14 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        .systemLibrary(
+            name: "CGstRTSPServer",
+            pkgConfig: "gstreamer-rtsp-server-1.0",
+            providers: [.apt(["libgstrtspserver-1.0-dev"])]
+        ),
         .target(name: "CShims"),
+        // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).
+        .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
         .target(name: "Frames", dependencies: ["CShims"]),
         .target(name: "Capture", dependencies: ["Frames", "CShims", .product(name: "Logging", package: "swift-log")]),
         .target(
@@ -73,6 +80,13 @@ let package = Package(
         ),
         .target(name: "Hooks", dependencies: ["Frames", "Recording", .product(name: "Logging", package: "swift-log")]),
         .target(
+            name: "RTSP",
+            dependencies: [
+                "RTSPGlue", "Frames", "Encoding", "FrameBus", "Cameras",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Cameras",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Evidence", "Analysis",
@@ -83,7 +97,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks", "MQTT",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,8 +118,9 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks", "MQTT",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -120,7 +135,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT",
+                "Hooks", "MQTT", "RTSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP"]
         ),
     ],
     swiftLanguageModes: [.v6]

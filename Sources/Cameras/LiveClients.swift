@@ -7,6 +7,8 @@ public enum LiveKind: String, Codable, Sendable {
     case mjpeg
     /// H.264 in fragmented MP4 (`/stream.mp4`, the web UI's Media Source Extensions player).
     case h264
+    /// H.264 over RTSP (RTP over TCP or UDP), for NVRs and players.
+    case rtsp
 }
 
 /// What `/api/status` reports of one live client.

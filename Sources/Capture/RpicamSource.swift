@@ -83,7 +83,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     }
 
     private func supervise(sink: @escaping @Sendable (RawFrame) -> Void) {
-        var backoff: UInt64 = 1_000_000_000
+        var backoff = Backoff()
         while worker.isRunning {
             let before = stats.captured.load(ordering: .relaxed)
             var reason: String
@@ -99,14 +99,13 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             } catch {
                 reason = "\(error)"
             }
-            if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
+            if stats.captured.load(ordering: .relaxed) > before { backoff.reset() }
             guard worker.isRunning else { break }
             if let busy = recentErrors.last(where: { $0.contains("in use by another process") || $0.contains("no cameras available") }) {
                 reason = "camera unavailable: \(busy)"
             }
-            tracker.noSignal(for: backoff, reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
+            tracker.noSignal(for: backoff.next(), reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
                              running: { [worker] in worker.isRunning }, sink: sink)
-            backoff = min(backoff * 2, 30_000_000_000)
             stats.reconnects.add(1, ordering: .relaxed)
         }
     }

@@ -1,17 +1,32 @@
+import Crypto
 import Foundation
 import TOMLKit
 
-/// The account as stored in the auth state file: a user name and a bcrypt hash, never a password.
+/// The account as stored in the auth state file: a user name and a bcrypt hash, never a password; and for RTSP
+/// Digest authentication (which cannot use bcrypt) the HA1 of the realm `blackbox`.
 public struct StoredCredentials: Sendable, Equatable {
     /// User name.
     public var user: String
     /// bcrypt hash.
     public var passwordHash: String
+    /// MD5 of `user:blackbox:password` (RTSP Digest); nil in files written before RTSP (then RTSP offers Basic only).
+    public var digestHA1: String?
 
     /// Creates the record.
-    public init(user: String, passwordHash: String) {
+    public init(user: String, passwordHash: String, digestHA1: String? = nil) {
         self.user = user
         self.passwordHash = passwordHash
+        self.digestHA1 = digestHA1
+    }
+
+    /// The Digest HA1 of `user` and `password` in `realm`: lowercase hex MD5 of `user:realm:password` (RFC 2617).
+    public static func digestHA1(user: String, realm: String, password: String) -> String {
+        Insecure.MD5.hash(data: Array("\(user):\(realm):\(password)".utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `text` looks like an HA1: 32 hex digits.
+    public static func isHA1(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
     }
 
     /// A user name the login form and Basic auth can carry: 1-64 printable characters, no spaces, no `:`.
@@ -28,6 +43,7 @@ public struct StoredCredentials: Sendable, Equatable {
     /// The record as TOML lines (`user = …`, `password_hash = …`), for the auth file or an `[auth]` table.
     public var toml: String {
         "user = \(StateFile.quoted(user))\npassword_hash = \(StateFile.quoted(passwordHash))\n"
+            + (digestHA1.map { "digest_ha1 = \(StateFile.quoted($0))\n" } ?? "")
     }
 }
 
@@ -42,7 +58,8 @@ public enum AuthFile {
         guard let user = table["user"]?.string, let hash = table["password_hash"]?.string else {
             throw ConfigFileError(description: "\(path): needs user = \"...\" and password_hash = \"...\"; delete it to have a new password generated")
         }
-        return StoredCredentials(user: user, passwordHash: hash)
+        let ha1 = table["digest_ha1"]?.string.flatMap { StoredCredentials.isHA1($0) ? $0 : nil }
+        return StoredCredentials(user: user, passwordHash: hash, digestHA1: ha1)
     }
 
     /// Writes `credentials` to `path` with mode 0600 (its folder 0700), replacing any old file atomically.

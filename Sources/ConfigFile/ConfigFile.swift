@@ -7,6 +7,7 @@ import Frames
 import Hooks
 import MQTT
 import Recording
+import RTSP
 import TOMLKit
 
 /// Everything `/etc/blackbox/blackbox.toml` can set; nil where the file is silent (flags and
@@ -21,6 +22,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// `[auth]`.
     public var authUser: String?
     public var passwordHash: String?
+    /// `[auth] digest_ha1`: for RTSP Digest.
+    public var digestHA1: String?
     public var authFile: String?
     /// `[log]`.
     public var logLevel: String?
@@ -52,6 +55,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var hooks: HookSettings?
     /// `[mqtt]`: the broker events go to.
     public var mqtt: MQTTSettings?
+    /// `[rtsp]` with the cameras' `rtsp_path`s (checked against the cameras when the daemon starts).
+    public var rtsp: RTSPSettings?
     public var codec: String?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
@@ -97,7 +102,7 @@ public enum ConfigLoader {
     private enum Kind: String { case string, int, number, bool, stringList = "list of strings", table, tables }
     private static let schema: [String: [String: Kind]] = [
         "server": ["host": .string, "port": .int, "public_live": .bool, "max_connections": .int, "trusted_proxies": .stringList],
-        "auth": ["user": .string, "password_hash": .string, "file": .string],
+        "auth": ["user": .string, "password_hash": .string, "digest_ha1": .string, "file": .string],
         "log": ["level": .string],
         "capture": ["size": .string, "quality": .int, "workers": .int, "overlay": .bool, "format": .string, "buffers": .int,
                     "h264_fallback": .bool],
@@ -107,9 +112,11 @@ public enum ConfigLoader {
         "motion": motionFields,
         "mqtt": ["url": .string, "user": .string, "password": .string, "ca_file": .string, "topic_prefix": .string, "discovery_prefix": .string,
                  "node_id": .string, "state_interval_seconds": .number],
+        "rtsp": ["enabled": .bool, "host": .string, "port": .int, "publish": .string],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
-                   "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table],
+                   "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
+                   "rtsp_path": .string],
     ]
 
     private static let motionFields: [String: Kind] = [
@@ -135,6 +142,7 @@ public enum ConfigLoader {
         }
         var out = ConfigFile()
         var cameraMotion: [(id: String, index: Int, table: TOMLTable)] = []
+        var rtspPaths: [String: String] = [:]
         for key in root.keys.sorted() {
             guard let fields = schema[key] else {
                 throw fail("", key, "", "unknown setting; allowed tables: \(schema.keys.sorted().map { $0 == "camera" ? "[[camera]]" : "[\($0)]" }.joined(separator: ", "))")
@@ -152,6 +160,12 @@ public enum ConfigLoader {
                     }
                     out.cameras.append(spec)
                     let id = table["id"]?.string ?? ""
+                    if let path = table["rtsp_path"]?.string {
+                        guard RTSPSettings.isValidPath(path) else {
+                            throw fail("camera", "rtsp_path", "\"\(path)\"", "not a usable path; allowed: 1 to 64 letters, digits, '-', '_', '.', and '/' inside, e.g. \"front\"", index: i)
+                        }
+                        rtspPaths[id] = path
+                    }
                     out.cameraSettings[id] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
                                                    workers: table["workers"]?.int, codec: table["codec"]?.string, mode: table["mode"]?.string)
                     if let motion = table["motion"] {
@@ -174,6 +188,7 @@ public enum ConfigLoader {
             case "auth":
                 out.authUser = v["user"] as? String
                 out.passwordHash = v["password_hash"] as? String
+                out.digestHA1 = v["digest_ha1"] as? String
                 out.authFile = v["file"] as? String
             case "log":
                 out.logLevel = v["level"] as? String
@@ -189,6 +204,13 @@ public enum ConfigLoader {
                 if let x = v["state_interval_seconds"] as? Double { m.stateIntervalSeconds = x }
                 try checked("mqtt", fail) { () throws(MQTTError) in try m.validate() }
                 out.mqtt = m
+            case "rtsp":
+                var r = RTSPSettings()
+                if let x = v["enabled"] as? Bool { r.enabled = x }
+                r.host = v["host"] as? String
+                if let x = v["port"] as? Int { r.port = x }
+                r.publish = v["publish"] as? String
+                out.rtsp = r
             case "hooks":
                 var h = HookSettings()
                 h.onEventClip = v["on_event_clip"] as? [String]
@@ -223,6 +245,10 @@ public enum ConfigLoader {
                 out.recordMode = v["mode"] as? String
                 out.codec = v["codec"] as? String
             }
+        }
+        if !rtspPaths.isEmpty {
+            if out.rtsp == nil { out.rtsp = RTSPSettings() }
+            out.rtsp?.paths = rtspPaths
         }
         // A camera's own [camera.motion] keys override [motion]; its zones replace [motion]'s.
         for (id, i, table) in cameraMotion {
@@ -363,6 +389,7 @@ public enum ConfigLoader {
         try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
         try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")
         try accepted("password_hash", StoredCredentials.isHash, "a bcrypt hash ($2b$…, 60 characters), as `blackbox passwd --print-hash` makes")
+        try accepted("digest_ha1", StoredCredentials.isHA1, "32 lowercase hex digits, as `blackbox passwd --print-hash` makes")
         try accepted("user", StoredCredentials.isValidUser, "1 to 64 characters without spaces or ':'")
         try accepted("size", { (try? CameraConfig.parseGeometry($0[...], base: CameraConfig.defaultGeometry, context: "")) != nil },
                      "WIDTHxHEIGHT@FPS with even sizes from 16 to 4096 and 1 to 120 fps, e.g. 1280x720@30")

@@ -31,6 +31,15 @@ public struct H264ParameterSets: Sendable, Equatable {
     public var sps: [UInt8]
     /// Picture parameter set.
     public var pps: [UInt8]
+
+    /// The ISO/IEC 14496-15 `AVCDecoderConfigurationRecord` (MP4's `avcC`, GStreamer's `codec_data`):
+    /// profile and level from the SPS, 4-byte NAL lengths, one SPS and one PPS.
+    public var decoderConfiguration: [UInt8] {
+        var out: [UInt8] = [1, sps.count > 1 ? sps[1] : 0, sps.count > 2 ? sps[2] : 0, sps.count > 3 ? sps[3] : 0, 0xFF, 0xE1]
+        out += [UInt8(sps.count >> 8), UInt8(sps.count & 0xFF)] + sps
+        out += [1, UInt8(pps.count >> 8), UInt8(pps.count & 0xFF)] + pps
+        return out
+    }
 }
 
 /// A failure of x264, with what was asked.

@@ -1,4 +1,5 @@
 import Encoding
+import FrameBus
 import Frames
 
 /// Live H.264 as fragmented MP4 for a browser's Media Source Extensions (the same boxes as the recordings):
@@ -7,8 +8,7 @@ import Frames
 public struct LiveFragments: Sendable {
     private var sequence: UInt32 = 0
     private var startMono: UInt64?
-    private var lastSequence: UInt64?
-    private var waitingForKeyframe = true
+    private var gate = KeyframeGate()
     private let nominalTicks: UInt32
 
     /// A stream of `fps` frames per second (the nominal duration of a fragment's one sample).
@@ -33,14 +33,7 @@ public struct LiveFragments: Sendable {
     /// `frame` as moof + mdat. Nil while waiting for a keyframe: at the start, and after frames were skipped
     /// (the pictures after a gap refer to ones the client never got).
     public mutating func fragment(_ frame: EncodedFrame) -> [UInt8]? {
-        // A frame already sent (the client asked again before a newer one came) is not sent twice.
-        if let last = lastSequence, frame.sequence <= last { return nil }
-        if let last = lastSequence, frame.sequence != last &+ 1 { waitingForKeyframe = true }
-        lastSequence = frame.sequence
-        if waitingForKeyframe {
-            guard frame.isKeyframe else { return nil }
-            waitingForKeyframe = false
-        }
+        guard gate.admit(frame) else { return nil }
         let start = startMono ?? frame.time.monotonicNanos
         startMono = start
         let ticks = (frame.time.monotonicNanos &- start) * FragmentedMP4.timescale / 1_000_000_000

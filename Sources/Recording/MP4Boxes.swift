@@ -166,15 +166,7 @@ public enum FragmentedMP4 {
     /// `avc1` with its decoder configuration (ISO/IEC 14496-15 `AVCDecoderConfigurationRecord`).
     private static func avcSampleEntry(_ w: inout BoxWriter, width: Int, height: Int, sets: H264ParameterSets) {
         visualEntry(&w, "avc1", width: width, height: height, name: "H.264") { w in
-            w.box("avcC") { w in
-                w.u8(1)                                                  // configurationVersion
-                w.u8(sets.sps.count > 1 ? sets.sps[1] : 0)              // profile
-                w.u8(sets.sps.count > 2 ? sets.sps[2] : 0)              // profile compatibility
-                w.u8(sets.sps.count > 3 ? sets.sps[3] : 0)              // level
-                w.u8(0xFF)                                               // 4-byte NAL lengths
-                w.u8(0xE1); w.u16(UInt16(sets.sps.count)); w.bytes.append(contentsOf: sets.sps)
-                w.u8(1); w.u16(UInt16(sets.pps.count)); w.bytes.append(contentsOf: sets.pps)
-            }
+            w.box("avcC") { w in w.bytes.append(contentsOf: sets.decoderConfiguration) }
         }
     }
 

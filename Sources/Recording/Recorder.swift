@@ -291,7 +291,7 @@ public final class Recorder: Sendable {
         var segment: MP4File?
         var events: [ActiveEvent] = []
         var retryAt: UInt64 = 0
-        var backoff: UInt64 = 1_000_000_000
+        var backoff = Backoff()
         var lastRetention: UInt64 = 0
         // The segments' chain continues from the newest signed fragment on disk, across restarts.
         let chain = key.map { FragmentChain(id: camera, key: $0, after: Self.lastLink(chain: camera, root: config.root)) }
@@ -333,9 +333,9 @@ public final class Recorder: Sendable {
                 update { $0.state = .paused; $0.lastError = error.description; $0.currentFile = nil }
                 return
             }
-            retryAt = now + backoff
-            logger.error("recording error; retrying in \(backoff / 1_000_000_000) s", metadata: ["camera": "\(camera)", "while": "\(what)", "error": "\(error)"])
-            backoff = min(backoff * 2, 30_000_000_000)
+            let wait = backoff.next()
+            retryAt = now + wait
+            logger.error("recording error; retrying in \(wait / 1_000_000_000) s", metadata: ["camera": "\(camera)", "while": "\(what)", "error": "\(error)"])
             update { $0.state = .error; $0.lastError = error.description; $0.currentFile = nil }
             if error.isNoSpace { retention.enforce() }
         }
@@ -388,7 +388,7 @@ public final class Recorder: Sendable {
                 }
                 let open = segment!
                 let kept = try open.append(frame)
-                backoff = 1_000_000_000
+                backoff.reset()
                 update { if kept { $0.framesWritten += 1 } else { $0.droppedFrames += 1 } }
             } catch {
                 fail(error, "writing")

@@ -4,6 +4,7 @@ import Hummingbird
 import MQTT
 import Prometheus
 import Recording
+import RTSP
 import Synchronization
 
 /// `/metrics` in the Prometheus text format (swift-prometheus): frames captured, encoded and
@@ -16,9 +17,11 @@ final class Metrics: Sendable {
     private let cameras: [Camera]
     private let recordings: RecordingsAccess?
     private let mqtt: (@Sendable () -> MQTTStatus)?
+    private let rtsp: (@Sendable () -> RTSPStatus)?
     private let seen = Mutex<[String: UInt64]>([:])
 
-    init(cameras: [Camera], recordings: RecordingsAccess?, mqtt: (@Sendable () -> MQTTStatus)? = nil) {
+    init(cameras: [Camera], recordings: RecordingsAccess?, mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil) {
+        self.rtsp = rtsp
         self.cameras = cameras
         self.mqtt = mqtt
         self.recordings = recordings
@@ -92,6 +95,14 @@ final class Metrics: Sendable {
         if let m = mqtt?() {
             gauge("mqtt_connected", "bool", "1 while connected to the MQTT broker", [], m.connected ? 1 : 0)
             counter("mqtt_published", "MQTT messages published", "all", value: m.published)
+        }
+        if let r = rtsp?() {
+            gauge("rtsp_listening", "bool", "1 while the RTSP server listens", [], r.listening ? 1 : 0)
+            for s in r.streams {
+                gauge("rtsp_clients", "count", "RTSP clients playing a camera", [("camera", s.camera)], Double(s.clients))
+                counter("rtsp_frames_dropped", "H.264 frames not passed to RTSP clients (clients behind or queue full)", s.camera,
+                        value: s.framesDropped)
+            }
         }
         return registry.emitToString()
     }

@@ -7,6 +7,7 @@ import Hooks
 import MQTT
 import Hummingbird
 import Recording
+import RTSP
 import Supervision
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
@@ -16,6 +17,7 @@ struct Routes: Sendable {
     let connections: ConnectionRegistry
     let startedAt: Date
     let mqtt: (@Sendable () -> MQTTStatus)?
+    let rtsp: (@Sendable () -> RTSPStatus)?
     let load = SystemLoad()
 
     func register(on router: Router<BlackboxContext>) {
@@ -121,6 +123,8 @@ struct Routes: Sendable {
         var hooks: HookStatus?
         /// The MQTT connection (absent when no broker is configured).
         var mqtt: MQTTStatus?
+        /// The RTSP server and pushes (absent when RTSP is off).
+        var rtsp: RTSPStatus?
         var system: SystemLoad.Reading
         var connections: ConnectionRegistry.Snapshot
     }
@@ -128,7 +132,7 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               hooks: recordings?.hooks?.status(), mqtt: mqtt?(), system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?.status(), mqtt: mqtt?(), rtsp: rtsp?(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfigFile
 import Foundation
 import Logging
+import RTSP
 import Serving
 
 /// `blackbox passwd`: sets the password of the web UI and API.
@@ -55,7 +56,8 @@ struct Passwd: ParsableCommand {
         guard password.count >= Self.minimumLength else {
             throw StartupError("the password has \(password.count) characters; allowed: at least \(Self.minimumLength); nothing was changed")
         }
-        let stored = StoredCredentials(user: user, passwordHash: Credentials(user: user, password: password).passwordHash)
+        let stored = StoredCredentials(user: user, passwordHash: Credentials(user: user, password: password).passwordHash,
+                                       digestHA1: StoredCredentials.digestHA1(user: user, realm: RTSPAccess.realm, password: password))
         if printHash {
             print("[auth]\n" + stored.toml, terminator: "")
             return
@@ -70,12 +72,12 @@ struct Passwd: ParsableCommand {
     }
 
     /// The daemon's account: from the configuration, else the auth file; on first run a password
-    /// is generated, its hash stored, and the password printed this once.
-    static func credentials(_ source: Run.AuthSource, logger: Logger) throws -> Credentials {
+    /// is generated, its hash (and RTSP Digest HA1) stored, and the password printed this once.
+    static func credentials(_ source: Run.AuthSource, logger: Logger) throws -> StoredCredentials {
         let path: String
         switch source {
         case .configured(let stored):
-            return Credentials(user: stored.user, passwordHash: stored.passwordHash)
+            return stored
         case .stateFile(let p):
             path = p
         }
@@ -84,11 +86,12 @@ struct Passwd: ParsableCommand {
                 guard StoredCredentials.isHash(stored.passwordHash) else {
                     throw StartupError("\(path): password_hash is not a bcrypt hash; run 'blackbox passwd' to set a new password")
                 }
-                return Credentials(user: stored.user, passwordHash: stored.passwordHash)
+                return stored
             }
             let password = Credentials.generatePassword()
-            let credentials = Credentials(user: "admin", password: password)
-            try AuthFile.save(StoredCredentials(user: credentials.user, passwordHash: credentials.passwordHash), path: path)
+            let credentials = StoredCredentials(user: "admin", passwordHash: Credentials(user: "admin", password: password).passwordHash,
+                                                digestHA1: StoredCredentials.digestHA1(user: "admin", realm: RTSPAccess.realm, password: password))
+            try AuthFile.save(credentials, path: path)
             // Printed once, on stdout (the journal under systemd): only the hash is kept.
             FileHandle.standardOutput.write(Data(
                 "blackbox: first run: generated password for user 'admin': \(password) (only its hash is stored, in \(path); change it with 'blackbox passwd')\n".utf8))

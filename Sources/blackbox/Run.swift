@@ -9,6 +9,7 @@ import Hooks
 import MQTT
 import Logging
 import Recording
+import RTSP
 import NIOCore
 import Serving
 import Supervision
@@ -75,6 +76,16 @@ struct Run: AsyncParsableCommand {
     @OptionGroup(title: "Recording")
     var recording: RecordingOptions
 
+    @Flag(inversion: .prefixedNo, help: "Serve the cameras' H.264 over RTSP (rtsp://HOST:PORT/CAMERA) for NVRs and players. Default: on.")
+    var rtsp: Bool?
+
+    @Option(help: "RTSP port, 1-65535 (0 picks a free port and prints it). Default: 8554.")
+    var rtspPort: Int?
+
+    @Option(help: ArgumentHelp("Push the H.264 stream to a central RTSP server (ANNOUNCE/RECORD), e.g. rtsp://central:8554/{path}. Default: none.",
+                               valueName: "url"))
+    var rtspPublish: String?
+
     /// Every setting after merging flags (first), the configuration file, and the defaults.
     struct Settings {
         var host: String
@@ -94,6 +105,8 @@ struct Run: AsyncParsableCommand {
         var hooks: HookSettings
         /// `[mqtt]` (nil: no broker).
         var mqtt: MQTTSettings?
+        /// `[rtsp]` with the flags over it.
+        var rtsp: RTSPSettings
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -136,13 +149,25 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--trusted-proxy '\(bad)' is not an IP address; allowed: IPv4 or IPv6 addresses such as 127.0.0.1 or ::1")
         }
         let recordingConfig = try recording.config(file: file)
-        let auth: AuthSource = file.passwordHash.map { .configured(StoredCredentials(user: file.authUser ?? "admin", passwordHash: $0)) }
+        let auth: AuthSource = file.passwordHash.map {
+            .configured(StoredCredentials(user: file.authUser ?? "admin", passwordHash: $0, digestHA1: file.digestHA1))
+        }
             ?? .stateFile(authFile ?? file.authFile ?? Passwd.defaultPath(recordings: recordingConfig.root))
-        return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: try cameraConfigs(file),
+        let cameraConfigs = try self.cameraConfigs(file)
+        var rtspSettings = file.rtsp ?? RTSPSettings()
+        if let on = rtsp { rtspSettings.enabled = on }
+        if let p = rtspPort { rtspSettings.port = p }
+        if let url = rtspPublish { rtspSettings.publish = url }
+        do {
+            try rtspSettings.validate(cameras: cameraConfigs.map(\.id))
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: cameraConfigs,
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
                         limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
-                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt)
+                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -210,7 +235,8 @@ struct Run: AsyncParsableCommand {
         let hooks = settings.hooks.isEmpty || setup == nil ? nil
             : HookRunner(settings: settings.hooks, root: settings.recording.root, logger: logger)
         defer { hooks?.stop() }
-        let credentials = try Passwd.credentials(settings.auth, logger: logger)
+        let account = try Passwd.credentials(settings.auth, logger: logger)
+        let credentials = Credentials(user: account.user, passwordHash: account.passwordHash)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
         let saved: [String: SavedSettings]
@@ -251,10 +277,29 @@ struct Run: AsyncParsableCommand {
         defer { mqtt?.stop() }
         let bridge = mqtt
         let mqttStatus: (@Sendable () -> MQTTStatus)? = bridge.map { b in { @Sendable in b.status() } }
+        var rtspServer: RTSPServer?
+        if settings.rtsp.enabled {
+            let server = RTSPServer(settings: settings.rtsp, cameras: running,
+                                    access: RTSPAccess(anonymous: settings.publicLive, user: account.user, digestHA1: account.digestHA1,
+                                                       verify: { credentials.verify(user: $0, password: $1) }),
+                                    logger: logger)
+            do {
+                if let bound = try server.start(host: host) {
+                    let paths = running.map { settings.rtsp.path(for: $0.config.id) }
+                    FileHandle.standardOutput.write(Data("blackbox: serving rtsp://\(shownHost):\(bound)/ (paths: \(paths.joined(separator: ", ")))\n".utf8))
+                }
+            } catch {
+                throw StartupError("RTSP: \(error)")
+            }
+            rtspServer = server
+        }
+        // Before the cameras stop (defers run in reverse): clients closed, feeds and the encoders they started stopped.
+        defer { rtspServer?.stop() }
+        let rtspStatus: (@Sendable () -> RTSPStatus)? = rtspServer.map { r in { @Sendable in r.status() } }
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
-                                         mqtt: mqttStatus,
+                                         mqtt: mqttStatus, rtsp: rtspStatus,
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

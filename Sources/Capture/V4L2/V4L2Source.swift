@@ -145,7 +145,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
     private func supervise(first: Configured?, error firstError: CaptureError?, sink: @escaping @Sendable (RawFrame) -> Void) {
         var next = first
         var lastError = firstError
-        var backoff: UInt64 = 1_000_000_000
+        var backoff = Backoff()
         while worker.isRunning {
             if next == nil, lastError == nil {
                 do { next = try configure() } catch { lastError = error }
@@ -160,14 +160,13 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
                     lastError = error
                 }
                 // A device that delivered frames gets a quick first retry again after it is lost.
-                if stats.captured.load(ordering: .relaxed) > before { backoff = 1_000_000_000 }
+                if stats.captured.load(ordering: .relaxed) > before { backoff.reset() }
                 configured.device.close()
                 if !worker.isRunning { break }
             }
             if let error = lastError {
-                tracker.noSignal(for: backoff, reason: error.description, pool: pool, geometry: geometry, sequence: &sequence,
+                tracker.noSignal(for: backoff.next(), reason: error.description, pool: pool, geometry: geometry, sequence: &sequence,
                                  running: { [worker] in worker.isRunning }, sink: sink)
-                backoff = min(backoff * 2, 30_000_000_000)
                 lastError = nil
                 stats.reconnects.add(1, ordering: .relaxed)
             }

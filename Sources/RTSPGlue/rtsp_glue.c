@@ -1,0 +1,493 @@
+// The daemon's RTSP server is GStreamer's gst-rtsp-server: one shared media per camera, "appsrc ! rtph264pay",
+// fed with the access units the daemon's x264 already made (no second encoder, no re-parsing). This file keeps
+// every GStreamer type on the C side; Swift sees the small API of rtsp_glue.h.
+#define _GNU_SOURCE
+#include "rtsp_glue.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gst/gst.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#define MAX_MOUNTS 16
+// A client's backlog beyond this many bytes queued in appsrc means the pipeline is behind: frames are dropped
+// (and the sender waits for the next keyframe) instead of growing a queue.
+#define MAX_QUEUED_BYTES (4 * 1024 * 1024)
+
+// ---- feeding an appsrc ----------------------------------------------------------------------------------------
+
+/// An appsrc and the decoder configuration its caps carry now.
+typedef struct {
+    GstElement *src;
+    GBytes *config;
+    int width, height;
+} feed;
+
+static void feed_clear(feed *f) {
+    if (f->src) gst_object_unref(f->src);
+    if (f->config) g_bytes_unref(f->config);
+    f->src = NULL;
+    f->config = NULL;
+}
+
+/// Sets caps when the stream's configuration or size changed, then pushes one access unit, timed by its capture.
+static int feed_push(feed *f, const uint8_t *config, size_t config_size, int width, int height, int fps, const uint8_t *data,
+                     size_t size, int keyframe, uint64_t age_ns) {
+    GstAppSrc *src = GST_APP_SRC(f->src);
+    int same = f->config && g_bytes_get_size(f->config) == config_size &&
+               memcmp(g_bytes_get_data(f->config, NULL), config, config_size) == 0 && f->width == width && f->height == height;
+    if (!same) {
+        GstBuffer *codec_data = gst_buffer_new_memdup(config, config_size);
+        GstCaps *caps = gst_caps_new_simple("video/x-h264", "stream-format", G_TYPE_STRING, "avc", "alignment", G_TYPE_STRING, "au",
+                                            "codec_data", GST_TYPE_BUFFER, codec_data, "width", G_TYPE_INT, width, "height", G_TYPE_INT,
+                                            height, "framerate", GST_TYPE_FRACTION, fps > 0 ? fps : 0, 1, NULL);
+        gst_app_src_set_caps(src, caps);
+        gst_caps_unref(caps);
+        gst_buffer_unref(codec_data);
+        if (f->config) g_bytes_unref(f->config);
+        f->config = g_bytes_new(config, config_size);
+        f->width = width;
+        f->height = height;
+    }
+    if (gst_app_src_get_current_level_bytes(src) > MAX_QUEUED_BYTES) return -1;
+    GstBuffer *buffer = gst_buffer_new_memdup(data, size);
+    if (!keyframe) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+    // Running time of the capture: the RTP timestamps (and the RTCP sender reports' wall-clock mapping) then
+    // follow the camera, not the encoder's latency. Before the pipeline runs, appsrc stamps it (do-timestamp).
+    GstClock *clock = gst_element_get_clock(f->src);
+    if (clock) {
+        GstClockTime now = gst_clock_get_time(clock);
+        GstClockTime base = gst_element_get_base_time(f->src);
+        if (now > base + age_ns) GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = now - base - age_ns;
+        gst_object_unref(clock);
+    }
+    return gst_app_src_push_buffer(src, buffer) == GST_FLOW_OK ? 1 : -1;
+}
+
+/// The appsrc settings both pipelines use: live, timed, never blocking the caller.
+#define APPSRC "appsrc name=src is-live=true format=time do-timestamp=true block=false"
+
+// ---- authentication -------------------------------------------------------------------------------------------
+
+/// GstRTSPAuth with Basic checked by the daemon (it keeps only a bcrypt hash, not the password), Digest by GStreamer.
+typedef struct {
+    GstRTSPAuth parent;
+    bb_rtsp_callbacks callbacks;
+    GstRTSPToken *user_token;
+} BbAuth;
+
+typedef struct {
+    GstRTSPAuthClass parent_class;
+} BbAuthClass;
+
+G_DEFINE_TYPE(BbAuth, bb_auth, GST_TYPE_RTSP_AUTH)
+
+static gboolean bb_auth_authenticate(GstRTSPAuth *auth, GstRTSPContext *ctx) {
+    BbAuth *self = (BbAuth *)auth;
+    const gchar *header = NULL;
+    if (ctx->request && gst_rtsp_message_get_header(ctx->request, GST_RTSP_HDR_AUTHORIZATION, (gchar **)&header, 0) == GST_RTSP_OK &&
+        header && g_ascii_strncasecmp(header, "basic ", 6) == 0 && self->callbacks.check_password) {
+        gsize length = 0;
+        guchar *decoded = g_base64_decode(g_strstrip(g_strdup(header + 6)), &length);
+        gchar *text = g_strndup((const gchar *)decoded, length);
+        g_free(decoded);
+        gchar *colon = strchr(text, ':');
+        int ok = 0;
+        if (colon) {
+            *colon = 0;
+            ok = self->callbacks.check_password(self->callbacks.context, text, colon + 1);
+        }
+        memset(text, 0, length);
+        g_free(text);
+        if (ok) {
+            ctx->token = self->user_token;
+            return TRUE;
+        }
+    }
+    // Digest (and the anonymous default token, when live viewing is public) the library's own way.
+    return GST_RTSP_AUTH_CLASS(bb_auth_parent_class)->authenticate(auth, ctx);
+}
+
+static void bb_auth_finalize(GObject *object) {
+    BbAuth *self = (BbAuth *)object;
+    if (self->user_token) gst_rtsp_token_unref(self->user_token);
+    G_OBJECT_CLASS(bb_auth_parent_class)->finalize(object);
+}
+
+static void bb_auth_class_init(BbAuthClass *klass) {
+    GST_RTSP_AUTH_CLASS(klass)->authenticate = bb_auth_authenticate;
+    G_OBJECT_CLASS(klass)->finalize = bb_auth_finalize;
+}
+
+static void bb_auth_init(BbAuth *self) {
+    self->user_token = gst_rtsp_token_new(GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "viewer", NULL);
+}
+
+// ---- server ---------------------------------------------------------------------------------------------------
+
+typedef struct {
+    bb_rtsp_server *owner;
+    int index;
+    char *path;
+    GMutex lock;
+    feed feed;
+    GstRTSPMedia *media;  // the prepared shared media, not owned
+} mount;
+
+struct bb_rtsp_server {
+    bb_rtsp_callbacks callbacks;
+    GMainContext *context;
+    GMainLoop *loop;
+    GThread *thread;
+    GstRTSPServer *server;
+    GSource *source;
+    GSource *cleanup;
+    mount mounts[MAX_MOUNTS];
+    int count;
+};
+
+int bb_rtsp_init(char *error, size_t error_size) {
+    GError *err = NULL;
+    if (!gst_init_check(NULL, NULL, &err)) {
+        snprintf(error, error_size, "GStreamer did not start: %s", err ? err->message : "unknown error");
+        g_clear_error(&err);
+        return -1;
+    }
+    const char *needed[] = {"appsrc", "rtph264pay", "rtpbin", "udpsrc", "udpsink"};
+    for (size_t i = 0; i < sizeof needed / sizeof *needed; i++) {
+        GstElementFactory *factory = gst_element_factory_find(needed[i]);
+        if (!factory) {
+            snprintf(error, error_size,
+                     "GStreamer element '%s' is missing; install gstreamer1.0-plugins-base and gstreamer1.0-plugins-good", needed[i]);
+            return -1;
+        }
+        gst_object_unref(factory);
+    }
+    return 0;
+}
+
+bb_rtsp_server *bb_rtsp_server_new(const char *address, int port, bb_rtsp_callbacks callbacks) {
+    bb_rtsp_server *self = g_new0(bb_rtsp_server, 1);
+    self->callbacks = callbacks;
+    self->context = g_main_context_new();
+    self->loop = g_main_loop_new(self->context, FALSE);
+    self->server = gst_rtsp_server_new();
+    gchar *service = g_strdup_printf("%d", port);
+    gst_rtsp_server_set_address(self->server, address);
+    gst_rtsp_server_set_service(self->server, service);
+    g_free(service);
+    // Each client on a thread of a small pool: a slow password check or a stalled client does not hold the others.
+    GstRTSPThreadPool *pool = gst_rtsp_server_get_thread_pool(self->server);
+    gst_rtsp_thread_pool_set_max_threads(pool, 4);
+    g_object_unref(pool);
+    return self;
+}
+
+static void media_unprepared(GstRTSPMedia *media, mount *m) {
+    int released = 0;
+    g_mutex_lock(&m->lock);
+    if (m->media == media) {
+        m->media = NULL;
+        feed_clear(&m->feed);
+        released = 1;
+    }
+    g_mutex_unlock(&m->lock);
+    if (released && m->owner->callbacks.demand) m->owner->callbacks.demand(m->owner->callbacks.context, m->index, 0);
+}
+
+static void media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, mount *m) {
+    (void)factory;
+    GstElement *element = gst_rtsp_media_get_element(media);
+    GstElement *src = gst_bin_get_by_name_recurse_up(GST_BIN(element), "src");
+    gst_object_unref(element);
+    int started = 0;
+    g_mutex_lock(&m->lock);
+    feed_clear(&m->feed);
+    m->feed.src = src;
+    started = m->media == NULL;
+    m->media = media;
+    g_mutex_unlock(&m->lock);
+    g_signal_connect(media, "unprepared", G_CALLBACK(media_unprepared), m);
+    if (started && m->owner->callbacks.demand) m->owner->callbacks.demand(m->owner->callbacks.context, m->index, 1);
+}
+
+void bb_rtsp_server_add_mount(bb_rtsp_server *self, const char *path, int index) {
+    if (self->count >= MAX_MOUNTS) return;
+    mount *m = &self->mounts[self->count++];
+    m->owner = self;
+    m->index = index;
+    m->path = g_strdup(path);
+    g_mutex_init(&m->lock);
+    GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new();
+    // Every keyframe carries SPS and PPS in its access unit (the sender puts them there), so a client joining the
+    // shared stream decodes from the next keyframe; each access unit goes out as one burst of RTP packets at once.
+    gst_rtsp_media_factory_set_launch(factory, "( " APPSRC " ! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )");
+    gst_rtsp_media_factory_set_shared(factory, TRUE);
+    gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP | GST_RTSP_LOWER_TRANS_UDP);
+    gst_rtsp_media_factory_add_role(factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+                                    GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, NULL);
+    g_signal_connect(factory, "media-configure", G_CALLBACK(media_configure), m);
+    GstRTSPMountPoints *points = gst_rtsp_server_get_mount_points(self->server);
+    gst_rtsp_mount_points_add_factory(points, path, factory);
+    g_object_unref(points);
+}
+
+int bb_rtsp_server_set_auth(bb_rtsp_server *self, int anonymous, const char *realm, const char *user, const char *digest_ha1,
+                            char *error, size_t error_size) {
+    BbAuth *auth = g_object_new(bb_auth_get_type(), NULL);
+    auth->callbacks = self->callbacks;
+    gst_rtsp_auth_set_realm(GST_RTSP_AUTH(auth), realm);
+    GstRTSPAuthMethod methods = GST_RTSP_AUTH_BASIC;
+    if (digest_ha1 && user) {
+        // gst-rtsp-server takes a stored HA1 only from an htdigest file: an anonymous memory file, nothing on disk.
+        int fd = memfd_create("blackbox-htdigest", MFD_CLOEXEC);
+        gchar *line = g_strdup_printf("%s:%s:%s\n", user, realm, digest_ha1);
+        int ok = fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+        g_free(line);
+        gchar *path = g_strdup_printf("/proc/self/fd/%d", fd);
+        ok = ok && gst_rtsp_auth_parse_htdigest(GST_RTSP_AUTH(auth), path, auth->user_token);
+        g_free(path);
+        if (fd >= 0) close(fd);
+        if (!ok) {
+            snprintf(error, error_size, "the Digest credentials could not be loaded");
+            g_object_unref(auth);
+            return -1;
+        }
+        methods |= GST_RTSP_AUTH_DIGEST;
+    }
+    gst_rtsp_auth_set_supported_methods(GST_RTSP_AUTH(auth), methods);
+    if (anonymous) {
+        GstRTSPToken *token = gst_rtsp_token_new(GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "viewer", NULL);
+        gst_rtsp_auth_set_default_token(GST_RTSP_AUTH(auth), token);
+        gst_rtsp_token_unref(token);
+    }
+    gst_rtsp_server_set_auth(self->server, GST_RTSP_AUTH(auth));
+    g_object_unref(auth);
+    return 0;
+}
+
+// ---- clients --------------------------------------------------------------------------------------------------
+
+typedef struct {
+    bb_rtsp_server *owner;
+    int mount;
+    int id;
+} playing;
+
+static void client_stopped(GstRTSPClient *client) {
+    playing *p = g_object_steal_data(G_OBJECT(client), "bb-playing");
+    if (!p) return;
+    if (p->owner->callbacks.client_left) p->owner->callbacks.client_left(p->owner->callbacks.context, p->mount, p->id);
+    g_free(p);
+}
+
+static void on_play(GstRTSPClient *client, GstRTSPContext *ctx, bb_rtsp_server *self) {
+    if (!ctx->uri || !ctx->uri->abspath || g_object_get_data(G_OBJECT(client), "bb-playing")) return;
+    for (int i = 0; i < self->count; i++) {
+        const char *path = self->mounts[i].path;
+        size_t n = strlen(path);
+        if (strncmp(ctx->uri->abspath, path, n) == 0 && (ctx->uri->abspath[n] == 0 || ctx->uri->abspath[n] == '/')) {
+            playing *p = g_new0(playing, 1);
+            p->owner = self;
+            p->mount = self->mounts[i].index;
+            p->id = self->callbacks.client_joined ? self->callbacks.client_joined(self->callbacks.context, p->mount) : 0;
+            g_object_set_data(G_OBJECT(client), "bb-playing", p);
+            return;
+        }
+    }
+}
+
+static void on_teardown(GstRTSPClient *client, GstRTSPContext *ctx, gpointer data) {
+    (void)ctx;
+    (void)data;
+    client_stopped(client);
+}
+
+static void on_closed(GstRTSPClient *client, gpointer data) {
+    (void)data;
+    client_stopped(client);
+}
+
+static void client_connected(GstRTSPServer *server, GstRTSPClient *client, bb_rtsp_server *self) {
+    (void)server;
+    g_signal_connect(client, "play-request", G_CALLBACK(on_play), self);
+    g_signal_connect(client, "teardown-request", G_CALLBACK(on_teardown), NULL);
+    g_signal_connect(client, "closed", G_CALLBACK(on_closed), NULL);
+}
+
+static gboolean cleanup_sessions(gpointer data) {
+    bb_rtsp_server *self = data;
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool(self->server);
+    gst_rtsp_session_pool_cleanup(pool);
+    g_object_unref(pool);
+    return G_SOURCE_CONTINUE;
+}
+
+static gpointer run_loop(gpointer data) {
+    bb_rtsp_server *self = data;
+    g_main_context_push_thread_default(self->context);
+    g_main_loop_run(self->loop);
+    g_main_context_pop_thread_default(self->context);
+    return NULL;
+}
+
+int bb_rtsp_server_start(bb_rtsp_server *self, char *error, size_t error_size) {
+    g_signal_connect(self->server, "client-connected", G_CALLBACK(client_connected), self);
+    GError *err = NULL;
+    self->source = gst_rtsp_server_create_source(self->server, NULL, &err);
+    if (!self->source) {
+        snprintf(error, error_size, "%s", err ? err->message : "cannot listen");
+        g_clear_error(&err);
+        return -1;
+    }
+    g_source_attach(self->source, self->context);
+    // Sessions whose client vanished without TEARDOWN end after their timeout (60 s without keep-alive).
+    self->cleanup = g_timeout_source_new_seconds(2);
+    g_source_set_callback(self->cleanup, cleanup_sessions, self, NULL);
+    g_source_attach(self->cleanup, self->context);
+    self->thread = g_thread_new("rtsp-server", run_loop, self);
+    return gst_rtsp_server_get_bound_port(self->server);
+}
+
+int bb_rtsp_server_push(bb_rtsp_server *self, int index, const uint8_t *config, size_t config_size, int width, int height, int fps,
+                        const uint8_t *data, size_t size, int keyframe, uint64_t age_ns) {
+    for (int i = 0; i < self->count; i++) {
+        mount *m = &self->mounts[i];
+        if (m->index != index) continue;
+        g_mutex_lock(&m->lock);
+        int result = m->feed.src ? feed_push(&m->feed, config, config_size, width, height, fps, data, size, keyframe, age_ns) : 0;
+        g_mutex_unlock(&m->lock);
+        return result;
+    }
+    return 0;
+}
+
+int bb_rtsp_server_sessions(bb_rtsp_server *self) {
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool(self->server);
+    int n = (int)gst_rtsp_session_pool_get_n_sessions(pool);
+    g_object_unref(pool);
+    return n;
+}
+
+static GstRTSPFilterResult remove_client(GstRTSPServer *server, GstRTSPClient *client, gpointer data) {
+    (void)server;
+    (void)client;
+    (void)data;
+    return GST_RTSP_FILTER_REMOVE;
+}
+
+void bb_rtsp_server_free(bb_rtsp_server *self) {
+    if (self->thread) {
+        gst_rtsp_server_client_filter(self->server, remove_client, NULL);
+        g_source_destroy(self->source);
+        g_source_unref(self->source);
+        g_source_destroy(self->cleanup);
+        g_source_unref(self->cleanup);
+        g_main_loop_quit(self->loop);
+        g_thread_join(self->thread);
+    }
+    GstRTSPMountPoints *points = gst_rtsp_server_get_mount_points(self->server);
+    for (int i = 0; i < self->count; i++) gst_rtsp_mount_points_remove_factory(points, self->mounts[i].path);
+    g_object_unref(points);
+    g_object_unref(self->server);
+    for (int i = 0; i < self->count; i++) {
+        g_mutex_lock(&self->mounts[i].lock);
+        feed_clear(&self->mounts[i].feed);
+        g_mutex_unlock(&self->mounts[i].lock);
+        g_mutex_clear(&self->mounts[i].lock);
+        g_free(self->mounts[i].path);
+    }
+    g_main_loop_unref(self->loop);
+    g_main_context_unref(self->context);
+    g_free(self);
+}
+
+// ---- publisher ------------------------------------------------------------------------------------------------
+
+struct bb_rtsp_publisher {
+    GstElement *pipeline;
+    GstBus *bus;
+    feed feed;
+    int playing;
+    char *failure;
+};
+
+bb_rtsp_publisher *bb_rtsp_publisher_new(const char *url, char *error, size_t error_size) {
+    GError *err = NULL;
+    GstElement *pipeline = gst_parse_launch(APPSRC " ! rtspclientsink name=sink protocols=tcp latency=0", &err);
+    if (!pipeline) {
+        snprintf(error, error_size, "cannot make the publishing pipeline (install gstreamer1.0-rtsp): %s",
+                 err ? err->message : "unknown error");
+        g_clear_error(&err);
+        return NULL;
+    }
+    g_clear_error(&err);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+    g_object_set(sink, "location", url, NULL);
+    gst_object_unref(sink);
+    bb_rtsp_publisher *self = g_new0(bb_rtsp_publisher, 1);
+    self->pipeline = pipeline;
+    self->bus = gst_element_get_bus(pipeline);
+    self->feed.src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+    if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+        snprintf(error, error_size, "the publishing pipeline did not start");
+        bb_rtsp_publisher_free(self);
+        return NULL;
+    }
+    return self;
+}
+
+int bb_rtsp_publisher_push(bb_rtsp_publisher *self, const uint8_t *config, size_t config_size, int width, int height, int fps,
+                           const uint8_t *data, size_t size, int keyframe, uint64_t age_ns) {
+    return feed_push(&self->feed, config, config_size, width, height, fps, data, size, keyframe, age_ns);
+}
+
+int bb_rtsp_publisher_failed(bb_rtsp_publisher *self, char *error, size_t error_size) {
+    GstMessage *message;
+    while (!self->failure && (message = gst_bus_pop(self->bus))) {
+        switch (GST_MESSAGE_TYPE(message)) {
+        case GST_MESSAGE_ERROR: {
+            GError *err = NULL;
+            gchar *debug = NULL;
+            gst_message_parse_error(message, &err, &debug);
+            self->failure = g_strdup(err ? err->message : "error");
+            g_clear_error(&err);
+            g_free(debug);
+            break;
+        }
+        case GST_MESSAGE_EOS:
+            self->failure = g_strdup("the receiver ended the stream");
+            break;
+        case GST_MESSAGE_STATE_CHANGED:
+            if (GST_MESSAGE_SRC(message) == GST_OBJECT(self->pipeline)) {
+                GstState state;
+                gst_message_parse_state_changed(message, NULL, &state, NULL);
+                self->playing = state == GST_STATE_PLAYING;
+            }
+            break;
+        default:
+            break;
+        }
+        gst_message_unref(message);
+    }
+    if (!self->failure) return 0;
+    snprintf(error, error_size, "%s", self->failure);
+    return 1;
+}
+
+int bb_rtsp_publisher_playing(bb_rtsp_publisher *self) {
+    return self->playing;
+}
+
+void bb_rtsp_publisher_free(bb_rtsp_publisher *self) {
+    gst_element_set_state(self->pipeline, GST_STATE_NULL);
+    feed_clear(&self->feed);
+    gst_object_unref(self->bus);
+    gst_object_unref(self->pipeline);
+    g_free(self->failure);
+    g_free(self);
+}
