@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "RTSPGlue", "Frames", "Encoding", "FrameBus", "Cameras",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -120,7 +121,6 @@ let package = Package(
             dependencies: [
                 "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(

@@ -64,6 +64,12 @@ public final class LiveClients: Sendable {
         }
     }
 
+    /// Counts `bytes` sent to every client of `kind` (RTSP clients share one stream: each gets the same bytes).
+    public func sentToAll(_ bytes: Int, kind: LiveKind) {
+        let ids = clients.withLock { $0.filter { $0.value.kind == kind }.map(\.key) }
+        for id in ids { sent(bytes, to: id) }
+    }
+
     /// Forgets client `id`.
     public func leave(_ id: Int) {
         _ = clients.withLock { $0.removeValue(forKey: id) }

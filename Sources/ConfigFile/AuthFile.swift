@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import RTSP
 import TOMLKit
 
 /// The account as stored in the auth state file: a user name and a bcrypt hash, never a password; and for RTSP
@@ -21,7 +21,7 @@ public struct StoredCredentials: Sendable, Equatable {
 
     /// The Digest HA1 of `user` and `password` in `realm`: lowercase hex MD5 of `user:realm:password` (RFC 2617).
     public static func digestHA1(user: String, realm: String, password: String) -> String {
-        Insecure.MD5.hash(data: Array("\(user):\(realm):\(password)".utf8)).map { String(format: "%02x", $0) }.joined()
+        DigestAuth.ha1(user: user, realm: realm, password: password)
     }
 
     /// Whether `text` looks like an HA1: 32 hex digits.

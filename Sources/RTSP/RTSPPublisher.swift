@@ -1,11 +1,13 @@
 import Cameras
 import Frames
 import Logging
-import RTSPGlue
+import Encoding
+import Foundation
 import Synchronization
 
-/// Pushes one camera's H.264 to a central RTSP server (ANNOUNCE + RECORD over TCP, GStreamer's `rtspclientsink`),
-/// for a camera behind NAT. A refused or lost connection is tried again after 1 s, doubling to 30 s; the camera's
+/// Pushes one camera's H.264 to a central RTSP server (ANNOUNCE + RECORD, RTP over the TCP connection), for a camera
+/// behind NAT. Written here rather than with GStreamer's `rtspclientsink`, whose SETUP says `mode="RECORD"` (quoted),
+/// which ffmpeg's RTSP listener refuses. A refused or lost connection is tried again after 1 s, doubling to 30 s; the camera's
 /// H.264 encoder runs (with MJPEG recording) only while a connection is up or being made.
 final class RTSPPublisher: Sendable {
     private let camera: Camera
@@ -60,6 +62,8 @@ final class RTSPPublisher: Sendable {
             current.withLock { $0.state = .connecting }
             let failure = publishOnce(onPlaying: { backoff.reset() })
             guard running.load(ordering: .relaxed) else { break }
+            // A stream that changed is announced again at once.
+            if failure.hasSuffix("announcing it again") { continue }
             let wait = backoff.next()
             current.withLock {
                 $0.state = .retrying
@@ -74,36 +78,80 @@ final class RTSPPublisher: Sendable {
 
     /// One connection: until it fails or the daemon stops; returns why it ended.
     private func publishOnce(onPlaying: () -> Void) -> String {
-        var error = [CChar](repeating: 0, count: 512)
-        guard bb_rtsp_init(&error, error.count) == 0, let publisher = bb_rtsp_publisher_new(url, &error, error.count) else {
-            return String(cMessage: error)
+        let address: RTSPPushConnection.Address
+        do {
+            address = try RTSPPushConnection.Address(url)
+        } catch {
+            return error.description
         }
         camera.joinH264Live()
         let subscription = camera.h264Bus.subscribe(capacity: 30)
         defer {
             subscription.cancel()
-            bb_rtsp_publisher_free(publisher)
             camera.leaveH264Live()
         }
+        // The SDP needs the stream's parameter sets: wait for a keyframe (one a second).
+        var first: EncodedFrame?
+        let deadline = MonotonicClock.nanos() + 5_000_000_000
+        while first == nil, running.load(ordering: .relaxed), MonotonicClock.nanos() < deadline {
+            if let frame = subscription.next(timeoutNanos: 250_000_000), frame.isKeyframe, frame.parameterSets != nil { first = frame }
+        }
+        guard let first, let sets = first.parameterSets else { return running.load(ordering: .relaxed) ? "no H.264 keyframe from the camera within 5 s" : "stopped" }
+        let connection: RTSPPushConnection
+        do {
+            connection = try RTSPPushConnection(address: address)
+            try connection.start(sdp: Self.sdp(sets: sets, fps: camera.config.geometry.fps, host: address.host))
+        } catch {
+            return error.description
+        }
+        defer { connection.close() }
+        current.withLock { $0.state = .publishing; $0.lastError = nil }
+        onPlaying()
+        logger.notice("RTSP push connected", metadata: ["camera": "\(camera.config.id)", "url": "\(Self.hidingPassword(url))"])
         var sender = AccessUnitSender()
-        var playing = false
-        let fps = Int32(camera.config.geometry.fps)
+        var rtp = RTPPacketizer()
+        let startMono = first.time.monotonicNanos
+        let startTimestamp = UInt32.random(in: 0...UInt32.max)
+        var lastReport: UInt64 = 0
+        var failure: String?
+        var next: EncodedFrame? = first
         while running.load(ordering: .relaxed) {
-            if let frame = subscription.next(timeoutNanos: 250_000_000) {
-                let outcome = sender.send(frame) { config, frame, bytes, age in
-                    bb_rtsp_publisher_push(publisher, config.baseAddress, config.count, Int32(frame.width), Int32(frame.height), fps,
-                                           bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, frame.isKeyframe ? 1 : 0, age)
+            if let frame = next {
+                guard frame.parameterSets == sets else { return "the camera's H.264 stream changed (size or settings): announcing it again" }
+                let timestamp = startTimestamp &+ UInt32(truncatingIfNeeded: (frame.time.monotonicNanos &- startMono) * 90_000 / 1_000_000_000)
+                _ = sender.send(frame) { _, _, bytes, _ in
+                    do {
+                        for packet in rtp.packets(accessUnit: bytes, timestamp: timestamp) { try connection.send(channel: 0, packet) }
+                        return 1
+                    } catch {
+                        failure = "\(error)"
+                        return -1
+                    }
                 }
-                if case .sent = outcome { sent.add(1, ordering: .relaxed) }
+                if let failure { return failure }
+                sent.add(1, ordering: .relaxed)
+                // A sender report every 5 s ties the RTP clock to the wall clock (capture time), for receivers that align cameras.
+                if frame.time.monotonicNanos &- lastReport >= 5_000_000_000 {
+                    lastReport = frame.time.monotonicNanos
+                    let wall = UInt64(frame.time.wallSeconds) * 1_000_000_000 + UInt64(frame.time.wallNanos)
+                    do { try connection.send(channel: 1, rtp.senderReport(unixNanos: wall, timestamp: timestamp)) } catch { return error.description }
+                }
             }
-            if bb_rtsp_publisher_failed(publisher, &error, error.count) != 0 { return String(cMessage: error) }
-            if !playing, bb_rtsp_publisher_playing(publisher) != 0 {
-                playing = true
-                onPlaying()
-                current.withLock { $0.state = .publishing; $0.lastError = nil }
-                logger.notice("RTSP push connected", metadata: ["camera": "\(camera.config.id)", "url": "\(Self.hidingPassword(url))"])
-            }
+            do { try connection.drain() } catch { return error.description }
+            next = subscription.next(timeoutNanos: 250_000_000)
         }
         return "stopped"
+    }
+
+    /// The session description of one H.264 track (RFC 6184), its control `streamid=0`.
+    static func sdp(sets: H264ParameterSets, fps: Int, host: String) -> String {
+        let profile = sets.sps.count >= 4 ? sets.sps[1...3].map { String(format: "%02X", $0) }.joined() : "42E01F"
+        let sprop = Data(sets.sps).base64EncodedString() + "," + Data(sets.pps).base64EncodedString()
+        return [
+            "v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=blackbox", "c=IN IP4 \(host.contains(":") ? "::" : "0.0.0.0")", "t=0 0",
+            "m=video 0 RTP/AVP \(RTPPacketizer.payloadType)", "a=rtpmap:\(RTPPacketizer.payloadType) H264/90000",
+            "a=fmtp:\(RTPPacketizer.payloadType) packetization-mode=1;profile-level-id=\(profile);sprop-parameter-sets=\(sprop)",
+            "a=framerate:\(fps)", "a=control:streamid=0",
+        ].joined(separator: "\r\n") + "\r\n"
     }
 }

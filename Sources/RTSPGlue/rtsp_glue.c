@@ -68,7 +68,7 @@ static int feed_push(feed *f, const uint8_t *config, size_t config_size, int wid
     return gst_app_src_push_buffer(src, buffer) == GST_FLOW_OK ? 1 : -1;
 }
 
-/// The appsrc settings both pipelines use: live, timed, never blocking the caller.
+/// The appsrc settings: live, timed, never blocking the caller.
 #define APPSRC "appsrc name=src is-live=true format=time do-timestamp=true block=false"
 
 // ---- authentication -------------------------------------------------------------------------------------------
@@ -403,91 +403,5 @@ void bb_rtsp_server_free(bb_rtsp_server *self) {
     }
     g_main_loop_unref(self->loop);
     g_main_context_unref(self->context);
-    g_free(self);
-}
-
-// ---- publisher ------------------------------------------------------------------------------------------------
-
-struct bb_rtsp_publisher {
-    GstElement *pipeline;
-    GstBus *bus;
-    feed feed;
-    int playing;
-    char *failure;
-};
-
-bb_rtsp_publisher *bb_rtsp_publisher_new(const char *url, char *error, size_t error_size) {
-    GError *err = NULL;
-    GstElement *pipeline = gst_parse_launch(APPSRC " ! rtspclientsink name=sink protocols=tcp latency=0", &err);
-    if (!pipeline) {
-        snprintf(error, error_size, "cannot make the publishing pipeline (install gstreamer1.0-rtsp): %s",
-                 err ? err->message : "unknown error");
-        g_clear_error(&err);
-        return NULL;
-    }
-    g_clear_error(&err);
-    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-    g_object_set(sink, "location", url, NULL);
-    gst_object_unref(sink);
-    bb_rtsp_publisher *self = g_new0(bb_rtsp_publisher, 1);
-    self->pipeline = pipeline;
-    self->bus = gst_element_get_bus(pipeline);
-    self->feed.src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
-    if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-        snprintf(error, error_size, "the publishing pipeline did not start");
-        bb_rtsp_publisher_free(self);
-        return NULL;
-    }
-    return self;
-}
-
-int bb_rtsp_publisher_push(bb_rtsp_publisher *self, const uint8_t *config, size_t config_size, int width, int height, int fps,
-                           const uint8_t *data, size_t size, int keyframe, uint64_t age_ns) {
-    return feed_push(&self->feed, config, config_size, width, height, fps, data, size, keyframe, age_ns);
-}
-
-int bb_rtsp_publisher_failed(bb_rtsp_publisher *self, char *error, size_t error_size) {
-    GstMessage *message;
-    while (!self->failure && (message = gst_bus_pop(self->bus))) {
-        switch (GST_MESSAGE_TYPE(message)) {
-        case GST_MESSAGE_ERROR: {
-            GError *err = NULL;
-            gchar *debug = NULL;
-            gst_message_parse_error(message, &err, &debug);
-            self->failure = g_strdup(err ? err->message : "error");
-            g_clear_error(&err);
-            g_free(debug);
-            break;
-        }
-        case GST_MESSAGE_EOS:
-            self->failure = g_strdup("the receiver ended the stream");
-            break;
-        case GST_MESSAGE_STATE_CHANGED:
-            if (GST_MESSAGE_SRC(message) == GST_OBJECT(self->pipeline)) {
-                GstState state;
-                gst_message_parse_state_changed(message, NULL, &state, NULL);
-                self->playing = state == GST_STATE_PLAYING;
-            }
-            break;
-        default:
-            break;
-        }
-        gst_message_unref(message);
-    }
-    if (!self->failure) return 0;
-    snprintf(error, error_size, "%s", self->failure);
-    return 1;
-}
-
-int bb_rtsp_publisher_playing(bb_rtsp_publisher *self) {
-    return self->playing;
-}
-
-void bb_rtsp_publisher_free(bb_rtsp_publisher *self) {
-    gst_element_set_state(self->pipeline, GST_STATE_NULL);
-    feed_clear(&self->feed);
-    gst_object_unref(self->bus);
-    gst_object_unref(self->pipeline);
-    g_free(self->failure);
     g_free(self);
 }

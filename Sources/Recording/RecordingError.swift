@@ -1,3 +1,4 @@
+import Frames
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,16 +35,6 @@ public struct RecordingError: Error, CustomStringConvertible, Sendable {
 
     /// The disk is full.
     public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
-}
-
-/// Calls `body` until it does not fail with EINTR.
-@inline(__always)
-func retryingEINTR<T: SignedInteger>(_ body: () -> T) -> T {
-    while true {
-        let r = body()
-        if r == -1 && errno == EINTR { continue }
-        return r
-    }
 }
 
 /// Writes all of `bytes` at the file's current offset.

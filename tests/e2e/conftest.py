@@ -45,7 +45,7 @@ urllib.request.install_opener(urllib.request.build_opener(_DaemonAuth()))
 class Daemon:
     """A running `blackbox run` process, the port it bound and its password."""
 
-    def __init__(self, *args, recordings=None, env=None, timeout=20, preexec_fn=None, default_codec=False):
+    def __init__(self, *args, recordings=None, env=None, timeout=20, preexec_fn=None, default_codec=False, wrapper=(), host="127.0.0.1"):
         if recordings is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="blackbox-e2e-")
             recordings = self._tmp.name
@@ -53,10 +53,13 @@ class Daemon:
         # Tests written for Motion JPEG recordings say nothing of the codec: they get MJPEG. The
         # default (H.264) is tested where the codec matters (test_h264.py).
         codec = [] if "--codec" in args or default_codec else ["--codec", "mjpeg"]
-        self.args = [BINARY, "run", "--host", "127.0.0.1", "--port", "0", "--recordings", str(recordings), *codec, *args]
+        # RTSP on a free port unless the test chooses (several daemons run at once).
+        rtsp = [] if any(a.startswith("--rtsp-port") or a == "--no-rtsp" for a in args) else ["--rtsp-port", "0"]
+        self.args = [*wrapper, BINARY, "run", "--host", host, "--port", "0", "--recordings", str(recordings), *codec, *rtsp, *args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=None if env is None else {**os.environ, **env}, preexec_fn=preexec_fn)
         self.port = None
+        self.rtsp_port = None
         self.password = PASSWORDS.get(str(self.recordings))
         deadline = time.monotonic() + timeout
         line = ""
@@ -67,6 +70,8 @@ class Daemon:
                 if "generated password for user 'admin': " in line:
                     self.password = line.split("'admin': ", 1)[1].split()[0]
                     PASSWORDS[str(self.recordings)] = self.password
+                if "serving rtsp://" in line:
+                    self.rtsp_port = int(line.split("rtsp://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
                 if "serving http://" in line:
                     self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
             if self.proc.poll() is not None:

@@ -153,3 +153,17 @@ def sender_reports(payload):
             reports.append((seconds - 2208988800 + fraction / 2**32, rtp))
         offset += length
     return reports
+
+
+def starts_keyframe(payload):
+    """Whether an H.264 RTP packet begins a keyframe: an IDR slice or SPS alone, in a STAP-A, or the start of an FU-A."""
+    if len(payload) < 14:
+        return False
+    first = payload[12] & 0x1F
+    if first in (5, 7):
+        return True
+    if first == 24:  # STAP-A: the first aggregated NAL unit's type
+        return len(payload) > 15 and payload[15] & 0x1F in (5, 7)
+    if first == 28:  # FU-A: start bit and the original type
+        return payload[13] & 0x80 != 0 and payload[13] & 0x1F in (5, 7)
+    return False

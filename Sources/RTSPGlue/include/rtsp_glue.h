@@ -1,5 +1,5 @@
-// A small C face over GStreamer's RTSP server (gst-rtsp-server) and an RTSP publisher (rtspclientsink),
-// fed with H.264 access units from the daemon's encoder. No GStreamer type crosses into Swift.
+// A small C face over GStreamer's RTSP server (gst-rtsp-server), fed with H.264 access units from the daemon's
+// encoder. No GStreamer type crosses into Swift.
 #ifndef BLACKBOX_RTSP_GLUE_H
 #define BLACKBOX_RTSP_GLUE_H
 
@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 typedef struct bb_rtsp_server bb_rtsp_server;
-typedef struct bb_rtsp_publisher bb_rtsp_publisher;
 
 /// Callbacks into the daemon, called on GStreamer's threads.
 typedef struct {
@@ -49,21 +48,5 @@ int bb_rtsp_server_sessions(bb_rtsp_server *server);
 
 /// Closes every client, stops the thread and frees the server.
 void bb_rtsp_server_free(bb_rtsp_server *server);
-
-/// Starts sending to `url` (RTSP ANNOUNCE + RECORD over TCP); NULL with a message in `error` when it cannot start.
-bb_rtsp_publisher *bb_rtsp_publisher_new(const char *url, char *error, size_t error_size);
-
-/// As `bb_rtsp_server_push`: 1 sent, -1 dropped (the receiver is behind).
-int bb_rtsp_publisher_push(bb_rtsp_publisher *publisher, const uint8_t *config, size_t config_size, int width, int height, int fps,
-                           const uint8_t *data, size_t size, int keyframe, uint64_t age_ns);
-
-/// 0 while the connection works; 1 with the reason in `error` once it failed or ended.
-int bb_rtsp_publisher_failed(bb_rtsp_publisher *publisher, char *error, size_t error_size);
-
-/// 1 once the receiver accepted the stream (the pipeline is playing).
-int bb_rtsp_publisher_playing(bb_rtsp_publisher *publisher);
-
-/// Stops the pipeline and frees the publisher.
-void bb_rtsp_publisher_free(bb_rtsp_publisher *publisher);
 
 #endif

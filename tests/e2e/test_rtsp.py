@@ -1,0 +1,259 @@
+"""RTSP out, on one host: ffmpeg (TCP and UDP) and GStreamer record the camera's H.264 at its size and rate; the
+protocol as a client sees it (Basic and Digest, the SDP's parameter sets, the first frame, RTCP sender reports
+in wall-clock time); one H.264 encoder however many RTSP, MSE and MJPEG viewers; pushing to ffmpeg's RTSP
+listener, and again after the listener went away; bad settings refused; a stop within 2 s with clients."""
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import rtsp
+from conftest import BINARY, Daemon
+from test_live_h264 import Reader
+from test_recording import wait_for
+
+
+def api_status(d):
+    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def url(d, path="front", password=None):
+    return f"rtsp://admin:{password or d.password}@127.0.0.1:{d.rtsp_port}/{path}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe(path):
+    """(frames, width, height, frames per second from the timestamps) of a recording, and ffmpeg's decode errors."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height:frame=pts_time",
+                          "-of", "json", str(path)], capture_output=True, text=True, timeout=120)
+    info = json.loads(out.stdout)
+    times = sorted(float(f["pts_time"]) for f in info.get("frames", []) if "pts_time" in f)
+    stream = info["streams"][0]
+    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    return len(times), stream["width"], stream["height"], fps, decode.stderr.strip()
+
+
+def ffmpeg_pull(address, transport, seconds, out):
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport, "-timeout", "5000000", "-i", address,
+                             "-t", str(seconds), "-c", "copy", "-y", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def gst_pull(address, user, password, seconds, out):
+    # -e: EOS on SIGINT, so that the Matroska file is finished.
+    return subprocess.Popen(["timeout", "-s", "INT", str(seconds), "gst-launch-1.0", "-e", "-q", "rtspsrc", f"location={address}",
+                             f"user-id={user}", f"user-pw={password}", "latency=0", "!", "rtph264depay", "!", "h264parse", "!",
+                             "matroskamux", "!", "filesink", f"location={out}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def first_keyframe_seconds(host, port, path, user, password):
+    """Seconds from opening the connection to the first RTP packet of a keyframe (an IDR slice, or the SPS before it)."""
+    started = time.time()
+    c = rtsp.Client(host, port, path, user, password)
+    try:
+        c.describe()
+        c.play_tcp()
+        for channel, payload, at in c.packets(5):
+            if channel == 0 and rtsp.starts_keyframe(payload):
+                return at - started
+    finally:
+        c.close()
+    return None
+
+
+def test_ffmpeg_and_gstreamer_record_the_stream_at_its_size_and_rate(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", default_codec=True, recordings=tmp_path / "rec")
+    try:
+        pulls = [ffmpeg_pull(url(d), "tcp", 10, tmp_path / "tcp.mkv"), ffmpeg_pull(url(d), "udp", 10, tmp_path / "udp.mkv"),
+                 gst_pull(f"rtsp://127.0.0.1:{d.rtsp_port}/front", "admin", d.password, 11, tmp_path / "gst.mkv")]
+        wait_for(lambda: api_status(d)["rtsp"]["streams"][0]["clients"] == 3, 10, "three RTSP clients")
+        s = api_status(d)
+        assert s["rtsp"]["listening"] and s["rtsp"]["auth"] == "basic+digest", s["rtsp"]
+        kinds = [c["kind"] for c in s["cameras"][0]["liveStreams"]]
+        assert kinds.count("rtsp") == 3, kinds
+        # The camera records H.264: RTSP takes its frames, no second encoder.
+        assert s["cameras"][0]["encoders"]["h264"] == 1 and s["cameras"][0]["h264"]["liveOnly"] is False
+        for p in pulls:
+            p.wait(30)
+        for name in ["tcp.mkv", "udp.mkv", "gst.mkv"]:
+            frames, width, height, fps, errors = probe(tmp_path / name)
+            assert (width, height) == (640, 360) and errors == "", (name, errors)
+            assert frames >= 9 * 15 and abs(fps - 15) <= 0.3, (name, frames, fps)
+        wait_for(lambda: api_status(d)["rtsp"]["streams"][0]["clients"] == 0, 10, "the clients gone")
+        assert api_status(d)["rtsp"]["streams"][0]["framesSent"] >= 140
+    finally:
+        assert d.stop() == 0
+
+
+def test_the_protocol_offers_basic_and_digest_a_keyframe_at_once_and_wall_clock_sender_reports(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@15", default_codec=True,
+               recordings=tmp_path / "rec")
+    try:
+        for scheme in ["digest", "basic"]:
+            c = rtsp.Client("127.0.0.1", d.rtsp_port, "rear", "admin", d.password, scheme)
+            sdp = c.describe()
+            assert "a=rtpmap:96 H264/90000" in sdp and "sprop-parameter-sets=" in sdp and "packetization-mode=1" in sdp, sdp
+            c.close()
+        for scheme in ["digest", "basic"]:
+            c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", "wrong-password", scheme)
+            assert c.request("DESCRIBE")[0] == 401, scheme
+            c.close()
+        anonymous = rtsp.Client("127.0.0.1", d.rtsp_port, "front")
+        status, headers, _ = anonymous.request("DESCRIBE")
+        assert status == 401 and sorted(h.split()[0] for h in headers["www-authenticate"]) == ["Basic", "Digest"], headers
+        assert anonymous.request("DESCRIBE", f"rtsp://127.0.0.1:{d.rtsp_port}/nope")[0] in (401, 404)
+        anonymous.close()
+        # ffmpeg with a wrong password is refused.
+        wrong = subprocess.run(["ffprobe", "-v", "error", url(d, password="wrong-password")], capture_output=True, text=True, timeout=30)
+        assert wrong.returncode != 0 and "401" in wrong.stderr, wrong.stderr
+
+        # A joining client gets a keyframe at once (one a second), then sender reports whose NTP time is the wall clock.
+        c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", d.password)
+        started = time.time()
+        c.describe()
+        c.play_tcp()
+        first, reports, packets = None, [], 0
+        for channel, payload, at in c.packets(7):
+            if channel == 0:
+                packets += 1
+                if first is None and rtsp.starts_keyframe(payload):
+                    first = at - started
+            else:
+                reports += [(ntp, at) for ntp, _ in rtsp.sender_reports(payload)]
+        c.close()
+        assert first is not None and first < 1.5, first
+        assert packets >= 90 and reports, (packets, reports)
+        assert all(abs(ntp - at) < 1.0 for ntp, at in reports), reports
+    finally:
+        assert d.stop() == 0
+
+
+def test_the_live_view_can_be_public_for_rtsp_too(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--public-live", default_codec=True, recordings=tmp_path / "rec")
+    try:
+        c = rtsp.Client("127.0.0.1", d.rtsp_port, "front")
+        assert "sprop-parameter-sets=" in c.describe()
+        c.close()
+        assert api_status(d)["rtsp"]["auth"] == "none"
+    finally:
+        assert d.stop() == 0
+
+
+def test_an_mjpeg_camera_runs_one_h264_encoder_for_rtsp_mse_and_nothing_more(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", recordings=tmp_path / "rec")  # records MJPEG
+    try:
+        assert api_status(d)["cameras"][0]["encoders"] == {"jpeg": 1, "h264": 0}
+        pulls = [ffmpeg_pull(url(d), "tcp", 8, tmp_path / f"r{i}.mkv") for i in range(2)]
+        readers = [Reader(d.base + "/stream.mp4", 8), Reader(d.base + "/stream", 8)]
+        for r in readers:
+            r.start()
+        wait_for(lambda: len(api_status(d)["cameras"][0]["liveStreams"]) == 4, 10, "two RTSP, one MSE and one MJPEG client")
+        wait_for(lambda: min(c["seconds"] for c in api_status(d)["cameras"][0]["liveStreams"]) >= 3, 10, "clients for 3 s")
+        camera = api_status(d)["cameras"][0]
+        assert camera["encoders"] == {"jpeg": 1, "h264": 1} and camera["h264"]["liveOnly"] is True, camera["encoders"]
+        rates = {c["kind"]: c["bytesPerSecond"] for c in camera["liveStreams"]}
+        assert rates["rtsp"] > 0 and rates["h264"] > 0 and rates["mjpeg"] > rates["rtsp"], rates
+        for p in pulls:
+            p.wait(30)
+        for r in readers:
+            r.join(15)
+        for i in range(2):
+            frames, width, height, _, errors = probe(tmp_path / f"r{i}.mkv")
+            assert (width, height) == (640, 360) and frames >= 7 * 15 and errors == "", (frames, errors)
+        wait_for(lambda: api_status(d)["cameras"][0]["encoders"]["h264"] == 0, 15, "the live-only encoder stopped")
+        assert api_status(d)["rtsp"]["streams"][0]["active"] is False
+        assert api_status(d)["cameras"][0]["recording"]["droppedFrames"] == 0
+    finally:
+        assert d.stop() == 0
+
+
+def test_push_reaches_an_ffmpeg_listener_and_comes_back_after_it_was_gone(tmp_path):
+    port = free_port()
+    target = f"rtsp://127.0.0.1:{port}/front"
+
+    def listener(out, seconds):
+        return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_flags", "listen", "-timeout", "30", "-i", target, "-t", str(seconds),
+                                 "-c", "copy", "-y", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    first = listener(tmp_path / "push1.mkv", 5)
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--rtsp-publish", target, default_codec=True, recordings=tmp_path / "rec")
+    try:
+        first.wait(40)
+        frames, width, height, fps, errors = probe(tmp_path / "push1.mkv")
+        assert (width, height) == (640, 360) and frames >= 4 * 15 and errors == "", (frames, errors)
+        assert abs(fps - 15) <= 0.5, fps
+        # The listener is gone: the daemon retries with backoff and says so.
+        wait_for(lambda: api_status(d)["rtsp"]["publish"][0]["failures"] >= 1, 20, "a failed push counted")
+        p = api_status(d)["rtsp"]["publish"][0]
+        assert p["state"] in ("retrying", "connecting") and p["lastError"] and p["url"] == target, p
+        second = listener(tmp_path / "push2.mkv", 4)
+        second.wait(60)
+        frames, _, _, _, errors = probe(tmp_path / "push2.mkv")
+        assert frames >= 3 * 15 and errors == "", (frames, errors)
+        # Recording went on in H.264 all along.
+        assert api_status(d)["cameras"][0]["recording"]["droppedFrames"] == 0
+    finally:
+        assert d.stop() == 0
+        first.kill()
+
+
+def test_rtsp_settings_are_checked_with_what_is_allowed(tmp_path):
+    cases = [
+        (["--rtsp-port", "70000"], "out of range; allowed: 1 to 65535"),
+        (["--camera", "a=testpattern", "--camera", "b=testpattern", "--rtsp-publish", "rtsp://central:8554/cam"], "needs {path} or {camera}"),
+        (["--rtsp-publish", "http://central/cam"], "is not an RTSP address"),
+    ]
+    for args, message in cases:
+        out = subprocess.run([BINARY, "run", "--recordings",
+                              str(tmp_path / "r"), *args], capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0 and message in out.stderr, (args, out.stderr)
+    for text, message in [
+        ('[[camera]]\nid = "front"\nrtsp_path = "/bad path"\n', "rtsp_path = \"/bad path\": not a usable path"),
+        ('[[camera]]\nid = "a"\nrtsp_path = "x"\n[[camera]]\nid = "b"\nrtsp_path = "x"\n', "both have the RTSP path 'x'"),
+        ('[rtsp]\nport = 0\n', "port = 0: out of range"),
+        ('[rtsp]\nstream = "x"\n', "[rtsp] stream"),
+    ]:
+        config = tmp_path / "blackbox.toml"
+        config.write_text(text)
+        out = subprocess.run([BINARY, "run", "--config", str(config), "--recordings", str(tmp_path / "r")],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0 and message in out.stderr, (text, out.stderr)
+
+
+def test_a_busy_rtsp_port_leaves_recording_and_the_web_server_running(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        d = Daemon("--camera", "front=testpattern:320x240@15", "--rtsp-port", str(port), recordings=tmp_path / "rec")
+        try:
+            r = api_status(d)["rtsp"]
+            assert r["listening"] is False and str(port) in r["error"], r
+            wait_for(lambda: api_status(d)["cameras"][0]["recording"]["framesWritten"] > 15, 10, "recording")
+        finally:
+            assert d.stop() == 0
+
+
+def test_sigterm_with_rtsp_clients_stops_within_two_seconds(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", default_codec=True, recordings=tmp_path / "rec")
+    pulls = [ffmpeg_pull(url(d), transport, 60, tmp_path / f"{transport}.mkv") for transport in ["tcp", "udp"]]
+    try:
+        wait_for(lambda: api_status(d)["rtsp"]["streams"][0]["clients"] == 2, 10, "two RTSP clients")
+        started = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+        assert time.monotonic() - started < 2.0
+    finally:
+        d.stop()
+        for p in pulls:
+            p.kill()
+            p.wait()
