@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 
 packages=(libturbojpeg0-dev libx264-dev libmosquitto-dev pkg-config)
+# The RTSP server: GStreamer's gst-rtsp-server with appsrc (plugins-base) and the H.264 RTP payloader and rtpbin (plugins-good).
+packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).
@@ -15,6 +17,9 @@ if [ "$mode" = test ]; then
     packages+=(chromium chromium-driver fonts-dejavu-core)
     # MQTT is tested against a real Mosquitto broker that the tests start on a free port.
     packages+=(mosquitto)
+    # RTSP clients: GStreamer's rtspsrc (gst-launch-1.0, h264parse from plugins-bad) beside ffmpeg; several hosts are
+    # network namespaces made with iproute2.
+    packages+=(gstreamer1.0-tools gstreamer1.0-plugins-bad iproute2)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

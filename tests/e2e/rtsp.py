@@ -167,3 +167,25 @@ def starts_keyframe(payload):
     if first == 28:  # FU-A: start bit and the original type
         return payload[13] & 0x80 != 0 and payload[13] & 0x1F in (5, 7)
     return False
+
+
+def first_keyframe_seconds(host, port, path, user, password, seconds=5):
+    """Seconds from opening the connection to the first RTP packet of a keyframe; None when none came."""
+    started = time.time()
+    c = Client(host, port, path, user, password)
+    try:
+        c.describe()
+        c.play_tcp()
+        for channel, payload, at in c.packets(seconds):
+            if channel == 0 and starts_keyframe(payload):
+                return at - started
+    finally:
+        c.close()
+    return None
+
+
+if __name__ == "__main__":
+    # For a client on another (network-namespace) host: python rtsp.py HOST PORT PATH USER PASSWORD
+    import sys
+
+    print(first_keyframe_seconds(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]))

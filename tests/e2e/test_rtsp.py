@@ -55,21 +55,6 @@ def gst_pull(address, user, password, seconds, out):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def first_keyframe_seconds(host, port, path, user, password):
-    """Seconds from opening the connection to the first RTP packet of a keyframe (an IDR slice, or the SPS before it)."""
-    started = time.time()
-    c = rtsp.Client(host, port, path, user, password)
-    try:
-        c.describe()
-        c.play_tcp()
-        for channel, payload, at in c.packets(5):
-            if channel == 0 and rtsp.starts_keyframe(payload):
-                return at - started
-    finally:
-        c.close()
-    return None
-
-
 def test_ffmpeg_and_gstreamer_record_the_stream_at_its_size_and_rate(tmp_path):
     d = Daemon("--camera", "front=testpattern:640x360@15", default_codec=True, recordings=tmp_path / "rec")
     try:
