@@ -215,6 +215,8 @@ def test_recordings_are_marked_signed_verify_in_place_and_settings_show_the_key(
 def test_settings_change_size_and_quality_without_restart(browser, ui_daemon):
     browser.get(ui_daemon.base + "/#settings")
     form = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'form.camera-settings[data-camera="rear"]'))
+    # The camera's RTSP address as this browser reaches the daemon.
+    assert form.find_element(By.CSS_SELECTOR, ".rtsp-url").text == f"rtsp://127.0.0.1:{ui_daemon.rtsp_port}/rear"
     sizes = [o.get_attribute("value") for o in Select(form.find_element(By.CSS_SELECTOR, "select.size")).options]
     assert "320x240" in sizes and "640x480" in sizes
     Select(form.find_element(By.CSS_SELECTOR, "select.size")).select_by_value("640x480")

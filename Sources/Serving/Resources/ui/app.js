@@ -578,11 +578,22 @@ function fillFps(form, choices) {
   if (entry && entry.fps.includes(current)) form.fps.value = String(current);
 }
 
-function settingsForm(camera) {
+/** The RTSP address of a camera as this browser reaches the daemon, or null when RTSP is off. */
+function rtspURL(rtsp, id) {
+  const stream = rtsp && rtsp.listening ? rtsp.streams.find((s) => s.camera === id) : null;
+  if (!stream) return null;
+  const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
+  return `rtsp://${host}:${rtsp.port}${stream.path}`;
+}
+
+function settingsForm(camera, rtsp) {
   const root = $("#settings-template").content.firstElementChild.cloneNode(true);
   root.dataset.camera = camera.id;
   $(".name", root).textContent = camera.id;
   $(".source", root).textContent = `source: ${camera.source}`;
+  const rtspAddress = rtspURL(rtsp, camera.id);
+  $(".rtsp", root).hidden = !rtspAddress;
+  $(".rtsp-url", root).textContent = rtspAddress || "";
   const size = $(".size", root), quality = $(".quality", root), overlay = $(".overlay", root), msg = $(".msg", root);
   root.size = size;
   root.fps = $(".fps", root);
@@ -630,8 +641,8 @@ function settingsForm(camera) {
 
 async function loadSettings() {
   try {
-    const answer = await api("/api/cameras");
-    $("#settings-list").replaceChildren(...answer.cameras.map(settingsForm));
+    const [answer, current] = await Promise.all([api("/api/cameras"), api("/api/status")]);
+    $("#settings-list").replaceChildren(...answer.cameras.map((camera) => settingsForm(camera, current.rtsp)));
   } catch (e) {
     $("#settings-list").textContent = e.message;
   }

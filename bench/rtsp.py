@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""RTSP against MJPEG on the street clip re-timed to 1280x720 at 30 fps, recording H.264 as a dashcam does:
+bytes per second per viewer (MJPEG /stream, H.264 over RTSP, H.264 in fMP4 /stream.mp4); the daemon's CPU with
+0, 1 and 10 RTSP viewers; and glass-to-glass latency read from the overlay clock burnt into every frame: a
+client decodes the picture (ffmpeg for RTSP with nobuffer/low_delay; headless Chromium's Media Source player
+for /stream.mp4, its current frame drawn into a canvas), reads the HH:MM:SS.mmm printed on it and compares
+it with its own clock at that moment.
+    python3 bench/rtsp.py [SECONDS]        (BLACKBOX_BIN: the binary; default .build/release/blackbox)"""
+import base64
+import pathlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
+import rtsp  # noqa: E402
+from live import CLIP, cpu_seconds, read  # noqa: E402
+from timeline import start  # noqa: E402
+
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
+WIDTH, HEIGHT = 1280, 720
+# The overlay: 5x7 glyphs drawn at scale height/240 from (3s, 3s), one every 6 font pixels; "YYYY-MM-DD HH:MM:SS.mmm".
+SCALE = HEIGHT // 240
+GLYPHS = {
+    "0": [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E], "1": [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+    "2": [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F], "3": [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+    "4": [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02], "5": [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+    "6": [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E], "7": [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+    "8": [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E], "9": [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+}
+CLOCK_CHARS = range(11, 23)  # HH:MM:SS.mmm
+CROP_W, CROP_H = 3 * SCALE + 23 * 6 * SCALE, 3 * SCALE + 7 * SCALE
+
+
+def read_clock(gray, stride):
+    """Seconds since midnight (local time) printed in the overlay of a grey crop, or None when it does not read."""
+    text = ""
+    for i in CLOCK_CHARS:
+        if i in (13, 16, 19):
+            text += ":" if i != 19 else "."
+            continue
+        bits = []
+        for row in range(7):
+            value = 0
+            for col in range(5):
+                x = 3 * SCALE + i * 6 * SCALE + col * SCALE + SCALE // 2
+                y = 3 * SCALE + row * SCALE + SCALE // 2
+                value = value << 1 | (1 if gray[y * stride + x] > 128 else 0)
+            bits.append(value)
+        best = min(GLYPHS, key=lambda d: sum(bin(a ^ b).count("1") for a, b in zip(GLYPHS[d], bits)))
+        if sum(bin(a ^ b).count("1") for a, b in zip(GLYPHS[best], bits)) > 3:
+            return None
+        text += best
+    h, m, s = text.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def local_seconds(now):
+    t = time.localtime(now)
+    return t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec + now % 1
+
+
+def rtsp_latency(address, seconds):
+    """Overlay clock against this machine's clock for every frame ffmpeg decodes from RTSP."""
+    cmd = ["ffmpeg", "-v", "error", "-fflags", "nobuffer", "-flags", "low_delay", "-rtsp_transport", "tcp", "-i", address,
+           "-vf", f"crop={CROP_W}:{CROP_H}:0:0,format=gray", "-f", "rawvideo", "-"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lags, size, ends = [], CROP_W * CROP_H, time.monotonic() + seconds
+    try:
+        while time.monotonic() < ends:
+            frame = p.stdout.read(size)
+            if len(frame) < size:
+                break
+            now = time.time()
+            clock = read_clock(frame, CROP_W)
+            if clock is not None:
+                lags.append(local_seconds(now) - clock)
+    finally:
+        p.kill()
+        p.wait()
+    return lags
+
+
+def mse_latency(base, password, seconds):
+    """The same, for the web UI's live H.264 view in headless Chromium: the video's current frame, drawn into a canvas."""
+    from test_ui import chromium, log_in  # noqa: E402
+
+    class Target:
+        pass
+
+    target = Target()
+    target.base, target.password = base, password
+    browser = chromium(1400, 1000)
+    lags = []
+    try:
+        log_in(browser, target)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not browser.execute_script(
+                "const v = document.querySelector('article.camera video'); return v && v.videoWidth > 0 && !v.paused"):
+            time.sleep(0.2)
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends:
+            pixels, now = browser.execute_script(f"""
+                const v = document.querySelector('article.camera video');
+                const c = window.__lagCanvas || (window.__lagCanvas = document.createElement('canvas'));
+                c.width = {CROP_W}; c.height = {CROP_H};
+                const g = c.getContext('2d', {{willReadFrequently: true}});
+                g.drawImage(v, 0, 0, {CROP_W}, {CROP_H}, 0, 0, {CROP_W}, {CROP_H});
+                const now = Date.now() / 1000;
+                const d = g.getImageData(0, 0, {CROP_W}, {CROP_H}).data;
+                const grey = new Array({CROP_W * CROP_H});
+                for (let i = 0; i < grey.length; i++) grey[i] = d[i * 4 + 1];
+                return [grey, now];""")
+            clock = read_clock(pixels, CROP_W)
+            if clock is not None:
+                lags.append(local_seconds(now) - clock)
+            time.sleep(0.1)
+    finally:
+        browser.quit()
+    return lags
+
+
+def rtsp_reader(port, password, seconds, out, key):
+    c = rtsp.Client("127.0.0.1", port, "front", "admin", password)
+    try:
+        c.describe()
+        c.play_tcp()
+        total, first = 0, None
+        for _, payload, _ in c.packets(seconds):
+            first = first or time.monotonic()
+            total += len(payload) + 4
+        out[key] = total / max(0.001, time.monotonic() - first)
+    finally:
+        c.close()
+
+
+def summary(lags):
+    if not lags:
+        return "no frame read"
+    lags = sorted(lags)
+    return f"median {statistics.median(lags) * 1000:4.0f} ms, p95 {lags[int(len(lags) * 0.95)] * 1000:4.0f} ms ({len(lags)} frames read)"
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = pathlib.Path(tmp) / "street720p30.y4m"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-vf", f"setpts=N/30/TB,scale={WIDTH}:{HEIGHT}", "-r", "30", "-pix_fmt",
+                        "yuv420p", "-f", "yuv4mpegpipe", str(clip)], check=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            rtsp_port = s.getsockname()[1]
+        proc, port, password = start(pathlib.Path(tmp) / "rec", "--camera", f"front=file:{clip}", "--codec", "h264",
+                                     "--rtsp-port", str(rtsp_port))
+        auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+        base = f"http://127.0.0.1:{port}"
+        try:
+            time.sleep(3)
+            rates = {}
+            read(base + "/stream", auth, SECONDS, rates, "MJPEG")
+            rtsp_reader(rtsp_port, password, SECONDS, rates, "RTSP")
+            read(base + "/stream.mp4", auth, SECONDS, rates, "fMP4")
+            print(f"street clip {WIDTH}x{HEIGHT}@30 (re-timed from 10 fps), recording H.264, {SECONDS:.0f} s per measurement")
+            for kind, rate in rates.items():
+                print(f"  {kind:5} {rate / 1e6 * 8:6.2f} Mbit/s per viewer ({rate / 1024:.0f} KiB/s, {rate / rates['MJPEG']:.3f} of MJPEG)")
+            for viewers in [0, 1, 10]:
+                out = {}
+                threads = [threading.Thread(target=rtsp_reader, args=(rtsp_port, password, SECONDS + 2, out, i)) for i in range(viewers)]
+                for t in threads:
+                    t.start()
+                time.sleep(2)
+                before, t0 = cpu_seconds(proc.pid), time.monotonic()
+                time.sleep(SECONDS)
+                used = (cpu_seconds(proc.pid) - before) / (time.monotonic() - t0)
+                for t in threads:
+                    t.join()
+                print(f"  daemon CPU with {viewers:2} RTSP viewers: {used * 100:5.1f} % of a core")
+            print(f"  glass-to-glass, RTSP (ffmpeg, nobuffer):  {summary(rtsp_latency(f'rtsp://admin:{password}@127.0.0.1:{rtsp_port}/front', SECONDS))}")
+            print(f"  glass-to-glass, MSE (Chromium live view): {summary(mse_latency(base, password, SECONDS))}")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
