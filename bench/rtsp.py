@@ -35,7 +35,8 @@ GLYPHS = {
     "8": [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E], "9": [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
 }
 CLOCK_CHARS = range(11, 23)  # HH:MM:SS.mmm
-CROP_W, CROP_H = 3 * SCALE + 23 * 6 * SCALE, 3 * SCALE + 7 * SCALE
+# Even sizes: ffmpeg crops 4:2:0 pictures at even sizes only.
+CROP_W, CROP_H = (3 * SCALE + 23 * 6 * SCALE + 1) // 2 * 2, (3 * SCALE + 7 * SCALE + 1) // 2 * 2
 
 
 def read_clock(gray, stride):
