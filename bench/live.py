@@ -26,6 +26,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_with_viewers(pid, viewers, watch, seconds):
+    """Share of a core the daemon `pid` uses over `seconds` while `viewers` threads run `watch(out, i)`."""
+    out = {}
+    threads = [threading.Thread(target=watch, args=(out, i)) for i in range(viewers)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    before, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    used = (cpu_seconds(pid) - before) / (time.monotonic() - t0)
+    for t in threads:
+        t.join()
+    return used
+
+
 def read(url, auth, seconds, out, key):
     started = time.monotonic()
     total = 0
@@ -59,16 +74,7 @@ def main():
                 print(f"  {kind:6} {rate / 1e6 * 8:6.2f} Mbit/s per viewer ({rate / 1024:.0f} KiB/s)")
             print(f"  H.264 / MJPEG bytes: {rates['H.264'] / rates['MJPEG']:.3f}")
             for viewers in [0, 1, 10]:
-                out = {}
-                threads = [threading.Thread(target=read, args=(base + "/stream.mp4", auth, SECONDS + 2, out, i)) for i in range(viewers)]
-                for t in threads:
-                    t.start()
-                time.sleep(2)
-                before, t0 = cpu_seconds(proc.pid), time.monotonic()
-                time.sleep(SECONDS)
-                used = (cpu_seconds(proc.pid) - before) / (time.monotonic() - t0)
-                for t in threads:
-                    t.join()
+                used = cpu_with_viewers(proc.pid, viewers, lambda out, i: read(base + "/stream.mp4", auth, SECONDS + 2, out, i), SECONDS)
                 print(f"  daemon CPU with {viewers:2} H.264 viewers: {used * 100:5.1f} % of a core (recording H.264 all along)")
         finally:
             proc.terminate()

@@ -13,14 +13,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 import rtsp  # noqa: E402
-from live import CLIP, cpu_seconds, read  # noqa: E402
+from live import CLIP, cpu_with_viewers, read  # noqa: E402
 from timeline import start  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
@@ -170,16 +169,7 @@ def main():
             for kind, rate in rates.items():
                 print(f"  {kind:5} {rate / 1e6 * 8:6.2f} Mbit/s per viewer ({rate / 1024:.0f} KiB/s, {rate / rates['MJPEG']:.3f} of MJPEG)")
             for viewers in [0, 1, 10]:
-                out = {}
-                threads = [threading.Thread(target=rtsp_reader, args=(rtsp_port, password, SECONDS + 2, out, i)) for i in range(viewers)]
-                for t in threads:
-                    t.start()
-                time.sleep(2)
-                before, t0 = cpu_seconds(proc.pid), time.monotonic()
-                time.sleep(SECONDS)
-                used = (cpu_seconds(proc.pid) - before) / (time.monotonic() - t0)
-                for t in threads:
-                    t.join()
+                used = cpu_with_viewers(proc.pid, viewers, lambda out, i: rtsp_reader(rtsp_port, password, SECONDS + 2, out, i), SECONDS)
                 print(f"  daemon CPU with {viewers:2} RTSP viewers: {used * 100:5.1f} % of a core")
             print(f"  glass-to-glass, RTSP (ffmpeg, nobuffer):  {summary(rtsp_latency(f'rtsp://admin:{password}@127.0.0.1:{rtsp_port}/front', SECONDS))}")
             print(f"  glass-to-glass, MSE (Chromium live view): {summary(mse_latency(base, password, SECONDS))}")
