@@ -1,6 +1,7 @@
 import Cameras
 import Dispatch
 import Encoding
+import Frames
 import Logging
 import RTSPGlue
 import Synchronization
@@ -34,6 +35,8 @@ public final class RTSPServer: @unchecked Sendable {
     private let state = Mutex<(port: Int?, error: String?)>((nil, nil))
     /// Demand changes start and stop encoders and threads: in order, off GStreamer's threads.
     private let demandQueue = DispatchQueue(label: "rtsp-demand")
+    /// Failed logins per address: after three, one attempt every 12 s (as for the web UI).
+    private let throttle = LoginThrottle()
     /// Basic credentials already verified (bcrypt is slow, and clients send them with every request).
     private let verified = Mutex<Set<String>>([])
 
@@ -70,6 +73,13 @@ public final class RTSPServer: @unchecked Sendable {
             check_password: { context, user, password in
                 guard let user, let password else { return 0 }
                 return RTSPServer.from(context).check(user: String(cString: user), password: String(cString: password)) ? 1 : 0
+            },
+            throttled: { context, address in
+                RTSPServer.from(context).throttle.retryAfter(address.map { String(cString: $0) } ?? "") == nil ? 0 : 1
+            },
+            authenticated: { context, address, ok in
+                let server = RTSPServer.from(context), client = address.map { String(cString: $0) } ?? ""
+                if ok != 0 { server.throttle.succeed(client) } else { server.throttle.fail(client) }
             })
         let address = settings.host ?? host
         let server = bb_rtsp_server_new(address, Int32(settings.port), callbacks)

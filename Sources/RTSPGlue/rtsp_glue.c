@@ -86,30 +86,46 @@ typedef struct {
 
 G_DEFINE_TYPE(BbAuth, bb_auth, GST_TYPE_RTSP_AUTH)
 
+/// The client's address, for throttling failed logins.
+static const gchar *client_address(GstRTSPContext *ctx) {
+    GstRTSPConnection *connection = ctx->client ? gst_rtsp_client_get_connection(ctx->client) : NULL;
+    const gchar *ip = connection ? gst_rtsp_connection_get_ip(connection) : NULL;
+    return ip ? ip : "unknown";
+}
+
 static gboolean bb_auth_authenticate(GstRTSPAuth *auth, GstRTSPContext *ctx) {
     BbAuth *self = (BbAuth *)auth;
     const gchar *header = NULL;
-    if (ctx->request && gst_rtsp_message_get_header(ctx->request, GST_RTSP_HDR_AUTHORIZATION, (gchar **)&header, 0) == GST_RTSP_OK &&
-        header && g_ascii_strncasecmp(header, "basic ", 6) == 0 && self->callbacks.check_password) {
+    if (ctx->request) gst_rtsp_message_get_header(ctx->request, GST_RTSP_HDR_AUTHORIZATION, (gchar **)&header, 0);
+    if (!header) return GST_RTSP_AUTH_CLASS(bb_auth_parent_class)->authenticate(auth, ctx);
+    const gchar *address = client_address(ctx);
+    bb_rtsp_callbacks *cb = &self->callbacks;
+    // An address that failed too often lately is not checked at all until it has waited (a 401 again).
+    if (cb->throttled && cb->throttled(cb->context, address)) return TRUE;
+    if (g_ascii_strncasecmp(header, "basic ", 6) == 0 && cb->check_password) {
         gsize length = 0;
-        guchar *decoded = g_base64_decode(g_strstrip(g_strdup(header + 6)), &length);
+        gchar *copy = g_strstrip(g_strdup(header + 6));
+        guchar *decoded = g_base64_decode(copy, &length);
+        g_free(copy);
         gchar *text = g_strndup((const gchar *)decoded, length);
         g_free(decoded);
         gchar *colon = strchr(text, ':');
         int ok = 0;
         if (colon) {
             *colon = 0;
-            ok = self->callbacks.check_password(self->callbacks.context, text, colon + 1);
+            ok = cb->check_password(cb->context, text, colon + 1);
         }
         memset(text, 0, length);
         g_free(text);
-        if (ok) {
-            ctx->token = self->user_token;
-            return TRUE;
-        }
+        if (cb->authenticated) cb->authenticated(cb->context, address, ok);
+        if (!ok) return GST_RTSP_AUTH_CLASS(bb_auth_parent_class)->authenticate(auth, ctx);  // anonymous, if public
+        ctx->token = self->user_token;
+        return TRUE;
     }
-    // Digest (and the anonymous default token, when live viewing is public) the library's own way.
-    return GST_RTSP_AUTH_CLASS(bb_auth_parent_class)->authenticate(auth, ctx);
+    // Digest the library's own way (the nonce it gave this client, the stored HA1).
+    gboolean result = GST_RTSP_AUTH_CLASS(bb_auth_parent_class)->authenticate(auth, ctx);
+    if (cb->authenticated) cb->authenticated(cb->context, address, ctx->token == self->user_token);
+    return result;
 }
 
 static void bb_auth_finalize(GObject *object) {

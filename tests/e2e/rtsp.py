@@ -16,8 +16,8 @@ class RTSPError(Exception):
 class Client:
     """One RTSP connection to `host`:`port`."""
 
-    def __init__(self, host, port, path, user=None, password=None, scheme="digest", timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, path, user=None, password=None, scheme="digest", timeout=10, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=(source, 0) if source else None)
         self.url = f"rtsp://{host}:{port}/{path}"
         self.user, self.password, self.scheme = user, password, scheme
         self.cseq = 0

@@ -79,7 +79,7 @@ def test_ffmpeg_and_gstreamer_record_the_stream_at_its_size_and_rate(tmp_path):
         assert d.stop() == 0
 
 
-def test_the_protocol_offers_basic_and_digest_a_keyframe_at_once_and_wall_clock_sender_reports(tmp_path):
+def test_the_protocol_offers_basic_and_digest_throttles_guessing_gives_a_keyframe_at_once_and_wall_clock_sender_reports(tmp_path):
     d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@15", default_codec=True,
                recordings=tmp_path / "rec")
     try:
@@ -88,9 +88,18 @@ def test_the_protocol_offers_basic_and_digest_a_keyframe_at_once_and_wall_clock_
             sdp = c.describe()
             assert "a=rtpmap:96 H264/90000" in sdp and "sprop-parameter-sets=" in sdp and "packetization-mode=1" in sdp, sdp
             c.close()
-        for scheme in ["digest", "basic"]:
-            c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", "wrong-password", scheme)
+        # Wrong passwords from one address: refused; after three, that address is not even checked for 12 s (the right
+        # password gets a 401 too), while another address logs in.
+        for scheme in ["digest", "basic", "digest"]:
+            c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", "wrong-password", scheme, source="127.0.0.2")
             assert c.request("DESCRIBE")[0] == 401, scheme
+            c.close()
+        for scheme in ["digest", "basic"]:
+            c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", d.password, scheme, source="127.0.0.2")
+            assert c.request("DESCRIBE")[0] == 401, scheme
+            c.close()
+            c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", d.password, scheme, source="127.0.0.3")
+            assert c.request("DESCRIBE")[0] == 200, scheme
             c.close()
         anonymous = rtsp.Client("127.0.0.1", d.rtsp_port, "front")
         status, headers, _ = anonymous.request("DESCRIBE")

@@ -19,6 +19,10 @@ typedef struct {
     void (*client_left)(void *context, int mount, int id);
     /// Basic authentication: 1 when user and password are right (may be slow: bcrypt).
     int (*check_password)(void *context, const char *user, const char *password);
+    /// 1 when the client at `address` failed too often lately and must not be checked now.
+    int (*throttled)(void *context, const char *address);
+    /// The outcome of a request's credentials from `address` (1 accepted, 0 refused).
+    void (*authenticated)(void *context, const char *address, int ok);
 } bb_rtsp_callbacks;
 
 /// Initialises GStreamer once; returns 0, or -1 with a message in `error` (e.g. a missing plugin).
