@@ -51,13 +51,19 @@ public final class RTSPServer: @unchecked Sendable {
         }
     }
 
+    /// Why GStreamer's RTSP server cannot run here (a missing plugin), or nil when it can.
+    public static func libraryProblem() -> String? {
+        var error = [CChar](repeating: 0, count: 512)
+        return bb_rtsp_init(&error, error.count) == 0 ? nil : String(cMessage: error)
+    }
+
     /// Starts listening on `host` (the configured address wins) and starts the pushes. A port in use is no reason
     /// to stop recording: the error is logged and shown in the status, and the daemon goes on without RTSP.
     /// Returns the port listened on.
     @discardableResult
     public func start(host: String) throws(RTSPError) -> Int? {
+        if let problem = Self.libraryProblem() { throw RTSPError(problem) }
         var error = [CChar](repeating: 0, count: 512)
-        guard bb_rtsp_init(&error, error.count) == 0 else { throw RTSPError(String(cMessage: error)) }
         let callbacks = bb_rtsp_callbacks(
             context: Unmanaged.passUnretained(self).toOpaque(),
             demand: { context, mount, active in

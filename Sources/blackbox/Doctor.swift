@@ -6,6 +6,7 @@ import Encoding
 import Foundation
 import Frames
 import Recording
+import RTSP
 import Supervision
 
 /// `blackbox doctor`: checks what the daemon needs, each with OK / WARN / FAIL and the fix.
@@ -56,6 +57,7 @@ struct Doctor: ParsableCommand {
         checks += machine()
         checks.append(clock())
         checks.append(portFree(port ?? file.port ?? 8080))
+        checks.append(rtsp(file: file, recordings: root ?? file.recordings ?? "recordings"))
         for c in checks {
             print("\(c.level.rawValue)  \(c.name): \(c.detail)")
             if let fix = c.fix, c.level != .ok { print("      fix: \(fix)") }
@@ -190,6 +192,24 @@ struct Doctor: ParsableCommand {
                          fix: "chmod 600 \(path)")
         }
         return Check(level: .ok, name: "login", detail: "password hash in \(path) (mode \(String(mode, radix: 8)))")
+    }
+
+    /// The RTSP server: GStreamer's elements, and whether Digest can be offered (the auth file has its HA1).
+    private func rtsp(file: ConfigFile, recordings: String) -> Check {
+        let settings = file.rtsp ?? RTSPSettings()
+        guard settings.enabled else { return Check(level: .ok, name: "rtsp", detail: "off ([rtsp] enabled = false)") }
+        if let problem = RTSPServer.libraryProblem() {
+            return Check(level: .fail, name: "rtsp", detail: problem,
+                         fix: "sudo apt install libgstrtspserver-1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good, or [rtsp] enabled = false")
+        }
+        let path = file.authFile ?? Passwd.defaultPath(recordings: recordings)
+        let stored = file.passwordHash == nil ? (try? AuthFile.load(path: path)) ?? nil : nil
+        let digest = file.passwordHash == nil ? stored.map { $0.digestHA1 != nil } ?? true : file.digestHA1 != nil
+        guard digest else {
+            return Check(level: .warn, name: "rtsp", detail: "port \(settings.port): Basic only; the account has no Digest HA1 (set before RTSP existed)",
+                         fix: "blackbox passwd --recordings \(recordings) (or [auth] digest_ha1 from blackbox passwd --print-hash)")
+        }
+        return Check(level: .ok, name: "rtsp", detail: "GStreamer's RTSP server is ready for port \(settings.port), Basic and Digest")
     }
 
     /// The device key that signs recordings: its fingerprint, and whether its file is private.
