@@ -1,5 +1,6 @@
 """Authentication over real sockets: first-run password, Basic and session cookies, every control route
 refused without credentials, cross-site refusal, failed-login throttling, `public_live`, `blackbox passwd`."""
+import hashlib
 import http.client
 import json
 import os
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+import rtsp
 from conftest import BINARY, Daemon, basic
 
 # Every route that needs credentials, with the method a client would use.
@@ -223,14 +225,21 @@ def test_restart_keeps_the_password_and_passwd_changes_it(tmp_path):
     try:
         assert request(changed, "GET", "/api/status", {"Authorization": basic("viewer", "a-new-secret")})[0] == 200
         assert request(changed, "GET", "/api/status", {"Authorization": basic("admin", first)})[0] == 401
+        # RTSP takes the new account too, by Digest (its HA1 stored beside the hash) and by Basic.
+        for scheme in ["digest", "basic"]:
+            c = rtsp.Client("127.0.0.1", changed.rtsp_port, "front", "viewer", "a-new-secret", scheme)
+            assert c.request("DESCRIBE")[0] == 200, scheme
+            c.close()
     finally:
         changed.stop()
+    stored = (tmp_path / ".blackbox" / "auth.toml").read_text()
+    assert f'digest_ha1 = "{hashlib.md5(b"viewer:blackbox:a-new-secret").hexdigest()}"' in stored and "a-new-secret" not in stored
 
 
 def test_configured_hash_is_used_and_a_bad_auth_file_is_a_clear_error(tmp_path):
     r = subprocess.run([BINARY, "passwd", "--print-hash", "--user", "ops"], input="configured-pass\n",
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0 and "password_hash = \"$2b$" in r.stdout
+    assert r.returncode == 0 and "password_hash = \"$2b$" in r.stdout and "digest_ha1 = " in r.stdout
     config = tmp_path / "blackbox.toml"
     config.write_text(r.stdout)
     d = Daemon("--config", str(config), "--camera", "front=testpattern:160x120@5", "--no-record")

@@ -37,6 +37,7 @@ def test_doctor_on_a_healthy_pi(tmp_path):
     assert "OK    power: no under-voltage or throttling since boot" in out
     assert "OK    libjpeg-turbo" in out and "is writable, filesystem" in out and "hours at 1280x720@30" in out
     assert "OK    login: no password yet: one is generated at the first start and printed once" in out
+    assert "OK    rtsp: GStreamer's RTSP server is ready for port 8554, Basic and Digest" in out
 
 
 def test_doctor_warns_about_a_readable_auth_file(tmp_path):
@@ -49,6 +50,8 @@ def test_doctor_warns_about_a_readable_auth_file(tmp_path):
     auth.chmod(0o600)
     r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(free_port()))
     assert f"OK    login: password hash in {auth} (mode 600)" in r.stdout
+    # An auth file from before RTSP: Basic only until the password is set again.
+    assert "WARN  rtsp: port 8554: Basic only; the account has no Digest HA1" in r.stdout and "fix: blackbox passwd" in r.stdout
 
 
 def test_doctor_fails_on_under_voltage_heat_and_a_busy_port(tmp_path):
