@@ -279,6 +279,9 @@ struct Run: AsyncParsableCommand {
         let mqttStatus: (@Sendable () -> MQTTStatus)? = bridge.map { b in { @Sendable in b.status() } }
         var rtspServer: RTSPServer?
         if settings.rtsp.enabled {
+            // GStreamer keeps its plugin registry in ~/.cache, which the systemd unit makes read-only (ProtectHome):
+            // beside the recordings it is written once instead of rescanning every plugin at each start.
+            setenv("GST_REGISTRY", "\(settings.recording.root)/.blackbox/gstreamer-registry.bin", 0)
             let server = RTSPServer(settings: settings.rtsp, cameras: running,
                                     access: RTSPAccess(anonymous: settings.publicLive, user: account.user, digestHA1: account.digestHA1,
                                                        verify: { credentials.verify(user: $0, password: $1) }),
