@@ -126,6 +126,8 @@ public final class RTSPServer: @unchecked Sendable {
     public func status() -> RTSPStatus {
         let (port, error) = state.withLock { $0 }
         let sessions = server.map { Int(bb_rtsp_server_sessions($0)) } ?? 0
+        var refused: Int32 = 0
+        let connections = server.map { Int(bb_rtsp_server_connections($0, &refused)) } ?? 0
         let streams = mounts.map { m in
             let feed = m.feed.withLock { $0 }
             return RTSPStatus.Stream(camera: m.camera.config.id, path: m.path, clients: m.camera.live.count(.rtsp), active: feed != nil,
@@ -134,7 +136,7 @@ public final class RTSPServer: @unchecked Sendable {
         }
         return RTSPStatus(enabled: true, listening: port != nil, port: port, error: error,
                           auth: access.anonymous ? "none" : access.digestHA1 == nil ? "basic" : "basic+digest", sessions: sessions,
-                          streams: streams, publish: publishers.map { $0.status() })
+                          connections: connections, refusedConnections: Int(refused), streams: streams, publish: publishers.map { $0.status() })
     }
 
     private static func from(_ context: UnsafeMutableRawPointer?) -> RTSPServer {

@@ -28,6 +28,10 @@ public struct RTSPStatus: Codable, Sendable {
     public var auth: String
     /// RTSP sessions open now (all cameras).
     public var sessions: Int
+    /// RTSP connections open now (at most 64; idle ones end after 60 s).
+    public var connections: Int
+    /// Connections closed at once because 64 were open.
+    public var refusedConnections: Int
     /// Every camera's stream.
     public var streams: [Stream]
     /// Pushes to a central server.

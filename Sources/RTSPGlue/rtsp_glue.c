@@ -14,6 +14,9 @@
 #include <gst/rtsp-server/rtsp-server.h>
 
 #define MAX_MOUNTS 16
+// RTSP connections at once: beyond, a new one is closed at once (counted), so a flood of clients can take neither
+// the descriptors nor the threads the cameras and the recorder need. Idle connections end after 60 s (the library's).
+#define MAX_CLIENTS 64
 // A client's backlog beyond this many bytes queued in appsrc means the pipeline is behind: frames are dropped
 // (and the sender waits for the next keyframe) instead of growing a queue.
 #define MAX_QUEUED_BYTES (4 * 1024 * 1024)
@@ -164,6 +167,8 @@ struct bb_rtsp_server {
     GSource *cleanup;
     mount mounts[MAX_MOUNTS];
     int count;
+    gint clients;
+    gint refused;
 };
 
 int bb_rtsp_init(char *error, size_t error_size) {
@@ -323,16 +328,23 @@ static void on_teardown(GstRTSPClient *client, GstRTSPContext *ctx, gpointer dat
     client_stopped(client);
 }
 
-static void on_closed(GstRTSPClient *client, gpointer data) {
-    (void)data;
+static void on_closed(GstRTSPClient *client, bb_rtsp_server *self) {
     client_stopped(client);
+    if (g_object_steal_data(G_OBJECT(client), "bb-counted")) g_atomic_int_add(&self->clients, -1);
 }
 
 static void client_connected(GstRTSPServer *server, GstRTSPClient *client, bb_rtsp_server *self) {
     (void)server;
+    if (g_atomic_int_add(&self->clients, 1) >= MAX_CLIENTS) {
+        g_atomic_int_add(&self->clients, -1);
+        g_atomic_int_inc(&self->refused);
+        gst_rtsp_client_close(client);
+        return;
+    }
+    g_object_set_data(G_OBJECT(client), "bb-counted", GINT_TO_POINTER(1));
+    g_signal_connect(client, "closed", G_CALLBACK(on_closed), self);
     g_signal_connect(client, "play-request", G_CALLBACK(on_play), self);
     g_signal_connect(client, "teardown-request", G_CALLBACK(on_teardown), NULL);
-    g_signal_connect(client, "closed", G_CALLBACK(on_closed), NULL);
 }
 
 static gboolean cleanup_sessions(gpointer data) {
@@ -380,6 +392,11 @@ int bb_rtsp_server_push(bb_rtsp_server *self, int index, const uint8_t *config, 
         return result;
     }
     return 0;
+}
+
+int bb_rtsp_server_connections(bb_rtsp_server *self, int *refused) {
+    *refused = g_atomic_int_get(&self->refused);
+    return g_atomic_int_get(&self->clients);
 }
 
 int bb_rtsp_server_sessions(bb_rtsp_server *self) {

@@ -279,9 +279,7 @@ struct Run: AsyncParsableCommand {
         let mqttStatus: (@Sendable () -> MQTTStatus)? = bridge.map { b in { @Sendable in b.status() } }
         var rtspServer: RTSPServer?
         if settings.rtsp.enabled {
-            // GStreamer keeps its plugin registry in ~/.cache, which the systemd unit makes read-only (ProtectHome):
-            // beside the recordings it is written once instead of rescanning every plugin at each start.
-            setenv("GST_REGISTRY", "\(settings.recording.root)/.blackbox/gstreamer-registry.bin", 0)
+            Self.placeGStreamerRegistry()
             let server = RTSPServer(settings: settings.rtsp, cameras: running,
                                     access: RTSPAccess(anonymous: settings.publicLive, user: account.user, digestHA1: account.digestHA1,
                                                        verify: { credentials.verify(user: $0, password: $1) }),
@@ -365,6 +363,18 @@ extension Run {
         }
         logger.info("camera started", metadata: ["camera": "\(config.id)", "source": "\(camera.source.description)"])
         return camera
+    }
+
+    /// GStreamer keeps its plugin registry in ~/.cache, which the systemd unit hides (ProtectHome): there it goes to
+    /// the service's private /tmp instead (scanned once per start), never beside the recordings (quota, SD wear).
+    static func placeGStreamerRegistry() {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["GST_REGISTRY"] == nil else { return }
+        let home = environment["HOME"] ?? "/nonexistent"
+        let cache = environment["XDG_CACHE_HOME"] ?? home + "/.cache"
+        let files = FileManager.default
+        if files.isWritableFile(atPath: cache) || (!files.fileExists(atPath: cache) && files.isWritableFile(atPath: home)) { return }
+        setenv("GST_REGISTRY", NSTemporaryDirectory() + "blackbox-gstreamer-registry-\(getuid()).bin", 0)
     }
 
     /// Writes every camera's current settings to the saved-settings file.

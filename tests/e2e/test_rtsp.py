@@ -251,3 +251,33 @@ def test_sigterm_with_rtsp_clients_stops_within_two_seconds(tmp_path):
         for p in pulls:
             p.kill()
             p.wait()
+
+
+def test_a_flood_of_rtsp_connections_is_capped_and_recording_goes_on(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@15", default_codec=True, recordings=tmp_path / "rec")
+    flood = []
+    try:
+        for _ in range(70):
+            flood.append(socket.create_connection(("127.0.0.1", d.rtsp_port), timeout=10))
+        wait_for(lambda: api_status(d)["rtsp"]["refusedConnections"] >= 6, 10, "connections over 64 refused")
+        r = api_status(d)["rtsp"]
+        assert r["connections"] == 64, r
+        # The ones over the cap were closed by the server: they read end-of-stream.
+        closed = 0
+        for s in flood[64:]:
+            s.settimeout(5)
+            closed += s.recv(1) == b""
+        assert closed == 6
+        before = api_status(d)["cameras"][0]["recording"]["framesWritten"]
+        wait_for(lambda: api_status(d)["cameras"][0]["recording"]["framesWritten"] >= before + 15, 10, "recording while flooded")
+        for s in flood:
+            s.close()
+        flood = []
+        wait_for(lambda: api_status(d)["rtsp"]["connections"] == 0, 10, "the flood's connections gone")
+        c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", d.password)
+        assert "sprop-parameter-sets=" in c.describe()
+        c.close()
+    finally:
+        for s in flood:
+            s.close()
+        assert d.stop() == 0

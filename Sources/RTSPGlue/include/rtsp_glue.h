@@ -47,6 +47,9 @@ int bb_rtsp_server_start(bb_rtsp_server *server, char *error, size_t error_size)
 int bb_rtsp_server_push(bb_rtsp_server *server, int mount, const uint8_t *config, size_t config_size, int width, int height, int fps,
                         const uint8_t *data, size_t size, int keyframe, uint64_t age_ns);
 
+/// RTSP connections open now; `refused` is set to the connections closed at once because there were too many.
+int bb_rtsp_server_connections(bb_rtsp_server *server, int *refused);
+
 /// RTSP sessions open now.
 int bb_rtsp_server_sessions(bb_rtsp_server *server);
 
