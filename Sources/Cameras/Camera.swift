@@ -257,7 +257,8 @@ public final class Camera: Sendable {
         switching.withLock { _ in
             guard codecState.withLock({ $0 }) != codec else { return }
             if codec == .h264 {
-                h264Stream.withLock { $0 = makeH264Stream() }
+                // An encoder already running for live H.264 or RTSP clients goes on: now for the recorder too.
+                h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
                 recorder?.use(h264Bus)
                 jpegDemand.always = false
             } else {

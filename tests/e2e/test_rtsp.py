@@ -3,6 +3,7 @@ protocol as a client sees it (Basic and Digest, the SDP's parameter sets, the fi
 in wall-clock time); one H.264 encoder however many RTSP, MSE and MJPEG viewers; pushing to ffmpeg's RTSP
 listener, and again after the listener went away; bad settings refused; a stop within 2 s with clients."""
 import json
+import pathlib
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import urllib.request
 import rtsp
 from conftest import BINARY, Daemon
 from test_live_h264 import Reader
-from test_recording import wait_for
+from test_recording import post, wait_for
 
 
 def api_status(d):
@@ -280,4 +281,32 @@ def test_a_flood_of_rtsp_connections_is_capped_and_recording_goes_on(tmp_path):
     finally:
         for s in flood:
             s.close()
+        assert d.stop() == 0
+
+
+def h264_threads(d):
+    """The daemon's H.264 encoder threads: h264-CAMERA and the x264 workers it starts (they inherit its name)."""
+    tasks = pathlib.Path(f"/proc/{d.proc.pid}/task")
+    return sum(1 for t in tasks.iterdir() if (t / "comm").read_text().strip().startswith("h264-"))
+
+
+def test_switching_to_h264_while_an_rtsp_client_watches_keeps_its_one_encoder(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@15", recordings=tmp_path / "rec")  # records MJPEG
+    pull = ffmpeg_pull(url(d), "tcp", 8, tmp_path / "switch.mkv")
+    try:
+        wait_for(lambda: api_status(d)["cameras"][0]["encoders"]["h264"] == 1, 10, "the live-only encoder")
+        one_encoder = h264_threads(d)
+        assert one_encoder >= 1
+        code, _ = post(d, "/api/cameras/front/settings", {"codec": "h264"})
+        assert code == 200
+        camera = api_status(d)["cameras"][0]
+        assert camera["codec"] == "h264" and camera["h264"]["liveOnly"] is False and h264_threads(d) == one_encoder, camera["encoders"]
+        pull.wait(30)
+        frames, _, _, _, errors = probe(tmp_path / "switch.mkv")
+        assert frames >= 7 * 15 and errors == "", (frames, errors)
+        # The client gone, the encoder stays: the camera records H.264 now.
+        wait_for(lambda: api_status(d)["rtsp"]["streams"][0]["active"] is False, 10, "the RTSP stream idle")
+        assert api_status(d)["cameras"][0]["encoders"]["h264"] == 1 and h264_threads(d) == one_encoder
+    finally:
+        pull.kill()
         assert d.stop() == 0
