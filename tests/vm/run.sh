@@ -70,6 +70,11 @@ fi
 case "$repo" in /run/*|/proc/*|/sys/*|/dev/*) echo "vm: the repository must not be under /run, /proc, /sys or /dev: the guest mounts its own there" >&2; exit 1 ;; esac
 job=$(mktemp -d)
 trap 'rm -rf "$job"' EXIT
+# GStreamer's plugin registry (the daemon's RTSP server) is made on the host and read by the guest through the shared
+# root: scanning every plugin under software emulation takes longer than a daemon is given to start.
+gst-inspect-1.0 appsrc >/dev/null 2>&1 || true
+registry="${XDG_CACHE_HOME:-$HOME/.cache}/gstreamer-1.0/registry.$(uname -m).bin"
+[ -r "$registry" ] || registry=""
 printf '%q ' "$@" >"$job/command"
 cat >"$job/guest.sh" <<GUEST
 mkdir -p /dev/pts /dev/shm
@@ -77,6 +82,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/run/home TMPDIR=/run/tmp PYTHONDONTWRITEBYTECODE=1 CI=\${CI:-} TZ=UTC
+[ -n "$registry" ] && export GST_REGISTRY="$registry"
 cd "$repo"
 modprobe vivid n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0
 rc=\$?
