@@ -106,8 +106,9 @@ def mse_latency(base, password, seconds):
             time.sleep(0.2)
         ends = time.monotonic() + seconds
         while time.monotonic() < ends:
-            pixels, now = browser.execute_script(f"""
+            sample = browser.execute_script(f"""
                 const v = document.querySelector('article.camera video');
+                if (!v || v.videoWidth === 0) return null;
                 const c = window.__lagCanvas || (window.__lagCanvas = document.createElement('canvas'));
                 c.width = {CROP_W}; c.height = {CROP_H};
                 const g = c.getContext('2d', {{willReadFrequently: true}});
@@ -117,6 +118,10 @@ def mse_latency(base, password, seconds):
                 const grey = new Array({CROP_W * CROP_H});
                 for (let i = 0; i < grey.length; i++) grey[i] = d[i * 4 + 1];
                 return [grey, now];""")
+            if sample is None:  # the player is starting again (it fell behind, or the page re-rendered)
+                time.sleep(0.1)
+                continue
+            pixels, now = sample
             clock = read_clock(pixels, CROP_W)
             if clock is not None:
                 lags.append(local_seconds(now) - clock)
@@ -127,9 +132,16 @@ def mse_latency(base, password, seconds):
 
 
 def rtsp_reader(port, password, seconds, out, key):
-    c = rtsp.Client("127.0.0.1", port, "front", "admin", password)
+    for attempt in range(3):
+        c = rtsp.Client("127.0.0.1", port, "front", "admin", password)
+        try:
+            c.describe()
+            break
+        except rtsp.RTSPError:
+            # 503 while the stream of the previous stage's last client is being torn down: NVRs ask again, so do we.
+            c.close()
+            time.sleep(0.3)
     try:
-        c.describe()
         c.play_tcp()
         total, first = 0, None
         for _, payload, _ in c.packets(seconds):
