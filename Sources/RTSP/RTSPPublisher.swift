@@ -119,7 +119,7 @@ final class RTSPPublisher: Sendable {
             if let frame = next {
                 guard frame.parameterSets == sets else { return "the camera's H.264 stream changed (size or settings): announcing it again" }
                 let timestamp = startTimestamp &+ UInt32(truncatingIfNeeded: (frame.time.monotonicNanos &- startMono) * 90_000 / 1_000_000_000)
-                _ = sender.send(frame) { _, _, bytes, _ in
+                let outcome = sender.send(frame) { _, _, bytes, _ in
                     do {
                         for packet in rtp.packets(accessUnit: bytes, timestamp: timestamp) { try connection.send(channel: 0, packet) }
                         return 1
@@ -129,7 +129,8 @@ final class RTSPPublisher: Sendable {
                     }
                 }
                 if let failure { return failure }
-                sent.add(1, ordering: .relaxed)
+                // Frames held back (after a gap, until the next keyframe) are not counted as sent.
+                if case .sent = outcome { sent.add(1, ordering: .relaxed) }
                 // A sender report every 5 s ties the RTP clock to the wall clock (capture time), for receivers that align cameras.
                 if frame.time.monotonicNanos &- lastReport >= 5_000_000_000 {
                     lastReport = frame.time.monotonicNanos
