@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "Supervision",
             dependencies: [
-                "Cameras",
+                "Cameras", "Frames",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision"]
         ),
     ],
     swiftLanguageModes: [.v6]

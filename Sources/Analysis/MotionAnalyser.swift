@@ -60,6 +60,8 @@ public final class MotionAnalyser: Sendable {
     private let state = Mutex(Shared())
     private let thread = Mutex<DedicatedThread?>(nil)
     private let onMotion: @Sendable (Bool) -> Void
+    /// Pictures queued and analysed: the watchdog's view of the detector.
+    public let progress = WorkProgress()
 
     /// An analyser for `camera`; `onMotion(true)` is called when motion starts and about once a second while
     /// it goes on, `onMotion(false)` when it ends.
@@ -78,7 +80,9 @@ public final class MotionAnalyser: Sendable {
             ? .jpeg(Array(UnsafeBufferPointer(start: luma.base, count: luma.width)))
             : .grey(Self.grey(luma, width: settings.width), width: min(settings.width, luma.width))
         let seconds = Double(frame.time.monotonicNanos) / 1e9
-        if !queue.offer(Job(picture: picture, seconds: seconds)) {
+        if queue.offer(Job(picture: picture, seconds: seconds)) {
+            progress.accept()
+        } else {
             state.withLock { $0.status.dropped += 1 }
         }
     }
@@ -117,7 +121,10 @@ public final class MotionAnalyser: Sendable {
         let decoder = try? JPEGDecoder()
         var wasActive = false
         var lastCall = -Double.infinity
+        let stall = FaultInjection.stall(.motion)
         while let job = queue.take() {
+            stall?.hold(while: { !queue.isClosed })
+            defer { progress.finish() }
             var before = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before)
             let grey: (pixels: [UInt8], width: Int)

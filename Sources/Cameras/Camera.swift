@@ -93,6 +93,8 @@ public final class Camera: Sendable {
 
     private let meter = RateMeter()
     private let running = Atomic<Bool>(false)
+    /// Frames (pictures and NO SIGNAL alike) the source handed to the pipeline: capture's pulse.
+    private let delivered = Atomic<UInt64>(0)
 
     /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
     public convenience init(config: CameraConfig, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
@@ -303,6 +305,7 @@ public final class Camera: Sendable {
         recorder?.start()
         let motion = self.motion
         let sink: @Sendable (RawFrame) -> Void = { [weak self] frame in
+            self?.delivered.add(1, ordering: .relaxed)
             // Motion sees the picture before any overlay: the running clock is never motion.
             motion?.submit(frame)
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
@@ -331,6 +334,21 @@ public final class Camera: Sendable {
         bus.close()
         h264Bus.close()
         recorder?.stop()
+    }
+
+    /// Every stage of the pipeline as it runs now, for the watchdog: capture and the recorder's loop always move
+    /// while the camera runs; the JPEG encoders, the H.264 encoder and the motion detector must move while they have
+    /// frames waiting (JPEGs are made only for viewers when the camera records H.264; the H.264 encoder runs only
+    /// for H.264 recording or live H.264 clients).
+    public func progress() -> [StageProgress] {
+        let id = config.id
+        let on = running.load(ordering: .acquiring)
+        var stages = [StageProgress(name: "\(id) capture", count: delivered.load(ordering: .relaxed), busy: on),
+                      encoder.progress.stage("\(id) jpeg encoder")]
+        if let h264 { stages.append(h264.progress.stage("\(id) h264 encoder")) }
+        if let motion { stages.append(motion.progress.stage("\(id) motion detector")) }
+        if let recorder { stages.append(StageProgress(name: "\(id) recorder", count: recorder.heartbeat.load(ordering: .relaxed), busy: on)) }
+        return stages
     }
 
     /// A snapshot of the camera's state and counters.

@@ -48,11 +48,11 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
 
     private func run(sink: @Sendable (RawFrame) -> Void) {
         var pacer = FramePacer(fps: geometry.fps)
-        let stallAt = FaultInjection.captureStall.map { MonotonicClock.nanos() + UInt64($0 * 1e9) }
+        let stall = FaultInjection.stall(.capture)
         var sequence: UInt64 = 0
         while let behind = pacer.next(while: { worker.isRunning }) {
-            if let stallAt, MonotonicClock.nanos() >= stallAt {
-                sleepNanos(50_000_000)  // fault injection: the capture loop hangs
+            if let stall, stall.isDue {
+                stall.hold(while: { worker.isRunning })  // fault injection: the capture loop hangs
                 continue
             }
             if behind > 0 {
@@ -139,15 +139,4 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         BitmapFont.draw(counter, on: y, x: y.width - size.width - 4 * scale, y: y.height - size.height - 4 * scale,
                         scale: scale, padding: scale)
     }
-}
-
-/// Faults the real parts cannot produce on demand, for tests of the daemon's supervision only.
-/// Set with `BLACKBOX_FAULT_INJECT`; never set in normal use.
-public enum FaultInjection {
-    /// `stall-capture-after=SECONDS`: test-pattern capture stops delivering frames after that long.
-    public static let captureStall: Double? = {
-        guard let value = getenv("BLACKBOX_FAULT_INJECT").map({ String(cString: $0) }),
-              value.hasPrefix("stall-capture-after=") else { return nil }
-        return Double(value.dropFirst("stall-capture-after=".count))
-    }()
 }

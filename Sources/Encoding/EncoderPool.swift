@@ -87,6 +87,8 @@ public final class EncoderPool: Sendable {
     public let settings: EncoderSettings
     /// Counters.
     public let stats = EncodeStats()
+    /// Frames queued and delivered (in capture order): the watchdog's view of the pool.
+    public let progress = WorkProgress()
     /// Number of worker threads.
     public let workerCount: Int
 
@@ -121,6 +123,7 @@ public final class EncoderPool: Sendable {
         let taken = nextTicket.withLock { ticket in
             guard queue.offer(Job(ticket: ticket, frame: frame)) else { return false }
             ticket += 1
+            progress.accept()
             return true
         }
         if !taken { stats.droppedBusy.add(1, ordering: .relaxed) }
@@ -132,6 +135,7 @@ public final class EncoderPool: Sendable {
         nextTicket.withLock { ticket in
             guard queue.put(Job(ticket: ticket, frame: frame)) else { return false }
             ticket += 1
+            progress.accept()
             return true
         }
     }
@@ -149,7 +153,9 @@ public final class EncoderPool: Sendable {
     private func work(_ encoder: JPEGEncoder) {
         let overlay = TimestampOverlay()
         let allocator = ByteBufferAllocator()
+        let stall = FaultInjection.stall(.jpeg)
         while let job = queue.take() {
+            stall?.hold(while: { !queue.isClosed })
             let frame = job.frame
             if frame.format == .jpeg {
                 // Pass-through: checked and wrapped, never re-encoded (no overlay is possible here).
@@ -187,6 +193,7 @@ public final class EncoderPool: Sendable {
             r.done[ticket] = .some(frame)
             while let ready = r.done.removeValue(forKey: r.next) {
                 r.next += 1
+                progress.finish()
                 if let ready {
                     stats.encoded.add(1, ordering: .relaxed)
                     output(ready)

@@ -12,6 +12,8 @@ public final class H264Stream: Sendable {
     public let stats = EncodeStats()
     /// Camera JPEGs that could not be decoded (corrupt, or another size).
     public let droppedUndecodable = Atomic<UInt64>(0)
+    /// Pictures queued and finished (encoded or not): the watchdog's view of the encoder.
+    public let progress = WorkProgress()
 
     /// A picture waiting for the encoder: I420 planes in a pooled buffer, or a camera JPEG to decode first.
     private enum Job {
@@ -53,6 +55,7 @@ public final class H264Stream: Sendable {
                 stats.droppedBusy.add(1, ordering: .relaxed)
                 return false
             }
+            progress.accept()
             return true
         }
         guard let buffer = pooledBuffer(width: frame.width, height: frame.height) else {
@@ -68,6 +71,7 @@ public final class H264Stream: Sendable {
             stats.droppedBusy.add(1, ordering: .relaxed)
             return false
         }
+        progress.accept()
         return true
     }
 
@@ -137,7 +141,10 @@ public final class H264Stream: Sendable {
         // Output frames are numbered in stream order: a frame this encoder never saw (dropped while it was busy) is no
         // gap in the stream, so a live client that sees consecutive numbers knows it missed nothing it needs.
         var produced: UInt64 = 0
+        let stall = FaultInjection.stall(.h264)
         while let job = queue.take() {
+            stall?.hold(while: { !queue.isClosed })
+            defer { progress.finish() }
             let start = MonotonicClock.nanos()
             guard let frame = picture(job, decoder: decoder, scratch: &scratch) else { continue }
             defer { frame.storage.release() }

@@ -176,6 +176,9 @@ public final class FrameSubscription: Sendable {
     /// Whether the subscription is cancelled (or its bus closed) and every queued frame was read.
     public var isFinished: Bool { queue.isClosed && queue.count == 0 }
 
+    /// Whether the subscription is cancelled (or its bus closed), read or not.
+    public var isClosed: Bool { queue.isClosed }
+
     /// Frames waiting in the queue.
     public var backlog: Int { queue.count }
 

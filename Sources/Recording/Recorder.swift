@@ -461,8 +461,10 @@ public final class Recorder: Sendable {
             update { $0.activeEvents = events.count }
         }
 
+        let stall = FaultInjection.stall(.recorder)
         while true {
             heartbeat.add(1, ordering: .relaxed)
+            stall?.hold(while: { !sub.isClosed })
             if let current = subscription.withLock({ $0 }), current !== sub {
                 // Another codec: a track has one, so the files end here and the pre-roll starts over.
                 finishSegment()

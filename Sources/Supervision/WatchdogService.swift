@@ -1,10 +1,12 @@
 import Cameras
+import Foundation
+import Frames
 import Logging
 import ServiceLifecycle
 
-/// Tells systemd how the daemon is: STATUS= with a one-line summary, WATCHDOG=1 only while every
-/// camera's pipeline and recorder make progress (so a stuck pipeline gets the daemon restarted),
-/// and STOPPING=1 at shutdown. READY=1 is sent by whoever knows the server is listening.
+/// Tells systemd how the daemon is: STATUS= with a one-line summary, WATCHDOG=1 only while every stage of
+/// every camera's pipeline that has work makes progress (capture, the encoders actually running, motion
+/// analysis, the recorder: so a stuck thread gets the daemon restarted), and STOPPING=1 at shutdown. READY=1 is sent by whoever knows the server is listening.
 public struct WatchdogService: Service {
     private let cameras: [Camera]
     private let notifier: SystemdNotifier
@@ -17,10 +19,6 @@ public struct WatchdogService: Service {
         self.logger = logger
     }
 
-    /// Progress counters of every camera: frames published, recorder loop turns.
-    private func counters() -> [UInt64] {
-        cameras.flatMap { c in [c.bus.published.load(ordering: .relaxed), c.recorder?.heartbeat.load(ordering: .relaxed) ?? 0] }
-    }
 
     /// `front 30.0 fps recording; rear no signal`.
     func summary() -> String {
@@ -38,23 +36,25 @@ public struct WatchdogService: Service {
             try? await gracefulShutdown()
             return
         }
+        // Checked at half the interval systemd expects, so one late check never costs a restart.
         let tick = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(5)
-        var last = counters()
+        var detector = StallDetector(interval: tick)
+        _ = detector.check(cameras.flatMap { $0.progress() }, now: MonotonicClock.nanos())
         var stalled = false
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: tick)
-                let now = counters()
-                let progressed = zip(last, now).allSatisfy { $0 < $1 }
-                last = now
+                let stalls = detector.check(cameras.flatMap { $0.progress() }, now: MonotonicClock.nanos())
                 notifier.send("STATUS=\(summary())")
-                if progressed {
+                if stalls.isEmpty {
                     if stalled { logger.notice("pipeline moving again; watchdog pings resume") }
                     stalled = false
                     if notifier.watchdogInterval != nil { notifier.send("WATCHDOG=1") }
                 } else if !stalled {
                     stalled = true
-                    logger.error("pipeline stalled: no progress since the last check; watchdog pings stop so systemd can restart the daemon")
+                    let which = stalls.map { "\($0.stage) (\(String(format: "%.1f", $0.seconds)) s)" }.joined(separator: ", ")
+                    logger.error("pipeline stalled: no progress with work waiting; watchdog pings stop so systemd can restart the daemon",
+                                 metadata: ["stages": "\(which)"])
                 }
             }
         } onGracefulShutdown: {

@@ -225,7 +225,7 @@ def test_a_file_camera_that_cannot_be_read_stops_the_start_with_the_reason(tmp_p
 
 
 def test_h264_is_the_default_recording_codec(tmp_path):
-    d = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "2", recordings=tmp_path, default_codec=True)
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "2", recordings=tmp_path)
     try:
         assert "--codec" not in d.args
         cam = status(d)["cameras"][0]

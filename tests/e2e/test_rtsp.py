@@ -57,7 +57,7 @@ def gst_pull(address, user, password, seconds, out):
 
 
 def test_ffmpeg_and_gstreamer_record_the_stream_at_its_size_and_rate(tmp_path):
-    d = Daemon("--camera", "front=testpattern:640x360@15", default_codec=True, recordings=tmp_path / "rec")
+    d = Daemon("--camera", "front=testpattern:640x360@15", recordings=tmp_path / "rec")
     try:
         pulls = [ffmpeg_pull(url(d), "tcp", 10, tmp_path / "tcp.mkv"), ffmpeg_pull(url(d), "udp", 10, tmp_path / "udp.mkv"),
                  gst_pull(f"rtsp://127.0.0.1:{d.rtsp_port}/front", "admin", d.password, 11, tmp_path / "gst.mkv")]
@@ -81,7 +81,7 @@ def test_ffmpeg_and_gstreamer_record_the_stream_at_its_size_and_rate(tmp_path):
 
 
 def test_the_protocol_offers_basic_and_digest_throttles_guessing_gives_a_keyframe_at_once_and_wall_clock_sender_reports(tmp_path):
-    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@15", default_codec=True,
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@15",
                recordings=tmp_path / "rec")
     try:
         for scheme in ["digest", "basic"]:
@@ -133,7 +133,7 @@ def test_the_protocol_offers_basic_and_digest_throttles_guessing_gives_a_keyfram
 
 
 def test_the_live_view_can_be_public_for_rtsp_too(tmp_path):
-    d = Daemon("--camera", "front=testpattern:320x240@15", "--public-live", default_codec=True, recordings=tmp_path / "rec")
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--public-live", recordings=tmp_path / "rec")
     try:
         c = rtsp.Client("127.0.0.1", d.rtsp_port, "front")
         assert "sprop-parameter-sets=" in c.describe()
@@ -180,7 +180,7 @@ def test_push_reaches_an_ffmpeg_listener_and_comes_back_after_it_was_gone(tmp_pa
                                  "-c", "copy", "-y", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     first = listener(tmp_path / "push1.mkv", 5)
-    d = Daemon("--camera", "front=testpattern:640x360@15", "--rtsp-publish", target, default_codec=True, recordings=tmp_path / "rec")
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--rtsp-publish", target, recordings=tmp_path / "rec")
     try:
         first.wait(40)
         frames, width, height, fps, errors = probe(tmp_path / "push1.mkv")
@@ -239,7 +239,7 @@ def test_a_busy_rtsp_port_leaves_recording_and_the_web_server_running(tmp_path):
 
 
 def test_sigterm_with_rtsp_clients_stops_within_two_seconds(tmp_path):
-    d = Daemon("--camera", "front=testpattern:640x360@15", default_codec=True, recordings=tmp_path / "rec")
+    d = Daemon("--camera", "front=testpattern:640x360@15", recordings=tmp_path / "rec")
     pulls = [ffmpeg_pull(url(d), transport, 60, tmp_path / f"{transport}.mkv") for transport in ["tcp", "udp"]]
     try:
         wait_for(lambda: api_status(d)["rtsp"]["streams"][0]["clients"] == 2, 10, "two RTSP clients")
@@ -255,7 +255,7 @@ def test_sigterm_with_rtsp_clients_stops_within_two_seconds(tmp_path):
 
 
 def test_a_flood_of_rtsp_connections_is_capped_and_recording_goes_on(tmp_path):
-    d = Daemon("--camera", "front=testpattern:320x240@15", default_codec=True, recordings=tmp_path / "rec")
+    d = Daemon("--camera", "front=testpattern:320x240@15", recordings=tmp_path / "rec")
     flood = []
     try:
         for _ in range(70):

@@ -104,7 +104,7 @@ def test_a_central_host_records_three_pis_at_once_and_survives_one_restarting(tm
 
         def start(i):
             extra = ["--rtsp-publish", push_target] if i == 2 else []
-            return Daemon("--camera", f"front=testpattern:640x360@{FPS}", "--rtsp-port", "8554", *extra, default_codec=True,
+            return Daemon("--camera", f"front=testpattern:640x360@{FPS}", "--rtsp-port", "8554", *extra,
                           recordings=tmp_path / f"pi{i + 1}", wrapper=hosts.on(hosts.pis[i]), host="0.0.0.0")
 
         listener = subprocess.Popen(hosts.on(hosts.central, "ffmpeg", "-nostdin", "-v", "error", "-rtsp_flags", "listen", "-timeout", "60",
