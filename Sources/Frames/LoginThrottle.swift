@@ -15,9 +15,13 @@ public final class LoginThrottle: Sendable {
     /// Addresses remembered at most.
     public let capacity: Int
     private let failures = Mutex<[String: (count: Int, last: UInt64)]>([:])
+    /// Monotonic nanoseconds now (the system's monotonic clock; tests give their own).
+    private let clock: @Sendable () -> UInt64
 
     /// A throttle with these limits.
-    public init(free: Int = 3, spacing: Double = 12, memorySeconds: Double = 600, capacity: Int = 4096) {
+    public init(free: Int = 3, spacing: Double = 12, memorySeconds: Double = 600, capacity: Int = 4096,
+                clock: @escaping @Sendable () -> UInt64 = MonotonicClock.nanos) {
+        self.clock = clock
         self.free = free
         self.spacing = spacing
         self.memorySeconds = memorySeconds
@@ -26,7 +30,7 @@ public final class LoginThrottle: Sendable {
 
     /// Seconds `client` must wait before it may try again; nil when it may try now.
     public func retryAfter(_ client: String) -> Int? {
-        let now = MonotonicClock.nanos()
+        let now = clock()
         return failures.withLock { table in
             guard let entry = table[client] else { return nil }
             let age = Double(now &- entry.last) / 1e9
@@ -41,7 +45,7 @@ public final class LoginThrottle: Sendable {
 
     /// Records a failed attempt from `client`.
     public func fail(_ client: String) {
-        let now = MonotonicClock.nanos()
+        let now = clock()
         failures.withLock { table in
             if table[client] == nil, table.count >= capacity {
                 // Forget addresses whose failures are old, else the quietest one.

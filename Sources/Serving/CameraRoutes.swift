@@ -17,7 +17,7 @@ struct CameraRoutes: Sendable {
     func register(on router: Router<BlackboxContext>) {
         router.get("/api/cameras") { _, _ in
             // Listing a V4L2 camera's sizes opens the device: off the event loop.
-            try await NIOThreadPool.singleton.runIfActive { JSON.response(["cameras": cameras.map(Self.describe)]) }
+            try await Blocking.run { JSON.response(["cameras": cameras.map(Self.describe)]) }
         }
         router.post("/api/cameras/:id/settings") { request, context in try await change(request, id: context.parameters.get("id") ?? "") }
         router.post("/api/cameras/:id/source") { request, context in try await switchSource(request, id: context.parameters.get("id") ?? "") }
@@ -77,21 +77,14 @@ struct CameraRoutes: Sendable {
     }
 
     /// The camera named in the path and the request's required JSON body, or the error answer.
-    private func cameraAndBody<T: JSONRequestBody>(_ id: String, _ request: Request, _ type: T.Type) async throws -> Result<(Camera, T), HTTPErrorResponse> {
-        let camera: Camera
-        switch cameras.named(id) {
-        case .success(let c): camera = c
-        case .failure(let e): return .failure(e)
-        }
-        return try await JSONBody.decode(type, request, required: true).map { (camera, $0!) }
+    private func cameraAndBody<T: JSONRequestBody>(_ id: String, _ request: Request, _ type: T.Type) async throws -> (Camera, T) {
+        let camera = try cameras.named(id)
+        // Required: a missing body has thrown.
+        return (camera, try await JSONBody.decode(type, request, required: true)!)
     }
 
     private func change(_ request: Request, id: String) async throws -> Response {
-        let (camera, body): (Camera, Change)
-        switch try await cameraAndBody(id, request, Change.self) {
-        case .success(let pair): (camera, body) = pair
-        case .failure(let e): return e.response
-        }
+        let (camera, body) = try await cameraAndBody(id, request, Change.self)
         if let q = body.quality, !CameraConfig.qualityRange.contains(q) {
             return JSON.error(.badRequest, "out of range", "quality \(q) is out of range; allowed: 1 to 100")
         }
@@ -119,13 +112,14 @@ struct CameraRoutes: Sendable {
         let wanted = FrameGeometry(width: body.width ?? current.width, height: body.height ?? current.height, fps: body.fps ?? current.fps)
         if wanted != current {
             let config = camera.config
-            let choices = try await NIOThreadPool.singleton.runIfActive { SettingsChoices.for(config) }
+            let choices = try await Blocking.run { SettingsChoices.for(config) }
             guard choices.offers(wanted) else {
                 return JSON.error(.badRequest, "size not offered", "\(wanted) is not offered by \(camera.source.description); allowed: \(choices.summary)")
             }
             // Restarting a source blocks (device close, child reaped): off the event loop.
-            let result: Result<Void, any Error> = await Task.detached { Result { try camera.resize(to: wanted) } }.value
-            if case .failure(let error) = result {
+            do {
+                try await Blocking.run { try camera.resize(to: wanted) }
+            } catch {
                 return JSON.error(.conflict, "size not applied", "\(error); the previous size \(current) is running again")
             }
         }
@@ -133,9 +127,9 @@ struct CameraRoutes: Sendable {
         if let mode { camera.setRecordMode(mode) }
         if let codec, codec != camera.codec {
             // Stopping an encoder thread blocks: off the event loop. The next segment is in the new codec.
-            await Task.detached { camera.setCodec(codec) }.value
+            try await Blocking.run { camera.setCodec(codec) }
         }
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await Blocking.run {
             onChange()
             return JSON.response(Self.describe(camera))
         }
@@ -149,11 +143,7 @@ struct CameraRoutes: Sendable {
 
     /// Switches a camera to another source of the same size and rate, e.g. `{"source": "rpicam:1"}`.
     private func switchSource(_ request: Request, id: String) async throws -> Response {
-        let (camera, body): (Camera, SourceRequest)
-        switch try await cameraAndBody(id, request, SourceRequest.self) {
-        case .success(let pair): (camera, body) = pair
-        case .failure(let e): return e.response
-        }
+        let (camera, body) = try await cameraAndBody(id, request, SourceRequest.self)
         let wanted: CameraConfig
         do {
             wanted = try CameraConfig.parse("\(id)=\(body.source)", defaults: camera.config)
@@ -163,11 +153,12 @@ struct CameraRoutes: Sendable {
         guard wanted.geometry == camera.config.geometry else {
             return JSON.error(.badRequest, "size change", "change size and rate with POST /api/cameras/\(id)/settings; allowed here: the camera's \(camera.config.geometry)")
         }
-        let result: Result<Void, any Error> = await Task.detached { Result { try camera.switchSource(to: wanted.source) } }.value
-        if case .failure(let error) = result {
+        do {
+            try await Blocking.run { try camera.switchSource(to: wanted.source) }
+        } catch {
             return JSON.error(.conflict, "source did not start", "\(error); the previous source is running again")
         }
-        try? await NIOThreadPool.singleton.runIfActive(onChange)
+        try? await Blocking.run(onChange)
         return JSON.response(camera.status())
     }
 }

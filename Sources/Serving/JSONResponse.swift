@@ -41,43 +41,44 @@ enum JSONBody {
 
     /// Decodes an optional JSON body; nil when the body is empty. A body must be a JSON object sent
     /// as `application/json`, with none but `T`'s fields.
-    static func decode<T: JSONRequestBody>(_ type: T.Type, _ request: Request, required: Bool = false) async throws -> Result<T?, HTTPErrorResponse> {
+    static func decode<T: JSONRequestBody>(_ type: T.Type, _ request: Request, required: Bool = false) async throws -> T? {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBody)
         } catch {
-            return .failure(HTTPErrorResponse(JSON.error(.contentTooLarge, "body too large", "request bodies are limited to \(maxBody) bytes")))
+            throw HTTPErrorResponse(JSON.error(.contentTooLarge, "body too large", "request bodies are limited to \(maxBody) bytes"))
         }
         if body.readableBytes == 0 {
-            return required ? .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing body", "this request needs a JSON body"))) : .success(nil)
+            guard !required else { throw HTTPErrorResponse(JSON.error(.badRequest, "missing body", "this request needs a JSON body")) }
+            return nil
         }
         let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard mediaType == "application/json" else {
-            return .failure(HTTPErrorResponse(JSON.error(.unsupportedMediaType, "not JSON",
-                                                         "the body is sent as '\(mediaType ?? "no Content-Type")'; allowed: application/json")))
+            throw HTTPErrorResponse(JSON.error(.unsupportedMediaType, "not JSON",
+                                               "the body is sent as '\(mediaType ?? "no Content-Type")'; allowed: application/json"))
         }
         let data = Data(body.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body must be one JSON object, e.g. {\"camera\": \"front\"}")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body must be one JSON object, e.g. {\"camera\": \"front\"}"))
         }
         if let unknown = object.keys.sorted().first(where: { !T.fields.contains($0) }) {
             let allowed = T.fields.sorted().joined(separator: ", ")
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "unknown field",
-                                                         "field '\(unknown.prefix(64))' is not known; allowed: \(allowed)")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "unknown field",
+                                               "field '\(unknown.prefix(64))' is not known; allowed: \(allowed)"))
         }
         // An optional field is given or left out; `null` is neither, and would pass as "left out".
         if let null = object.keys.sorted().first(where: { object[$0] is NSNull }) {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "null field", "field '\(null)' is null; allowed: a value of its type, or leave the field out")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "null field", "field '\(null)' is null; allowed: a value of its type, or leave the field out"))
         }
         do {
-            return .success(try JSONDecoder().decode(T.self, from: data))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "wrong type", "field '\(field)': \(context.debugDescription)")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "wrong type", "field '\(field)': \(context.debugDescription)"))
         } catch let DecodingError.keyNotFound(key, _) {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "missing field", "field '\(key.stringValue)' is required")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "missing field", "field '\(key.stringValue)' is required"))
         } catch {
-            return .failure(HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body is not valid JSON")))
+            throw HTTPErrorResponse(JSON.error(.badRequest, "malformed JSON", "the body is not valid JSON"))
         }
     }
 }

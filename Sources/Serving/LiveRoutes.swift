@@ -22,36 +22,33 @@ struct LiveRoutes: Sendable {
         let query = try StrictQuery(request, allowed: ["camera", "t"])
         let camera: Camera
         if let id = query["camera"] {
-            switch cameras.named(id) {
-            case .success(let c): camera = c
-            case .failure(let e): throw e
-            }
+            camera = try cameras.named(id)
         } else {
             guard let first = cameras.first else { throw HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")) }
             camera = first
         }
         // Starting the encoder (for a camera recording MJPEG) blocks: off the event loop.
-        try await NIOThreadPool.singleton.runIfActive { camera.joinH264Live() }
+        try await Blocking.run { camera.joinH264Live() }
         let client = camera.live.join(.h264)
         // The first keyframe says the codec and where media time zero is on the wall clock.
         let first = await Self.keyframe(camera.h264Bus)
         guard let first, let initSection = LiveFragments.initSection(for: first), let sets = first.parameterSets else {
             camera.live.leave(client)
-            try? await NIOThreadPool.singleton.runIfActive { camera.leaveH264Live() }
+            try? await Blocking.run { camera.leaveH264Live() }
             throw HTTPErrorResponse(JSON.error(.serviceUnavailable, "no frame", "camera '\(camera.config.id)' has not produced an H.264 keyframe yet"))
         }
         var headers = HTTPFields()
         headers[.contentType] = "video/mp4"
         headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
-        headers[HTTPField.Name("X-Codec")!] = LiveFragments.codecString(sets)
-        headers[HTTPField.Name("X-Start-Epoch")!] = String(LiveFragments.startEpoch(of: first))
+        headers[.xCodec] = LiveFragments.codecString(sets)
+        headers[.xStartEpoch] = String(LiveFragments.startEpoch(of: first))
         let fps = camera.config.geometry.fps
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let viewer = camera.h264Bus.join()
             defer {
                 camera.h264Bus.leave(viewer)
                 camera.live.leave(client)
-                Task.detached { try? await NIOThreadPool.singleton.runIfActive { camera.leaveH264Live() } }
+                Blocking.start { camera.leaveH264Live() }
             }
             var fragments = LiveFragments(fps: fps)
             try await writer.write(ByteBuffer(bytes: initSection))

@@ -32,21 +32,21 @@ struct RecordingFiles: Sendable {
 
     // MARK: Download
 
-    /// A byte range from a `Range` header: nil when absent, `.failure` when it cannot be satisfied.
-    static func range(_ header: String?, size: Int) -> Result<ClosedRange<Int>, RangeError>? {
+    /// A byte range from a `Range` header: nil when absent; throws when it cannot be satisfied.
+    static func range(_ header: String?, size: Int) throws(RangeError) -> ClosedRange<Int>? {
         guard let header else { return nil }
-        guard header.hasPrefix("bytes="), !header.contains(","), size > 0 else { return .failure(RangeError()) }
+        guard header.hasPrefix("bytes="), !header.contains(","), size > 0 else { throw RangeError() }
         let spec = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard spec.count == 2 else { return .failure(RangeError()) }
+        guard spec.count == 2 else { throw RangeError() }
         let (a, b) = (spec[0].trimmingCharacters(in: .whitespaces), spec[1].trimmingCharacters(in: .whitespaces))
         if a.isEmpty {
-            guard let n = Int(b), n > 0 else { return .failure(RangeError()) }
-            return .success(max(0, size - n)...(size - 1))
+            guard let n = Int(b), n > 0 else { throw RangeError() }
+            return max(0, size - n)...(size - 1)
         }
-        guard let start = Int(a), start >= 0, start < size else { return .failure(RangeError()) }
-        if b.isEmpty { return .success(start...(size - 1)) }
-        guard let end = Int(b), end >= start else { return .failure(RangeError()) }
-        return .success(start...min(end, size - 1))
+        guard let start = Int(a), start >= 0, start < size else { throw RangeError() }
+        if b.isEmpty { return start...(size - 1) }
+        guard let end = Int(b), end >= start else { throw RangeError() }
+        return start...min(end, size - 1)
     }
 
     struct RangeError: Error {}
@@ -57,7 +57,7 @@ struct RecordingFiles: Sendable {
         var size = Int(st.st_size)
         if path.hasSuffix(".part") {
             // Only what is whole: a valid fragmented MP4 up to the last complete fragment (read, never changed).
-            size = try await NIOThreadPool.singleton.runIfActive { try MP4Reader.scan(path: path).validEnd }
+            size = try await Blocking.run { try MP4Reader.scan(path: path).validEnd }
             guard size > 0 else { return JSON.error(.notFound, "nothing recorded yet", "the segment being written has no whole part yet; try in a second") }
         }
         var headers = HTTPFields()
@@ -65,24 +65,25 @@ struct RecordingFiles: Sendable {
         headers[.acceptRanges] = "bytes"
         headers[.contentDisposition] = "attachment; filename=\"\(name)\""
         let fileIO = FileIO()
-        switch Self.range(request.headers[.range], size: size) {
-        case nil where size == Int(st.st_size):
-            headers[.contentLength] = String(size)
-            return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: path, context: context))
-        case nil:
-            headers[.contentLength] = String(size)
-            return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: path, range: 0...(size - 1), context: context))
-        case .failure:
-            headers[.contentRange] = "bytes */\(size)"
+        let range: ClosedRange<Int>?
+        do {
+            range = try Self.range(request.headers[.range], size: size)
+        } catch {
             var error = JSON.error(.rangeNotSatisfiable, "bad range",
                                    "Range '\(request.headers[.range] ?? "")' cannot be served; allowed: one range 'bytes=START-END', 'bytes=START-' or 'bytes=-LAST' within \(size) bytes")
             error.headers[.contentRange] = "bytes */\(size)"
             return error
-        case .success(let r):
-            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(size)"
-            headers[.contentLength] = String(r.count)
-            return Response(status: .partialContent, headers: headers, body: try await fileIO.loadFile(path: path, range: r, context: context))
         }
+        guard let range else {
+            headers[.contentLength] = String(size)
+            // A segment being written is served up to its last whole fragment only.
+            let body = size == Int(st.st_size) ? try await fileIO.loadFile(path: path, context: context)
+                : try await fileIO.loadFile(path: path, range: 0...(size - 1), context: context)
+            return Response(status: .ok, headers: headers, body: body)
+        }
+        headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+        headers[.contentLength] = String(range.count)
+        return Response(status: .partialContent, headers: headers, body: try await fileIO.loadFile(path: path, range: range, context: context))
     }
 
     // MARK: Replay
@@ -126,7 +127,7 @@ struct RecordingFiles: Sendable {
             let offset = chosen[0].time
             for (i, sample) in chosen.enumerated() {
                 // Disk reads happen on NIO's blocking-I/O pool, never on the cooperative pool.
-                let bytes: [UInt8]? = try await NIOThreadPool.singleton.runIfActive {
+                let bytes: [UInt8]? = try await Blocking.run {
                     var out = [UInt8](repeating: 0, count: sample.size)
                     let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress, sample.size, off_t(sample.offset)) }
                     return n == sample.size ? out : nil

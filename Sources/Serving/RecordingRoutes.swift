@@ -112,20 +112,20 @@ struct RecordingRoutes: Sendable {
         router.post("/api/events") { request, _ in try await event(request) }
         router.get("/api/recordings") { request, _ in
             // Walking the folder and reading durations is file I/O: off the event loop.
-            try await NIOThreadPool.singleton.runIfActive { try list(request) }
+            try await Blocking.run { try list(request) }
         }
         router.post("/api/recordings/protect") { request, _ in try await protect(request) }
         router.get("/api/recordings/verify") { request, _ in
             // Re-hashing every sample reads the whole file: off the event loop.
-            try await NIOThreadPool.singleton.runIfActive { try verify(request) }
+            try await Blocking.run { try verify(request) }
         }
         router.get("/api/device-key") { _, _ in try deviceKey() }
     }
 
     /// The cameras a request names (query `camera` or body `camera`), all when none is named.
-    private func targets(_ id: String?) -> Result<[Camera], HTTPErrorResponse> {
-        guard let id else { return .success(cameras) }
-        return cameras.named(id).map { [$0] }
+    private func targets(_ id: String?) throws(HTTPErrorResponse) -> [Camera] {
+        guard let id else { return cameras }
+        return [try cameras.named(id)]
     }
 
     private func noRecording() -> Response {
@@ -133,17 +133,9 @@ struct RecordingRoutes: Sendable {
     }
 
     private func setRecording(_ request: Request, on: Bool) async throws -> Response {
-        let body: CameraRequest?
-        switch try await JSONBody.decode(CameraRequest.self, request) {
-        case .success(let b): body = b
-        case .failure(let e): return e.response
-        }
+        let body = try await JSONBody.decode(CameraRequest.self, request)
         try body?.checkReason()
-        let selected: [Camera]
-        switch targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera) {
-        case .success(let c): selected = c
-        case .failure(let e): return e.response
-        }
+        let selected = try targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera)
         guard access != nil else { return noRecording() }
         for camera in selected { camera.setRecording(on) }
         struct Answer: Codable { var id: String; var recording: RecorderStatus? }
@@ -151,18 +143,10 @@ struct RecordingRoutes: Sendable {
     }
 
     private func event(_ request: Request) async throws -> Response {
-        let body: CameraRequest?
-        switch try await JSONBody.decode(CameraRequest.self, request) {
-        case .success(let b): body = b
-        case .failure(let e): return e.response
-        }
+        let body = try await JSONBody.decode(CameraRequest.self, request)
         try body?.checkReason()
         let reason = body?.reason ?? "api"
-        let selected: [Camera]
-        switch targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera) {
-        case .success(let c): selected = c
-        case .failure(let e): return e.response
-        }
+        let selected = try targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera)
         guard access != nil else { return noRecording() }
         let tickets = selected.compactMap { $0.recorder?.triggerEvent(reason: reason) }
         return JSON.response(["events": tickets], status: .accepted)
@@ -261,11 +245,8 @@ struct RecordingRoutes: Sendable {
     }
 
     private func protect(_ request: Request) async throws -> Response {
-        let body: ProtectRequest
-        switch try await JSONBody.decode(ProtectRequest.self, request, required: true) {
-        case .success(let b): body = b!
-        case .failure(let e): return e.response
-        }
+        // Required: a missing body has thrown.
+        let body = try await JSONBody.decode(ProtectRequest.self, request, required: true)!
         guard let access else { return noRecording() }
         guard body.path.hasSuffix(".mp4"), let path = RecordingsTree.resolve(body.path, under: access.root) else {
             return JSON.error(.notFound, "no such recording", "no recording '\(body.path)' under the recordings folder")

@@ -41,24 +41,21 @@ struct Routes: Sendable {
     }
 
     /// The camera named by `?camera=ID` (the first camera when absent), or a 404 naming the ones there are.
-    private func camera(for request: Request) -> Result<Camera, HTTPErrorResponse> {
+    private func camera(for request: Request) throws(HTTPErrorResponse) -> Camera {
         guard let id = request.uri.queryParameters["camera"] else {
-            return cameras.first.map { .success($0) } ?? .failure(HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")))
+            guard let first = cameras.first else { throw HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")) }
+            return first
         }
-        return cameras.named(String(id))
+        return try cameras.named(String(id))
     }
 
     /// Live MJPEG: every part is the newest frame when the socket is ready for it.
     private func stream(_ request: Request) async throws -> Response {
-        let camera: Camera
-        switch self.camera(for: request) {
-        case .success(let c): camera = c
-        case .failure(let e): return e.response
-        }
+        let camera = try self.camera(for: request)
         var headers = HTTPFields()
         headers[.contentType] = MJPEGPart.contentType
         headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"
-        headers[HTTPField.Name("Pragma")!] = "no-cache"
+        headers[.pragma] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             camera.jpegDemand.viewers.add(1, ordering: .relaxed)
             let viewer = camera.bus.join()
@@ -79,11 +76,7 @@ struct Routes: Sendable {
 
     /// The newest JPEG (waits up to 2 s for the first frame after start-up).
     private func snapshot(_ request: Request) async throws -> Response {
-        let camera: Camera
-        switch self.camera(for: request) {
-        case .success(let c): camera = c
-        case .failure(let e): return e.response
-        }
+        let camera = try self.camera(for: request)
         let frame: EncodedFrame?
         // When JPEGs are made on demand and nobody wanted one lately, the newest JPEG is old: ask
         // for one and wait for the next frame.
@@ -108,7 +101,7 @@ struct Routes: Sendable {
         headers[.contentType] = "image/jpeg"
         headers[.contentLength] = String(frame.bytes.readableBytes)
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("X-Timestamp")!] = frame.time.timestamp
+        headers[.xTimestamp] = frame.time.timestamp
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: frame.bytes))
     }
 
@@ -151,14 +144,14 @@ struct Routes: Sendable {
 
 extension [Camera] {
     /// The camera with id `id`, or a 404 naming the cameras there are.
-    func named(_ id: String) -> Result<Camera, HTTPErrorResponse> {
-        if let camera = first(where: { $0.config.id == id }) { return .success(camera) }
+    func named(_ id: String) throws(HTTPErrorResponse) -> Camera {
+        if let camera = first(where: { $0.config.id == id }) { return camera }
         let known = map(\.config.id).joined(separator: ", ")
-        return .failure(HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)")))
+        throw HTTPErrorResponse(JSON.error(.notFound, "unknown camera", "no camera '\(id)'; cameras: \(known)"))
     }
 }
 
-/// An error answer, carried through a `Result` or thrown (Hummingbird sends it as it is).
+/// An error answer, thrown by a handler (Hummingbird sends it as it is).
 struct HTTPErrorResponse: HTTPResponseError {
     let response: Response
     init(_ response: Response) { self.response = response }

@@ -27,7 +27,7 @@ struct TimelineRoutes: Sendable {
     func register(on router: Router<BlackboxContext>) {
         router.get("/api/timeline") { request, _ in
             // Directory listings and file heads: off the event loop.
-            try await NIOThreadPool.singleton.runIfActive { try timeline(request) }
+            try await Blocking.run { try timeline(request) }
         }
         router.get("/api/play") { request, _ in try await play(request) }
         router.get("/api/export") { request, _ in try await export(request) }
@@ -64,10 +64,7 @@ struct TimelineRoutes: Sendable {
             guard let first = cameras.first else { throw HTTPErrorResponse(JSON.error(.notFound, "no camera", "no camera is configured")) }
             return first.config.id
         }
-        switch cameras.named(id) {
-        case .success(let c): return c.config.id
-        case .failure(let e): throw e
-        }
+        return try cameras.named(id).config.id
     }
 
     private func timeline(_ request: Request) throws -> Response {
@@ -146,7 +143,7 @@ struct TimelineRoutes: Sendable {
             return s
         } ?? 1
         let end = start + Self.playSeconds * 1_000_000_000
-        let plan = try await NIOThreadPool.singleton.runIfActive { () throws -> ExportPlan in
+        let plan = try await Blocking.run { () throws -> ExportPlan in
             do {
                 return try ExportPlan.plan(files: files(access, camera: camera, kind: .segment, from: start, to: end), from: start, to: end)
             } catch {
@@ -155,9 +152,9 @@ struct TimelineRoutes: Sendable {
         }
         var headers = HTTPFields()
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("X-Start")!] = WallTime.format(plan.report.startNanos)
-        headers[HTTPField.Name("X-Start-Epoch")!] = String(format: "%.3f", Double(plan.report.startNanos) / 1e9)
-        headers[HTTPField.Name("X-End-Epoch")!] = String(format: "%.3f", Double(plan.report.endNanos) / 1e9)
+        headers[.xStart] = WallTime.format(plan.report.startNanos)
+        headers[.xStartEpoch] = String(format: "%.3f", Double(plan.report.startNanos) / 1e9)
+        headers[.xEndEpoch] = String(format: "%.3f", Double(plan.report.endNanos) / 1e9)
         if plan.pieces[0].codec == .h264 {
             headers[.contentType] = "video/mp4"
             return Response(status: .ok, headers: headers, body: Self.body(plan))
@@ -169,7 +166,7 @@ struct TimelineRoutes: Sendable {
             var sequence: UInt64 = 0
             var played = 0.0
             for piece in plan.pieces {
-                let payload: [UInt8]? = try await NIOThreadPool.singleton.runIfActive { try? reader.samples(of: piece) }
+                let payload: [UInt8]? = try await Blocking.run { try? reader.samples(of: piece) }
                 guard let payload else { break }
                 var offset = piece.fragment.sizes[..<piece.keep.lowerBound].reduce(0) { $0 + Int($1) }
                 for i in piece.keep {
@@ -208,7 +205,7 @@ struct TimelineRoutes: Sendable {
         case "event": kind = .event
         case let other: throw HTTPErrorResponse(JSON.error(.badRequest, "unknown kind", "kind '\(other.prefix(32))' is not known; allowed: segment, event"))
         }
-        let plan = try await NIOThreadPool.singleton.runIfActive { () throws -> ExportPlan in
+        let plan = try await Blocking.run { () throws -> ExportPlan in
             do {
                 return try ExportPlan.plan(files: files(access, camera: camera, kind: kind, from: start, to: end), from: start, to: end)
             } catch {
@@ -220,11 +217,11 @@ struct TimelineRoutes: Sendable {
         headers[.contentType] = "video/mp4"
         headers[.contentDisposition] = "attachment; filename=\"\(name)\""
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("X-Start")!] = WallTime.format(plan.report.startNanos)
-        headers[HTTPField.Name("X-End")!] = WallTime.format(plan.report.endNanos)
+        headers[.xStart] = WallTime.format(plan.report.startNanos)
+        headers[.xEnd] = WallTime.format(plan.report.endNanos)
         // What is missing is said: a span with gaps exports what exists.
         if !plan.report.gaps.isEmpty {
-            headers[HTTPField.Name("X-Gaps")!] = plan.report.gaps.map { "\(WallTime.format($0.startNanos)) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", ")
+            headers[.xGaps] = plan.report.gaps.map { "\(WallTime.format($0.startNanos)) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", ")
         }
         return Response(status: .ok, headers: headers, body: Self.body(plan))
     }
@@ -233,7 +230,7 @@ struct TimelineRoutes: Sendable {
     private static func body(_ plan: ExportPlan) -> ResponseBody {
         ResponseBody { writer in
             let reader = plan.reader()
-            while let chunk = try await NIOThreadPool.singleton.runIfActive({ try reader.nextChunk() }) {
+            while let chunk = try await Blocking.run({ try reader.nextChunk() }) {
                 try await writer.write(ByteBuffer(bytes: chunk))
             }
             try await writer.finish(nil)

@@ -3,7 +3,16 @@ import ConfigFile
 import Foundation
 import Frames
 @testable import Serving
+import Synchronization
 import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let value: Atomic<UInt64>
+    init(nanos: UInt64) { value = Atomic(nanos) }
+    func read() -> UInt64 { value.load(ordering: .relaxed) }
+    func advance(_ nanos: UInt64) { value.add(nanos, ordering: .relaxed) }
+}
 
 @Suite("Authentication")
 struct AuthenticationTests {
@@ -57,15 +66,23 @@ struct AuthenticationTests {
     }
 
     @Test("the wait ends after the spacing, and the next failure makes the address wait again")
-    func throttleSpacingPasses() async throws {
-        let throttle = LoginThrottle(free: 2, spacing: 0.3)
+    func throttleSpacingPasses() {
+        let now = ManualClock(nanos: 1_000_000_000)
+        let throttle = LoginThrottle(free: 2, spacing: 12, memorySeconds: 600) { now.read() }
         throttle.fail("a")
         throttle.fail("a")
-        #expect(throttle.retryAfter("a") != nil)
-        try await Task.sleep(for: .milliseconds(400))
+        #expect(throttle.retryAfter("a") == 12)
+        now.advance(11_500_000_000)
+        #expect(throttle.retryAfter("a") == 1)
+        now.advance(600_000_000)
         #expect(throttle.retryAfter("a") == nil)
         throttle.fail("a")
-        #expect(throttle.retryAfter("a") != nil)
+        #expect(throttle.retryAfter("a") == 12)
+        // Forgotten after memorySeconds.
+        now.advance(601_000_000_000)
+        #expect(throttle.retryAfter("a") == nil)
+        throttle.fail("a")
+        #expect(throttle.retryAfter("a") == nil)
     }
 
     @Test("the throttle table stays bounded")

@@ -69,7 +69,7 @@ final class Authenticator: Sendable {
     /// proxy the nearest `X-Forwarded-For` entry that is not itself a trusted proxy.
     func client(_ request: Request, _ context: BlackboxContext) -> String {
         let peer = context.remoteAddress?.ipAddress ?? "unknown"
-        guard settings.trustedProxies.contains(peer), let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last else {
+        guard settings.trustedProxies.contains(peer), let forwarded = request.headers[values: .xForwardedFor].last else {
             return peer
         }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -80,7 +80,7 @@ final class Authenticator: Sendable {
     func verify(user: String, password: String, client: String) async -> Verdict {
         if let wait = throttle.retryAfter(client) { return .throttled(retryAfter: wait) }
         let credentials = settings.credentials
-        let ok = (try? await NIOThreadPool.singleton.runIfActive { credentials.verify(user: user, password: password) }) ?? false
+        let ok = (try? await Blocking.run { credentials.verify(user: user, password: password) }) ?? false
         if ok {
             throttle.succeed(client)
             return .accepted
@@ -120,7 +120,7 @@ final class Authenticator: Sendable {
     /// so in `Sec-Fetch-Site`, or its `Origin` is not this server.
     static func crossSiteRefusal(_ request: Request) -> Response? {
         guard ![.get, .head, .options].contains(request.method) else { return nil }
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+        if let site = request.headers[.secFetchSite], site != "same-origin", site != "none" {
             return JSON.error(.forbidden, "cross-site request", "state-changing requests are accepted from this server's own pages only (Sec-Fetch-Site: \(site))")
         }
         if let origin = request.headers[.origin] {
@@ -139,7 +139,7 @@ final class Authenticator: Sendable {
             return UIAssets.redirect("/login")
         }
         var response = JSON.error(.unauthorized, "unauthorized", detail)
-        if request.headers[HTTPField.Name("X-Requested-With")!] == nil {
+        if request.headers[.xRequestedWith] == nil {
             response.headers[.wwwAuthenticate] = "Basic realm=\"blackbox\", charset=\"UTF-8\""
         }
         return response
