@@ -71,18 +71,21 @@ let package = Package(
             ]
         ),
         .target(name: "Analysis", dependencies: ["Frames", "Encoding"]),
+        // Plain settings, status and error values of the optional services (MQTT, RTSP, hooks): the configuration loader
+        // and the HTTP layer read them without linking libmosquitto or GStreamer.
+        .target(name: "ServiceSettings", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MQTT",
             dependencies: [
-                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "Analysis",
+                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "ServiceSettings",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Hooks", dependencies: ["Frames", "Recording", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Hooks", dependencies: ["Frames", "Recording", "ServiceSettings", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RTSP",
             dependencies: [
-                "RTSPGlue", "Frames", "Encoding", "FrameBus", "Cameras",
+                "RTSPGlue", "Frames", "Encoding", "FrameBus", "Cameras", "ServiceSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "ServiceSettings",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,7 +122,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -135,7 +138,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings"]
         ),
     ],
     swiftLanguageModes: [.v6]

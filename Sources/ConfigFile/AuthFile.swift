@@ -1,5 +1,5 @@
 import Foundation
-import RTSP
+import ServiceSettings
 import TOMLKit
 
 /// The account as stored in the auth state file: a user name and a bcrypt hash, never a password; and for RTSP

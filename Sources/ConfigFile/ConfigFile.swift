@@ -4,10 +4,8 @@ import Encoding
 import Capture
 import Foundation
 import Frames
-import Hooks
-import MQTT
 import Recording
-import RTSP
+import ServiceSettings
 import TOMLKit
 
 /// Everything `/etc/blackbox/blackbox.toml` can set; nil where the file is silent (flags and

@@ -2,6 +2,7 @@ import Foundation
 import Frames
 import Logging
 import Recording
+import ServiceSettings
 import Synchronization
 #if canImport(Glibc)
 import Glibc

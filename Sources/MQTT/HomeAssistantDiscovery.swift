@@ -1,4 +1,5 @@
 import Foundation
+import ServiceSettings
 
 /// The topics of one recorder and the Home Assistant discovery messages that describe its cameras:
 /// per camera a motion `binary_sensor`, an `image` (snapshot at motion), a `button` (save an event clip),

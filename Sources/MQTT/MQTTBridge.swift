@@ -3,6 +3,7 @@ import Foundation
 import Frames
 import Logging
 import Recording
+import ServiceSettings
 import Supervision
 import Synchronization
 

@@ -1,27 +1,10 @@
 import CMosquitto
 import Frames
+import ServiceSettings
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// What `/api/status` reports of the MQTT connection.
-public struct MQTTStatus: Codable, Sendable {
-    /// The broker, as configured.
-    public var url: String
-    /// Connected now.
-    public var connected: Bool
-    /// Connections made since launch (more than one: the broker went away and came back).
-    public var connects: UInt64
-    /// Messages published since launch.
-    public var published: UInt64
-    /// Messages that could not be handed to the client library.
-    public var publishFailures: UInt64
-    /// Commands received.
-    public var commands: UInt64
-    /// Why the last connection ended or failed, while not connected.
-    public var lastError: String?
-}
 
 /// A connection to an MQTT broker through libmosquitto. The library's own network thread connects,
 /// reconnects with exponential backoff (1 s doubling to 30 s) and calls back on that thread; publishing is

@@ -1,8 +1,9 @@
 import Cameras
-import Frames
-import Logging
 import Encoding
 import Foundation
+import Frames
+import Logging
+import ServiceSettings
 import Synchronization
 
 /// Pushes one camera's H.264 to a central RTSP server (ANNOUNCE + RECORD, RTP over the TCP connection), for a camera

@@ -2,6 +2,7 @@ import Foundation
 import Frames
 #if canImport(Glibc)
 import Glibc
+import ServiceSettings
 #endif
 
 /// One RTSP RECORD session to a receiver (MediaMTX, go2rtc, ffmpeg's `-rtsp_flags listen`): ANNOUNCE with the SDP,

@@ -4,6 +4,7 @@ import Encoding
 import Frames
 import Logging
 import RTSPGlue
+import ServiceSettings
 import Synchronization
 
 /// The cameras' H.264 over RTSP: GStreamer's RTSP server (RTP over TCP and UDP, SDP with sprop-parameter-sets,
@@ -184,5 +185,12 @@ public final class RTSPServer: @unchecked Sendable {
             set.insert(key)
         }
         return true
+    }
+}
+
+extension String {
+    /// The text of a NUL-terminated message buffer filled by C.
+    init(cMessage buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

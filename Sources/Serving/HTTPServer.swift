@@ -1,9 +1,8 @@
 import Cameras
 import Foundation
 import Hummingbird
-import RTSP
 import Logging
-import MQTT
+import ServiceSettings
 
 /// Builds the daemon's HTTP application: live MJPEG, snapshots, the web UI and the JSON API, behind authentication.
 public enum HTTPServer {

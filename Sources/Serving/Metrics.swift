@@ -1,10 +1,9 @@
 import Analysis
 import Cameras
 import Hummingbird
-import MQTT
 import Prometheus
 import Recording
-import RTSP
+import ServiceSettings
 import Synchronization
 
 /// `/metrics` in the Prometheus text format (swift-prometheus): frames captured, encoded and
@@ -87,7 +86,7 @@ final class Metrics: Sendable {
         if let recovered = recordings?.recovered {
             counter("recovered_segments", "Unfinished segments recovered at start-up", "all", value: UInt64(recovered))
         }
-        if let h = recordings?.hooks?.status() {
+        if let h = recordings?.hooks?() {
             for (result, value) in [("succeeded", h.succeeded), ("failed", h.failed), ("timed_out", h.timedOut), ("dropped", h.dropped)] {
                 counter("hooks", "Hooks run for finished recordings, by result (timed_out is also failed)", "all", extra: [("result", result)], value: value)
             }

@@ -2,10 +2,10 @@ import Cameras
 import Encoding
 import Evidence
 import Foundation
-import Hooks
 import Hummingbird
 import NIOPosix
 import Recording
+import ServiceSettings
 import Synchronization
 
 /// Where the recordings are, for the API.
@@ -22,11 +22,11 @@ public struct RecordingsAccess: Sendable {
     let facts: RecordingFactsCache
     /// Which recordings cover which time (the timeline, playback and export).
     public let index: RecordingIndex
-    /// Commands run for finished recordings (nil: none configured).
-    public let hooks: HookRunner?
+    /// How the commands run for finished recordings fare (nil: none configured).
+    public let hooks: (@Sendable () -> HookStatus)?
 
     /// Creates the access description.
-    public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil, hooks: HookRunner? = nil) {
+    public init(root: String, retention: Retention, recovered: Int = 0, publicKey: SigningPublicKey? = nil, hooks: (@Sendable () -> HookStatus)? = nil) {
         self.publicKey = publicKey
         self.hooks = hooks
         facts = RecordingFactsCache(expected: publicKey)

@@ -3,11 +3,9 @@ import Encoding
 import FrameBus
 import Foundation
 import HTTPTypes
-import Hooks
-import MQTT
 import Hummingbird
 import Recording
-import RTSP
+import ServiceSettings
 import Supervision
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
@@ -125,7 +123,7 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               hooks: recordings?.hooks?.status(), mqtt: mqtt?(), rtsp: rtsp?(), system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?(), mqtt: mqtt?(), rtsp: rtsp?(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -7,6 +7,7 @@ import Foundation
 import Frames
 import Recording
 import RTSP
+import ServiceSettings
 import Supervision
 
 /// `blackbox doctor`: checks what the daemon needs, each with OK / WARN / FAIL and the fix.

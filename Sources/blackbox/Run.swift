@@ -11,6 +11,7 @@ import Logging
 import Recording
 import RTSP
 import NIOCore
+import ServiceSettings
 import Serving
 import Supervision
 import ServiceLifecycle
@@ -260,7 +261,7 @@ struct Run: AsyncParsableCommand {
         let ids = running.map(\.config.id).joined(separator: ", ")
         let notifier = SystemdNotifier()
         let access = setup.map { RecordingsAccess(root: $0.config.root, retention: $0.retention, recovered: $0.recovered, publicKey: $0.key?.publicKey,
-                                                hooks: hooks) }
+                                                hooks: hooks.map { runner in { @Sendable in runner.status() } }) }
         // The recordings index is kept for the next start (it rebuilds itself from the files anyway).
         defer { access?.index.save() }
         var mqtt: MQTTBridge?

@@ -3,6 +3,7 @@ import FrameBus
 import Foundation
 import Frames
 import NIOCore
+import ServiceSettings
 import Testing
 @testable import RTSP
 

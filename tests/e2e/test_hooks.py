@@ -8,19 +8,7 @@ import time
 import urllib.request
 
 from conftest import Daemon
-from test_recording import wait_for
-
-
-def status(d):
-    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
-        return json.loads(r.read())
-
-
-def post(d, path, body):
-    request = urllib.request.Request(d.base + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "X-Requested-With": "blackbox"})
-    with urllib.request.urlopen(request, timeout=10) as r:
-        return json.loads(r.read())
+from helpers import post, status, wait_for
 
 
 def script(tmp_path, name, body):

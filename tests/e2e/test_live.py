@@ -1,23 +1,14 @@
 """End to end over real sockets: the built daemon with two test-pattern cameras."""
-import http.client
 import json
 import socket
 import subprocess
 import threading
 import time
 import urllib.error
-import urllib.request
 
 from conftest import BINARY, ROOT
 from mjpeg import MJPEGStream, decode_jpeg
-
-
-def get(daemon, path):
-    try:
-        with urllib.request.urlopen(daemon.base + path, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+from helpers import get
 
 
 def read_parts(daemon, path, count):

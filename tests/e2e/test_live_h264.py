@@ -13,13 +13,8 @@ from selenium.webdriver.support.ui import Select
 
 from conftest import Daemon
 from test_motion import y4m
-from test_recording import wait_for
 from test_ui import card, chromium, log_in, shot, wait
-
-
-def status(d):
-    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
-        return json.loads(r.read())["cameras"][0]
+from helpers import camera_status as status, wait_for
 
 
 def boxes(data):

@@ -12,15 +12,9 @@ import paho.mqtt.client as mqtt
 
 from conftest import BINARY, Daemon
 from test_motion import y4m
-from test_recording import wait_for
+from helpers import free_port, status, wait_for
 
 USER, PASSWORD = "blackbox", "broker-secret"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:
@@ -112,11 +106,6 @@ def certificates(tmp_path):
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
     return paths
-
-
-def status(d):
-    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
-        return json.loads(r.read())
 
 
 def test_home_assistant_discovery_motion_snapshot_button_and_switch(tmp_path):

@@ -5,6 +5,7 @@ import subprocess
 
 from conftest import BINARY, ROOT
 from mjpeg import decode_jpeg
+from helpers import free_port
 
 
 def run(*args, timeout=60):
@@ -20,12 +21,6 @@ def fake_pi(tmp_path, temp_milli, throttled):
     (root / "sys/devices/platform/soc/soc:firmware").mkdir(parents=True)
     (root / "sys/devices/platform/soc/soc:firmware/get_throttled").write_text(f"{throttled}\n")
     return str(root)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_doctor_on_a_healthy_pi(tmp_path):

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import pytest
 
 from conftest import BINARY, Daemon
+from helpers import post, status, wait_for
 
 
 def ffprobe(path):
@@ -47,27 +47,6 @@ def verify(path):
 def finished(root, kind="segments"):
     files = sorted(p for p in root.rglob("*.mp4") if not p.is_symlink())
     return [p for p in files if ("events" in p.parts) == (kind == "events")]
-
-
-def post(daemon, path, body=None):
-    data = json.dumps(body).encode() if body is not None else b""
-    req = urllib.request.Request(daemon.base + path, data=data, method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return r.status, json.loads(r.read())
-
-
-def status(daemon):
-    with urllib.request.urlopen(daemon.base + "/api/status", timeout=10) as r:
-        return json.loads(r.read())
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ import http.client
 import json
 import os
 import time
-import urllib.request
 
 import pytest
 

@@ -14,6 +14,7 @@ import rtsp
 from conftest import BINARY, Daemon
 from test_live_h264 import Reader
 from test_recording import post, wait_for
+from helpers import free_port
 
 
 def api_status(d):
@@ -23,12 +24,6 @@ def api_status(d):
 
 def url(d, path="front", password=None):
     return f"rtsp://admin:{password or d.password}@127.0.0.1:{d.rtsp_port}/{path}"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def probe(path):

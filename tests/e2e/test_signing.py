@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from conftest import BINARY, Daemon
-from test_recording import decodes_cleanly, finished, post, wait_for
+from test_recording import decodes_cleanly, finished
+from helpers import post, wait_for
 
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
 sys.path.insert(0, str(TOOLS))

@@ -19,8 +19,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from conftest import BINARY, Daemon
-from test_recording import finished, post, wait_for
+from test_recording import finished
 from test_ui import chromium, log_in, shot, wait
+from helpers import get, wait_for
 
 SEGMENT = 10          # seconds per generated segment
 PER_CAMERA_DAY = 405  # slots from 13:30; less the hole's 30, 2 cameras x 2 days x 375 + 8 event clips = 1,508 files
@@ -55,16 +56,6 @@ def restamp(template, start):
     for field in (at + 4, at + 12):
         b[field:field + 8] = struct.pack(">Q", int(start) + MP4_EPOCH)
     return bytes(b)
-
-
-def get(daemon, path, method="GET"):
-    """(status, headers, body) of a request with the daemon's credentials; errors are answers too."""
-    req = urllib.request.Request(daemon.base + path, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def frames_of(data, tmp_path, name="served.mp4"):

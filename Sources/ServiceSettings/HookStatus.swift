@@ -18,4 +18,17 @@ public struct HookStatus: Codable, Sendable {
     public var mostRunning: Int
     /// The last failure, e.g. `rclone exited with status 1: …`.
     public var lastFailure: String?
+
+    /// Creates a value with every field given.
+    public init(queued: Int, running: Int, started: UInt64, succeeded: UInt64, failed: UInt64, timedOut: UInt64, dropped: UInt64, mostRunning: Int, lastFailure: String? = nil) {
+        self.queued = queued
+        self.running = running
+        self.started = started
+        self.succeeded = succeeded
+        self.failed = failed
+        self.timedOut = timedOut
+        self.dropped = dropped
+        self.mostRunning = mostRunning
+        self.lastFailure = lastFailure
+    }
 }

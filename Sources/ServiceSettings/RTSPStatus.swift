@@ -14,6 +14,16 @@ public struct RTSPStatus: Codable, Sendable {
         public var framesSent: UInt64
         /// Frames not passed on because the server's clients were behind or the queue was full.
         public var framesDropped: UInt64
+
+        /// Creates a value with every field given.
+        public init(camera: String, path: String, clients: Int, active: Bool, framesSent: UInt64, framesDropped: UInt64) {
+            self.camera = camera
+            self.path = path
+            self.clients = clients
+            self.active = active
+            self.framesSent = framesSent
+            self.framesDropped = framesDropped
+        }
     }
 
     /// Whether the server is configured on.
@@ -36,6 +46,20 @@ public struct RTSPStatus: Codable, Sendable {
     public var streams: [Stream]
     /// Pushes to a central server.
     public var publish: [RTSPPublisherStatus]
+
+    /// Creates a value with every field given.
+    public init(enabled: Bool, listening: Bool, port: Int? = nil, error: String? = nil, auth: String, sessions: Int, connections: Int, refusedConnections: Int, streams: [Stream], publish: [RTSPPublisherStatus]) {
+        self.enabled = enabled
+        self.listening = listening
+        self.port = port
+        self.error = error
+        self.auth = auth
+        self.sessions = sessions
+        self.connections = connections
+        self.refusedConnections = refusedConnections
+        self.streams = streams
+        self.publish = publish
+    }
 }
 
 /// One camera's push to a central server.
@@ -62,4 +86,14 @@ public struct RTSPPublisherStatus: Codable, Sendable {
     public var framesSent: UInt64
     /// Why the last attempt failed.
     public var lastError: String?
+
+    /// Creates a value with every field given.
+    public init(camera: String, url: String, state: State, failures: UInt64, framesSent: UInt64, lastError: String? = nil) {
+        self.camera = camera
+        self.url = url
+        self.state = state
+        self.failures = failures
+        self.framesSent = framesSent
+        self.lastError = lastError
+    }
 }

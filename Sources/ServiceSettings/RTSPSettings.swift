@@ -1,3 +1,5 @@
+import Foundation
+
 /// `[rtsp]`: the RTSP server that NVRs and players pull the cameras' H.264 from, and an optional push to a central server.
 public struct RTSPSettings: Sendable, Equatable {
     /// Whether the server runs (default on).
@@ -65,12 +67,5 @@ public struct RTSPError: Error, CustomStringConvertible {
     /// An error saying `description`.
     public init(_ description: String) {
         self.description = description
-    }
-}
-
-extension String {
-    /// The text of a NUL-terminated message buffer filled by C.
-    init(cMessage buffer: [CChar]) {
-        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

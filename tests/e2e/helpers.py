@@ -1,0 +1,53 @@
+"""What many end-to-end tests do with a running daemon: read its status, post to its API, find a free port, wait."""
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+
+def status(daemon):
+    """The whole `/api/status` answer."""
+    with urllib.request.urlopen(daemon.base + "/api/status", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def camera_status(daemon, index=0):
+    """One camera's part of `/api/status` (the first by default)."""
+    return status(daemon)["cameras"][index]
+
+
+def get(daemon, path, method="GET", timeout=60):
+    """(status, headers, body) of a request with the daemon's credentials; error answers are answers too."""
+    req = urllib.request.Request(daemon.base + path, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def post(daemon, path, body=None):
+    """(status, JSON answer) of a POST with a JSON body (or none), as the web UI sends it; raises on an error answer."""
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(daemon.base + path, data=data, method="POST",
+                                 headers={"Content-Type": "application/json", "X-Requested-With": "blackbox"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+
+def free_port():
+    """A TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout, what):
+    """Returns once `condition()` holds; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
