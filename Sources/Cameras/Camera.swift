@@ -75,7 +75,7 @@ public final class Camera: Sendable {
     private let mode: ModeCell
     /// The last mode that recorded something (what "recording on" returns to).
     private let lastActiveMode = Mutex(RecordingMode.continuous)
-    /// The H.264 stream (nil unless the camera records H.264).
+    /// The H.264 stream: while the camera records H.264, or while live H.264 or RTSP clients watch (else nil).
     public var h264: H264Stream? { h264Stream.withLock { $0 } }
     private let h264Stream = Mutex<H264Stream?>(nil)
     /// The codec the camera records in (changeable at run time with `setCodec`).
@@ -90,6 +90,8 @@ public final class Camera: Sendable {
     public let live = LiveClients()
     /// Live H.264 clients: a camera recording MJPEG runs its H.264 encoder while there are any.
     private let h264Viewers = Atomic<Int>(0)
+    /// Whether the recorder takes H.264 (then the encoder runs whoever watches).
+    private var recordsH264: Bool { recorder != nil && codecState.withLock { $0 } == .h264 }
 
     private let meter = RateMeter()
     private let running = Atomic<Bool>(false)
@@ -203,24 +205,20 @@ public final class Camera: Sendable {
         } else {
             motion = nil
         }
-        let meter = self.meter
         let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
-        // With H.264 recording the H.264 frames are the camera's pulse (rate, health); JPEGs come on demand.
-        let demand = JPEGDemand(always: codec != .h264)
+        // With H.264 recording JPEGs come on demand; without a recorder nothing is encoded until someone watches.
+        let demand = JPEGDemand(always: codec != .h264 && recording != nil)
         jpegDemand = demand
         encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
-            if demand.always { meter.tick(frame.time.monotonicNanos) }
             bus.publish(frame)
         }
-        if codec == .h264 { h264Stream.withLock { $0 = makeH264Stream() } }
+        if codec == .h264 && recorder != nil { h264Stream.withLock { $0 = makeH264Stream() } }
     }
 
     /// A new H.264 stream publishing to `h264Bus`, with an IDR picture at every fragment start.
     private func makeH264Stream() -> H264Stream {
-        let meter = self.meter, h264Bus = self.h264Bus, demand = jpegDemand
+        let h264Bus = self.h264Bus
         return H264Stream(fps: config.geometry.fps, keyframeSeconds: fragmentSeconds, settings: encoder.settings) { frame in
-            // The camera's pulse is the recording codec's frames: with MJPEG recording the JPEGs tick the meter.
-            if !demand.always { meter.tick(frame.time.monotonicNanos) }
             h264Bus.publish(frame)
         }
     }
@@ -247,7 +245,7 @@ public final class Camera: Sendable {
     public func leaveH264Live() {
         switching.withLock { _ in
             let left = h264Viewers.subtract(1, ordering: .relaxed).newValue
-            guard left == 0, codecState.withLock({ $0 }) != .h264 else { return }
+            guard left == 0, !recordsH264 else { return }
             stopH264Stream()
         }
     }
@@ -259,12 +257,14 @@ public final class Camera: Sendable {
         switching.withLock { _ in
             guard codecState.withLock({ $0 }) != codec else { return }
             if codec == .h264 {
-                // An encoder already running for live H.264 or RTSP clients goes on: now for the recorder too.
-                h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
-                recorder?.use(h264Bus)
+                if let recorder {
+                    // An encoder already running for live H.264 or RTSP clients goes on: now for the recorder too.
+                    h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
+                    recorder.use(h264Bus)
+                }
                 jpegDemand.always = false
             } else {
-                jpegDemand.always = true
+                jpegDemand.always = recorder != nil
                 recorder?.use(bus)
                 // Live H.264 clients keep the encoder running for them.
                 if h264Viewers.load(ordering: .relaxed) == 0 {
@@ -304,8 +304,11 @@ public final class Camera: Sendable {
         let demand = jpegDemand
         recorder?.start()
         let motion = self.motion
+        let meter = self.meter
         let sink: @Sendable (RawFrame) -> Void = { [weak self] frame in
             self?.delivered.add(1, ordering: .relaxed)
+            // The camera's pulse is what it delivers, whatever is encoded from it (JPEGs only for viewers, say).
+            meter.tick(frame.time.monotonicNanos)
             // Motion sees the picture before any overlay: the running clock is never motion.
             motion?.submit(frame)
             // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
@@ -400,7 +403,7 @@ public final class Camera: Sendable {
             h264: h264.map { h in
                 H264Status(framesEncoded: h.stats.encoded.load(ordering: .relaxed), droppedBusy: h.stats.droppedBusy.load(ordering: .relaxed),
                            droppedUndecodable: h.droppedUndecodable.load(ordering: .relaxed), errors: h.stats.errors.load(ordering: .relaxed),
-                           encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) }, liveOnly: codec != .h264)
+                           encodeMs: h.stats.encodeMillis().map { .init(mean: $0.mean, p99: $0.p99) }, liveOnly: !recordsH264)
             }
         )
     }
@@ -448,7 +451,7 @@ public struct CameraStatus: Codable, Sendable {
     public var height: Int
     /// Configured frame rate.
     public var configuredFps: Int
-    /// Frames published per second over the last 2 s.
+    /// Frames the source delivered per second over the last 2 s.
     public var measuredFps: Double
     /// JPEG quality.
     public var quality: Int

@@ -141,6 +141,7 @@ public final class H264Stream: Sendable {
         // Output frames are numbered in stream order: a frame this encoder never saw (dropped while it was busy) is no
         // gap in the stream, so a live client that sees consecutive numbers knows it missed nothing it needs.
         var produced: UInt64 = 0
+        let cadence = FrameCadence(fps: fps)
         let stall = FaultInjection.stall(.h264)
         while let job = queue.take() {
             stall?.hold(while: { !queue.isClosed })
@@ -159,7 +160,7 @@ public final class H264Stream: Sendable {
                 continue
             }
             if settings.overlay.load(ordering: .relaxed) { overlay.draw(on: frame, label: settings.label) }
-            let due = lastKeyframe.map { frame.time.monotonicNanos &- $0 >= keyframeNanos } ?? true
+            let due = lastKeyframe.map { cadence.reached(frame.time.monotonicNanos &- $0, keyframeNanos) } ?? true
             guard let unit = try? encoder.encode(frame.planes, pts: Int64(frame.sequence), keyframe: due) else {
                 stats.errors.add(1, ordering: .relaxed)
                 continue

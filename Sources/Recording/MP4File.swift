@@ -50,6 +50,7 @@ public final class MP4File {
     let width: Int
     let height: Int
     private let fragmentNanos: UInt64
+    private let cadence: FrameCadence
     private let sync: SyncPolicy
     /// Whether samples carry their own sync flags (H.264) or are all sync samples (JPEG).
     private let flagsPerSample: Bool
@@ -85,6 +86,7 @@ public final class MP4File {
         self.fragmentNanos = fragmentNanos
         self.sync = sync
         fps = Int64(max(1, nominalFps))
+        cadence = FrameCadence(fps: nominalFps)
         flagsPerSample = codec != .mjpeg
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -139,7 +141,7 @@ public final class MP4File {
     @discardableResult
     public func append(_ frame: EncodedFrame) throws(RecordingError) -> Bool {
         guard frames > 0 || !pending.isEmpty || frame.isKeyframe, let slot = slot(at: frame.time.monotonicNanos) else { return false }
-        if let first = pending.first, frame.isKeyframe, frame.time.monotonicNanos &- first.frame.time.monotonicNanos >= fragmentNanos {
+        if let first = pending.first, frame.isKeyframe, cadence.reached(frame.time.monotonicNanos &- first.frame.time.monotonicNanos, fragmentNanos) {
             try flush(nextSlot: slot)
         }
         lastSlot = slot

@@ -283,6 +283,7 @@ public final class Recorder: Sendable {
         guard var sub = subscription.withLock({ $0 }) else { return }
         let segmentNanos = UInt64(config.segmentSeconds * 1e9)
         let fragmentNanos = UInt64(config.fragmentSeconds * 1e9)
+        let cadence = FrameCadence(fps: fps)
         let preNanos = UInt64(config.eventPreSeconds * 1e9)
         // The ring reaches one fragment further back than the pre-roll: a clip starts at the keyframe
         // before the pre-roll's start (H.264 has one per fragment; every JPEG is one).
@@ -367,7 +368,7 @@ public final class Recorder: Sendable {
                 return
             }
             if let s = segment, frame.isKeyframe,
-               now &- s.startTime.monotonicNanos >= segmentNanos || s.width != frame.width || s.height != frame.height {
+               cadence.reached(now &- s.startTime.monotonicNanos, segmentNanos) || s.width != frame.width || s.height != frame.height {
                 // Segments end only where the next can start: at a keyframe. A size change (settings
                 // applied at run time) starts a new file there too: a track has one size.
                 finishSegment()

@@ -116,6 +116,8 @@ struct CameraTests {
     @Test("a camera publishes valid JPEGs of its size and ends its subscriptions when stopped")
     func publishesAndStops() throws {
         let camera = try Camera(config: CameraConfig(id: "front", geometry: FrameGeometry(width: 160, height: 120, fps: 60), workers: 2))
+        // Without a recorder JPEGs are made for viewers only: this test is one.
+        camera.jpegDemand.viewers.add(1, ordering: .relaxed)
         let sub = camera.bus.subscribe(capacity: 64)
         try camera.start()
         var frames: [EncodedFrame] = []

@@ -35,7 +35,7 @@ def test_cameras_lists_settings_and_choices(d):
     status, body = call(d, "/api/cameras")
     assert status == 200
     front = body["cameras"][0]
-    assert front["settings"] == {"width": 640, "height": 360, "fps": 15, "quality": 80, "overlay": True, "codec": "mjpeg", "mode": "continuous"}
+    assert front["settings"] == {"width": 640, "height": 360, "fps": 15, "quality": 80, "overlay": True, "codec": "h264", "mode": "continuous"}
     sizes = {(s["width"], s["height"]): s["fps"] for s in front["choices"]["sizes"]}
     assert 15 in sizes[(640, 360)] and (1280, 720) in sizes and (320, 240) in sizes
     assert front["choices"]["reencodes"] is True and front["choices"]["qualityMax"] == 100
@@ -83,7 +83,7 @@ def test_quality_and_overlay_apply_to_the_next_frames(d):
 
 def test_size_and_rate_change_without_restart_and_start_a_new_segment(d):
     status, answer = call(d, "/api/cameras/front/settings", {"width": 320, "height": 240, "fps": 10})
-    assert status == 200 and answer["settings"] == {"width": 320, "height": 240, "fps": 10, "quality": 20, "overlay": False, "codec": "mjpeg", "mode": "continuous"}
+    assert status == 200 and answer["settings"] == {"width": 320, "height": 240, "fps": 10, "quality": 20, "overlay": False, "codec": "h264", "mode": "continuous"}
     stream = MJPEGStream(d.base, "/stream")
     for _ in range(3):
         _, jpeg = stream.next_part()
@@ -141,7 +141,7 @@ def test_settings_changed_in_the_ui_survive_a_restart(tmp_path):
     again = Daemon(*args, recordings=tmp_path)
     try:
         assert call(again, "/api/cameras")[1]["cameras"][0]["settings"] == \
-            {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False, "codec": "mjpeg", "mode": "off"}
+            {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False, "codec": "h264", "mode": "off"}
     finally:
         again.stop()
     assert "settings saved from the web UI" in again.proc.stderr.read()

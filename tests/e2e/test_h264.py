@@ -164,7 +164,8 @@ def test_a_camera_that_sends_jpeg_is_recorded_as_h264(start_daemon, tmp_path):
 
 
 def test_changing_the_codec_at_run_time_starts_a_new_segment(start_daemon):
-    d = start_daemon("--camera", "front=testpattern:320x240@30", "--segment-seconds", "60")
+    # Starts in MJPEG (not the default) to switch to H.264 and back.
+    d = start_daemon("--camera", "front=testpattern:320x240@30", "--segment-seconds", "60", "--codec", "mjpeg")
     wait_for(lambda: status(d)["cameras"][0]["recording"]["framesWritten"] > 30, 20, "MJPEG recording")
 
     def change(body):

@@ -178,9 +178,10 @@ def test_verify_tells_writing_from_damaged_and_takes_the_recordings_folder(tmp_p
     # A damaged file is still a failure.
     victim = next(rec.rglob("*.mp4"))
     data = bytearray(victim.read_bytes())
+    # The first picture's first two bytes inverted: H.264's NAL unit length now runs past the sample (a JPEG would lose
+    # its start marker).
     first_sample = data.index(b"mdat") + 4
-    assert data[first_sample:first_sample + 2] == b"\xff\xd8"  # the first JPEG's start marker
-    data[first_sample:first_sample + 2] = b"\0\0"
+    data[first_sample:first_sample + 2] = bytes(255 - b for b in data[first_sample:first_sample + 2])
     victim.write_bytes(bytes(data))
     r = run("recordings", "verify", str(victim))
     assert r.returncode == 1 and "DAMAGED" in r.stdout

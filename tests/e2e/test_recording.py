@@ -15,8 +15,8 @@ from conftest import BINARY, Daemon
 from helpers import post, status, wait_for
 
 
-def ffprobe(path):
-    """(frames, duration, packet times, tags) as ffprobe reads them; raises on any ffprobe error."""
+def ffprobe(path, codec="h264"):
+    """(frames, duration, packet times, tags) as ffprobe reads them; raises on any ffprobe error or another codec."""
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
          "stream=codec_name,width,height,nb_read_frames:format=duration:format_tags:packet=pts_time",
@@ -24,7 +24,7 @@ def ffprobe(path):
     assert out.returncode == 0 and out.stderr == "", f"{path}: {out.stderr}"
     data = json.loads(out.stdout)
     stream = data["streams"][0]
-    assert stream["codec_name"] == "mjpeg"
+    assert stream["codec_name"] == codec, f"{path}: {stream['codec_name']}"
     times = [float(p["pts_time"]) for p in data["packets"]]
     return int(stream["nb_read_frames"]), float(data["format"]["duration"]), times, data["format"].get("tags", {})
 
@@ -158,7 +158,8 @@ def test_loop_overwrite_on_a_small_disk(small_disk):
     os.symlink(keep, os.path.join(root, "front", "00000000-000000_front.mp4"))
     os.symlink(outside, os.path.join(root, "elsewhere"))
     quota = 16 << 20
-    d = Daemon("--camera", "front=testpattern:1280x720@30", "--quality", "95", "--quota", "16M", "--min-free", "1M",
+    # MJPEG at quality 95: the test must write three times the quota in 26 s, which H.264 of a test pattern never does.
+    d = Daemon("--camera", "front=testpattern:1280x720@30", "--codec", "mjpeg", "--quality", "95", "--quota", "16M", "--min-free", "1M",
                "--segment-seconds", "1", "--fragment-seconds", "0.25", "--event-pre", "1", "--event-post", "1",
                "--event-quota", "40", recordings=root)
     seen = set()
@@ -281,9 +282,11 @@ def test_the_default_floor_on_a_small_filesystem_is_reported_and_deletes_nothing
 
 def test_an_event_clip_larger_than_its_share_is_kept_and_said_so(small_disk):
     root = os.path.join(small_disk, "recordings")
-    d = Daemon("--camera", "front=testpattern:640x360@30", "--quota", "16M", "--event-quota", "1",
+    # 720p: three seconds of it outgrow the 0.16 MiB share in H.264 too.
+    d = Daemon("--camera", "front=testpattern:1280x720@30", "--quota", "16M", "--event-quota", "1",
                "--event-pre", "1", "--event-post", "2", recordings=root)
     try:
+        wait_for(lambda: status(d)["cameras"][0]["recording"]["framesWritten"] >= 45, 15, "a whole second of pre-roll")
         code, answer = post(d, "/api/events", {"reason": "bigger than its share"})
         assert code == 202
         clip = pathlib_root(root) / answer["events"][0]["file"]

@@ -7,13 +7,25 @@ import time
 import pytest
 
 from mjpeg import MJPEGStream, decode_jpeg
-from test_recording import finished, wait_for
+from helpers import wait_for
+from test_recording import finished
 
 
 @pytest.fixture(scope="module")
 def recorded():
     from conftest import Daemon
     d = Daemon("--camera", "front=testpattern:640x360@30", "--segment-seconds", "3", "--fragment-seconds", "0.5")
+    wait_for(lambda: len(finished(d.recordings)) >= 1, 30, "a finished segment")
+    path = finished(d.recordings)[0]
+    yield d, path, str(path.relative_to(d.recordings))
+    assert d.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def recorded_mjpeg():
+    """A finished Motion JPEG segment: replay (multipart, at the recorded pace) is for MJPEG recordings."""
+    from conftest import Daemon
+    d = Daemon("--camera", "front=testpattern:640x360@30", "--segment-seconds", "3", "--fragment-seconds", "0.5", "--codec", "mjpeg")
     wait_for(lambda: len(finished(d.recordings)) >= 1, 30, "a finished segment")
     path = finished(d.recordings)[0]
     yield d, path, str(path.relative_to(d.recordings))
@@ -60,8 +72,12 @@ def test_paths_stay_inside_the_recordings_folder(recorded, tmp_path):
         assert b"outside" not in body and b"root:" not in body, target
 
 
-def test_replay_at_recorded_pace_and_seek(recorded):
-    d, path, rel = recorded
+def test_replay_at_recorded_pace_and_seek(recorded_mjpeg, recorded):
+    # An H.264 recording (the default) is played by the browser's <video> from the file itself: replay says so.
+    d, _, rel = recorded
+    status, _, body = raw_get(d, "/recordings/" + rel + "/play?t=1.5")
+    assert status == 409 and "replay is for MJPEG recordings" in json.loads(body)["detail"]
+    d, path, rel = recorded_mjpeg
     stream = MJPEGStream(d.base, "/recordings/" + rel + "/play?t=1.5")
     started = time.monotonic()
     parts = []

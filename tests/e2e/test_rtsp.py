@@ -139,7 +139,7 @@ def test_the_live_view_can_be_public_for_rtsp_too(tmp_path):
 
 
 def test_an_mjpeg_camera_runs_one_h264_encoder_for_rtsp_mse_and_nothing_more(tmp_path):
-    d = Daemon("--camera", "front=testpattern:640x360@15", recordings=tmp_path / "rec")  # records MJPEG
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--codec", "mjpeg", recordings=tmp_path / "rec")  # records MJPEG
     try:
         assert api_status(d)["cameras"][0]["encoders"] == {"jpeg": 1, "h264": 0}
         pulls = [ffmpeg_pull(url(d), "tcp", 8, tmp_path / f"r{i}.mkv") for i in range(2)]

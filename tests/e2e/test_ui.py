@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ROOT, Daemon
+from helpers import post
 
 ARTIFACTS = pathlib.Path(os.environ.get("BLACKBOX_ARTIFACTS", ROOT / "test-artifacts")) / "ui"
 
@@ -47,6 +48,10 @@ def api(daemon, path):
 def ui_daemon():
     d = Daemon("--camera", "front=testpattern:640x360@15", "--camera", "rear=testpattern:320x240@10",
                "--segment-seconds", "2", "--fragment-seconds", "0.5", "--event-pre", "1", "--event-post", "1")
+    # Front records the default, H.264; rear is switched to Motion JPEG, as a user may do in Settings, so that the page's
+    # MJPEG views (live picture, replay) are seen too. The settings test switches it back.
+    code, _ = post(d, "/api/cameras/rear/settings", {"codec": "mjpeg"})
+    assert code == 200
     yield d
     assert d.stop() == 0
 
@@ -114,10 +119,20 @@ def test_logs_in_and_sees_the_live_image_change(browser, ui_daemon):
     assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.camera")) == 2, message="camera cards missing")
     wait(browser, lambda d: card(d, "front").find_element(By.CSS_SELECTOR, ".badge").text == "LIVE", message="front never LIVE")
-    image = card(browser, "front").find_element(By.CSS_SELECTOR, "img.live")
-    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 640, message="no picture")
+    # Front records H.264: the page plays it live through Media Source Extensions.
+    front = card(browser, "front")
+    wait(browser, lambda d: front.get_attribute("data-live") == "h264", message="front is not shown in H.264")
+    video = front.find_element(By.CSS_SELECTOR, "video.live-video")
+    wait(browser, lambda d: d.execute_script("return arguments[0].videoWidth", video) == 640, message="no picture")
+    first = video.screenshot_as_png
+    wait(browser, lambda d: video.screenshot_as_png != first, message="the live picture did not change")
+    # Rear records MJPEG: the page shows its JPEGs.
+    rear = card(browser, "rear")
+    wait(browser, lambda d: rear.get_attribute("data-live") == "mjpeg", message="rear is not shown in MJPEG")
+    image = rear.find_element(By.CSS_SELECTOR, "img.live")
+    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 320, message="no picture from rear")
     first = image.screenshot_as_png
-    wait(browser, lambda d: image.screenshot_as_png != first, message="the live picture did not change")
+    wait(browser, lambda d: image.screenshot_as_png != first, message="the rear picture did not change")
     # The status panel fills in: uptime, CPU, disk gauge.
     wait(browser, lambda d: "core" in d.find_element(By.ID, "sys-cpu").text, message="no CPU figure")
     assert "free" in browser.find_element(By.ID, "sys-disk-text").text
@@ -174,9 +189,22 @@ def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
 
 def test_plays_a_recording_and_seeks(browser, ui_daemon):
     browser.get(ui_daemon.base + "/#recordings")
+    # Front's H.264 recording plays in a <video> from the file itself (HTTP Range), seekable with its controls.
     Select(wait(browser, lambda d: d.find_element(By.ID, "rec-camera"))).select_by_value("front")
-
-    row = wait(browser, finished_segment, message="no finished segment listed")
+    row = wait(browser, finished_segment, message="no finished H.264 segment listed")
+    path = row.get_attribute("data-path")
+    row.find_element(By.CSS_SELECTOR, "button.play").click()
+    video = browser.find_element(By.ID, "player-video")
+    wait(browser, lambda d: d.execute_script("return arguments[0].videoWidth", video) == 640, message="H.264 playback shows no picture")
+    assert video.get_attribute("src").endswith(f"/recordings/{path}")
+    browser.execute_script("arguments[0].pause(); arguments[0].currentTime = 1.5", video)
+    wait(browser, lambda d: abs(d.execute_script("return arguments[0].currentTime", video) - 1.5) < 0.1
+         and d.execute_script("return arguments[0].readyState", video) >= 2, message="seeking the H.264 recording failed")
+    shot(browser, "06-playback-h264")
+    browser.find_element(By.ID, "player-close").click()
+    # Rear's MJPEG recording is replayed as JPEGs at the recorded pace, from the asked time.
+    Select(browser.find_element(By.ID, "rec-camera")).select_by_value("rear")
+    row = wait(browser, finished_segment, timeout=20, message="no finished MJPEG segment listed")
     assert row.find_elements(By.TAG_NAME, "td")[3].text.startswith("0:0")  # duration column, ~2 s segments
     path = row.get_attribute("data-path")
     row.find_element(By.CSS_SELECTOR, "button.play").click()
