@@ -1,9 +1,10 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Folders follow the data flow: Frames (shared raw-frame types) → Capture → Encoding → FrameBus → Recording / Serving,
-// with Evidence (device key, hash chain of fragments) below Recording,
-// with `Cameras` wiring one pipeline per camera and `blackbox` as the thin executable.
+// Folders follow the data flow: Frames (raw frames, threads, queues) → Capture → Analysis / Encoding (overlay, JPEG,
+// H.264) → FrameBus → Recording (with Evidence, the device key and hash chain, below it) → Serving, RTSP, MQTT, Hooks.
+// `Cameras` wires one pipeline per camera, `ServiceSettings` holds the plain values the config loader and the HTTP
+// layer share with MQTT, RTSP and hooks, `Supervision` watches the pipelines, and `blackbox` is the thin executable.
 let package = Package(
     name: "blackbox",
     platforms: [.macOS(.v15)],

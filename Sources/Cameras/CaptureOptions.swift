@@ -1,0 +1,18 @@
+import Logging
+
+/// Settings for device sources.
+public struct CaptureOptions: Sendable {
+    /// mmap buffers to request from a V4L2 device.
+    public var buffers: Int
+    /// Fall back to MJPEG when H.264 is asked for and no hardware encoder exists.
+    public var h264Fallback: Bool
+    /// Where sources log.
+    public var logger: Logger
+
+    /// Creates options (4 buffers, no H.264 fallback).
+    public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture")) {
+        self.buffers = buffers
+        self.h264Fallback = h264Fallback
+        self.logger = logger
+    }
+}
