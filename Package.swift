@@ -47,12 +47,14 @@ let package = Package(
         .target(name: "CShims"),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).
         .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
+        // Each setting's allowed range or list and its words, stated once on the setting's domain type.
+        .target(name: "Rules"),
         .target(name: "Frames", dependencies: ["CShims"]),
-        .target(name: "Capture", dependencies: ["Frames", "CShims", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Capture", dependencies: ["Frames", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Encoding",
             dependencies: [
-                "Frames", "CTurboJPEG", "CX264",
+                "Frames", "CTurboJPEG", "CX264", "Rules",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -67,18 +69,18 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Frames", "Encoding", "FrameBus", "Evidence",
+                "Frames", "Encoding", "FrameBus", "Evidence", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Analysis", dependencies: ["Frames", "Encoding"]),
+        .target(name: "Analysis", dependencies: ["Frames", "Encoding", "Rules"]),
         // Plain settings, status and error values of the optional services (MQTT, RTSP, hooks): the configuration loader
         // and the HTTP layer read them without linking libmosquitto or GStreamer.
-        .target(name: "ServiceSettings", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ServiceSettings", dependencies: ["Rules", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MQTT",
             dependencies: [
-                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "ServiceSettings",
+                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "ServiceSettings", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "Cameras",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Evidence", "Analysis",
+                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Evidence", "Analysis", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -102,7 +104,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "ServiceSettings",
+                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "ServiceSettings", "Rules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +125,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings",
+                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings", "Rules",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -139,7 +141,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings"]
+            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules"]
         ),
     ],
     swiftLanguageModes: [.v6]

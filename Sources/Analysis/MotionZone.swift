@@ -1,3 +1,5 @@
+import Rules
+
 /// A part of the picture that motion is looked for in (`include`) or ignored in (`exclude`): a polygon in
 /// frame-relative coordinates (0…1, x to the right, y down), so it holds at any size.
 public struct MotionZone: Sendable, Equatable, Codable {
@@ -78,3 +80,5 @@ public struct MotionZone: Sendable, Equatable, Codable {
         return mask
     }
 }
+
+extension MotionZone.Kind: NamedChoice {}

@@ -3,6 +3,7 @@ import Capture
 import Encoding
 import Frames
 import Recording
+import Rules
 
 /// Where a camera's frames come from.
 public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
@@ -53,11 +54,13 @@ public struct CameraConfig: Sendable, Equatable {
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)
     /// Allowed JPEG qualities.
-    public static let qualityRange = 1...100
+    public static let qualityRule = RangeRule(1...100)
+    /// Allowed encoder threads per camera.
+    public static let workersRule = RangeRule(1...16)
     /// Allowed widths and heights.
     public static let sizeRange = 16...4096
     /// Allowed frame rates.
-    public static let fpsRange = 1...120
+    public static let fpsRule = RangeRule(1...120)
 
     /// Creates a configuration (values are not validated here; see `validate()`).
     public init(id: String, source: SourceSpec = .testPattern, geometry: FrameGeometry = CameraConfig.defaultGeometry,
@@ -89,11 +92,8 @@ public struct CameraConfig: Sendable, Equatable {
     public func validate() throws(ConfigError) {
         try Self.validate(id: id)
         try Self.validate(geometry: geometry, context: "camera '\(id)'")
-        guard Self.qualityRange.contains(quality) else {
-            throw ConfigError("camera '\(id)': quality \(quality) is out of range; allowed: 1 to 100")
-        }
-        guard (1...16).contains(workers) else {
-            throw ConfigError("camera '\(id)': \(workers) encoder workers is out of range; allowed: 1 to 16")
+        if let problem = Self.qualityRule.problem(quality, name: "quality") ?? Self.workersRule.problem(workers, name: "encoder workers") {
+            throw ConfigError("camera '\(id)': \(problem)")
         }
     }
 
@@ -111,8 +111,8 @@ public struct CameraConfig: Sendable, Equatable {
         guard sizeRange.contains(g.width), sizeRange.contains(g.height), g.width % 2 == 0, g.height % 2 == 0 else {
             throw ConfigError("\(context): size \(g.width)x\(g.height) is not allowed; width and height must be even numbers from 16 to 4096")
         }
-        guard fpsRange.contains(g.fps) else {
-            throw ConfigError("\(context): \(g.fps) fps is out of range; allowed: 1 to 120")
+        if let problem = fpsRule.problem(g.fps, name: "fps") {
+            throw ConfigError("\(context): \(problem)")
         }
     }
 
@@ -201,7 +201,7 @@ public struct CameraConfig: Sendable, Equatable {
         var format = defaultFormat
         if let name = option {
             guard let f = CaptureFormat(rawValue: String(name)) else {
-                throw ConfigError("camera '\(config.id)': format '\(name)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError("camera '\(config.id)': format '\(name)' is not known; allowed: \(CaptureFormat.allowed)")
             }
             format = f
         }

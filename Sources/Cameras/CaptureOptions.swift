@@ -1,9 +1,12 @@
 import Logging
+import Rules
 
 /// Settings for device sources.
 public struct CaptureOptions: Sendable {
     /// mmap buffers to request from a V4L2 device.
     public var buffers: Int
+    /// Allowed mmap buffers per device.
+    public static let buffersRule = RangeRule(2...32)
     /// Fall back to MJPEG when H.264 is asked for and no hardware encoder exists.
     public var h264Fallback: Bool
     /// Where sources log.

@@ -9,8 +9,8 @@ public struct SettingsChoices: Codable, Sendable, Equatable {
     /// Sizes, largest first.
     public var sizes: [Size]
     /// Lowest and highest JPEG quality.
-    public var qualityMin = CameraConfig.qualityRange.lowerBound
-    public var qualityMax = CameraConfig.qualityRange.upperBound
+    public var qualityMin = CameraConfig.qualityRule.range.lowerBound
+    public var qualityMax = CameraConfig.qualityRule.range.upperBound
     /// Whether quality and overlay take effect (not when the camera's own JPEG is passed through).
     public var reencodes: Bool
 

@@ -5,6 +5,7 @@ import Capture
 import Foundation
 import Frames
 import Recording
+import Rules
 import ServiceSettings
 import TOMLKit
 
@@ -294,7 +295,7 @@ public enum ConfigLoader {
     /// `points = [[x, y], …]`, in fractions of the picture.
     private static func motionZone(_ table: TOMLTable, name: String, index: Int?, fail: Fail) throws(ConfigFileError) -> MotionZone {
         let v = try values(table, name: name, fields: zoneFields, index: index, fail: fail)
-        let kinds = MotionZone.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        let kinds = MotionZone.Kind.allowed
         guard let kindName = v["kind"] as? String else { throw fail(name, "kind", "", "every zone needs a kind; allowed: \(kinds)", index) }
         guard let kind = MotionZone.Kind(rawValue: kindName) else { throw fail(name, "kind", "\"\(kindName)\"", "not allowed; allowed: \(kinds)", index) }
         func numbers(_ value: TOMLValueConvertible?) -> [Double]? {
@@ -356,36 +357,39 @@ public enum ConfigLoader {
 
     /// Checks the ranges of one table's values, naming the key, the value and what is allowed.
     private static func check(_ v: [String: any Sendable], table: String, index: Int? = nil, fail: Fail) throws(ConfigFileError) {
-        func range<T: Comparable & Sendable>(_ key: String, _ allowed: ClosedRange<T>, _ text: String) throws(ConfigFileError) {
-            if let x = v[key] as? T, !allowed.contains(x) { throw fail(table, key, "\(x)", "out of range; allowed: \(text)", index) }
+        func range<T: Comparable & Sendable>(_ key: String, _ rule: RangeRule<T>) throws(ConfigFileError) {
+            if let x = v[key] as? T, !rule.contains(x) { throw fail(table, key, "\(x)", "out of range; allowed: \(rule.allowed)", index) }
+        }
+        func choice<C: NamedChoice>(_ key: String, _ type: C.Type) throws(ConfigFileError) {
+            try accepted(key, { C(rawValue: $0) != nil }, C.allowed)
         }
         func accepted(_ key: String, _ ok: (String) -> Bool, _ allowed: String) throws(ConfigFileError) {
             if let x = v[key] as? String, !ok(x) { throw fail(table, key, "\"\(x)\"", "not allowed; allowed: \(allowed)", index) }
         }
-        try range("port", 1...65535, "1 to 65535")
-        try range("max_connections", 8...100_000, "8 to 100000")
+        try range("port", ServerSettings.portRule)
+        try range("max_connections", ServerSettings.maxConnectionsRule)
         if let proxies = v["trusted_proxies"] as? [String], let bad = proxies.first(where: { !isIPAddress($0) }) {
-            throw fail(table, "trusted_proxies", "\"\(bad)\"", "not an IP address; allowed: IPv4 or IPv6 addresses such as 127.0.0.1 or ::1", index)
+            throw fail(table, "trusted_proxies", "\"\(bad)\"", "not an IP address; allowed: \(ServerSettings.proxyAllowed)", index)
         }
-        try range("quality", 1...100, "1 to 100")
-        try range("workers", 1...16, "1 to 16")
-        try range("buffers", 2...32, "2 to 32")
-        try range("segment_seconds", 1.0...3600.0, "1 to 3600")
-        try range("fragment_seconds", 0.1...3600.0, "0.1 up to the segment length")
-        try range("event_pre_seconds", 0.0...300.0, "0 to 300")
-        try range("event_post_seconds", 0.0...3600.0, "0 to 3600")
-        try range("event_quota_percent", 1.0...99.0, "1 to 99")
-        try range("event_max_seconds", 0.0...7200.0, "the pre-roll plus the post-roll, up to 7200")
-        try accepted("level", { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) },
-                     "trace, debug, info, notice, warning, error, critical")
-        try accepted("format", { CaptureFormat(rawValue: $0) != nil }, CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        try range("quality", CameraConfig.qualityRule)
+        try range("workers", CameraConfig.workersRule)
+        try range("fps", CameraConfig.fpsRule)
+        try range("buffers", CaptureOptions.buffersRule)
+        try range("segment_seconds", RecordingConfig.segmentRule)
+        try range("fragment_seconds", RecordingConfig.fragmentRule)
+        try range("event_pre_seconds", RecordingConfig.eventPreRule)
+        try range("event_post_seconds", RecordingConfig.eventPostRule)
+        try range("event_quota_percent", RecordingConfig.eventQuotaRule)
+        try range("event_max_seconds", RecordingConfig.eventMaxRule)
+        try accepted("level", ServerSettings.logLevelRule.names.contains, ServerSettings.logLevelRule.allowed)
+        try choice("format", CaptureFormat.self)
         if table == "recording" || table == "camera" {
-            try accepted("mode", { RecordingMode(rawValue: $0) != nil }, RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))
-            try accepted("codec", { VideoCodec(rawValue: $0) != nil }, VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))
+            try choice("mode", RecordingMode.self)
+            try choice("codec", VideoCodec.self)
         }
-        try accepted("fsync", { SyncPolicy($0) != nil }, "fragment, never, or a whole number N of fragments")
-        try accepted("quota", { Quota($0) != nil }, "a size like 32G or 800M, or a share like 50%")
-        try accepted("min_free", { parseSize($0) != nil }, "a size like 256M or 1G")
+        try accepted("fsync", { SyncPolicy($0) != nil }, SyncPolicy.allowed)
+        try accepted("quota", { Quota($0) != nil }, Quota.allowed)
+        try accepted("min_free", { parseSize($0) != nil }, sizeAllowed)
         try accepted("password_hash", StoredCredentials.isHash, "a bcrypt hash ($2b$…, 60 characters), as `blackbox passwd --print-hash` makes")
         try accepted("digest_ha1", StoredCredentials.isHA1, "32 lowercase hex digits, as `blackbox passwd --print-hash` makes")
         try accepted("user", StoredCredentials.isValidUser, "1 to 64 characters without spaces or ':'")

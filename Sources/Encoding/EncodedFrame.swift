@@ -1,5 +1,6 @@
 import Frames
 import NIOCore
+import Rules
 
 /// The codecs frames are encoded with (JSON and configuration spell them as the cases are named).
 public enum VideoCodec: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
@@ -65,3 +66,5 @@ public struct EncodedFrame: Sendable {
         self.encodeNanos = encodeNanos
     }
 }
+
+extension VideoCodec: NamedChoice {}

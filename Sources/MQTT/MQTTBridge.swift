@@ -3,6 +3,7 @@ import Foundation
 import Frames
 import Logging
 import Recording
+import Rules
 import ServiceSettings
 import Supervision
 import Synchronization
@@ -143,7 +144,7 @@ public final class MQTTBridge: Sendable {
         case topics.modeSet:
             guard let mode = RecordingMode(rawValue: payload) else {
                 logger.warning("MQTT: unknown record mode ignored", metadata: ["topic": "\(topic)", "payload": "\(payload)",
-                                                                              "allowed": "\(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))"])
+                                                                              "allowed": "\(RecordingMode.allowed)"])
                 return
             }
             camera.setRecordMode(mode)

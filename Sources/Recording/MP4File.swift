@@ -4,6 +4,7 @@ import Frames
 
 #if canImport(Glibc)
 import Glibc
+import Rules
 #endif
 
 /// When fragments are flushed to the storage device with fdatasync.
@@ -14,6 +15,15 @@ public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
     case every(Int)
     /// Never explicitly (the kernel writes back when it likes).
     case never
+
+    /// How the accepted spellings are said in an error.
+    public static let allowed = "fragment, never, or a whole number N of fragments"
+
+    /// The policy `text` names, or an error naming the setting, the value and what is allowed.
+    public static func parse(_ text: String, name: String) throws(RuleError) -> SyncPolicy {
+        guard let policy = SyncPolicy(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not known; allowed: \(allowed)") }
+        return policy
+    }
 
     /// Parses `fragment`, `never` or a whole number N.
     public init?(_ text: String) {

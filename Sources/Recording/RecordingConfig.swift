@@ -1,4 +1,5 @@
 import Encoding
+import Rules
 
 /// Recording settings shared by every camera.
 public struct RecordingConfig: Sendable, Equatable {
@@ -33,18 +34,36 @@ public struct RecordingConfig: Sendable, Equatable {
     /// Defaults: 60 s segments, 1 s fragments synced each, 50 % quota, 10 s + 20 s events.
     public init() {}
 
+    /// Segment length, seconds.
+    public static let segmentRule = RangeRule(1.0...3600.0, allowed: "1 to 3600")
+    /// Fragment length, seconds (and never longer than the segment).
+    public static let fragmentRule = RangeRule(0.1...3600.0, allowed: "0.1 up to the segment length")
+    /// Event clip pre-roll, seconds.
+    public static let eventPreRule = RangeRule(0.0...300.0, allowed: "0 to 300")
+    /// Event clip post-roll, seconds.
+    public static let eventPostRule = RangeRule(0.0...3600.0, allowed: "0 to 3600")
+    /// The event clips' share of the quota, percent.
+    public static let eventQuotaRule = RangeRule(1.0...99.0, allowed: "1 to 99")
+    /// Longest event clip, seconds (and at least the pre-roll plus the post-roll).
+    public static let eventMaxRule = RangeRule(0.0...7200.0, allowed: "the pre-roll plus the post-roll, up to 7200")
+
     /// Throws a message naming the first setting out of range.
     public func validate() throws(RecordingError) {
-        guard (1...3600).contains(segmentSeconds) else { throw RecordingError("segment length \(segmentSeconds) s is out of range; allowed: 1 to 3600") }
-        guard fragmentSeconds >= 0.1, fragmentSeconds <= segmentSeconds else {
-            throw RecordingError("fragment length \(fragmentSeconds) s is out of range; allowed: 0.1 s up to the segment length")
+        do throws(RuleError) {
+            try Self.segmentRule.check(segmentSeconds, name: "segment length")
+            guard fragmentSeconds <= segmentSeconds else {
+                throw RuleError("fragment length \(fragmentSeconds) is out of range; allowed: \(Self.fragmentRule.allowed)")
+            }
+            try Self.fragmentRule.check(fragmentSeconds, name: "fragment length")
+            try Self.eventPreRule.check(eventPreSeconds, name: "event pre-roll")
+            try Self.eventPostRule.check(eventPostSeconds, name: "event post-roll")
+            try Self.eventQuotaRule.check(eventShare * 100, name: "event quota")
+            guard eventMaxSeconds >= eventPreSeconds + eventPostSeconds else {
+                throw RuleError("event clip maximum \(eventMaxSeconds) is out of range; allowed: \(Self.eventMaxRule.allowed) (\(eventPreSeconds + eventPostSeconds) to 7200)")
+            }
+            try Self.eventMaxRule.check(eventMaxSeconds, name: "event clip maximum")
+        } catch {
+            throw RecordingError(error.description)
         }
-        guard (0...300).contains(eventPreSeconds), (0...3600).contains(eventPostSeconds) else {
-            throw RecordingError("event pre-roll must be 0 to 300 s and post-roll 0 to 3600 s")
-        }
-        guard eventMaxSeconds >= eventPreSeconds + eventPostSeconds, eventMaxSeconds <= 7200 else {
-            throw RecordingError("event clip maximum \(eventMaxSeconds) s is out of range; allowed: pre-roll + post-roll (\(eventPreSeconds + eventPostSeconds) s) to 7200")
-        }
-        guard eventShare > 0, eventShare < 1 else { throw RecordingError("event share \(eventShare) is out of range; allowed: above 0 and below 1") }
     }
 }

@@ -1,3 +1,5 @@
+import Rules
+
 /// What a camera records (`[recording] mode`, `--record-mode`).
 public enum RecordingMode: String, Codable, Sendable, CaseIterable {
     /// Every second, in segments, plus event clips.
@@ -7,3 +9,5 @@ public enum RecordingMode: String, Codable, Sendable, CaseIterable {
     /// Nothing but clips asked for through the API.
     case off
 }
+
+extension RecordingMode: NamedChoice {}

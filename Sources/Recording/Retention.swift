@@ -2,6 +2,7 @@ import Encoding
 import Foundation
 import Frames
 import Logging
+import Rules
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,6 +15,15 @@ public enum Quota: Sendable, Equatable, CustomStringConvertible {
     case bytes(Int)
     /// At most this percentage of the filesystem's size.
     case percent(Double)
+
+    /// How the accepted spellings are said in an error.
+    public static let allowed = "a size like 32G or 800M, or a share like 50%"
+
+    /// The quota `text` names, or an error naming the setting, the value and what is allowed.
+    public static func parse(_ text: String, name: String) throws(RuleError) -> Quota {
+        guard let quota = Quota(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not a size or a share; allowed: \(allowed)") }
+        return quota
+    }
 
     /// Parses `50%`, `800M`, `32G`, `1T` or a number of bytes.
     public init?(_ text: String) {
@@ -42,6 +52,15 @@ public enum Quota: Sendable, Equatable, CustomStringConvertible {
         case .percent(let p): return Int(Double(total) * p / 100)
         }
     }
+}
+
+/// How an accepted size is said in an error.
+public let sizeAllowed = "a size like 256M or 1G"
+
+/// The size `text` names, or an error naming the setting, the value and what is allowed.
+public func parseSize(_ text: String, name: String) throws(RuleError) -> Int {
+    guard let bytes = parseSize(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not a size; allowed: \(sizeAllowed)") }
+    return bytes
 }
 
 /// Parses `512K`, `800M`, `32G`, `1T` (powers of 1024) or plain bytes.

@@ -35,7 +35,7 @@ public struct RTSPSettings: Sendable, Equatable {
 
     /// Checks ranges and names against `cameras` (their ids, in order).
     public func validate(cameras: [String]) throws(RTSPError) {
-        guard (0...65535).contains(port) else { throw RTSPError("[rtsp] port \(port) is out of range; allowed: 1 to 65535, or 0 for any free port") }
+        if let problem = ServerSettings.portRule.problem(port, name: "[rtsp] port") { throw RTSPError(problem) }
         var seen: [String: String] = [:]
         for id in cameras {
             let p = path(for: id)

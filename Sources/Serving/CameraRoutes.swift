@@ -6,6 +6,7 @@ import Frames
 import Hummingbird
 import NIOPosix
 import Recording
+import Rules
 
 /// `/api/cameras`: each camera's settings and the choices its source offers; settings and source
 /// changes applied without restarting the daemon.
@@ -85,20 +86,22 @@ struct CameraRoutes: Sendable {
 
     private func change(_ request: Request, id: String) async throws -> Response {
         let (camera, body) = try await cameraAndBody(id, request, Change.self)
-        if let q = body.quality, !CameraConfig.qualityRange.contains(q) {
-            return JSON.error(.badRequest, "out of range", "quality \(q) is out of range; allowed: 1 to 100")
+        if let q = body.quality, let problem = CameraConfig.qualityRule.problem(q, name: "quality") {
+            return JSON.error(.badRequest, "out of range", problem)
         }
         let codec = try body.codec.map { name throws(HTTPErrorResponse) -> VideoCodec in
-            guard let codec = VideoCodec(rawValue: name) else {
-                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown codec",
-                                                   "codec '\(name.prefix(32))' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))"))
+            do throws(RuleError) {
+                return try VideoCodec.parse(name, name: "codec")
+            } catch {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown codec", error.description))
             }
-            return codec
         }
         let mode = try body.mode.map { name throws(HTTPErrorResponse) -> RecordingMode in
-            guard let mode = RecordingMode(rawValue: name) else {
-                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown mode",
-                                                   "mode '\(name.prefix(32))' is not known; allowed: \(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))"))
+            let mode: RecordingMode
+            do throws(RuleError) {
+                mode = try RecordingMode.parse(name, name: "mode")
+            } catch {
+                throw HTTPErrorResponse(JSON.error(.badRequest, "unknown mode", error.description))
             }
             guard camera.recorder != nil else {
                 throw HTTPErrorResponse(JSON.error(.conflict, "recording unavailable", "this daemon runs without a recordings folder"))

@@ -5,6 +5,7 @@ import Encoding
 import FrameBus
 import Frames
 import Foundation
+import Rules
 
 /// `blackbox bench`: the whole encode pipeline against a bare libjpeg-turbo encode of the same planes.
 struct Bench: ParsableCommand {
@@ -46,7 +47,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard (10...100_000).contains(frames) else { throw ValidationError("--frames \(frames) is out of range; allowed: 10 to 100000") }
-        guard CameraConfig.qualityRange.contains(quality) else { throw ValidationError("--quality \(quality) is out of range; allowed: 1 to 100") }
+        if let problem = CameraConfig.qualityRule.problem(quality, name: "--quality") { throw ValidationError(problem) }
         if let workers, !(1...16).contains(workers) { throw ValidationError("--workers \(workers) is out of range; allowed: 1 to 16") }
         _ = try parsedSizes()
     }
@@ -114,6 +115,8 @@ struct Bench: ParsableCommand {
         let source = StillImageSource(yuv420: yuv, geometry: size, frameCount: frames, poolSize: workers * 2 + 4)
         let camera = try Camera(config: config, source: source)
         let subscription = camera.bus.subscribe(capacity: 64)
+        // Without a recorder a camera makes JPEGs for viewers only: this subscriber wants every one.
+        camera.jpegDemand.always = true
         let consumer = DedicatedThread(name: "bench-sub") {
             var n = 0
             while subscription.next() != nil { n += 1 }

@@ -5,6 +5,7 @@ import ConfigFile
 import Encoding
 import Logging
 import Recording
+import Rules
 
 /// The recording flags of `blackbox run`.
 struct RecordingOptions: ParsableArguments {
@@ -59,33 +60,21 @@ struct RecordingOptions: ParsableArguments {
         c.enabled = record ?? file.record ?? true
         c.segmentSeconds = segmentSeconds ?? file.segmentSeconds ?? 60
         c.fragmentSeconds = fragmentSeconds ?? file.fragmentSeconds ?? 1
-        guard let sync = SyncPolicy(fsync) else {
-            throw ValidationError("--fsync '\(fsync)' is not known; allowed: fragment, never, or a whole number N of fragments")
-        }
-        c.sync = sync
-        guard let q = Quota(quota) else {
-            throw ValidationError("--quota '\(quota)' is not a size or a percentage; e.g. 32G, 800M or 50%")
-        }
-        c.quota = q
-        guard let free = parseSize(minFree) else {
-            throw ValidationError("--min-free '\(minFree)' is not a size; e.g. 256M or 1G")
-        }
-        c.minFreeBytes = free
         c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
         c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
         c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
-        let codecName = codec ?? file.codec ?? RecordingConfig().codec.rawValue
-        guard let videoCodec = VideoCodec(rawValue: codecName) else {
-            throw ValidationError("--codec '\(codecName)' is not known; allowed: \(VideoCodec.allCases.map(\.rawValue).joined(separator: ", "))")
+        do throws(RuleError) {
+            c.sync = try SyncPolicy.parse(fsync, name: "--fsync")
+            c.quota = try Quota.parse(quota, name: "--quota")
+            c.minFreeBytes = try parseSize(minFree, name: "--min-free")
+            c.codec = try VideoCodec.parse(codec ?? file.codec ?? RecordingConfig().codec.rawValue, name: "--codec")
+            let mode = try RecordingMode.parse(recordMode ?? file.recordMode ?? RecordingMode.continuous.rawValue, name: "--record-mode")
+            // `enabled = false` / `--no-record` is the off mode (event clips still work): cameras start in the mode.
+            c.mode = c.enabled || mode != .continuous ? mode : .off
+            try RecordingConfig.eventQuotaRule.check(eventQuota, name: "--event-quota")
+        } catch {
+            throw ValidationError(error.description)
         }
-        c.codec = videoCodec
-        let modeName = recordMode ?? file.recordMode ?? RecordingMode.continuous.rawValue
-        guard let mode = RecordingMode(rawValue: modeName) else {
-            throw ValidationError("--record-mode '\(modeName)' is not known; allowed: \(RecordingMode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        // `enabled = false` / `--no-record` is the off mode (event clips still work): cameras start in the mode.
-        c.mode = c.enabled || mode != .continuous ? mode : .off
-        guard (1...99).contains(eventQuota) else { throw ValidationError("--event-quota \(eventQuota) is out of range; allowed: 1 to 99 (percent)") }
         c.eventShare = eventQuota / 100
         do {
             try c.validate()

@@ -11,6 +11,7 @@ import Logging
 import Recording
 import RTSP
 import NIOCore
+import Rules
 import ServiceSettings
 import Serving
 import Supervision
@@ -129,25 +130,24 @@ struct Run: AsyncParsableCommand {
     func settings() throws -> Settings {
         let file = try configFile()
         let port = self.port ?? file.port ?? 8080
-        guard (0...65535).contains(port) else {
-            throw ValidationError("port \(port) is out of range; allowed: 1 to 65535, or 0 for any free port")
-        }
         let buffers = self.buffers ?? file.buffers ?? 4
-        guard (2...32).contains(buffers) else {
-            throw ValidationError("--buffers \(buffers) is out of range; allowed: 2 to 32")
-        }
         let levelName = logLevel ?? file.logLevel ?? "info"
-        guard let level = Logger.Level(rawValue: levelName) else {
-            throw ValidationError("log level '\(levelName)' is not known; allowed: trace, debug, info, notice, warning, error, critical")
-        }
         var limits = ConnectionLimits()
-        if let n = maxConnections ?? file.maxConnections {
-            guard (8...100_000).contains(n) else { throw ValidationError("--max-connections \(n) is out of range; allowed: 8 to 100000") }
-            limits.maxConnections = n
+        do throws(RuleError) {
+            try ServerSettings.portRule.check(port, name: "port")
+            try CaptureOptions.buffersRule.check(buffers, name: "--buffers")
+            try ServerSettings.logLevelRule.check(levelName, name: "log level")
+            if let n = maxConnections ?? file.maxConnections {
+                try ServerSettings.maxConnectionsRule.check(n, name: "--max-connections")
+                limits.maxConnections = n
+            }
+        } catch {
+            throw ValidationError(error.description)
         }
+        let level = Logger.Level(rawValue: levelName) ?? .info
         let proxies = trustedProxies.isEmpty ? (file.trustedProxies ?? []) : trustedProxies
         if let bad = proxies.first(where: { !isIPAddress($0) }) {
-            throw ValidationError("--trusted-proxy '\(bad)' is not an IP address; allowed: IPv4 or IPv6 addresses such as 127.0.0.1 or ::1")
+            throw ValidationError("--trusted-proxy '\(bad)' is not an IP address; allowed: \(ServerSettings.proxyAllowed)")
         }
         let recordingConfig = try recording.config(file: file)
         let auth: AuthSource = file.passwordHash.map {
@@ -180,9 +180,11 @@ struct Run: AsyncParsableCommand {
                                                                base: CameraConfig.defaultGeometry, context: "--size")
             defaults.geometryExplicit = (size ?? file.size) != nil
             try defaults.validate()
-            let formatName = format ?? file.format ?? "auto"
-            guard let defaultFormat = CaptureFormat(rawValue: formatName) else {
-                throw ConfigError("--format '\(formatName)' is not known; allowed: \(CaptureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            let defaultFormat: CaptureFormat
+            do throws(RuleError) {
+                defaultFormat = try CaptureFormat.parse(format ?? file.format ?? "auto", name: "--format")
+            } catch {
+                throw ConfigError(error.description)
             }
             let specs = cameras.isEmpty ? file.cameras : cameras
             var configs = try specs.isEmpty ? [defaults] : specs.map { spec throws(ConfigError) in

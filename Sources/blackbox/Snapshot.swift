@@ -61,6 +61,8 @@ struct Snapshot: ParsableCommand {
         logger.logLevel = .error
         let camera = try Camera(config: config, capture: CaptureOptions(logger: logger))
         let frames = camera.bus.subscribe(capacity: n + 4)
+        // Without a recorder a camera makes JPEGs for viewers only: this subscriber wants every one.
+        camera.jpegDemand.always = true
         do {
             try camera.start()
         } catch {

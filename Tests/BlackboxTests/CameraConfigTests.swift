@@ -27,7 +27,7 @@ struct CameraConfigTests {
         ("front=testpattern:640", "size '640' is not WIDTHxHEIGHT"),
         ("front=testpattern:641x480", "even numbers from 16 to 4096"),
         ("front=testpattern:8x8", "even numbers from 16 to 4096"),
-        ("front=testpattern:640x480@0", "0 fps is out of range; allowed: 1 to 120"),
+        ("front=testpattern:640x480@0", "fps 0 is out of range; allowed: 1 to 120"),
         ("front=testpattern:640x480@fast", "frame rate 'fast' is not a whole number"),
     ])
     func refusesBadSpecs(spec: String, message: String) {

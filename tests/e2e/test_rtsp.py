@@ -209,7 +209,7 @@ def test_rtsp_settings_are_checked_with_what_is_allowed(tmp_path):
     for text, message in [
         ('[[camera]]\nid = "front"\nrtsp_path = "/bad path"\n', "rtsp_path = \"/bad path\": not a usable path"),
         ('[[camera]]\nid = "a"\nrtsp_path = "x"\n[[camera]]\nid = "b"\nrtsp_path = "x"\n', "both have the RTSP path 'x'"),
-        ('[rtsp]\nport = 0\n', "port = 0: out of range"),
+        ('[rtsp]\nport = 70000\n', "port = 70000: out of range; allowed: 1 to 65535, or 0 for any free port"),
         ('[rtsp]\nstream = "x"\n', "[rtsp] stream"),
     ]:
         config = tmp_path / "blackbox.toml"

@@ -1,5 +1,6 @@
 import Foundation
 import Frames
+import Rules
 
 /// The capture format a camera asks for.
 public enum CaptureFormat: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -84,3 +85,5 @@ public enum FormatChoice {
         }.joined(separator: "; ")
     }
 }
+
+extension CaptureFormat: NamedChoice {}
