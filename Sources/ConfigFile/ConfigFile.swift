@@ -31,7 +31,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var quality: Int?
     public var workers: Int?
     public var overlay: Bool?
-    public var format: String?
+    public var format: CaptureFormat?
     public var buffers: Int?
     public var h264Fallback: Bool?
     /// `[recording]`.
@@ -39,15 +39,16 @@ public struct ConfigFile: Sendable, Equatable {
     public var record: Bool?
     public var segmentSeconds: Double?
     public var fragmentSeconds: Double?
-    public var fsync: String?
-    public var quota: String?
-    public var minFree: String?
+    public var fsync: SyncPolicy?
+    public var quota: Quota?
+    /// Bytes.
+    public var minFree: Int?
     public var eventPre: Double?
     public var eventPost: Double?
     public var eventQuota: Double?
     public var eventMax: Double?
     /// `[recording] mode`.
-    public var recordMode: String?
+    public var recordMode: RecordingMode?
     /// `[motion]`: the motion detector of every camera.
     public var motion: MotionSettings?
     /// `[hooks]`: commands run for finished recordings.
@@ -56,7 +57,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var mqtt: MQTTSettings?
     /// `[rtsp]` with the cameras' `rtsp_path`s (checked against the cameras when the daemon starts).
     public var rtsp: RTSPSettings?
-    public var codec: String?
+    /// `[recording] codec`.
+    public var codec: VideoCodec?
     /// `[[camera]]` tables, each as the command line's `--camera` spec.
     public var cameras: [String] = []
     /// Per-camera settings of `[[camera]]` tables that a spec cannot carry, by camera id.
@@ -67,8 +69,8 @@ public struct ConfigFile: Sendable, Equatable {
         public var quality: Int?
         public var overlay: Bool?
         public var workers: Int?
-        public var codec: String?
-        public var mode: String?
+        public var codec: VideoCodec?
+        public var mode: RecordingMode?
         /// `[camera.motion]` over `[motion]`, with its zones.
         public var motion: MotionSettings?
     }
@@ -166,7 +168,8 @@ public enum ConfigLoader {
                         rtspPaths[id] = path
                     }
                     out.cameraSettings[id] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
-                                                   workers: table["workers"]?.int, codec: table["codec"]?.string, mode: table["mode"]?.string)
+                                                   workers: table["workers"]?.int, codec: table["codec"]?.string.flatMap(VideoCodec.init),
+                                                   mode: table["mode"]?.string.flatMap(RecordingMode.init))
                     if let motion = table["motion"] {
                         guard let m = motion.table else { throw fail("camera", "motion", "", "must be a table: write [camera.motion] after the [[camera]]", index: i) }
                         cameraMotion.append((id, i, m))
@@ -226,7 +229,7 @@ public enum ConfigLoader {
                 out.quality = v["quality"] as? Int
                 out.workers = v["workers"] as? Int
                 out.overlay = v["overlay"] as? Bool
-                out.format = v["format"] as? String
+                out.format = (v["format"] as? String).flatMap(CaptureFormat.init)
                 out.buffers = v["buffers"] as? Int
                 out.h264Fallback = v["h264_fallback"] as? Bool
             default:  // recording
@@ -234,15 +237,16 @@ public enum ConfigLoader {
                 out.record = v["enabled"] as? Bool
                 out.segmentSeconds = v["segment_seconds"] as? Double
                 out.fragmentSeconds = v["fragment_seconds"] as? Double
-                out.fsync = v["fsync"] as? String
-                out.quota = v["quota"] as? String
-                out.minFree = v["min_free"] as? String
+                // Checked above: what is here is valid.
+                out.fsync = (v["fsync"] as? String).flatMap(SyncPolicy.init)
+                out.quota = (v["quota"] as? String).flatMap(Quota.init)
+                out.minFree = (v["min_free"] as? String).flatMap(parseSize)
                 out.eventPre = v["event_pre_seconds"] as? Double
                 out.eventPost = v["event_post_seconds"] as? Double
                 out.eventQuota = v["event_quota_percent"] as? Double
                 out.eventMax = v["event_max_seconds"] as? Double
-                out.recordMode = v["mode"] as? String
-                out.codec = v["codec"] as? String
+                out.recordMode = (v["mode"] as? String).flatMap(RecordingMode.init)
+                out.codec = (v["codec"] as? String).flatMap(VideoCodec.init)
             }
         }
         if !rtspPaths.isEmpty {

@@ -144,7 +144,7 @@ struct Doctor: ParsableCommand {
         let geometry = (try? CameraConfig.parseGeometry((file.size ?? "1280x720@30")[...], base: CameraConfig.defaultGeometry, context: ""))
             ?? CameraConfig.defaultGeometry
         let cameraCount = max(1, file.cameras.count)
-        let codec = file.codec.flatMap(VideoCodec.init(rawValue:)) ?? RecordingConfig().codec
+        let codec = file.codec ?? RecordingConfig().codec
         let bytesPerSecond = estimatedBytesPerSecond(width: geometry.width, height: geometry.height, fps: geometry.fps, codec: codec) * Double(cameraCount)
         let hours = free / bytesPerSecond / 3600
         let level: Level = hours < 1 ? .fail : (hours < 6 ? .warn : .ok)

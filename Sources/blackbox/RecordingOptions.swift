@@ -51,9 +51,6 @@ struct RecordingOptions: ParsableArguments {
     /// The validated recording settings: flags, then the file, then the defaults.
     func config(file: ConfigFile = ConfigFile()) throws -> RecordingConfig {
         let root = self.root ?? file.recordings ?? "recordings"
-        let fsync = self.fsync ?? file.fsync ?? "fragment"
-        let quota = self.quota ?? file.quota ?? "50%"
-        let minFree = self.minFree ?? file.minFree ?? "256M"
         let eventQuota = self.eventQuota ?? file.eventQuota ?? 30
         var c = RecordingConfig()
         c.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
@@ -64,11 +61,12 @@ struct RecordingOptions: ParsableArguments {
         c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
         c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
         do throws(RuleError) {
-            c.sync = try SyncPolicy.parse(fsync, name: "--fsync")
-            c.quota = try Quota.parse(quota, name: "--quota")
-            c.minFreeBytes = try parseSize(minFree, name: "--min-free")
-            c.codec = try VideoCodec.parse(codec ?? file.codec ?? RecordingConfig().codec.rawValue, name: "--codec")
-            let mode = try RecordingMode.parse(recordMode ?? file.recordMode ?? RecordingMode.continuous.rawValue, name: "--record-mode")
+            // Flags (strings, checked here) over the file (typed, checked when it was read) over the defaults.
+            c.sync = try fsync.map { t throws(RuleError) in try SyncPolicy.parse(t, name: "--fsync") } ?? file.fsync ?? c.sync
+            c.quota = try quota.map { t throws(RuleError) in try Quota.parse(t, name: "--quota") } ?? file.quota ?? c.quota
+            c.minFreeBytes = try minFree.map { t throws(RuleError) in try parseSize(t, name: "--min-free") } ?? file.minFree ?? c.minFreeBytes
+            c.codec = try codec.map { t throws(RuleError) in try VideoCodec.parse(t, name: "--codec") } ?? file.codec ?? c.codec
+            let mode = try recordMode.map { t throws(RuleError) in try RecordingMode.parse(t, name: "--record-mode") } ?? file.recordMode ?? c.mode
             // `enabled = false` / `--no-record` is the off mode (event clips still work): cameras start in the mode.
             c.mode = c.enabled || mode != .continuous ? mode : .off
             try RecordingConfig.eventQuotaRule.check(eventQuota, name: "--event-quota")

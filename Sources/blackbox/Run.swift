@@ -182,7 +182,7 @@ struct Run: AsyncParsableCommand {
             try defaults.validate()
             let defaultFormat: CaptureFormat
             do throws(RuleError) {
-                defaultFormat = try CaptureFormat.parse(format ?? file.format ?? "auto", name: "--format")
+                defaultFormat = try format.map { name throws(RuleError) in try CaptureFormat.parse(name, name: "--format") } ?? file.format ?? .auto
             } catch {
                 throw ConfigError(error.description)
             }
@@ -196,8 +196,8 @@ struct Run: AsyncParsableCommand {
                     if let q = o.quality { configs[i].quality = q }
                     if let v = o.overlay { configs[i].overlay = v }
                     if let w = o.workers { configs[i].workers = w }
-                    if let c = o.codec { configs[i].codec = VideoCodec(rawValue: c) }
-                    if let m = o.mode { configs[i].recordMode = RecordingMode(rawValue: m) }
+                    if let c = o.codec { configs[i].codec = c }
+                    if let m = o.mode { configs[i].recordMode = m }
                     if let m = o.motion { configs[i].motion = m }
                     try configs[i].validate()
                 }
