@@ -119,20 +119,16 @@ def test_logs_in_and_sees_the_live_image_change(browser, ui_daemon):
     assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.camera")) == 2, message="camera cards missing")
     wait(browser, lambda d: card(d, "front").find_element(By.CSS_SELECTOR, ".badge").text == "LIVE", message="front never LIVE")
-    # Front records H.264: the page plays it live through Media Source Extensions.
-    front = card(browser, "front")
-    wait(browser, lambda d: front.get_attribute("data-live") == "h264", message="front is not shown in H.264")
-    video = front.find_element(By.CSS_SELECTOR, "video.live-video")
-    wait(browser, lambda d: d.execute_script("return arguments[0].videoWidth", video) == 640, message="no picture")
-    first = video.screenshot_as_png
-    wait(browser, lambda d: video.screenshot_as_png != first, message="the live picture did not change")
-    # Rear records MJPEG: the page shows its JPEGs.
-    rear = card(browser, "rear")
-    wait(browser, lambda d: rear.get_attribute("data-live") == "mjpeg", message="rear is not shown in MJPEG")
-    image = rear.find_element(By.CSS_SELECTOR, "img.live")
-    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 320, message="no picture from rear")
-    first = image.screenshot_as_png
-    wait(browser, lambda d: image.screenshot_as_png != first, message="the rear picture did not change")
+    # Front records H.264: the page plays it live through Media Source Extensions. Rear records MJPEG: the page shows
+    # its JPEGs. Each picture is decoded at the camera's width and changes.
+    for camera, kind, selector, width_of, width in [("front", "h264", "video.live-video", "videoWidth", 640),
+                                                     ("rear", "mjpeg", "img.live", "naturalWidth", 320)]:
+        shown = card(browser, camera)
+        wait(browser, lambda d: shown.get_attribute("data-live") == kind, message=f"{camera} is not shown in {kind}")
+        picture = shown.find_element(By.CSS_SELECTOR, selector)
+        wait(browser, lambda d: d.execute_script(f"return arguments[0].{width_of}", picture) == width, message=f"no picture from {camera}")
+        first = picture.screenshot_as_png
+        wait(browser, lambda d: picture.screenshot_as_png != first, message=f"the {camera} picture did not change")
     # The status panel fills in: uptime, CPU, disk gauge.
     wait(browser, lambda d: "core" in d.find_element(By.ID, "sys-cpu").text, message="no CPU figure")
     assert "free" in browser.find_element(By.ID, "sys-disk-text").text
