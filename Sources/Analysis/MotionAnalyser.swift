@@ -58,7 +58,7 @@ public final class MotionAnalyser: Sendable {
     private let queue = BoundedQueue<Job>(capacity: 2)
     private let counter = Atomic<UInt64>(0)
     private let state = Mutex(Shared())
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Worker()
     private let onMotion: @Sendable (Bool) -> Void
     /// Pictures queued and analysed: the watchdog's view of the detector.
     public let progress = WorkProgress()
@@ -68,7 +68,7 @@ public final class MotionAnalyser: Sendable {
     public init(camera: String, settings: MotionSettings, onMotion: @escaping @Sendable (Bool) -> Void) {
         self.settings = settings
         self.onMotion = onMotion
-        thread.withLock { $0 = DedicatedThread(name: "motion-\(camera)") { [self] in run() } }
+        thread.start(name: "motion-\(camera)") { [self] in run() }
     }
 
     /// Takes every Nth raw frame's luma, scaled down to `settings.width`, or a copy of a camera's JPEG
@@ -113,7 +113,7 @@ public final class MotionAnalyser: Sendable {
     /// Stops the thread.
     public func stop() {
         queue.close()
-        thread.takeAndJoin()
+        thread.stop()
     }
 
     private func run() {

@@ -12,7 +12,7 @@ public final class FileSource: FrameSource, @unchecked Sendable {
     /// Counters.
     public let stats = SourceStats()
     private let pool: BufferPool
-    private let worker = SourceThread()
+    private let worker = Worker()
 
     /// Opens `path` (the header must be readable now).
     public init(cameraID: String, path: String, poolSize: Int = 8) throws(CaptureError) {

@@ -40,7 +40,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     private let logger: Logger
     private let tracker: SourceHealthTracker
     private let pool: BufferPool
-    private let worker = SourceThread()
+    private let worker = Worker()
     private let stderrTail = Mutex<[String]>([])
     private var sequence: UInt64 = 0  // capture thread only
 

@@ -14,7 +14,7 @@ public final class StillImageSource: FrameSource, @unchecked Sendable {
     private let image: [UInt8]
     private let frameCount: Int
     private let pool: BufferPool
-    private let worker = SourceThread()
+    private let worker = Worker()
 
     /// Creates a source that will deliver `frameCount` copies of `yuv420` (packed I420 of `geometry`'s size).
     public init(yuv420: [UInt8], geometry: FrameGeometry, frameCount: Int, poolSize: Int = 8) {

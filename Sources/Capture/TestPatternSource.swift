@@ -20,7 +20,7 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     // A one-buffer pool outside the lending pool holds the static picture copied into each frame.
     private let backgroundPool: BufferPool
     private let background: BufferPool.Buffer
-    private let worker = SourceThread()
+    private let worker = Worker()
 
     /// Creates a source; `poolSize` buffers are allocated now and reused for every frame.
     public init(cameraID: String, geometry: FrameGeometry, poolSize: Int = 8) {

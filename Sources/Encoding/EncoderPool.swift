@@ -96,7 +96,7 @@ public final class EncoderPool: Sendable {
     private let nextTicket = Mutex<UInt64>(0)
     private let reorder = Mutex(Reorder())
     private let output: @Sendable (EncodedFrame) -> Void
-    private let threads = Mutex<[DedicatedThread]>([])
+    private let threads: [Worker]
 
     /// Starts `workers` threads; `output` is called in capture order, from a worker thread, and must not block.
     public init(workers: Int, queueDepth: Int? = nil, settings: EncoderSettings,
@@ -107,12 +107,11 @@ public final class EncoderPool: Sendable {
         queue = BoundedQueue(capacity: queueDepth ?? workerCount * 2)
         var encoders: [JPEGEncoder] = []
         for _ in 0..<workerCount { encoders.append(try JPEGEncoder()) }
-        var threads: [DedicatedThread] = []
+        threads = encoders.map { _ in Worker() }
         for (i, encoder) in encoders.enumerated() {
             let box = UncheckedSendable(encoder)
-            threads.append(DedicatedThread(name: "enc-\(settings.label.prefix(8))-\(i)") { [self] in work(box.value) })
+            threads[i].start(name: "enc-\(settings.label.prefix(8))-\(i)") { [self] in work(box.value) }
         }
-        self.threads.withLock { $0 = threads }
     }
 
     /// Default worker count: min(cores, 4).
@@ -143,11 +142,7 @@ public final class EncoderPool: Sendable {
     /// Stops accepting frames, lets queued ones finish, and joins the workers.
     public func stop() {
         queue.close()
-        let running = threads.withLock { t -> [DedicatedThread] in
-            defer { t = [] }
-            return t
-        }
-        for t in running { t.join() }
+        for t in threads { t.stop() }
     }
 
     private func work(_ encoder: JPEGEncoder) {

@@ -23,7 +23,7 @@ public final class H264Stream: Sendable {
 
     private let queue: BoundedQueue<Job>
     private let pool: Mutex<(pool: BufferPool, width: Int, height: Int)?> = Mutex(nil)
-    private let thread: Mutex<DedicatedThread?> = Mutex(nil)
+    private let thread = Worker()
     private let settings: EncoderSettings
     private let h264: H264Settings
     private let fps: Int
@@ -39,9 +39,7 @@ public final class H264Stream: Sendable {
         self.h264 = h264
         self.output = output
         queue = BoundedQueue(capacity: 3)
-        thread.withLock { t in
-            t = DedicatedThread(name: "h264-\(settings.label)") { [self] in run() }
-        }
+        thread.start(name: "h264-\(settings.label)") { [self] in run() }
     }
 
     /// Copies `frame` for encoding (a camera JPEG as it is, decoded on the encoder's thread); false
@@ -89,7 +87,7 @@ public final class H264Stream: Sendable {
     /// Stops after encoding what is queued; waits for the thread.
     public func stop() {
         queue.close()
-        thread.takeAndJoin()
+        thread.stop()
     }
 
     /// Copies Y as is and makes 4:2:0 chroma from 4:2:0 (copy), 4:2:2 (every other row) or grey (neutral).

@@ -25,7 +25,7 @@ public final class HookRunner: Sendable {
     private let root: String
     private let state = Mutex(HookStatus(queued: 0, running: 0, started: 0, succeeded: 0, failed: 0, timedOut: 0, dropped: 0, mostRunning: 0))
     private let stopping = Atomic<Bool>(false)
-    private let workers = Mutex<[DedicatedThread]>([])
+    private let workers: [Worker]
 
     /// Starts `settings.maxRunning` idle workers; `root` makes hook paths absolute.
     public init(settings: HookSettings, root: String, logger: Logger) {
@@ -35,9 +35,8 @@ public final class HookRunner: Sendable {
         var cwd = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let base = getcwd(&cwd, cwd.count).map { _ in String(cString: cwd) } ?? "."
         self.root = root.hasPrefix("/") ? root : "\(base)/\(root)"
-        workers.withLock { w in
-            w = (0..<settings.maxRunning).map { i in DedicatedThread(name: "hook-\(i)") { [self] in work() } }
-        }
+        workers = (0..<settings.maxRunning).map { _ in Worker() }
+        for (i, worker) in workers.enumerated() { worker.start(name: "hook-\(i)") { [self] in work() } }
     }
 
     /// Queues the hook for `recording`, if one is configured for its kind (never blocks).
@@ -81,11 +80,7 @@ public final class HookRunner: Sendable {
     public func stop() {
         stopping.store(true, ordering: .releasing)
         queue.close()
-        let all = workers.withLock { w -> [DedicatedThread] in
-            defer { w = [] }
-            return w
-        }
-        for worker in all { worker.join() }
+        for worker in workers { worker.stop() }
     }
 
     private func work() {

@@ -25,7 +25,7 @@ public final class MQTTBridge: Sendable {
     private let client: MQTTClient
     private let queue = BoundedQueue<Work>(capacity: 256)
     private let stopped = Atomic<Bool>(false)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Worker()
     private let disk: @Sendable () -> DiskUsage?
     private let onModeChange: @Sendable () -> Void
     private let logger: Logger
@@ -52,7 +52,7 @@ public final class MQTTBridge: Sendable {
 
     /// Connects (in the background, retrying with backoff) and starts the bridge's thread.
     public func start() throws(MQTTError) {
-        thread.withLock { $0 = DedicatedThread(name: "mqtt") { [self] in run() } }
+        thread.start(name: "mqtt") { [self] in run() }
         try client.start()
         logger.info("MQTT: connecting", metadata: ["url": "\(settings.url)", "topics": "\(discovery.base)/#"])
     }
@@ -66,7 +66,7 @@ public final class MQTTBridge: Sendable {
     public func stop() {
         stopped.store(true, ordering: .releasing)
         queue.close()
-        thread.takeAndJoin()
+        thread.stop()
         client.stop(lastWords: (discovery.availability, "offline"))
     }
 

@@ -13,13 +13,13 @@ final class RTSPFeed: Sendable {
     var dropped: UInt64 { refused.load(ordering: .relaxed) + subscription.dropped.load(ordering: .relaxed) }
     private let refused = Atomic<UInt64>(0)
     private let subscription: FrameSubscription
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Worker()
 
     /// Starts feeding `camera`'s H.264 frames to `push` (called on the feed's thread).
     init(camera: Camera, name: String,
          push: @escaping @Sendable (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer, UInt64) -> Int32) {
         subscription = camera.h264Bus.subscribe(capacity: 30)
-        thread.withLock { t in t = DedicatedThread(name: name) { [self] in run(push) } }
+        thread.start(name: name) { [self] in run(push) }
     }
 
     private func run(_ push: (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer, UInt64) -> Int32) {
@@ -36,6 +36,6 @@ final class RTSPFeed: Sendable {
     /// Stops taking frames and waits for the thread.
     func stop() {
         subscription.cancel()
-        thread.takeAndJoin()
+        thread.stop()
     }
 }

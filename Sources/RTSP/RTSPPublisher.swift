@@ -17,7 +17,7 @@ final class RTSPPublisher: Sendable {
     private let running = Atomic<Bool>(false)
     /// Closed to wake the thread from a backoff wait when the daemon stops.
     private let wake = BoundedQueue<Bool>(capacity: 1)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Worker()
     private let current: Mutex<RTSPPublisherStatus>
     private let sent = Atomic<UInt64>(0)
 
@@ -32,14 +32,14 @@ final class RTSPPublisher: Sendable {
     /// Starts the publishing thread.
     func start() {
         running.store(true, ordering: .relaxed)
-        thread.withLock { $0 = DedicatedThread(name: "rtsp-push-\(camera.config.id)") { [self] in run() } }
+        thread.start(name: "rtsp-push-\(camera.config.id)") { [self] in run() }
     }
 
     /// Stops publishing (closing the connection) and waits for the thread.
     func stop() {
         running.store(false, ordering: .relaxed)
         wake.close()
-        thread.takeAndJoin()
+        thread.stop()
     }
 
     /// Now.

@@ -24,7 +24,7 @@ public final class Recorder: Sendable {
     let key: DeviceKey?
     /// What the API's threads and the writer share.
     let state: Mutex<Shared>
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Worker()
     /// The bus subscription the writer reads (replaced when the codec changes).
     let subscription: Mutex<FrameSubscription?> = Mutex(nil)
     /// Turns of the writer loop (at least 4 a second while it is alive): the watchdog's sign of life.
@@ -61,11 +61,9 @@ public final class Recorder: Sendable {
         subscription.withLock { s in
             if s == nil { s = bus.subscribe(capacity: max(8, fps * 2)) }
         }
-        thread.withLock { t in
-            t = DedicatedThread(name: "rec-\(camera)") { [self] in
-                guard let sub = subscription.withLock({ $0 }) else { return }
-                RecorderWriter(recorder: self, subscription: sub).run()
-            }
+        thread.start(name: "rec-\(camera)") { [self] in
+            guard let sub = subscription.withLock({ $0 }) else { return }
+            RecorderWriter(recorder: self, subscription: sub).run()
         }
     }
 
@@ -86,7 +84,7 @@ public final class Recorder: Sendable {
     /// Stops after writing what is queued; finishes the segment and any event clip. Waits for the thread.
     public func stop() {
         subscription.withLock { $0 }?.cancel()
-        thread.takeAndJoin()
+        thread.stop()
     }
 
     /// Switches continuous recording on or off (event clips work either way).

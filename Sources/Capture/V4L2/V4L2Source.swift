@@ -30,7 +30,7 @@ public final class V4L2Source: FrameSource, @unchecked Sendable {
     private let h264Fallback: Bool
     private let logger: Logger
     private let pool: BufferPool
-    private let worker = SourceThread()
+    private let worker = Worker()
     private let tracker: SourceHealthTracker
     private let chosen = Mutex<String>("")
     private var sequence: UInt64 = 0  // touched by the capture thread only
