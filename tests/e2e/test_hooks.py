@@ -44,6 +44,8 @@ PY
 
         wait_for(lambda: any(c["argv"][:1] == ["clip"] for c in calls()) and sum(c["argv"][:1] != ["clip"] for c in calls()) >= 2,
                  20, "a clip hook and two segment hooks")
+        # A hook writes its line before it exits; it is counted once it has exited and been reaped.
+        wait_for(lambda: status(d)["hooks"]["succeeded"] >= 3, 10, "three hooks counted as succeeded")
         hooks = status(d)["hooks"]
         assert hooks["failed"] == 0 and hooks["succeeded"] >= 3 and hooks["dropped"] == 0, hooks
         with urllib.request.urlopen(d.base + "/metrics", timeout=10) as r:
