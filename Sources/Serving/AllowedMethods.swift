@@ -8,7 +8,7 @@ struct AllowedMethods: Sendable {
     private let routes: [(segments: [Substring], methods: [String])]
 
     /// The table of the served OpenAPI document.
-    static let served = AllowedMethods(openAPI: Data(PackageResources.openapi_json))
+    static let served = AllowedMethods(openAPI: Data(OpenAPIDocument.bytes))
 
     init(openAPI: Data) {
         let paths = ((try? JSONSerialization.jsonObject(with: openAPI)) as? [String: Any])?["paths"] as? [String: [String: Any]] ?? [:]

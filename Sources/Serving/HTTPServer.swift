@@ -29,7 +29,7 @@ public enum HTTPServer {
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
         let metrics = Metrics(cameras: cameras, recordings: recordings, mqtt: mqtt, rtsp: rtsp)
         router.get("/metrics") { _, _ in metrics.response() }
-        router.get("/api/openapi.json") { _, _ in UIAssets.asset(PackageResources.openapi_json, type: "application/json") }
+        router.get("/api/openapi.json") { _, _ in UIAssets.asset(OpenAPIDocument.bytes, type: "application/json") }
         return Application(
             responder: JSONErrorResponder(inner: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardInstaller(registry: connections)])),

@@ -61,3 +61,20 @@ def test_the_same_rule_answers_through_flag_file_and_api(name, flags, file, body
         assert answer.value.code == 400
         detail = json.loads(answer.value.read())["detail"]
         assert allowed in detail, detail
+
+
+def test_the_served_api_document_states_the_same_limits(daemon):
+    with urllib.request.urlopen(daemon.base + "/api/openapi.json", timeout=10) as r:
+        doc = json.loads(r.read())
+    props = doc["paths"]["/api/cameras/{id}/settings"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert (props["quality"]["minimum"], props["quality"]["maximum"]) == (1, 100)
+    assert (props["fps"]["minimum"], props["fps"]["maximum"]) == (1, 120)
+    assert props["codec"]["enum"] == ["mjpeg", "h264"] and props["mode"]["enum"] == ["continuous", "motion", "off"]
+    # Every answer above names these same limits.
+    for _, _, _, body, allowed in RULES:
+        if body and "quality" in body:
+            assert allowed == f"allowed: {props['quality']['minimum']} to {props['quality']['maximum']}"
+        if body and "codec" in body:
+            assert allowed == "allowed: " + ", ".join(props["codec"]["enum"])
+        if body and "mode" in body:
+            assert allowed == "allowed: " + ", ".join(props["mode"]["enum"])

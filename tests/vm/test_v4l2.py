@@ -59,7 +59,7 @@ def run_cli(*args):
 def test_capture_at_the_set_rate_and_size(fmt, code):
     d = Daemon("--camera", f"front=v4l2:{DEVICE}:640x480@25,{fmt}", "--no-record")
     try:
-        wait_for(lambda: status(d)["state"] == "streaming" and status(d)["framesEncoded"] > 5, 20, "frames")
+        wait_for(lambda: status(d)["state"] == "streaming" and status(d)["framesCaptured"] > 5, 20, "frames")
         assert code in status(d)["source"]
         first, t0 = status(d), time.monotonic()
         time.sleep(4)
