@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 from conftest import Daemon
+from helpers import wait_for
 
 ATTACK_SECONDS = float(os.environ.get("BLACKBOX_ATTACK_SECONDS", "120"))
 IDLE, SLOWLORIS, STALLED = 2000, 300, 100
@@ -189,6 +190,9 @@ def test_flood_slowloris_and_stalled_viewers_do_not_stop_recording_or_live_view(
 
         viewer = Viewer(d.base, d.auth)
         viewer.start()
+        # The viewer is streaming before the attack begins: a connection whose request has not arrived yet is one the
+        # server may close to make room (as it would any idle one), and the test is about a viewer already watching.
+        wait_for(lambda: len(viewer.frames) >= 3, 10, "the viewer's first frames")
         attack = Attack(d.port, d.auth)
         attack.start()
         ok, failures = health_checks(d.base, ATTACK_SECONDS)
