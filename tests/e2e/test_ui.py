@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -36,7 +37,9 @@ def shot(driver, name):
 
 
 def wait(driver, condition, timeout=15, message=""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d), message)
+    # The page re-renders lists as it refreshes them: an element read a moment ago may be gone; look again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: condition(d), message)
 
 
 def api(daemon, path):
@@ -377,8 +380,9 @@ def test_motion_zone_over_the_live_view_motion_badge_mode_switch_and_motion_filt
         # The recordings list filters motion clips (the clip motion started before the switch).
         driver.find_element(By.CSS_SELECTOR, 'nav a[href="#recordings"]').click()
         Select(driver.find_element(By.ID, "rec-kind")).select_by_value("motion")
-        rows = wait(driver, lambda drv: drv.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=event]"), message="no motion clip listed")
-        assert all(r.find_elements(By.CSS_SELECTOR, ".tag.motion") for r in rows)
+        # Read inside the wait: the list re-renders while it loads.
+        wait(driver, lambda drv: (rows := drv.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=event]"))
+             and all(r.find_elements(By.CSS_SELECTOR, ".tag.motion") for r in rows), message="no motion clip listed, or one without its tag")
         assert not driver.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=segment]")
         shot(driver, "21-motion-clips")
     finally:
