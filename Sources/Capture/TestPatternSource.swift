@@ -51,10 +51,7 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         let stall = FaultInjection.stall(.capture)
         var sequence: UInt64 = 0
         while let behind = pacer.next(while: { worker.isRunning }) {
-            if let stall, stall.isDue {
-                stall.hold(while: { worker.isRunning })  // fault injection: the capture loop hangs
-                continue
-            }
+            stall?.hold(while: { worker.isRunning })  // fault injection: once due, the capture loop hangs here
             if behind > 0 {
                 stats.late.add(behind, ordering: .relaxed)
                 sequence += behind

@@ -38,13 +38,3 @@ public final class DedicatedThread: @unchecked Sendable {
         pthread_join(thread, nil)
     }
 }
-
-extension Mutex where Value == DedicatedThread? {
-    /// Takes the thread out (a second call finds none) and waits for it to end: how owners stop theirs.
-    public borrowing func takeAndJoin() {
-        withLock { t -> DedicatedThread? in
-            defer { t = nil }
-            return t
-        }?.join()
-    }
-}

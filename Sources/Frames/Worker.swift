@@ -31,6 +31,10 @@ public final class Worker: Sendable {
     /// Asks the body to return (`isRunning` turns false) and waits for it; safe to call more than once.
     public func stop() {
         running.store(false, ordering: .releasing)
-        thread.takeAndJoin()
+        // Taken out first: a second `stop` finds no thread to join.
+        thread.withLock { t -> DedicatedThread? in
+            defer { t = nil }
+            return t
+        }?.join()
     }
 }

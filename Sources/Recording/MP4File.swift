@@ -21,7 +21,7 @@ public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
 
     /// The policy `text` names, or an error naming the setting, the value and what is allowed.
     public static func parse(_ text: String, name: String) throws(RuleError) -> SyncPolicy {
-        guard let policy = SyncPolicy(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not known; allowed: \(allowed)") }
+        guard let policy = SyncPolicy(text) else { throw RuleError(name: name, text: text, allowed: allowed) }
         return policy
     }
 

@@ -21,7 +21,7 @@ public enum Quota: Sendable, Equatable, CustomStringConvertible {
 
     /// The quota `text` names, or an error naming the setting, the value and what is allowed.
     public static func parse(_ text: String, name: String) throws(RuleError) -> Quota {
-        guard let quota = Quota(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not a size or a share; allowed: \(allowed)") }
+        guard let quota = Quota(text) else { throw RuleError(name: name, text: text, problem: "is not a size or a share", allowed: allowed) }
         return quota
     }
 
@@ -59,7 +59,7 @@ public let sizeAllowed = "a size like 256M or 1G"
 
 /// The size `text` names, or an error naming the setting, the value and what is allowed.
 public func parseSize(_ text: String, name: String) throws(RuleError) -> Int {
-    guard let bytes = parseSize(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not a size; allowed: \(sizeAllowed)") }
+    guard let bytes = parseSize(text) else { throw RuleError(name: name, text: text, problem: "is not a size", allowed: sizeAllowed) }
     return bytes
 }
 

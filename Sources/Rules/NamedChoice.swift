@@ -9,7 +9,7 @@ extension NamedChoice {
     /// The case named `text`, or an error naming the setting, the value and what is allowed.
     public static func parse(_ text: String, name: String) throws(RuleError) -> Self {
         guard let value = Self(rawValue: text) else {
-            throw RuleError("\(name) '\(text.prefix(32))' is not known; allowed: \(allowed)")
+            throw RuleError(name: name, text: text, allowed: allowed)
         }
         return value
     }
@@ -30,6 +30,6 @@ public struct ChoiceRule: Sendable {
 
     /// Throws an error naming the setting, the value and what is allowed unless `text` is one of the names.
     public func check(_ text: String, name: String) throws(RuleError) {
-        guard names.contains(text) else { throw RuleError("\(name) '\(text.prefix(32))' is not known; allowed: \(allowed)") }
+        guard names.contains(text) else { throw RuleError(name: name, text: text, allowed: allowed) }
     }
 }

@@ -35,4 +35,9 @@ public struct RuleError: Error, Sendable, CustomStringConvertible, Equatable {
     public init(_ description: String) {
         self.description = description
     }
+
+    /// `NAME 'TEXT' PROBLEM; allowed: ALLOWED`, the sentence every named choice and parsed value answers with.
+    public init(name: String, text: String, problem: String = "is not known", allowed: String) {
+        description = "\(name) '\(text.prefix(32))' \(problem); allowed: \(allowed)"
+    }
 }

@@ -23,8 +23,7 @@ public struct StallDetector: Sendable {
     /// A detector for checks every `interval`: a stage may stand still for a whole interval, and at least
     /// `minimumAllowance`.
     public init(interval: Duration) {
-        let chosen = max(interval, Self.minimumAllowance)
-        allowance = UInt64(chosen.components.seconds) * 1_000_000_000 + UInt64(chosen.components.attoseconds / 1_000_000_000)
+        allowance = UInt64(max(interval, Self.minimumAllowance) / .nanoseconds(1))
     }
 
     /// Takes this check's readings at monotonic time `now` and returns the stages stuck since before `now - allowance`.
