@@ -21,49 +21,19 @@ sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 import rtsp  # noqa: E402
 from live import CLIP, cpu_with_viewers, read  # noqa: E402
 from timeline import start  # noqa: E402
+from overlay import clock_scale, local_seconds, overlay_clock, raw_pixel  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
 WIDTH, HEIGHT = 1280, 720
-# The overlay: 5x7 glyphs drawn at scale height/240 from (3s, 3s), one every 6 font pixels; "YYYY-MM-DD HH:MM:SS.mmm".
-SCALE = HEIGHT // 240
-GLYPHS = {
-    "0": [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E], "1": [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-    "2": [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F], "3": [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-    "4": [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02], "5": [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-    "6": [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E], "7": [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-    "8": [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E], "9": [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-}
-CLOCK_CHARS = range(11, 23)  # HH:MM:SS.mmm
-# Even sizes: ffmpeg crops 4:2:0 pictures at even sizes only.
+# The overlay's clock ("YYYY-MM-DD HH:MM:SS.mmm", 5x7 glyphs at height/240 from (3s, 3s)) is read from a crop of the
+# picture's top-left corner; even sizes, as ffmpeg crops 4:2:0 pictures at even sizes only.
+SCALE = clock_scale(HEIGHT)
 CROP_W, CROP_H = (3 * SCALE + 23 * 6 * SCALE + 1) // 2 * 2, (3 * SCALE + 7 * SCALE + 1) // 2 * 2
 
 
 def read_clock(gray, stride):
     """Seconds since midnight (local time) printed in the overlay of a grey crop, or None when it does not read."""
-    text = ""
-    for i in CLOCK_CHARS:
-        if i in (13, 16, 19):
-            text += ":" if i != 19 else "."
-            continue
-        bits = []
-        for row in range(7):
-            value = 0
-            for col in range(5):
-                x = 3 * SCALE + i * 6 * SCALE + col * SCALE + SCALE // 2
-                y = 3 * SCALE + row * SCALE + SCALE // 2
-                value = value << 1 | (1 if gray[y * stride + x] > 128 else 0)
-            bits.append(value)
-        best = min(GLYPHS, key=lambda d: sum(bin(a ^ b).count("1") for a, b in zip(GLYPHS[d], bits)))
-        if sum(bin(a ^ b).count("1") for a, b in zip(GLYPHS[best], bits)) > 3:
-            return None
-        text += best
-    h, m, s = text.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
-
-
-def local_seconds(now):
-    t = time.localtime(now)
-    return t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec + now % 1
+    return overlay_clock(raw_pixel(gray, stride), HEIGHT)
 
 
 def rtsp_latency(address, seconds):

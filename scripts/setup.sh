@@ -20,6 +20,8 @@ if [ "$mode" = test ]; then
     # RTSP clients: GStreamer's rtspsrc (gst-launch-1.0, h264parse from plugins-bad) beside ffmpeg; several hosts are
     # network namespaces made with iproute2.
     packages+=(gstreamer1.0-tools gstreamer1.0-plugins-bad iproute2)
+    # The shipped unit is checked with systemd-analyze verify.
+    packages+=(systemd)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

@@ -48,6 +48,8 @@ public final class Camera: Sendable {
     public let live = LiveClients()
     /// Live H.264 clients: a camera recording MJPEG runs its H.264 encoder while there are any.
     private let h264Viewers = Atomic<Int>(0)
+    /// x264 encoders open for this camera, whichever stream opened them.
+    private let h264Encoders = InstanceCount()
     /// Whether the recorder takes H.264 (then the encoder runs whoever watches).
     private var recordsH264: Bool { recorder != nil && codecState.withLock { $0 } == .h264 }
 
@@ -176,7 +178,8 @@ public final class Camera: Sendable {
     /// A new H.264 stream publishing to `h264Bus`, with an IDR picture at every fragment start.
     private func makeH264Stream() -> H264Stream {
         let h264Bus = self.h264Bus
-        return H264Stream(fps: config.geometry.fps, keyframeSeconds: fragmentSeconds, settings: encoder.settings) { frame in
+        return H264Stream(fps: config.geometry.fps, keyframeSeconds: fragmentSeconds, settings: encoder.settings,
+                          counted: h264Encoders) { frame in
             h264Bus.publish(frame)
         }
     }
@@ -350,7 +353,7 @@ public final class Camera: Sendable {
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
             liveClients: jpegDemand.viewers.load(ordering: .relaxed) + h264Viewers.load(ordering: .relaxed),
             liveStreams: live.status(),
-            encoders: .init(jpeg: 1, h264: h264 == nil ? 0 : 1),
+            encoders: .init(jpeg: encoder.openEncoders.value, h264: h264Encoders.value),
             codec: codec,
             jpegOnDemand: !jpegDemand.always,
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),

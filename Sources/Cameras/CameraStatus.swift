@@ -92,9 +92,9 @@ public struct CameraStatus: Codable, Sendable {
 
 /// How many encoders of each kind a camera runs.
 public struct Encoders: Codable, Sendable {
-    /// JPEG encoder pools (always one; its threads are `encoderWorkers`).
+    /// JPEG compressors open: one per encoder thread (`encoderWorkers`).
     public var jpeg: Int
-    /// H.264 encoders: one while recording H.264 or while live H.264 clients watch, else none.
+    /// x264 encoders open: one while recording H.264 or while live H.264 clients watch (from its first frame), else none.
     public var h264: Int
 }
 

@@ -91,6 +91,8 @@ public final class EncoderPool: Sendable {
     public let progress = WorkProgress()
     /// Number of worker threads.
     public let workerCount: Int
+    /// JPEG compressors alive (one per worker while the pool exists).
+    public let openEncoders = InstanceCount()
 
     private let queue: BoundedQueue<Job>
     private let nextTicket = Mutex<UInt64>(0)
@@ -106,7 +108,7 @@ public final class EncoderPool: Sendable {
         self.output = output
         queue = BoundedQueue(capacity: queueDepth ?? workerCount * 2)
         var encoders: [JPEGEncoder] = []
-        for _ in 0..<workerCount { encoders.append(try JPEGEncoder()) }
+        for _ in 0..<workerCount { encoders.append(try JPEGEncoder(counted: openEncoders)) }
         threads = encoders.map { _ in Worker() }
         for (i, encoder) in encoders.enumerated() {
             let box = UncheckedSendable(encoder)

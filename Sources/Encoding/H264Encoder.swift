@@ -59,9 +59,12 @@ public final class H264Encoder {
     public let height: Int
     /// SPS and PPS of the stream.
     public let parameterSets: H264ParameterSets
+    private let counted: InstanceCount?
 
-    /// Opens an encoder for `width`x`height` at `fps`; `keyframeInterval` frames at most between IDR pictures.
-    public init(width: Int, height: Int, fps: Int, keyframeInterval: Int, settings: H264Settings = H264Settings()) throws {
+    /// Opens an encoder for `width`x`height` at `fps`; `keyframeInterval` frames at most between IDR pictures; it
+    /// counts itself in `counted` while it is open.
+    public init(width: Int, height: Int, fps: Int, keyframeInterval: Int, settings: H264Settings = H264Settings(),
+                counted: InstanceCount? = nil) throws {
         var param = x264_param_t()
         guard x264_param_default_preset(&param, settings.preset, "zerolatency") == 0 else {
             throw H264Error(description: "x264 preset '\(settings.preset)' is not known; allowed: ultrafast, superfast, veryfast, faster, fast, medium")
@@ -113,10 +116,13 @@ public final class H264Encoder {
             throw H264Error(description: "x264 gave no SPS/PPS")
         }
         parameterSets = H264ParameterSets(sps: sps, pps: pps)
+        self.counted = counted
+        counted?.opened()
     }
 
     deinit {
         x264_encoder_close(encoder)
+        counted?.closed()
     }
 
     /// Encodes one I420 picture (`planes` Y, U, V); an IDR picture when `keyframe` is set. Returns

@@ -29,15 +29,18 @@ public final class H264Stream: Sendable {
     private let fps: Int
     private let keyframeNanos: UInt64
     private let output: @Sendable (EncodedFrame) -> Void
+    private let counted: InstanceCount?
 
-    /// A stream for a camera at `fps`, with the overlay settings of its JPEG encoders.
+    /// A stream for a camera at `fps`, with the overlay settings of its JPEG encoders; its x264 encoder counts
+    /// itself in `counted` while open.
     public init(fps: Int, keyframeSeconds: Double, settings: EncoderSettings, h264: H264Settings = H264Settings(),
-                output: @escaping @Sendable (EncodedFrame) -> Void) {
+                counted: InstanceCount? = nil, output: @escaping @Sendable (EncodedFrame) -> Void) {
         self.fps = max(1, fps)
         self.keyframeNanos = UInt64(keyframeSeconds * 1e9)
         self.settings = settings
         self.h264 = h264
         self.output = output
+        self.counted = counted
         queue = BoundedQueue(capacity: 3)
         thread.start(name: "h264-\(settings.label)") { [self] in run() }
     }
@@ -149,8 +152,10 @@ public final class H264Stream: Sendable {
             defer { frame.storage.release() }
             if encoder?.width != frame.width || encoder?.height != frame.height {
                 // A new size needs a new stream: its first picture is an IDR with new parameter sets.
+                encoder = nil
                 encoder = try? H264Encoder(width: frame.width, height: frame.height, fps: fps,
-                                           keyframeInterval: max(1, Int(Double(fps) * Double(keyframeNanos) / 1e9) * 2), settings: h264)
+                                           keyframeInterval: max(1, Int(Double(fps) * Double(keyframeNanos) / 1e9) * 2), settings: h264,
+                                           counted: counted)
                 lastKeyframe = nil
             }
             guard let encoder else {

@@ -17,16 +17,20 @@ public final class JPEGEncoder {
     private let handle: tjhandle
     private var output: UnsafeMutablePointer<UInt8>?
     private var outputCapacity: UInt = 0
+    private let counted: InstanceCount?
 
-    /// Creates a compressor.
-    public init() throws {
+    /// Creates a compressor, counted in `counted` while it exists.
+    public init(counted: InstanceCount? = nil) throws {
         guard let h = tjInitCompress() else { throw JPEGError("tjInitCompress", handle: nil) }
         handle = h
+        self.counted = counted
+        counted?.opened()
     }
 
     deinit {
         if let output { tjFree(output) }
         tjDestroy(handle)
+        counted?.closed()
     }
 
     /// TurboJPEG subsampling constant for a planar format.

@@ -1,5 +1,6 @@
 import Capture
 import Encoding
+import Foundation
 import Frames
 import NIOCore
 
@@ -30,4 +31,14 @@ func fakeEncoded(_ sequence: UInt64) -> EncodedFrame {
 
 extension ByteBuffer {
     var bytes: [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
+}
+
+/// Polls `condition` every 10 ms for up to `seconds`; whether it became true.
+func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
 }

@@ -11,11 +11,9 @@ struct OverlayTests {
         let before = samples(frame.planes[0])
         TimestampOverlay().draw(on: frame, label: "front")
         let after = samples(frame.planes[0])
-        let s = TimestampOverlay.scale(forHeight: 480)
-        let text = TimestampOverlay().text(for: frame.time, label: "front")
-        let size = BitmapFont.size(of: text, scale: s)
-        // The box spans from (2s, 2s) to the text's far edge plus padding.
-        let box = (x0: 2 * s, y0: 2 * s, x1: 3 * s + size.width + s, y1: 3 * s + size.height + s)
+        // At 480 rows the font is drawn at scale 2: "YYYY-MM-DD HH:MM:SS.mmm  FRONT" is 30 glyphs of 6 × 2 pixels (less the
+        // last gap) = 358 pixels from x = 6, 14 rows from y = 6, with a 2-pixel box around.
+        let box = (x0: 4, y0: 4, x1: 6 + 358 + 2, y1: 6 + 14 + 2)
         var changedInside = 0, brightInside = 0, changedOutside = 0
         for y in 0..<480 {
             for x in 0..<640 {

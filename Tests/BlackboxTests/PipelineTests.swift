@@ -42,10 +42,15 @@ struct BufferTests {
             while q.take() != nil {}
             done.store(true, ordering: .releasing)
         }
+        // The consumer took the last item and waits on the empty queue (still not done 200 ms later).
+        let emptied = waitUntil(5) { q.count == 0 }
+        usleep(200_000)
+        let waiting = !done.load(ordering: .acquiring)
+        #expect(emptied && waiting)
         q.close()
-        consumer.join()
-        let finished = done.load(ordering: .acquiring)
-        #expect(finished)
+        let woken = waitUntil(5) { done.load(ordering: .acquiring) }
+        #expect(woken)
+        if woken { consumer.join() }
         #expect(!q.offer(4))
     }
 }
@@ -73,15 +78,19 @@ struct TestPatternTests {
         #expect(differing.allSatisfy { $0 < 240 * 3 / 5 })
     }
 
-    @Test("the source paces frames and stops promptly")
+    @Test("the source paces frames in order and delivers none after stop returns")
     func runsAndStops() throws {
         let source = TestPatternSource(cameraID: "t", geometry: FrameGeometry(width: 64, height: 48, fps: 50), poolSize: 4)
         let seen = Mutex<[UInt64]>([])
+        let began = MonotonicClock.nanos()
         try source.start { frame in
             seen.withLock { $0.append(frame.sequence) }
             frame.storage.release()
         }
         while seen.withLock({ $0.count }) < 10 { usleep(5000) }
+        // Paced at 50 fps: ten frames take at least nine intervals of 20 ms (a loop without pacing takes microseconds).
+        let elapsed = Double(MonotonicClock.nanos() - began) / 1e9
+        #expect(elapsed >= 0.17, "10 frames in \(elapsed) s")
         source.stop()
         let count = seen.withLock { $0.count }
         usleep(50_000)

@@ -68,13 +68,13 @@ private final class Collected: Sendable {
     var allWhole: Bool { state.withLock { $0.broken == 0 } }
 }
 
-private func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if condition() { return true }
-        usleep(10_000)
-    }
-    return condition()
+/// Runs `body` with the fake noting each start in a file; `starts()` gives its lines (pid, camera, earlier-alive=N).
+private func withStarts(_ body: (_ starts: () -> [String]) throws -> Void) throws {
+    let path = NSTemporaryDirectory() + "fake-rpicam-starts-\(getpid())"
+    unlink(path)
+    setenv("FAKE_RPICAM_STARTS", path, 1)
+    defer { unsetenv("FAKE_RPICAM_STARTS"); unlink(path) }
+    try body { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
 }
 
 @Suite("rpicam-vid subprocess", .serialized)
@@ -130,44 +130,60 @@ struct RpicamTests {
 
     @Test("a child dying mid-frame yields no partial frame, and is restarted")
     func diesMidFrame() throws {
-        let starts = NSTemporaryDirectory() + "fake-rpicam-starts-\(getpid())"
-        setenv("FAKE_RPICAM_STARTS", starts, 1)
-        defer { unsetenv("FAKE_RPICAM_STARTS"); unlink(starts) }
-        let collected = Collected()
-        let s = source("die-midframe")
-        try s.start(sink: collected.sink())
-        #expect(waitUntil(8) { ((try? String(contentsOfFile: starts, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2 })
-        s.stop()
-        #expect(s.stats.reconnects.load(ordering: .relaxed) >= 1)
-        // Every frame that came through is whole: the half frame never reached the encoder (had it been
-        // glued to the next run's bytes, its luma would not be uniform).
-        #expect(s.stats.captured.load(ordering: .relaxed) >= 5)
-        #expect(collected.allWhole)
-        #expect(descendants().isEmpty)
+        try withStarts { starts in
+            let collected = Collected()
+            let s = source("die-midframe")
+            try s.start(sink: collected.sink())
+            #expect(waitUntil(8) { starts().count >= 2 })
+            s.stop()
+            #expect(s.stats.reconnects.load(ordering: .relaxed) >= 1)
+            // Every frame that came through is whole: the half frame never reached the encoder (had it been
+            // glued to the next run's bytes, its luma would not be uniform).
+            #expect(s.stats.captured.load(ordering: .relaxed) >= 5)
+            #expect(collected.allWhole)
+            #expect(descendants().isEmpty)
+        }
     }
 
     @Test("a stalled child is restarted after 2 s without frames")
     func stalls() throws {
-        let collected = Collected()
-        let s = source("stall")
-        try s.start(sink: collected.sink())
-        #expect(waitUntil(8) { s.health.state == "no signal" })
-        #expect(s.health.reason?.contains("no frame") == true)
-        s.stop()
-        #expect(descendants().isEmpty)
-        #expect(collected.allWhole)
+        try withStarts { starts in
+            let collected = Collected()
+            let s = source("stall")
+            try s.start(sink: collected.sink())
+            #expect(waitUntil(5) { collected.count >= 5 })  // the fake's five frames, then silence
+            let silent = Date()
+            #expect(waitUntil(8) { s.health.state == "no signal" })
+            let noticed = Date().timeIntervalSince(silent)
+            #expect(noticed >= 1.8 && noticed < 4, "no signal after \(noticed) s of silence")
+            #expect(s.health.reason?.contains("no frame") == true)
+            // Restarted: a second child, started once the stalled one was gone.
+            #expect(waitUntil(5) { starts().count >= 2 })
+            s.stop()
+            #expect(starts().dropFirst().allSatisfy { $0.hasSuffix("earlier-alive=0") }, "\(starts())")
+            #expect(descendants().isEmpty)
+            #expect(collected.allWhole)
+        }
     }
 
     @Test("'in use by another process' becomes a clear reason, with retries")
     func inUse() throws {
-        let collected = Collected()
-        let s = source("in-use")
-        try s.start(sink: collected.sink())
-        #expect(waitUntil(5) { s.health.reason?.contains("in use by another process") == true })
-        #expect(s.health.state == "no signal")
-        s.stop()
-        #expect(descendants().isEmpty)
-        #expect(collected.allWhole)
+        try withStarts { starts in
+            let collected = Collected()
+            let s = source("in-use")
+            let began = Date()
+            try s.start(sink: collected.sink())
+            #expect(waitUntil(5) { s.health.reason?.contains("in use by another process") == true })
+            #expect(s.health.state == "no signal")
+            // Retried after the backoff's first second, not in a tight loop.
+            #expect(waitUntil(5) { starts().count >= 2 })
+            let retried = Date().timeIntervalSince(began)
+            #expect(retried >= 0.9, "second try after \(retried) s")
+            s.stop()
+            #expect(starts().count <= 3)
+            #expect(descendants().isEmpty)
+            #expect(collected.allWhole)
+        }
     }
 
     @Test("a flood on stderr is kept to the last 20 short lines")

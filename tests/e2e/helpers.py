@@ -51,3 +51,17 @@ def wait_for(condition, timeout, what):
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def h264_threads(daemon):
+    """The daemon's H.264 encoder threads, counted by the kernel: h264-CAMERA and the x264 workers it starts (they
+    inherit its name). A second encoder shows as twice as many."""
+    import pathlib
+    tasks = pathlib.Path(f"/proc/{daemon.proc.pid}/task")
+    count = 0
+    for task in tasks.iterdir():
+        try:
+            count += (task / "comm").read_text().strip().startswith("h264-")
+        except FileNotFoundError:  # a thread that ended while we looked
+            pass
+    return count

@@ -41,7 +41,7 @@ def request(d, method, path, headers=None, body=None, read=True):
 def d():
     daemon = Daemon("--camera", "front=testpattern:320x240@10", "--no-record")
     yield daemon
-    daemon.stop()
+    assert daemon.stop() == 0
 
 
 def test_first_run_stores_only_a_hash_with_mode_0600(d):
@@ -170,7 +170,7 @@ def test_failed_logins_are_slowed_per_client_and_never_lock_the_owner_out_for_lo
         status, _, _ = login(d)
         assert status == 303
     finally:
-        d.stop()
+        assert d.stop() == 0
 
 
 def test_behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own():
@@ -185,7 +185,7 @@ def test_behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own():
         # A client cannot pose as another by adding its own X-Forwarded-For entry before the proxy's.
         assert login(d, password="wrong-password", headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.7"})[0] == 429
     finally:
-        d.stop()
+        assert d.stop() == 0
 
 
 def test_public_live_opens_live_view_only(tmp_path):
@@ -200,20 +200,20 @@ def test_public_live_opens_live_view_only(tmp_path):
             status, _, _ = request(d, method, path)
             assert status in (303, 401), path
     finally:
-        d.stop()
+        assert d.stop() == 0
 
 
 def test_restart_keeps_the_password_and_passwd_changes_it(tmp_path):
     d = Daemon("--camera", "front=testpattern:160x120@5", "--no-record", recordings=tmp_path)
     first = d.password
-    d.stop()
+    assert d.stop() == 0
     again = Daemon("--camera", "front=testpattern:160x120@5", "--no-record", recordings=tmp_path)
     try:
         assert again.password == first
         assert request(again, "GET", "/api/status", {"Authorization": basic("admin", first)})[0] == 200
     finally:
-        again.stop()
-    out = again.proc.stdout.read()
+        assert again.stop() == 0
+    out = again.output()
     assert "generated password" not in out
     # Too short: refused, nothing changed.
     r = subprocess.run([BINARY, "passwd", "--recordings", str(tmp_path)], input="short\n", capture_output=True, text=True, timeout=30)
@@ -231,7 +231,7 @@ def test_restart_keeps_the_password_and_passwd_changes_it(tmp_path):
             assert c.request("DESCRIBE")[0] == 200, scheme
             c.close()
     finally:
-        changed.stop()
+        assert changed.stop() == 0
     stored = (tmp_path / ".blackbox" / "auth.toml").read_text()
     assert f'digest_ha1 = "{hashlib.md5(b"viewer:blackbox:a-new-secret").hexdigest()}"' in stored and "a-new-secret" not in stored
 
@@ -246,7 +246,7 @@ def test_configured_hash_is_used_and_a_bad_auth_file_is_a_clear_error(tmp_path):
     try:
         assert request(d, "GET", "/api/status", {"Authorization": basic("ops", "configured-pass")})[0] == 200
     finally:
-        d.stop()
+        assert d.stop() == 0
     broken = tmp_path / "auth.toml"
     broken.write_text("user = \"admin\"\n")
     r = subprocess.run([BINARY, "run", "--auth-file", str(broken), "--port", "0", "--no-record",

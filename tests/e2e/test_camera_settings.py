@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, Daemon
 from mjpeg import MJPEGStream, decode_jpeg
+from overlay import image_pixel, overlay_clock
 
 
 def call(d, path, body=None, raw=None):
@@ -68,8 +69,13 @@ def test_bad_settings_requests_name_what_was_wrong(d):
 
 
 def test_quality_and_overlay_apply_to_the_next_frames(d):
+    def clock(jpeg):
+        image = decode_jpeg(jpeg)
+        return overlay_clock(image_pixel(image), image.size[1])
+
     stream = MJPEGStream(d.base, "/stream")
     _, before = stream.next_part()
+    assert clock(before) is not None, "no overlay clock on the picture before the change"
     status, answer = call(d, "/api/cameras/front/settings", {"quality": 20, "overlay": False})
     assert status == 200 and answer["settings"]["quality"] == 20 and answer["settings"]["overlay"] is False
     # Frames encoded before the change may still be on their way; the first re-encoded one ends the wait.
@@ -77,8 +83,11 @@ def test_quality_and_overlay_apply_to_the_next_frames(d):
         _, after = stream.next_part()
         if len(after) < len(before) * 0.7:
             break
+    # Quality 20 is much smaller than 80, and from then on no clock is printed.
+    assert len(after) < len(before) * 0.7, (len(before), len(after))
+    later = [stream.next_part()[1] for _ in range(5)]
     stream.close()
-    assert len(after) < len(before) * 0.7, (len(before), len(after))  # quality 20 is much smaller than 80
+    assert [clock(jpeg) for jpeg in [after, *later]] == [None] * 6
 
 
 def test_size_and_rate_change_without_restart_and_start_a_new_segment(d):
@@ -135,7 +144,7 @@ def test_settings_changed_in_the_ui_survive_a_restart(tmp_path):
         status, _ = call(d, "/api/cameras/front/settings", {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False})
         assert status == 200
     finally:
-        d.stop()
+        assert d.stop() == 0
     saved = tmp_path / ".blackbox" / "cameras.toml"
     assert 'source = "testpattern"' in saved.read_text() and "quality = 55" in saved.read_text()
     again = Daemon(*args, recordings=tmp_path)
@@ -143,20 +152,20 @@ def test_settings_changed_in_the_ui_survive_a_restart(tmp_path):
         assert call(again, "/api/cameras")[1]["cameras"][0]["settings"] == \
             {"width": 320, "height": 240, "fps": 5, "quality": 55, "overlay": False, "codec": "h264", "mode": "off"}
     finally:
-        again.stop()
-    assert "settings saved from the web UI" in again.proc.stderr.read()
+        assert again.stop() == 0
+    assert "settings saved from the web UI" in again.log()
     # Settings saved for another source are not applied to a camera the configuration now gives another source.
     other = Daemon("--camera", "front=rpicam:0:640x360@15", "--no-record", recordings=tmp_path,
                    env={"PATH": f"{ROOT}/tests/fake-rpicam:{os.environ['PATH']}", "FAKE_RPICAM": "normal"})
     try:
         assert call(other, "/api/cameras")[1]["cameras"][0]["settings"]["width"] == 640
     finally:
-        other.stop()
+        assert other.stop() == 0
     # A damaged file is ignored with a warning: it never stops the daemon from starting.
     saved.write_text("[front]\nwidth = \"big\"\n")
     damaged = Daemon(*args, recordings=tmp_path)
     try:
         assert call(damaged, "/api/cameras")[1]["cameras"][0]["settings"]["width"] == 640
     finally:
-        damaged.stop()
-    assert "ignoring the saved camera settings" in damaged.proc.stderr.read()
+        assert damaged.stop() == 0
+    assert "ignoring the saved camera settings" in damaged.log()

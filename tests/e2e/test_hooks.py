@@ -119,10 +119,18 @@ def test_a_hook_that_cannot_start_or_fails_is_counted_and_bad_settings_are_refus
                "--event-pre", "0", "--event-post", "1", recordings=tmp_path / "rec")
     try:
         post(d, "/api/events", {"camera": "front"})
-        wait_for(lambda: status(d)["hooks"]["failed"] >= 3, 15, "failed hooks counted")
-        assert status(d)["cameras"][0]["recording"]["segments"] >= 2
+        wait_for(lambda: "hook=on_event_clip" in d.log() and status(d)["hooks"]["started"] >= 2, 15,
+                 "the clip's hook tried and two segment hooks run")
+        assert status(d)["hooks"]["succeeded"] == 0
     finally:
         assert d.stop() == 0
+    # Each hook's own result: the uploader never started (so it is failed but not started), each `false` ran and failed.
+    failures = [line for line in d.log().splitlines() if "hook failed" in line]
+    clip = [line for line in failures if "hook=on_event_clip" in line]
+    segment = [line for line in failures if "hook=on_segment_complete" in line]
+    assert len(clip) == 1 and "/nonexistent/uploader" in clip[0], failures
+    assert len(segment) >= 2 and all("false" in line and "status 1" in line for line in segment), failures
+    assert len(failures) == len(clip) + len(segment), failures
     import subprocess
     from conftest import BINARY
     for text, message in [

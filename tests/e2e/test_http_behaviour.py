@@ -14,9 +14,10 @@ from conftest import Daemon, ROOT
 
 @pytest.fixture(scope="module")
 def d():
-    daemon = Daemon("--camera", "front=testpattern:320x240@15")
+    # 2 s segments: a finished one is there to fetch without waiting a default minute.
+    daemon = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "2")
     yield daemon
-    daemon.stop()
+    assert daemon.stop() == 0
 
 
 def raw(d, data, timeout=10, until=None):
@@ -149,12 +150,13 @@ def test_a_hard_link_to_a_file_outside_is_not_served(d, tmp_path):
         assert r.status == 404 and b"not a recording" not in body
     finally:
         link.unlink()
-    # A file the recorder wrote is served.
-    files = [p for p in d.recordings.rglob("*.mp4") if p.stat().st_nlink == 1]
-    if not files:
-        time.sleep(1)
-        files = [p for p in d.recordings.rglob("*.mp4*")]
-    assert files
+    # A segment the recorder finished is served, byte for byte.
+    deadline = time.monotonic() + 15
+    while not (files := [p for p in d.recordings.rglob("*.mp4") if p.stat().st_nlink == 1]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert files, "no finished segment in 15 s"
+    r, body = http(d, "GET", "/recordings/" + files[0].relative_to(d.recordings).as_posix())
+    assert r.status == 200 and r.getheader("Content-Type") == "video/mp4" and body == files[0].read_bytes()
 
 
 def test_schemathesis_finds_no_failures_against_the_openapi_document(d):

@@ -4,7 +4,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
 
 from conftest import BINARY, ROOT
 from mjpeg import MJPEGStream, decode_jpeg

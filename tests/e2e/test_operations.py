@@ -145,7 +145,7 @@ def test_doctor_accepts_the_port_of_the_running_blackbox_and_refuses_another_pro
         r = run("doctor", "--recordings", str(tmp_path / "rec"), "--port", str(d.port))
         assert f"OK    port: {d.port} is served by the blackbox daemon running now" in r.stdout, r.stdout
     finally:
-        d.stop()
+        assert d.stop() == 0
     with socket.socket() as other:
         other.bind(("0.0.0.0", 0))
         other.listen()

@@ -166,6 +166,7 @@ def test_a_central_host_records_three_pis_at_once_and_survives_one_restarting(tm
             assert (width, height) == (640, 360) and errors == "" and frames >= 15 * FPS, (frames, errors)
             assert status(hosts, hosts.pis[2], daemons[2])["rtsp"]["publish"][0]["framesSent"] >= 15 * FPS
         finally:
-            for d in daemons:
-                d.stop()
+            running = [d for d in daemons if d.proc.poll() is None]
+            codes = [d.stop() for d in running]
             listener.kill()
+            assert codes == [0] * len(running), f"exit codes at SIGTERM: {codes}"

@@ -2,7 +2,6 @@
 naming the fragment, by the daemon's verifier and by the independent script; a power cut is not
 tampering; exports verify on their own; the private key stays private."""
 import json
-import os
 import pathlib
 import shutil
 import signal
@@ -340,7 +339,7 @@ def test_the_private_key_stays_private(tmp_path):
     finally:
         assert d.stop() == 0
     # Nor in what the daemon logged.
-    assert seed not in d.proc.stdout.read() + d.proc.stderr.read()
+    assert seed not in d.output() + d.log()
     doctor = subprocess.run([BINARY, "doctor", "--recordings", str(tmp_path), "--port", "1"], capture_output=True, text=True, timeout=60)
     assert shown["fingerprint"] in doctor.stdout, doctor.stdout
 

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -12,11 +13,12 @@ import urllib.request
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 from conftest import BINARY, Daemon  # noqa: E402
 from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
-from PIL import ImageStat  # noqa: E402
+from overlay import no_signal_title  # noqa: E402
 
 import pytest  # noqa: E402
 
 DEVICE = "/dev/video0"
+LOST_SECONDS = 1.5
 
 if not os.path.exists(DEVICE):
     pytest.fail(f"{DEVICE} is missing: run these tests through tests/vm/run.sh, which loads vivid", pytrace=False)
@@ -73,8 +75,8 @@ def test_capture_at_the_set_rate_and_size(fmt, code):
 
 
 def is_no_signal(image):
-    stat = ImageStat.Stat(image.convert("L"))
-    return stat.mean[0] < 70 and stat.stddev[0] < 45
+    """The NO SIGNAL card itself, read from its title (a black or frozen picture is not it)."""
+    return no_signal_title(image) == "NO SIGNAL"
 
 
 def test_disconnect_shows_no_signal_and_recovers_without_leaking():
@@ -95,14 +97,24 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
             stream.next_part()
             ctl("disconnect")
             lost = time.monotonic()
-            # A live viewer sees the NO SIGNAL picture within 1 s.
-            while True:
-                _, jpeg = stream.next_part()
-                if is_no_signal(decode_jpeg(jpeg)):
-                    break
-                assert time.monotonic() - lost < 1.0, f"cycle {cycle}: no NO SIGNAL frame within 1 s"
+            # A live viewer sees the NO SIGNAL card within 1 s; 1.5 s here, where emulation runs the daemon several
+            # times slower. Parts are decoded after they are read, so that decoding at 30 fps in the emulated
+            # VM cannot make this reader fall behind the stream and see the card late.
+            # The status says so meanwhile, with the reason (polled beside the stream: it recovers in about a second).
+            arrived, states, done = [], [], threading.Event()
+            poller = threading.Thread(target=lambda: [states.append(status(d)) or time.sleep(0.1) for _ in iter(done.is_set, True)])
+            poller.start()
+            try:
+                while not arrived or time.monotonic() - lost < LOST_SECONDS:
+                    _, jpeg = stream.next_part()
+                    arrived.append((time.monotonic() - lost, jpeg))
+            finally:
+                done.set()
+                poller.join(15)
             stream.close()
-            assert status(d)["state"] == "no signal" and status(d)["stateReason"]
+            card = next((at for at, jpeg in arrived if is_no_signal(decode_jpeg(jpeg))), None)
+            assert card is not None and card < LOST_SECONDS, f"cycle {cycle}: no NO SIGNAL card within {LOST_SECONDS} s"
+            assert any(s["state"] == "no signal" and "/dev/video0" in s["stateReason"] for s in states), states[-1]
             wait_for(lambda: status(d)["state"] == "streaming", 15, f"recovery in cycle {cycle}")
             wait_for(lambda: not is_no_signal(snapshot(d)), 5, "a camera picture again")
             if baseline is None:
@@ -113,7 +125,7 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
         assert status(d)["reconnects"] >= 20
     except BaseException:
         d.stop()
-        print("daemon log:\n" + d.proc.stderr.read()[-6000:])
+        print("daemon log:\n" + d.log()[-6000:])
         raise
     finally:
         assert d.stop() == 0
@@ -147,7 +159,7 @@ def test_streamon_error_is_reported_then_retried():
         assert status(d)["reconnects"] >= 1
     finally:
         assert d.stop() == 0
-    log = d.proc.stderr.read()
+    log = d.log()
     assert "VIDIOC_STREAMON" in log and "no signal" in log
 
 
@@ -174,7 +186,7 @@ def test_unsupported_requests_name_what_the_device_offers():
         wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
     finally:
         assert d.stop() == 0
-    assert "H.264 asked for" in d.proc.stderr.read()
+    assert "H.264 asked for" in d.log()
 
 
 def test_devices_lists_vivid():
@@ -208,7 +220,7 @@ def test_without_a_size_the_camera_runs_at_its_best_mode_and_says_which():
         assert snapshot(d).size == (1280, 720)
     finally:
         d.stop()
-    assert f"best mode 1280x720@{best}" in d.proc.stderr.read()
+    assert f"best mode 1280x720@{best}" in d.log()
     # An explicit size the camera lacks still fails, naming what it offers.
     r = run_cli("run", "--camera", f"front=v4l2:{DEVICE}:1280x720@30", "--no-record", "--port", "0")
     assert r.returncode == 2 and "it offers" in r.stderr
