@@ -178,16 +178,12 @@ def test_metrics_parse_as_prometheus_text(daemon):
     assert encoded2["front"] >= encoded["front"]
 
 
-def test_openapi_document_is_valid_and_matches_the_server(daemon):
+def test_openapi_document_is_valid_and_the_repository_copy_is_the_one_served(daemon):
+    """Valid OpenAPI 3; that the server does what it says is test_openapi.py's work."""
     from openapi_spec_validator import validate
     status, headers, body = get(daemon, "/api/openapi.json")
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     spec = json.loads(body)
     validate(spec)
     served = ROOT / "Sources" / "Serving" / "Resources" / "openapi.json"
-    assert spec == json.loads(served.read_text())  # the copy kept in the repository is the one served
-    for path, item in spec["paths"].items():
-        if "{" in path or "get" not in item or path in ("/stream", "/stream.mp4", "/video_feed"):
-            continue
-        status, _, body = get(daemon, path)
-        assert status != 404 or b"no such path" not in body, f"{path} is documented but not served"
+    assert spec == json.loads(served.read_text())
