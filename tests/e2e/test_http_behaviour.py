@@ -46,10 +46,6 @@ def http(d, method, path, headers=None, body=None):
     return r, data
 
 
-def spec():
-    return json.loads((ROOT / "Sources/Serving/Resources/openapi.json").read_text())
-
-
 def test_wrong_method_is_405_with_allow_and_options_lists_the_methods(d):
     r, body = http(d, "POST", "/api/status")
     assert r.status == 405 and r.getheader("Allow") == "GET, HEAD, OPTIONS"
