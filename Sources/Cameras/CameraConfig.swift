@@ -53,6 +53,8 @@ public struct CameraConfig: Sendable, Equatable {
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)
+    /// Default JPEG quality.
+    public static let defaultQuality = 80
     /// Allowed JPEG qualities.
     public static let qualityRule = RangeRule(1...100)
     /// Allowed encoder threads per camera.
@@ -64,7 +66,7 @@ public struct CameraConfig: Sendable, Equatable {
 
     /// Creates a configuration (values are not validated here; see `validate()`).
     public init(id: String, source: SourceSpec = .testPattern, geometry: FrameGeometry = CameraConfig.defaultGeometry,
-                quality: Int = 80, overlay: Bool = true, workers: Int = 2) {
+                quality: Int = CameraConfig.defaultQuality, overlay: Bool = true, workers: Int = 2) {
         self.id = id
         self.source = source
         self.geometry = geometry

@@ -57,7 +57,7 @@ struct Doctor: ParsableCommand {
         checks.append(signing(recordings: root ?? file.recordings ?? "recordings"))
         checks += machine()
         checks.append(clock())
-        checks.append(portFree(port ?? file.port ?? 8080))
+        checks.append(portFree(port ?? file.port ?? ServerSettings.defaultPort))
         checks.append(rtsp(file: file, recordings: root ?? file.recordings ?? "recordings"))
         for c in checks {
             print("\(c.level.rawValue)  \(c.name): \(c.detail)")

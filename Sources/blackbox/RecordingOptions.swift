@@ -50,16 +50,18 @@ struct RecordingOptions: ParsableArguments {
 
     /// The validated recording settings: flags, then the file, then the defaults.
     func config(file: ConfigFile = ConfigFile()) throws -> RecordingConfig {
-        let root = self.root ?? file.recordings ?? "recordings"
-        let eventQuota = self.eventQuota ?? file.eventQuota ?? 30
+        // The defaults are RecordingConfig's own, stated once there.
         var c = RecordingConfig()
+        let root = self.root ?? file.recordings ?? c.root
+        let eventQuota = self.eventQuota ?? file.eventQuota ?? c.eventShare * 100
         c.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
-        c.enabled = record ?? file.record ?? true
-        c.segmentSeconds = segmentSeconds ?? file.segmentSeconds ?? 60
-        c.fragmentSeconds = fragmentSeconds ?? file.fragmentSeconds ?? 1
-        c.eventPreSeconds = eventPre ?? file.eventPre ?? 10
-        c.eventPostSeconds = eventPost ?? file.eventPost ?? 20
-        c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(300, c.eventPreSeconds + c.eventPostSeconds)
+        c.enabled = record ?? file.record ?? c.enabled
+        c.segmentSeconds = segmentSeconds ?? file.segmentSeconds ?? c.segmentSeconds
+        c.fragmentSeconds = fragmentSeconds ?? file.fragmentSeconds ?? c.fragmentSeconds
+        c.eventPreSeconds = eventPre ?? file.eventPre ?? c.eventPreSeconds
+        c.eventPostSeconds = eventPost ?? file.eventPost ?? c.eventPostSeconds
+        // A clip always has room for its pre- and post-roll.
+        c.eventMaxSeconds = eventMax ?? file.eventMax ?? max(c.eventMaxSeconds, c.eventPreSeconds + c.eventPostSeconds)
         do throws(RuleError) {
             // Flags (strings, checked here) over the file (typed, checked when it was read) over the defaults.
             c.sync = try fsync.map { t throws(RuleError) in try SyncPolicy.parse(t, name: "--fsync") } ?? file.fsync ?? c.sync

@@ -129,7 +129,7 @@ struct Run: AsyncParsableCommand {
     /// Merges and validates everything; nothing starts half-configured.
     func settings() throws -> Settings {
         let file = try configFile()
-        let port = self.port ?? file.port ?? 8080
+        let port = self.port ?? file.port ?? ServerSettings.defaultPort
         let buffers = self.buffers ?? file.buffers ?? 4
         let levelName = logLevel ?? file.logLevel ?? "info"
         var limits = ConnectionLimits()
@@ -174,7 +174,7 @@ struct Run: AsyncParsableCommand {
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
     func cameraConfigs(_ file: ConfigFile) throws -> [CameraConfig] {
         do {
-            var defaults = CameraConfig(id: "front", quality: quality ?? file.quality ?? 80, overlay: overlay ?? file.overlay ?? true,
+            var defaults = CameraConfig(id: "front", quality: quality ?? file.quality ?? CameraConfig.defaultQuality, overlay: overlay ?? file.overlay ?? true,
                                         workers: workers ?? file.workers ?? EncoderPool.defaultWorkers)
             defaults.geometry = try CameraConfig.parseGeometry((size ?? file.size ?? "\(CameraConfig.defaultGeometry)")[...],
                                                                base: CameraConfig.defaultGeometry, context: "--size")
