@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "MQTT",
             dependencies: [
-                "CMosquitto", "Frames", "Cameras", "Recording", "Supervision", "ServiceSettings", "Rules",
+                "CMosquitto", "Frames", "Cameras", "Recording", "ServiceSettings", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Cameras", "FrameBus", "Encoding", "Recording", "Supervision", "Evidence", "Analysis", "ServiceSettings", "Rules",
+                "Frames", "Cameras", "FrameBus", "Encoding", "Recording", "Evidence", "Analysis", "ServiceSettings", "Rules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),

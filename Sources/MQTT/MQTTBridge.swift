@@ -5,7 +5,6 @@ import Logging
 import Recording
 import Rules
 import ServiceSettings
-import Supervision
 import Synchronization
 
 /// Carries a recorder's events to MQTT and its commands back: motion on/off with a snapshot, sensors every

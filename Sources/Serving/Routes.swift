@@ -2,11 +2,11 @@ import Cameras
 import Encoding
 import FrameBus
 import Foundation
+import Frames
 import HTTPTypes
 import Hummingbird
 import Recording
 import ServiceSettings
-import Supervision
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
 struct Routes: Sendable {

@@ -117,6 +117,21 @@ class Daemon:
     def base(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def terminate_timed(self, timeout=10):
+        """Sends SIGTERM and returns (exit code, seconds until the kernel reported the exit): the wait is on a pidfd,
+        which wakes the moment the process ends, so the figure is the daemon's time to stop, not this test's polling."""
+        fd = os.pidfd_open(self.proc.pid)
+        try:
+            started = time.monotonic()
+            self.proc.send_signal(signal.SIGTERM)
+            ready, _, _ = select.select([fd], [], [], timeout)
+            took = time.monotonic() - started
+        finally:
+            os.close(fd)
+        if not ready:
+            self.proc.kill()
+        return self.proc.wait(), took
+
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

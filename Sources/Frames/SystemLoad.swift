@@ -1,6 +1,8 @@
-import Foundation
-import Frames
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// CPU, memory and temperature of the machine and the daemon, for the status panel. Percentages
 /// cover the time since the previous reading (at least 0.5 s apart; closer calls get the last one).
@@ -37,8 +39,21 @@ public final class SystemLoad: Sendable {
         self.root = root
     }
 
+    /// A small /proc or /sys file's text without trailing NULs, spaces and line breaks (nil when it cannot be read).
     private func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: root + path, encoding: .utf8))?.trimmingCharacters(in: CharacterSet(charactersIn: "\0\n "))
+        let fd = open(root + path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = retryingEINTR { Glibc.read(fd, &chunk, chunk.count) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+        }
+        while let last = bytes.last, last == 0 || last == 10 || last == 32 { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// utime + stime of this process, in clock ticks (fields 14 and 15, counted after the `)` of the name).
@@ -71,7 +86,7 @@ public final class SystemLoad: Sendable {
             if let previous, now &- previous.mono < 500_000_000 { return previous.reading }
             let ticks = processTicks() ?? 0
             let sys = systemTicks() ?? (0, 0)
-            var reading = Reading(cores: ProcessInfo.processInfo.activeProcessorCount)
+            var reading = Reading(cores: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             if let previous {
                 let seconds = Double(now &- previous.mono) / 1e9
                 let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
