@@ -59,21 +59,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var rtsp: RTSPSettings?
     /// `[recording] codec`.
     public var codec: VideoCodec?
-    /// `[[camera]]` tables, each as the command line's `--camera` spec.
-    public var cameras: [String] = []
-    /// Per-camera settings of `[[camera]]` tables that a spec cannot carry, by camera id.
-    public var cameraSettings: [String: CameraSettings] = [:]
-
-    /// Quality, overlay and workers of one `[[camera]]` table.
-    public struct CameraSettings: Sendable, Equatable {
-        public var quality: Int?
-        public var overlay: Bool?
-        public var workers: Int?
-        public var codec: VideoCodec?
-        public var mode: RecordingMode?
-        /// `[camera.motion]` over `[motion]`, with its zones.
-        public var motion: MotionSettings?
-    }
+    /// `[[camera]]` tables, typed, in the file's order.
+    public var cameras: [CameraTable] = []
 
     /// An empty file.
     public init() {}
@@ -153,23 +140,15 @@ public enum ConfigLoader {
                 guard let array = value.array else { throw fail("", key, "", "must be an array of tables: write [[camera]]") }
                 for (i, element) in array.enumerated() {
                     guard let table = element.table else { throw fail("", key, "", "must be an array of tables: write [[camera]]") }
-                    let spec = try cameraSpec(table, index: i, fields: fields, fail: fail)
-                    do {
-                        _ = try CameraConfig.parse(spec, defaults: CameraConfig(id: "x"))
-                    } catch {
-                        throw fail("camera", "source", "\"\(table["source"]?.string ?? "testpattern")\"", error.description, index: i)
-                    }
-                    out.cameras.append(spec)
-                    let id = table["id"]?.string ?? ""
+                    let camera = try cameraTable(table, index: i, fields: fields, fail: fail)
+                    out.cameras.append(camera)
+                    let id = camera.id
                     if let path = table["rtsp_path"]?.string {
                         guard RTSPSettings.isValidPath(path) else {
                             throw fail("camera", "rtsp_path", "\"\(path)\"", "not a usable path; allowed: 1 to 64 letters, digits, '-', '_', '.', and '/' inside, e.g. \"front\"", index: i)
                         }
                         rtspPaths[id] = path
                     }
-                    out.cameraSettings[id] = .init(quality: table["quality"]?.int, overlay: table["overlay"]?.bool,
-                                                   workers: table["workers"]?.int, codec: table["codec"]?.string.flatMap(VideoCodec.init),
-                                                   mode: table["mode"]?.string.flatMap(RecordingMode.init))
                     if let motion = table["motion"] {
                         guard let m = motion.table else { throw fail("camera", "motion", "", "must be a table: write [camera.motion] after the [[camera]]", index: i) }
                         cameraMotion.append((id, i, m))
@@ -256,7 +235,8 @@ public enum ConfigLoader {
         // A camera's own [camera.motion] keys override [motion]; its zones replace [motion]'s.
         for (id, i, table) in cameraMotion {
             let v = try values(table, name: "camera.motion", fields: motionFields, index: i, fail: fail)
-            out.cameraSettings[id]?.motion = try motionSettings(table, v, over: out.motion ?? MotionSettings(), name: "camera.motion", index: i, fail: fail)
+            let motion = try motionSettings(table, v, over: out.motion ?? MotionSettings(), name: "camera.motion", index: i, fail: fail)
+            if let k = out.cameras.firstIndex(where: { $0.id == id }) { out.cameras[k].motion = motion }
         }
         return out
     }
@@ -401,17 +381,36 @@ public enum ConfigLoader {
                      "WIDTHxHEIGHT@FPS with even sizes from 16 to 4096 and 1 to 120 fps, e.g. 1280x720@30")
     }
 
-    /// A `[[camera]]` table as a `--camera` spec: `ID=SOURCE[:WxH][@FPS][,FORMAT]`.
-    private static func cameraSpec(_ table: TOMLTable, index: Int, fields: [String: Kind], fail: Fail) throws(ConfigFileError) -> String {
+    /// A `[[camera]]` table as typed values: its source parsed as the command line's `ID=SOURCE[,FORMAT]` once, here;
+    /// size and rate from its own keys over any the source string carries.
+    private static func cameraTable(_ table: TOMLTable, index: Int, fields: [String: Kind], fail: Fail) throws(ConfigFileError) -> CameraTable {
         let v = try values(table, name: "camera", fields: fields, index: index, fail: fail)
         try check(v, table: "camera", index: index, fail: fail)
         guard let id = v["id"] as? String else { throw fail("camera", "id", "", "every [[camera]] needs an id, e.g. id = \"front\"", index) }
         let source = v["source"] as? String ?? "testpattern"
-        var spec = "\(id)=\(source)"
-        if let size = v["size"] as? String { spec += ":\(size)" }
-        if let fps = v["fps"] as? Int { spec += "@\(fps)" }
-        if let format = v["format"] as? String { spec += ",\(format)" }
-        return spec
+        let format = v["format"] as? String
+        let neutral = CameraConfig(id: id)
+        let parsed: CameraConfig
+        do {
+            parsed = try CameraConfig.parse("\(id)=\(source)" + (format.map { ",\($0)" } ?? ""), defaults: neutral)
+        } catch {
+            throw fail("camera", "source", "\"\(source)\"", error.description, index)
+        }
+        var camera = CameraTable(id: id, source: parsed.source, formatGiven: format != nil)
+        if parsed.geometryExplicit || parsed.geometry != neutral.geometry {
+            (camera.width, camera.height, camera.fps) = (parsed.geometry.width, parsed.geometry.height, parsed.geometry.fps)
+        }
+        if let size = v["size"] as? String, let g = try? CameraConfig.parseGeometry(size[...], base: neutral.geometry, context: "") {
+            (camera.width, camera.height) = (g.width, g.height)
+            if size.contains("@") { camera.fps = g.fps }
+        }
+        if let fps = v["fps"] as? Int { camera.fps = fps }
+        camera.quality = v["quality"] as? Int
+        camera.overlay = v["overlay"] as? Bool
+        camera.workers = v["workers"] as? Int
+        camera.codec = (v["codec"] as? String).flatMap(VideoCodec.init)
+        camera.mode = (v["mode"] as? String).flatMap(RecordingMode.init)
+        return camera
     }
 }
 

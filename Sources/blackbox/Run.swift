@@ -186,21 +186,14 @@ struct Run: AsyncParsableCommand {
             } catch {
                 throw ConfigError(error.description)
             }
-            let specs = cameras.isEmpty ? file.cameras : cameras
-            var configs = try specs.isEmpty ? [defaults] : specs.map { spec throws(ConfigError) in
-                try CameraConfig.parse(spec, defaults: defaults, defaultFormat: defaultFormat)
-            }
-            if cameras.isEmpty {
-                for i in configs.indices {
-                    guard let o = file.cameraSettings[configs[i].id] else { continue }
-                    if let q = o.quality { configs[i].quality = q }
-                    if let v = o.overlay { configs[i].overlay = v }
-                    if let w = o.workers { configs[i].workers = w }
-                    if let c = o.codec { configs[i].codec = c }
-                    if let m = o.mode { configs[i].recordMode = m }
-                    if let m = o.motion { configs[i].motion = m }
-                    try configs[i].validate()
-                }
+            // --camera flags replace the file's cameras; either is merged over the defaults once, here.
+            let configs: [CameraConfig]
+            if !cameras.isEmpty {
+                configs = try cameras.map { spec throws(ConfigError) in try CameraConfig.parse(spec, defaults: defaults, defaultFormat: defaultFormat) }
+            } else if !file.cameras.isEmpty {
+                configs = try file.cameras.map { table throws(ConfigError) in try table.config(over: defaults, defaultFormat: defaultFormat) }
+            } else {
+                configs = [defaults]
             }
             var seen = Set<String>()
             for c in configs where !seen.insert(c.id).inserted {
