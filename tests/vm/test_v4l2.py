@@ -5,7 +5,6 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ from overlay import no_signal_title  # noqa: E402
 import pytest  # noqa: E402
 
 DEVICE = "/dev/video0"
-LOST_SECONDS = 1.5
+LOST_SECONDS = 1.0
 
 if not os.path.exists(DEVICE):
     pytest.fail(f"{DEVICE} is missing: run these tests through tests/vm/run.sh, which loads vivid", pytrace=False)
@@ -96,25 +95,26 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
             stream = MJPEGStream(d.base, "/stream")
             stream.next_part()
             ctl("disconnect")
-            lost = time.monotonic()
-            # A live viewer sees the NO SIGNAL card within 1 s; 1.5 s here, where emulation runs the daemon several
-            # times slower. Parts are decoded after they are read, so that decoding at 30 fps in the emulated
-            # VM cannot make this reader fall behind the stream and see the card late.
-            # The status says so meanwhile, with the reason (polled beside the stream: it recovers in about a second).
-            arrived, states, done = [], [], threading.Event()
-            poller = threading.Thread(target=lambda: [states.append(status(d)) or time.sleep(0.1) for _ in iter(done.is_set, True)])
-            poller.start()
-            try:
-                while not arrived or time.monotonic() - lost < LOST_SECONDS:
-                    _, jpeg = stream.next_part()
-                    arrived.append((time.monotonic() - lost, jpeg))
-            finally:
-                done.set()
-                poller.join(15)
+            lost, lost_wall = time.monotonic(), time.time()
+            # The live viewer gets the NO SIGNAL card (read from its title). Only pictures captured from the disconnect on
+            # are decoded: decoding every 30 fps part in the emulated VM made this reader fall behind the stream.
+            while True:
+                headers, jpeg = stream.next_part()
+                captured = float(headers["x-timestamp"])
+                if captured >= lost_wall - 0.5 and is_no_signal(decode_jpeg(jpeg)):
+                    break
+                assert time.monotonic() - lost < 10, f"cycle {cycle}: no NO SIGNAL card in 10 s"
+            seen = time.monotonic() - lost
             stream.close()
-            card = next((at for at, jpeg in arrived if is_no_signal(decode_jpeg(jpeg))), None)
-            assert card is not None and card < LOST_SECONDS, f"cycle {cycle}: no NO SIGNAL card within {LOST_SECONDS} s"
-            assert any(s["state"] == "no signal" and "/dev/video0" in s["stateReason"] for s in states), states[-1]
+            print(f"cycle {cycle}: card made {captured - lost_wall:.3f} s, seen {seen:.3f} s after the disconnect", flush=True)
+            # The daemon made the card within 1 s of losing the camera (the card's capture time), and this viewer had
+            # it within 1 s too, even under emulation (0.15-0.3 s measured here once the reader no longer decodes
+            # every picture).
+            assert captured - lost_wall < 1.0, f"cycle {cycle}: the card was made {captured - lost_wall:.2f} s after the disconnect"
+            assert seen < LOST_SECONDS, f"cycle {cycle}: the card reached the viewer after {seen:.2f} s"
+            # The reason is given, naming the device, once per loss.
+            reasons = [line for line in d.log().splitlines() if "camera has no signal" in line and "/dev/video0" in line]
+            assert len(reasons) >= cycle + 1, reasons
             wait_for(lambda: status(d)["state"] == "streaming", 15, f"recovery in cycle {cycle}")
             wait_for(lambda: not is_no_signal(snapshot(d)), 5, "a camera picture again")
             if baseline is None:
