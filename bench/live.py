@@ -4,7 +4,6 @@
 watching people walk), recording H.264 as a dashcam does by default.
     python3 bench/live.py [SECONDS]        (BLACKBOX_BIN: the binary; default .build/release/blackbox)"""
 import base64
-import os
 import pathlib
 import subprocess
 import sys
@@ -14,16 +13,13 @@ import time
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from timeline import start  # noqa: E402
+from helpers import cpu_seconds  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_with_viewers(pid, viewers, watch, seconds):

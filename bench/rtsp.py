@@ -21,14 +21,13 @@ sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 import rtsp  # noqa: E402
 from live import CLIP, cpu_with_viewers, read  # noqa: E402
 from timeline import start  # noqa: E402
-from overlay import clock_scale, local_seconds, overlay_clock, raw_pixel  # noqa: E402
+from overlay import clock_box, local_seconds, overlay_clock, raw_pixel  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
 WIDTH, HEIGHT = 1280, 720
 # The overlay's clock ("YYYY-MM-DD HH:MM:SS.mmm", 5x7 glyphs at height/240 from (3s, 3s)) is read from a crop of the
 # picture's top-left corner; even sizes, as ffmpeg crops 4:2:0 pictures at even sizes only.
-SCALE = clock_scale(HEIGHT)
-CROP_W, CROP_H = (3 * SCALE + 23 * 6 * SCALE + 1) // 2 * 2, (3 * SCALE + 7 * SCALE + 1) // 2 * 2
+CROP_W, CROP_H = ((size + 1) // 2 * 2 for size in clock_box(HEIGHT))
 
 
 def read_clock(gray, stride):

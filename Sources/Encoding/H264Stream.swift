@@ -151,7 +151,8 @@ public final class H264Stream: Sendable {
             guard let frame = picture(job, decoder: decoder, scratch: &scratch) else { continue }
             defer { frame.storage.release() }
             if encoder?.width != frame.width || encoder?.height != frame.height {
-                // A new size needs a new stream: its first picture is an IDR with new parameter sets.
+                // A new size needs a new stream: its first picture is an IDR with new parameter sets. The old encoder
+                // closes first, so the camera never counts two.
                 encoder = nil
                 encoder = try? H264Encoder(width: frame.width, height: frame.height, fps: fps,
                                            keyframeInterval: max(1, Int(Double(fps) * Double(keyframeNanos) / 1e9) * 2), settings: h264,

@@ -11,3 +11,20 @@ public func retryingEINTR<T: SignedInteger>(_ body: () -> T) -> T {
         return r
     }
 }
+
+/// A small `/proc` or `/sys` file's text without trailing NULs, spaces and line breaks (nil when it cannot be read).
+public func readSystemFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = retryingEINTR { read(fd, &chunk, chunk.count) }
+        if n < 0 { return nil }
+        if n == 0 { break }
+        bytes += chunk[..<n]
+    }
+    while let last = bytes.last, last == 0 || last == 10 || last == 32 { bytes.removeLast() }
+    return String(decoding: bytes, as: UTF8.self)
+}

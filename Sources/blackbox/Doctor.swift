@@ -52,13 +52,14 @@ struct Doctor: ParsableCommand {
         checks += cameras()
         checks.append(tool("libcamerify", why: "runs Pi CSI cameras through libcamera's V4L2 layer", package: "libcamera-tools"))
         checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
-        checks += recordings(root: root ?? file.recordings ?? "recordings", file: file)
-        checks.append(login(file: file, recordings: root ?? file.recordings ?? "recordings"))
-        checks.append(signing(recordings: root ?? file.recordings ?? "recordings"))
+        let folder = root ?? file.recordings ?? RecordingConfig().root
+        checks += recordings(root: folder, file: file)
+        checks.append(login(file: file, recordings: folder))
+        checks.append(signing(recordings: folder))
         checks += machine()
         checks.append(clock())
         checks.append(portFree(port ?? file.port ?? ServerSettings.defaultPort))
-        checks.append(rtsp(file: file, recordings: root ?? file.recordings ?? "recordings"))
+        checks.append(rtsp(file: file, recordings: folder))
         for c in checks {
             print("\(c.level.rawValue)  \(c.name): \(c.detail)")
             if let fix = c.fix, c.level != .ok { print("      fix: \(fix)") }
@@ -69,9 +70,7 @@ struct Doctor: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
-    private func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: sysroot + path, encoding: .utf8))?.trimmingCharacters(in: CharacterSet(charactersIn: "\0\n "))
-    }
+    private func read(_ path: String) -> String? { readSystemFile(sysroot + path) }
 
     private func jpegLibrary() -> Check {
         do {

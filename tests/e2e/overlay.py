@@ -59,6 +59,12 @@ def clock_scale(height):
     return max(1, height // 240)
 
 
+def clock_box(height):
+    """(width, rows) of the picture's top-left corner that holds the overlay's date and clock."""
+    s = clock_scale(height)
+    return 3 * s + 23 * ADVANCE * s, 10 * s
+
+
 def overlay_text(pixel, height, count=23):
     """The overlay's first `count` characters ("YYYY-MM-DD HH:MM:SS.mmm" and then the label) of a picture."""
     s = clock_scale(height)

@@ -15,7 +15,7 @@ from conftest import Daemon
 from test_motion import y4m
 from test_ui import card, chromium, log_in, shot, wait
 from helpers import camera_status as status, h264_threads, wait_for
-from overlay import ADVANCE, clock_scale, local_seconds, overlay_clock, raw_pixel
+from overlay import clock_box, local_seconds, overlay_clock, raw_pixel
 
 
 def boxes(data):
@@ -167,8 +167,7 @@ def plays_h264_and_switches(d):
 def shown_lag(driver, video, height):
     """Seconds between the browser's clock and the overlay clock of the picture the <video> shows now (None when
     the clock does not read)."""
-    width = 3 * clock_scale(height) + 23 * ADVANCE * clock_scale(height)
-    rows = 10 * clock_scale(height)
+    width, rows = clock_box(height)
     grey, now = driver.execute_script("""
         const [v, w, h] = arguments;
         const c = document.createElement('canvas');

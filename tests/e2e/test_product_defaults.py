@@ -6,16 +6,10 @@ import subprocess
 import time
 
 from conftest import Daemon
-from helpers import camera_status, wait_for
+from helpers import camera_status, cpu_seconds, wait_for
 from mjpeg import MJPEGStream, decode_jpeg
 from test_live_h264 import Reader, boxes
 from test_recording import decodes_cleanly, finished, verify
-
-
-def cpu_seconds(pid):
-    """User and system CPU seconds the process has used, from the kernel."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks: 100 a second on Linux
 
 
 def packets(path):
