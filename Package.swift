@@ -1,10 +1,12 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Folders follow the data flow: Frames (raw frames, threads, queues) → Capture → Analysis / Encoding (overlay, JPEG,
-// H.264) → FrameBus → Recording (with Evidence, the device key and hash chain, below it) → Serving, RTSP, MQTT, Hooks.
-// `Cameras` wires one pipeline per camera, `ServiceSettings` holds the plain values the config loader and the HTTP
-// layer share with MQTT, RTSP and hooks, `Supervision` watches the pipelines, and `blackbox` is the thin executable.
+// Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture →
+// Analysis / Encoding (overlay, JPEG, H.264) → FrameBus → Recording (with Evidence, the device key and hash chain, below
+// it) → Serving, RTSP, MQTT, Hooks. `Cameras` wires one pipeline per camera, `Rules` states each setting's limits once,
+// `ServiceSettings` holds the plain values the config loader and the HTTP layer share with MQTT, RTSP and hooks,
+// `Access` the login throttle of the web server and RTSP, `Supervision` watches the pipelines, and `blackbox` is the
+// thin executable.
 let package = Package(
     name: "blackbox",
     platforms: [.macOS(.v15)],
@@ -49,19 +51,21 @@ let package = Package(
         .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
         // Each setting's allowed range or list and its words, stated once on the setting's domain type.
         .target(name: "Rules"),
-        .target(name: "Frames", dependencies: ["CShims"]),
-        .target(name: "Capture", dependencies: ["Frames", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Platform", dependencies: ["CShims"]),
+        .target(name: "Access", dependencies: ["Platform"]),
+        .target(name: "Frames", dependencies: ["Platform"]),
+        .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Encoding",
             dependencies: [
-                "Frames", "CTurboJPEG", "CX264", "Rules",
+                "Frames", "Platform", "CTurboJPEG", "CX264", "Rules",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
             name: "FrameBus",
             dependencies: [
-                "Encoding",
+                "Encoding", "Platform",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -69,26 +73,26 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Frames", "Encoding", "FrameBus", "Evidence", "Rules",
+                "Frames", "Platform", "Encoding", "FrameBus", "Evidence", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Analysis", dependencies: ["Frames", "Encoding", "Rules"]),
+        .target(name: "Analysis", dependencies: ["Frames", "Platform", "Encoding", "Rules"]),
         // Plain settings, status and error values of the optional services (MQTT, RTSP, hooks): the configuration loader
         // and the HTTP layer read them without linking libmosquitto or GStreamer.
         .target(name: "ServiceSettings", dependencies: ["Rules", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MQTT",
             dependencies: [
-                "CMosquitto", "Frames", "Cameras", "Recording", "ServiceSettings", "Rules",
+                "CMosquitto", "Frames", "Platform", "Cameras", "Recording", "ServiceSettings", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Hooks", dependencies: ["Frames", "Recording", "ServiceSettings", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Hooks", dependencies: ["Frames", "Platform", "Recording", "ServiceSettings", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RTSP",
             dependencies: [
-                "RTSPGlue", "Frames", "Encoding", "FrameBus", "Cameras", "ServiceSettings",
+                "RTSPGlue", "Frames", "Platform", "Access", "Encoding", "FrameBus", "Cameras", "ServiceSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -96,7 +100,7 @@ let package = Package(
         .target(
             name: "Cameras",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Evidence", "Analysis", "Rules",
+                "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Evidence", "Analysis", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -104,7 +108,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Frames", "Cameras", "FrameBus", "Encoding", "Recording", "Evidence", "Analysis", "ServiceSettings", "Rules",
+                "Frames", "Platform", "Access", "Cameras", "FrameBus", "Encoding", "Recording", "Evidence", "Analysis", "ServiceSettings", "Rules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,14 +129,14 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings", "Rules",
+                "Frames", "Platform", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings", "Rules",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(
             name: "Supervision",
             dependencies: [
-                "Cameras", "Frames",
+                "Cameras", "Frames", "Platform",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -140,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "blackbox",
             dependencies: [
-                "Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
+                "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
                 "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Encoding
 import Frames
+import Platform
 import Synchronization
 #if canImport(Glibc)
 import Glibc

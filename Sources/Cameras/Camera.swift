@@ -4,6 +4,7 @@ import Encoding
 import Evidence
 import FrameBus
 import Frames
+import Platform
 import Logging
 import Recording
 import Synchronization
@@ -11,15 +12,17 @@ import Synchronization
 /// One camera: its source, encoder pool and frame bus, running side by side with any others.
 public final class Camera: Sendable {
     /// Id and current settings (size, rate, quality and overlay change at run time).
-    public var config: CameraConfig { settings.withLock { $0 } }
-    private let settings: Mutex<CameraConfig>
+    public var config: CameraConfig { state.withLock { $0.config } }
+    /// Everything that changes while the camera runs, behind one lock (shared with the motion callback).
+    private let state: CameraState
+    /// Serialises the slow changes (a source restarted, an H.264 encoder started or joined), which must not hold
+    /// `state`'s lock: the capture thread reads it for every frame.
+    private let switching = Mutex<Void>(())
     /// Where its encoded frames are published.
     public let bus: FrameBus
     /// Frame source (replaced by `switchSource`).
-    public var source: any FrameSource { current.withLock { $0 } }
-    private let current: Mutex<any FrameSource>
+    public var source: any FrameSource { state.withLock { $0.source } }
     private let capture: CaptureOptions
-    private let sink: Mutex<(@Sendable (RawFrame) -> Void)?> = Mutex(nil)
     /// Encoder threads.
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
@@ -29,16 +32,11 @@ public final class Camera: Sendable {
     /// Motion starting (`true`, repeated about once a second while it lasts) and ending (`false`), on the detector's thread.
     public let motionEvents: Observers<Bool>
     /// What is recorded now (nil when the camera does not record); changed with `setRecordMode`.
-    public var recordMode: RecordingMode? { mode.value.withLock { $0 } }
-    private let mode: ModeCell
-    /// The last mode that recorded something (what "recording on" returns to).
-    private let lastActiveMode = Mutex(RecordingMode.continuous)
+    public var recordMode: RecordingMode? { state.withLock { $0.mode } }
     /// The H.264 stream: while the camera records H.264, or while live H.264 or RTSP clients watch (else nil).
-    public var h264: H264Stream? { h264Stream.withLock { $0 } }
-    private let h264Stream = Mutex<H264Stream?>(nil)
+    public var h264: H264Stream? { state.withLock { $0.h264 } }
     /// The codec the camera records in (changeable at run time with `setCodec`).
-    public var codec: VideoCodec { codecState.withLock { $0 } }
-    private let codecState: Mutex<VideoCodec>
+    public var codec: VideoCodec { state.withLock { $0.codec } }
     private let fragmentSeconds: Double
     /// Where H.264 frames are published (no frame comes when `h264` is nil).
     public let h264Bus = FrameBus()
@@ -46,12 +44,10 @@ public final class Camera: Sendable {
     public let jpegDemand: JPEGDemand
     /// Live clients of both kinds and the bytes each is sent.
     public let live = LiveClients()
-    /// Live H.264 clients: a camera recording MJPEG runs its H.264 encoder while there are any.
-    private let h264Viewers = Atomic<Int>(0)
     /// x264 encoders open for this camera, whichever stream opened them.
     private let h264Encoders = InstanceCount()
     /// Whether the recorder takes H.264 (then the encoder runs whoever watches).
-    private var recordsH264: Bool { recorder != nil && codecState.withLock { $0 } == .h264 }
+    private var recordsH264: Bool { recorder != nil && codec == .h264 }
 
     private let meter = RateMeter()
     private let running = Atomic<Bool>(false)
@@ -102,9 +98,9 @@ public final class Camera: Sendable {
 
     /// Sets JPEG quality and overlay; encoders pick them up at the next frame.
     public func setEncoding(quality: Int? = nil, overlay: Bool? = nil) {
-        settings.withLock { c in
-            if let quality { c.quality = quality }
-            if let overlay { c.overlay = overlay }
+        state.withLock {
+            if let quality { $0.config.quality = quality }
+            if let overlay { $0.config.overlay = overlay }
         }
         if let quality { encoder.settings.quality.store(quality, ordering: .relaxed) }
         if let overlay { encoder.settings.overlay.store(overlay, ordering: .relaxed) }
@@ -112,44 +108,41 @@ public final class Camera: Sendable {
 
     private func restartSource(as wanted: CameraConfig) throws {
         try switching.withLock { _ in
-            let previous = config
-            guard let sink = sink.withLock({ $0 }) else { throw CaptureError.unsupported("camera '\(previous.id)' is not running") }
+            let (previous, sink) = state.withLock { ($0.config, $0.sink) }
+            guard let sink else { throw CaptureError.unsupported("camera '\(previous.id)' is not running") }
             source.stop()
             let next = Camera.makeSource(wanted.source, for: wanted, capture: capture)
             do {
                 try next.start(sink: sink)
-                current.withLock { $0 = next }
-                settings.withLock { $0.source = wanted.source; $0.geometry = wanted.geometry }
+                state.withLock {
+                    $0.source = next
+                    $0.config.source = wanted.source
+                    $0.config.geometry = wanted.geometry
+                }
             } catch {
                 let again = Camera.makeSource(previous.source, for: previous, capture: capture)
                 try? again.start(sink: sink)
-                current.withLock { $0 = again }
+                state.withLock { $0.source = again }
                 throw error
             }
         }
     }
 
-    private let switching = Mutex<Void>(())
-
     /// Builds the pipeline around an explicit source (tests, benchmarks).
     public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
-        settings = Mutex(config)
-        current = Mutex(source)
         self.capture = capture
         let bus = FrameBus()
         self.bus = bus
         let h264Bus = self.h264Bus
         let codec = config.codec ?? recording?.config.codec ?? .mjpeg
-        codecState = Mutex(codec)
         fragmentSeconds = recording?.config.fragmentSeconds ?? 1
         recorder = recording.map {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
                      retention: $0.retention, logger: $0.logger, key: $0.key)
         }
         let startMode = recording.map { config.recordMode ?? $0.config.mode }
-        let mode = ModeCell(startMode)
-        self.mode = mode
-        if let startMode, startMode != .off { lastActiveMode.withLock { $0 = startMode } }
+        let state = CameraState(config: config, source: source, codec: codec, mode: startMode)
+        self.state = state
         recorder?.setRecording(startMode == .continuous)
         let motionSettings = config.motion ?? recording?.motion ?? MotionSettings()
         let events = Observers<Bool>()
@@ -159,7 +152,7 @@ public final class Camera: Sendable {
             // clip's maximum). In continuous mode it is detected and reported only: every second is recorded
             // anyway, and a moving car would otherwise write its whole drive twice. Off: reported only.
             motion = MotionAnalyser(camera: config.id, settings: motionSettings) { active in
-                if active && mode.value.withLock({ $0 }) == .motion { _ = recorder.triggerEvent(reason: "motion") }
+                if active && state.withLock({ $0.mode }) == .motion { _ = recorder.triggerEvent(reason: "motion") }
                 events.publish(active)
             }
         } else {
@@ -172,7 +165,7 @@ public final class Camera: Sendable {
         encoder = try EncoderPool(workers: config.workers, settings: encoderSettings) { frame in
             bus.publish(frame)
         }
-        if codec == .h264 && recorder != nil { h264Stream.withLock { $0 = makeH264Stream() } }
+        if codec == .h264 && recorder != nil { startH264Stream() }
     }
 
     /// A new H.264 stream publishing to `h264Bus`, with an IDR picture at every fragment start.
@@ -184,11 +177,18 @@ public final class Camera: Sendable {
         }
     }
 
+    /// Starts the H.264 stream unless it runs (called under `switching`, so no second one starts meanwhile).
+    private func startH264Stream() {
+        guard h264 == nil else { return }
+        let stream = makeH264Stream()
+        state.withLock { $0.h264 = stream }
+    }
+
     /// Takes the H.264 stream out and stops it (joins its thread).
     private func stopH264Stream() {
-        h264Stream.withLock { s -> H264Stream? in
-            defer { s = nil }
-            return s
+        state.withLock { s -> H264Stream? in
+            defer { s.h264 = nil }
+            return s.h264
         }?.stop()
     }
 
@@ -196,8 +196,8 @@ public final class Camera: Sendable {
     /// however many clients). Blocking (may start a thread): call off the event loop.
     public func joinH264Live() {
         switching.withLock { _ in
-            h264Viewers.add(1, ordering: .relaxed)
-            h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
+            startH264Stream()
+            state.withLock { $0.h264Viewers += 1 }
         }
     }
 
@@ -205,7 +205,10 @@ public final class Camera: Sendable {
     /// Blocking (joins a thread): call off the event loop.
     public func leaveH264Live() {
         switching.withLock { _ in
-            let left = h264Viewers.subtract(1, ordering: .relaxed).newValue
+            let left = state.withLock { s in
+                s.h264Viewers -= 1
+                return s.h264Viewers
+            }
             guard left == 0, !recordsH264 else { return }
             stopH264Stream()
         }
@@ -216,11 +219,11 @@ public final class Camera: Sendable {
     /// to H.264 starts it and makes JPEGs on demand only.
     public func setCodec(_ codec: VideoCodec) {
         switching.withLock { _ in
-            guard codecState.withLock({ $0 }) != codec else { return }
+            guard self.codec != codec else { return }
             if codec == .h264 {
                 if let recorder {
                     // An encoder already running for live H.264 or RTSP clients goes on: now for the recorder too.
-                    h264Stream.withLock { if $0 == nil { $0 = makeH264Stream() } }
+                    startH264Stream()
                     recorder.use(h264Bus)
                 }
                 jpegDemand.always = false
@@ -228,12 +231,14 @@ public final class Camera: Sendable {
                 jpegDemand.always = recorder != nil
                 recorder?.use(bus)
                 // Live H.264 clients keep the encoder running for them.
-                if h264Viewers.load(ordering: .relaxed) == 0 {
+                if state.withLock({ $0.h264Viewers }) == 0 {
                     stopH264Stream()
                 }
             }
-            codecState.withLock { $0 = codec }
-            settings.withLock { $0.codec = codec }
+            state.withLock {
+                $0.codec = codec
+                $0.config.codec = codec
+            }
         }
     }
 
@@ -243,19 +248,21 @@ public final class Camera: Sendable {
     public func setRecordMode(_ wanted: RecordingMode) {
         guard recorder != nil else { return }
         apply(wanted)
-        settings.withLock { $0.recordMode = wanted }
+        state.withLock { $0.config.recordMode = wanted }
     }
 
     /// Switches recording on (back to the last mode that recorded, continuous at first) or off, for this run
     /// only: after a restart the camera records in its configured mode again.
     public func setRecording(_ on: Bool) {
-        apply(on ? lastActiveMode.withLock { $0 } : .off)
+        apply(on ? state.withLock { $0.lastActiveMode } : .off)
     }
 
     private func apply(_ wanted: RecordingMode) {
         guard let recorder else { return }
-        mode.value.withLock { $0 = wanted }
-        if wanted != .off { lastActiveMode.withLock { $0 = wanted } }
+        state.withLock {
+            $0.mode = wanted
+            if wanted != .off { $0.lastActiveMode = wanted }
+        }
         recorder.setRecording(wanted == .continuous)
     }
 
@@ -282,7 +289,7 @@ public final class Camera: Sendable {
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
         }
-        self.sink.withLock { $0 = sink }
+        state.withLock { $0.sink = sink }
         try source.start(sink: sink)
         running.store(true, ordering: .releasing)
     }
@@ -294,7 +301,7 @@ public final class Camera: Sendable {
         switching.withLock { _ in source.stop() }
         encoder.stop()
         motion?.stop()
-        h264Stream.withLock { $0 }?.stop()
+        h264?.stop()
         bus.close()
         h264Bus.close()
         recorder?.stop()
@@ -351,7 +358,7 @@ public final class Camera: Sendable {
             reconnects: s.reconnects.load(ordering: .relaxed),
             viewerSkippedFrames: bus.viewerSkipped,
             encodeMs: times.map { .init(mean: $0.mean, p99: $0.p99) },
-            liveClients: jpegDemand.viewers.load(ordering: .relaxed) + h264Viewers.load(ordering: .relaxed),
+            liveClients: jpegDemand.viewers.load(ordering: .relaxed) + state.withLock { $0.h264Viewers },
             liveStreams: live.status(),
             encoders: .init(jpeg: encoder.openEncoders.value, h264: h264Encoders.value),
             codec: codec,

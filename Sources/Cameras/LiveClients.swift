@@ -1,4 +1,5 @@
 import Frames
+import Platform
 import Synchronization
 
 /// Which kind of live stream a client gets.

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 /// A camera that plays a Y4M file in a loop at the file's own rate: real footage for tests,
 /// benchmarks and trying the product without a camera (`--camera street=file:street.y4m`).

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 /// Paces a synthetic source at its frame rate on the monotonic clock: waits for the next slot in
 /// short sleeps (so a stop is answered quickly even at 1 fps), and skips the slots a busy machine

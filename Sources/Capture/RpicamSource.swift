@@ -1,5 +1,6 @@
 import CShims
 import Frames
+import Platform
 import Logging
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 import Synchronization
 
 /// Repeats one picture as fast as the pipeline takes it, for a fixed number of frames.

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 extension Worker {
     /// Starts a source's capture thread; throws when the source is already running.

@@ -1,5 +1,6 @@
 import CX264
 import Frames
+import Platform
 
 /// How the H.264 recording is encoded: the x264 preset, the quality and an optional bitrate cap.
 public struct H264Settings: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 import Synchronization
 
 /// Whether a camera's frames need a JPEG now. With MJPEG recording every frame does; with H.264

@@ -1,5 +1,6 @@
 import CTurboJPEG
 import Frames
+import Platform
 
 /// Errors from libjpeg-turbo.
 public struct JPEGError: Error, CustomStringConvertible {

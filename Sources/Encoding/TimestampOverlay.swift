@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 /// Burns the capture date and time and the camera id into a frame's luma plane, before encoding.
 ///

@@ -1,5 +1,6 @@
 import Encoding
 import Frames
+import Platform
 import Synchronization
 
 /// Fans encoded frames out to every consumer of one camera.

@@ -1,3 +1,4 @@
+import Platform
 
 /// A fixed set of equally sized pixel buffers, allocated once at start.
 ///

@@ -1,3 +1,4 @@
+import Platform
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -126,46 +127,4 @@ public struct FrameGeometry: Sendable, Equatable, CustomStringConvertible {
 
     /// `WxH@FPS`, the form the command line takes.
     public var description: String { "\(width)x\(height)@\(fps)" }
-}
-
-/// Reads CLOCK_MONOTONIC.
-public enum MonotonicClock {
-    /// Nanoseconds since an arbitrary fixed point; never jumps with wall-clock changes.
-    @inlinable
-    public static func nanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-}
-
-/// Carries a value the compiler cannot prove Sendable across a thread hand-off that is known to be safe
-/// (a value created on one thread and then used only by the next).
-public struct UncheckedSendable<T>: @unchecked Sendable {
-    /// The value.
-    public let value: T
-    /// Wraps `value`.
-    public init(_ value: T) { self.value = value }
-}
-
-/// Reads folder listings.
-public enum Directory {
-    /// Names in the folder at `path`, without `.` and `..` (empty when it cannot be read).
-    public static func entries(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
-
-    /// `path` with every symlink resolved, or nil when it does not exist.
-    public static func resolved(_ path: String) -> String? {
-        guard let real = realpath(path, nil) else { return nil }
-        defer { free(real) }
-        return String(cString: real)
-    }
 }

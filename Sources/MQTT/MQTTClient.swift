@@ -1,5 +1,6 @@
 import CMosquitto
 import Frames
+import Platform
 import ServiceSettings
 import Synchronization
 #if canImport(Glibc)

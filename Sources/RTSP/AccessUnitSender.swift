@@ -1,6 +1,7 @@
 import Encoding
 import FrameBus
 import Frames
+import Platform
 
 /// Turns the camera's H.264 frames into what a GStreamer `appsrc` takes: the decoder configuration of the
 /// current parameter sets (its caps), the access unit and its age, and only frames a receiver can decode

@@ -2,6 +2,7 @@ import Cameras
 import Encoding
 import FrameBus
 import Frames
+import Platform
 import Synchronization
 
 /// One camera's H.264 frames carried to a C sink on a thread of their own: a bounded subscription (a full

@@ -2,6 +2,7 @@ import Cameras
 import Encoding
 import Foundation
 import Frames
+import Platform
 import Logging
 import ServiceSettings
 import Synchronization

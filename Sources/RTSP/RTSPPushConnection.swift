@@ -1,5 +1,6 @@
 import Foundation
 import Frames
+import Platform
 #if canImport(Glibc)
 import Glibc
 import ServiceSettings

@@ -2,6 +2,8 @@ import Cameras
 import Dispatch
 import Encoding
 import Frames
+import Access
+import Platform
 import Logging
 import RTSPGlue
 import ServiceSettings

@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 /// The rules of a camera's event clips: an event while a clip is open (asked for, or being written) moves that clip's
 /// end instead of starting another, up to the clip's longest; a later event starts a new clip; clips asked for in the

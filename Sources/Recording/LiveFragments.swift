@@ -1,6 +1,7 @@
 import Encoding
 import FrameBus
 import Frames
+import Platform
 
 /// Live H.264 as fragmented MP4 for a browser's Media Source Extensions (the same boxes as the recordings):
 /// an init section for the stream's size and parameter sets, then one fragment per frame — the least delay

@@ -1,6 +1,7 @@
 import Encoding
 import Evidence
 import Frames
+import Platform
 
 #if canImport(Glibc)
 import Glibc

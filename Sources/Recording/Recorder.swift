@@ -2,6 +2,7 @@ import Encoding
 import Evidence
 import FrameBus
 import Frames
+import Platform
 import Logging
 import Synchronization
 

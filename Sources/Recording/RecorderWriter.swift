@@ -2,6 +2,7 @@ import Encoding
 import Evidence
 import FrameBus
 import Frames
+import Platform
 import Logging
 
 /// The recorder's writer, on its own thread: every frame of the subscription goes to the segment being written (in

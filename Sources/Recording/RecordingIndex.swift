@@ -1,6 +1,7 @@
 import Encoding
 import Foundation
 import Frames
+import Platform
 import Synchronization
 
 /// A segment or an event clip.

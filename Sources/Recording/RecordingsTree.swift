@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Encoding
 import Foundation
 import Frames
+import Platform
 import Logging
 import Rules
 import Synchronization

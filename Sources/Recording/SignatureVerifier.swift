@@ -1,5 +1,6 @@
 import Evidence
 import Frames
+import Platform
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import Frames
+import Platform
 
 /// RFC 3339 times as the API and the command line take and give them, as Unix nanoseconds.
 public enum WallTime {

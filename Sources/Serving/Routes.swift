@@ -3,6 +3,7 @@ import Encoding
 import FrameBus
 import Foundation
 import Frames
+import Platform
 import HTTPTypes
 import Hummingbird
 import Recording

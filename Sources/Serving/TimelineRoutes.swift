@@ -2,6 +2,7 @@ import Cameras
 import Encoding
 import Foundation
 import Frames
+import Platform
 import HTTPTypes
 import Hummingbird
 import NIOPosix

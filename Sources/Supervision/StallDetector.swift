@@ -1,4 +1,5 @@
 import Frames
+import Platform
 
 /// Decides from successive readings of every pipeline stage whether one is stuck: it has work, yet its
 /// counter has not moved for `allowance`. An idle stage (no JPEG viewer, no motion to analyse) never is.

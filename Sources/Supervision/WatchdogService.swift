@@ -1,6 +1,7 @@
 import Cameras
 import Foundation
 import Frames
+import Platform
 import Logging
 import ServiceLifecycle
 

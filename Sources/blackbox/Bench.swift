@@ -4,6 +4,7 @@ import Capture
 import Encoding
 import FrameBus
 import Frames
+import Platform
 import Foundation
 import Rules
 

@@ -5,6 +5,7 @@ import ConfigFile
 import Encoding
 import Foundation
 import Frames
+import Platform
 import Recording
 import RTSP
 import ServiceSettings

@@ -3,6 +3,7 @@ import ConfigFile
 import Evidence
 import Foundation
 import Frames
+import Platform
 import Recording
 
 /// `blackbox recordings`: list and verify recordings.

@@ -187,6 +187,8 @@ def test_motion_mode_records_only_event_clips_each_with_its_pre_roll(tmp_path):
         wait_for(lambda: len(finished(tmp_path / "rec", "events")) >= 2, 40, "two finished motion clips")
         status = motion_status(d)
         assert status["recordMode"] == "motion" and status["recording"]["enabled"] is False
+        # Clips closed by their own post-roll; one still open at SIGTERM is closed early (shorter), checked below.
+        closed_by_rules = finished(tmp_path / "rec", "events")
     finally:
         assert d.stop() == 0
     assert finished(tmp_path / "rec") == [] and not list((tmp_path / "rec" / "front").rglob("*.mp4*")), "segments were written"
@@ -194,8 +196,11 @@ def test_motion_mode_records_only_event_clips_each_with_its_pre_roll(tmp_path):
         probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:format_tags=comment", "-of", "json", str(path)],
                                capture_output=True, text=True, timeout=60)
         info = json.loads(probe.stdout)["format"]
-        # Pre-roll (2 s, from the keyframe before it) plus at least the post-roll.
-        assert float(info["duration"]) >= 2 + 2 - 0.5, (path.name, info)
+        if path in closed_by_rules:
+            # Pre-roll (2 s, from the keyframe before it) plus at least the post-roll.
+            assert float(info["duration"]) >= 2 + 2 - 0.5, (path.name, info)
+        else:
+            assert float(info["duration"]) > 0, (path.name, info)
         assert info.get("tags", {}).get("comment") == "motion", info
     # The recordings list marks them and filters by the reason.
     d = Daemon("--camera", "front=testpattern:320x240@5", "--record-mode", "off", recordings=tmp_path / "rec")

@@ -1,5 +1,7 @@
 import Foundation
 import Frames
+import Access
+import Platform
 import HTTPTypes
 import Hummingbird
 import HummingbirdAuth

@@ -1,5 +1,6 @@
 import Foundation
 import Frames
+import Platform
 import Synchronization
 
 /// Logged-in browser sessions, in memory: a restart logs everyone out, and nothing secret is

@@ -1,3 +1,4 @@
+import Platform
 import Synchronization
 
 /// Failed logins per client address (web UI, API and RTSP). The first `free` failures cost nothing; after them every
