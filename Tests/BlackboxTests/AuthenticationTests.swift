@@ -2,6 +2,8 @@ import Cameras
 import ConfigFile
 import Foundation
 import Frames
+import Access
+import Platform
 @testable import Serving
 import Synchronization
 import Testing

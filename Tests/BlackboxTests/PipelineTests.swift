@@ -3,6 +3,7 @@ import Capture
 import Encoding
 import FrameBus
 import Frames
+import Platform
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import Encoding
 import FrameBus
 import Foundation
 import Frames
+import Platform
 import NIOCore
 import ServiceSettings
 import Testing

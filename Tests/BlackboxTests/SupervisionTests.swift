@@ -1,6 +1,7 @@
 import Cameras
 import Capture
 @testable import Frames
+@testable import Platform
 import Supervision
 import Testing
 
