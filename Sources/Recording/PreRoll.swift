@@ -31,6 +31,12 @@ struct PreRoll {
         return frames[start...]
     }
 
+    /// Seconds of footage held, oldest frame to newest.
+    var seconds: Double {
+        guard let first = frames.first, let last = frames.last else { return 0 }
+        return Double(last.time.monotonicNanos &- first.time.monotonicNanos) / 1e9
+    }
+
     mutating func append(_ frame: EncodedFrame) {
         frames.append(frame)
         bytes += frame.bytes.readableBytes

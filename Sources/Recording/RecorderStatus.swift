@@ -32,6 +32,8 @@ public struct RecorderStatus: Codable, Sendable {
     public var events: Int
     /// Events that extended a clip already being written instead of starting another.
     public var eventsMerged: Int = 0
+    /// Seconds of footage held in memory for the next event clip's pre-roll (up to the pre-roll and one fragment).
+    public var preRollSeconds: Double = 0
     /// The last disk error, while it lasts.
     public var lastError: String?
 }

@@ -85,6 +85,8 @@ final class RecorderWriter {
                     recorder.state.withLock { $0.clips.retry(newClip.file) }
                 }
                 ring.append(frame)
+                let held = ring.seconds
+                update { $0.preRollSeconds = held }
                 if want { record(frame) }
             }
             advanceEvents(frame)

@@ -92,6 +92,8 @@ public struct DiskUsage: Sendable, Codable, Equatable {
     /// Why recording cannot go on now (the floor cannot be met without deleting the newest footage,
     /// or the quota is full of protected and open files); nil while all is well.
     public var problem: String?
+    /// Retention passes since the start (one about every 5 s while recording, and one per write refused for room).
+    public var passes: Int = 0
 }
 
 /// Loop overwrite: keeps the recordings under their quota and the disk above a free-space floor by
@@ -301,7 +303,7 @@ public final class Retention: Sendable {
             estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true, problem: problem)
             lastUsage.withLock {
                 $0 = DiskUsage(usedBytes: used, eventBytes: events, freeBytes: fs.free, totalBytes: fs.total,
-                               quotaBytes: quotaBytes, floorBytes: floor, problem: problem)
+                               quotaBytes: quotaBytes, floorBytes: floor, problem: problem, passes: ($0?.passes ?? 0) + 1)
             }
             return deleted
         }

@@ -97,10 +97,12 @@ struct AuthenticationTests {
         #expect(throttle.retryAfter("10.0.0.0") == nil)
     }
 
-    @Test("sessions: random tokens, lookup, close, idle expiry, bounded")
-    func sessions() async throws {
-        let table = SessionTable(idleSeconds: 0.3, capacity: 3)
+    @Test("sessions: random tokens, lookup, close, idle expiry (a request refreshes it), bounded")
+    func sessions() {
+        let clock = ManualClock(nanos: 1_000_000_000)
+        let table = SessionTable(idleSeconds: 300, capacity: 3, clock: clock.read)
         let a = table.open(user: "admin")
+        clock.advance(1_000_000)
         let b = table.open(user: "admin")
         #expect(a != b && a.count == 64)
         #expect(table.user(for: a) == "admin")
@@ -108,13 +110,18 @@ struct AuthenticationTests {
         #expect(table.user(for: forged) == nil)
         table.close(a)
         #expect(table.user(for: a) == nil)
-        _ = table.open(user: "x")
-        _ = table.open(user: "y")
-        _ = table.open(user: "z")
+        for user in ["x", "y", "z"] {
+            clock.advance(1_000_000)
+            _ = table.open(user: user)
+        }
         #expect(table.count == 3)
         #expect(table.user(for: b) == nil)  // the least recently used went first
         let c = table.open(user: "admin")
-        try await Task.sleep(for: .milliseconds(400))
+        clock.advance(299_000_000_000)
+        #expect(table.user(for: c) == "admin")  // 299 s idle: still in, and the request starts the idle time again
+        clock.advance(299_000_000_000)
+        #expect(table.user(for: c) == "admin")
+        clock.advance(300_000_000_001)
         #expect(table.user(for: c) == nil)
     }
 

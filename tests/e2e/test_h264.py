@@ -25,7 +25,7 @@ def test_h264_segments_and_event_clips_decode_cleanly_with_keyframes_where_they_
     d = start_daemon("--camera", "front=testpattern:640x360@30", "--codec", "h264", "--segment-seconds", "3",
                      "--event-pre", "2", "--event-post", "2")
     wait_for(lambda: len(finished(d.recordings)) >= 2, 30, "two segments")
-    time.sleep(3)  # a full pre-roll
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["preRollSeconds"] >= 2, 10, "a full pre-roll")
     code, answer = post(d, "/api/events", {"reason": "h264 clip"})
     assert code == 202
     clip = d.recordings / answer["events"][0]["file"]
@@ -160,7 +160,8 @@ def test_changing_the_codec_at_run_time_starts_a_new_segment(start_daemon):
     code, answer = change({"codec": "mjpeg"})
     assert code == 200 and answer["settings"]["codec"] == "mjpeg"
     wait_for(lambda: status(d)["cameras"][0]["recording"]["segments"] >= 2, 20, "the H.264 segment to close")
-    time.sleep(1)
+    written = status(d)["cameras"][0]["recording"]["framesWritten"]
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["framesWritten"] >= written + 15, 20, "MJPEG frames in the third segment")
     assert d.stop() == 0
     codecs = [probe(p)[0]["codec_name"] for p in finished(d.recordings)]
     assert codecs == ["mjpeg", "h264", "mjpeg"], codecs
@@ -176,7 +177,7 @@ def test_an_event_clip_from_real_footage_holds_its_pre_roll_and_starts_with_a_ke
     d = start_daemon("--camera", f"street=file:{y4m}", "--codec", "h264", "--event-pre", "2", "--event-post", "1", "--no-record")
     cam = status(d)["cameras"][0]
     assert cam["source"] == f"file {y4m} 768x576@10" and (cam["width"], cam["height"], cam["configuredFps"]) == (768, 576, 10)
-    time.sleep(3.5)  # more than the pre-roll
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["preRollSeconds"] >= 2, 10, "a full pre-roll")
     code, answer = post(d, "/api/events", {"reason": "people crossing"})
     assert code == 202
     clip = d.recordings / answer["events"][0]["file"]

@@ -5,7 +5,7 @@ import subprocess
 
 from conftest import BINARY, ROOT
 from mjpeg import decode_jpeg
-from helpers import free_port
+from helpers import camera_status, free_port, wait_for
 
 
 def run(*args, timeout=60):
@@ -166,8 +166,8 @@ def test_verify_tells_writing_from_damaged_and_takes_the_recordings_folder(tmp_p
     rec = tmp_path / "rec"
     d = Daemon("--camera", "front=testpattern:320x240@15", "--segment-seconds", "30", recordings=str(rec))
     try:
-        import time
-        time.sleep(3)
+        # A second of fragments in the file being written.
+        wait_for(lambda: camera_status(d)["recording"]["framesWritten"] >= 30, 20, "two seconds recorded")
         r = run("recordings", "verify", "--recordings", str(rec))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "WRITING" in r.stdout and ".mp4.part" in r.stdout and "0 damaged" in r.stdout

@@ -303,7 +303,8 @@ def test_an_event_clip_larger_than_its_share_is_kept_and_said_so(small_disk):
         assert code == 202
         clip = pathlib_root(root) / answer["events"][0]["file"]
         wait_for(clip.exists, 20, "the clip to be saved")
-        time.sleep(7)  # more than one retention pass
+        passes = status(d)["disk"]["passes"]
+        wait_for(lambda: status(d)["disk"]["passes"] >= passes + 2, 20, "two more retention passes")
         assert clip.exists(), "the newest event clip was deleted to make room for itself"
     finally:
         assert d.stop() == 0
@@ -314,7 +315,7 @@ def test_an_event_clip_larger_than_its_share_is_kept_and_said_so(small_disk):
 
 def test_events_during_a_clip_extend_it_instead_of_writing_copies(start_daemon):
     d = start_daemon("--camera", "front=testpattern:320x240@30", "--no-record", "--event-pre", "2", "--event-post", "3")
-    time.sleep(3)  # a full pre-roll in memory
+    wait_for(lambda: status(d)["cameras"][0]["recording"]["preRollSeconds"] >= 2, 10, "a full pre-roll in memory")
     tickets = []
     for _ in range(3):
         code, answer = post(d, "/api/events", {"reason": "burst"})

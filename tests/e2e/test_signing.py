@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from conftest import BINARY, Daemon
 from test_recording import decodes_cleanly, finished
-from helpers import post, wait_for
+from helpers import camera_status, post, wait_for
 
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
 sys.path.insert(0, str(TOOLS))
@@ -283,7 +283,7 @@ def test_a_power_cut_is_not_tampering_and_the_chain_runs_across_the_restart(tmp_
     assert code == 0 and verdicts(out) == {part.name: "CUT"}, out
     # The next start recovers the file; recording goes on in the same chain.
     d = Daemon(*args, recordings=tmp_path)
-    time.sleep(2)
+    wait_for(lambda: camera_status(d)["recording"]["framesWritten"] >= 30, 20, "two fragments after the restart")
     assert d.stop() == 0
     files = finished(tmp_path)
     assert len(files) == 2, files
@@ -296,7 +296,7 @@ def test_a_power_cut_is_not_tampering_and_the_chain_runs_across_the_restart(tmp_
 def test_an_event_clip_is_a_chain_of_its_own(tmp_path):
     d = Daemon("--camera", "front=testpattern:320x240@30", "--codec", "h264", "--segment-seconds", "2",
                "--event-pre", "1", "--event-post", "1", recordings=tmp_path)
-    time.sleep(2)
+    wait_for(lambda: camera_status(d)["recording"]["framesWritten"] >= 45, 20, "a whole second of pre-roll")
     code, answer = post(d, "/api/events", {"reason": "signed clip"})
     clip = tmp_path / answer["events"][0]["file"]
     wait_for(clip.exists, 20, "the clip")

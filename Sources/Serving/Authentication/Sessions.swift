@@ -19,17 +19,20 @@ final class SessionTable: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Monotonic nanoseconds now (the system's monotonic clock; tests give their own).
+    private let clock: @Sendable () -> UInt64
 
-    init(idleSeconds: Double = 7 * 24 * 3600, capacity: Int = 64) {
+    init(idleSeconds: Double = 7 * 24 * 3600, capacity: Int = 64, clock: @escaping @Sendable () -> UInt64 = MonotonicClock.nanos) {
         self.idleSeconds = idleSeconds
         self.capacity = capacity
+        self.clock = clock
     }
 
     /// Opens a session for `user`; returns its token (256 random bits, hex).
     func open(user: String) -> String {
         var rng = SystemRandomNumberGenerator()
         let token = (0..<4).map { _ in String(format: "%016llx", rng.next() as UInt64) }.joined()
-        let now = MonotonicClock.nanos()
+        let now = clock()
         entries.withLock { table in
             if table.count >= capacity, let oldest = table.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
                 table[oldest] = nil
@@ -41,7 +44,7 @@ final class SessionTable: Sendable {
 
     /// The user of a live session, refreshing its idle timer; nil for an unknown or expired token.
     func user(for token: String) -> String? {
-        let now = MonotonicClock.nanos()
+        let now = clock()
         let idle = UInt64(idleSeconds * 1e9)
         return entries.withLock { table in
             guard var entry = table[token] else { return nil }
