@@ -46,7 +46,13 @@ let package = Package(
             pkgConfig: "gstreamer-rtsp-server-1.0",
             providers: [.apt(["libgstrtspserver-1.0-dev"])]
         ),
+        .systemLibrary(
+            name: "CGstVideo",
+            pkgConfig: "gstreamer-video-1.0",
+            providers: [.apt(["libgstreamer-plugins-base1.0-dev"])]
+        ),
         .target(name: "CShims"),
+        .target(name: "CaptureGlue", dependencies: ["CGstVideo"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).
         .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
         // Each setting's allowed range or list and its words, stated once on the setting's domain type.
@@ -55,6 +61,10 @@ let package = Package(
         .target(name: "Access", dependencies: ["Platform"]),
         .target(name: "Frames", dependencies: ["Platform"]),
         .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "LibcameraCapture",
+            dependencies: ["Capture", "Frames", "Platform", "CaptureGlue", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Encoding",
             dependencies: [
@@ -145,7 +155,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -9,6 +9,9 @@ mode=${1:-run}
 packages=(libturbojpeg0-dev libx264-dev libmosquitto-dev pkg-config)
 # The RTSP server: GStreamer's gst-rtsp-server with appsrc (plugins-base) and the H.264 RTP payloader and rtpbin (plugins-good).
 packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+# libcamera:N cameras (the Pi's camera modules) in-process: GStreamer's libcamerasrc into an appsink (plugins-base's
+# app and video libraries). Raspberry Pi OS ships its own libcamera 0.5 build of the same package.
+packages+=(libgstreamer-plugins-base1.0-dev gstreamer1.0-libcamera)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).

@@ -70,6 +70,12 @@ public final class Camera: Sendable {
                               h264Fallback: capture.h264Fallback, logger: capture.logger)
         case .rpicam(let index, let codec):
             return RpicamSource(cameraID: config.id, index: index, geometry: config.geometry, codec: codec, logger: capture.logger)
+        case .libcamera(let selector):
+            guard let make = capture.libcamera else {
+                return UnreadableSource(description: "libcamera:\(selector)", geometry: config.geometry,
+                                        error: CaptureError.unsupported("this build has no libcamera support"))
+            }
+            return make(config.id, selector, config.geometry, capture.logger)
         case .file(let path):
             do {
                 return try FileSource(cameraID: config.id, path: path, poolSize: config.workers * 2 + 4)

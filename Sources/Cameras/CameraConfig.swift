@@ -15,6 +15,8 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
     case rpicam(index: Int, codec: RpicamSource.Codec)
     /// A Y4M file played in a loop at its own size and rate.
     case file(path: String)
+    /// A camera read in-process through libcamera: an index in libcamera's list or a camera id.
+    case libcamera(camera: String)
 
     /// The spelling used on the command line.
     public var description: String {
@@ -23,6 +25,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
         case .v4l2(let path, let format): return "v4l2:\(path),\(format)"
         case .rpicam(let index, let codec): return "rpicam:\(index),\(codec.rawValue)"
         case .file(let path): return "file:\(path)"
+        case .libcamera(let camera): return "libcamera:\(camera)"
         }
     }
 }
@@ -121,7 +124,8 @@ public struct CameraConfig: Sendable, Equatable {
     /// Parses the command line's `ID=testpattern[:WxH][@FPS]` or `ID=v4l2:PATH[:WxH][@FPS][,FORMAT]`,
     /// filling unspecified settings from `defaults`.
     public static func parse(_ spec: String, defaults: CameraConfig, defaultFormat: CaptureFormat = .auto) throws(ConfigError) -> CameraConfig {
-        let usage = "expected ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m, "
+        let usage = "expected ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=libcamera:N|NAME[:WxH][@FPS], "
+            + "ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m, "
             + "e.g. front=testpattern:1280x720@30"
         guard let eq = spec.firstIndex(of: "=") else {
             throw ConfigError("camera '\(spec)' has no '='; \(usage)")
@@ -135,6 +139,15 @@ public struct CameraConfig: Sendable, Equatable {
         }
         if rest.hasPrefix("rpicam:") {
             return try parseRpicam(rest.dropFirst(7), config: config, usage: usage)
+        }
+        if rest.hasPrefix("libcamera:") {
+            var config = config
+            let (camera, geometry, option) = splitDevice(rest.dropFirst(10))
+            guard !camera.isEmpty, option == nil else {
+                throw ConfigError("camera '\(config.id)': libcamera needs a camera index or id and nothing after a comma; \(usage)")
+            }
+            config.source = .libcamera(camera: String(camera))
+            return try withGeometry(config, geometry)
         }
         if rest.hasPrefix("file:") {
             // The file says its own size and rate (read when the camera starts).
@@ -155,7 +168,7 @@ public struct CameraConfig: Sendable, Equatable {
         }
         switch kind {
         case "testpattern": config.source = .testPattern
-        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2, rpicam, file; \(usage)")
+        default: throw ConfigError("camera '\(config.id)': unknown source '\(kind)'; allowed: testpattern, v4l2, libcamera, rpicam, file; \(usage)")
         }
         if !params.isEmpty {
             config.geometry = try parseGeometry(params, base: defaults.geometry, context: "camera '\(config.id)'")

@@ -1,3 +1,5 @@
+import Capture
+import Frames
 import Logging
 import Rules
 
@@ -11,11 +13,16 @@ public struct CaptureOptions: Sendable {
     public var h264Fallback: Bool
     /// Where sources log.
     public var logger: Logger
+    /// Makes `libcamera:` sources (camera id, selector, size and rate): given by the executable, so that this module
+    /// and the ones above it link no GStreamer; nil where libcamera support is not built in.
+    public var libcamera: (@Sendable (_ cameraID: String, _ selector: String, _ geometry: FrameGeometry, _ logger: Logger) -> any FrameSource)?
 
     /// Creates options (4 buffers, no H.264 fallback).
-    public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture")) {
+    public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture"),
+                libcamera: (@Sendable (String, String, FrameGeometry, Logger) -> any FrameSource)? = nil) {
         self.buffers = buffers
         self.h264Fallback = h264Fallback
         self.logger = logger
+        self.libcamera = libcamera
     }
 }

@@ -27,7 +27,7 @@ public struct SettingsChoices: Codable, Sendable, Equatable {
     /// Sizes and rates a generated or still source renders at any size; these are the common ones.
     static let standardSizes = [(1920, 1080), (1280, 720), (1024, 576), (800, 600), (640, 480), (640, 360), (320, 240)]
     static let standardRates = [30, 25, 20, 15, 10, 5]
-    /// Modes of the Pi camera modules through rpicam-vid (binned sensor modes and their common crops).
+    /// Modes of the Pi camera modules through rpicam-vid or libcamera (binned sensor modes and their common crops).
     static let rpicamSizes = [(2304, 1296), (1920, 1080), (1536, 864), (1280, 720), (640, 480)]
 
     /// The choices for `config`'s source; the current size and rate are always among them.
@@ -40,6 +40,8 @@ public struct SettingsChoices: Codable, Sendable, Equatable {
         case .rpicam(_, let codec):
             sizes = rpicamSizes.map { Size(width: $0.0, height: $0.1, fps: standardRates) }
             reencodes = codec != .mjpeg
+        case .libcamera:
+            sizes = rpicamSizes.map { Size(width: $0.0, height: $0.1, fps: standardRates) }
         case .v4l2(let path, let format):
             sizes = v4l2Sizes(path: path, format: format)
             reencodes = format != .mjpeg

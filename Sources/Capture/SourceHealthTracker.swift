@@ -4,21 +4,24 @@ import Logging
 import Synchronization
 
 /// Keeps a device source's health, logs each change once, and shows NO SIGNAL while it is down.
-final class SourceHealthTracker: Sendable {
+public final class SourceHealthTracker: Sendable {
     private let state = Mutex(SourceHealth(state: "starting", reason: nil))
     private let cameraID: String
     private let device: String
     private let logger: Logger
 
-    init(cameraID: String, device: String, logger: Logger) {
+    /// A tracker for `cameraID` reading `device` (named in its log lines).
+    public init(cameraID: String, device: String, logger: Logger) {
         self.cameraID = cameraID
         self.device = device
         self.logger = logger
     }
 
-    var current: SourceHealth { state.withLock { $0 } }
+    /// The health now.
+    public var current: SourceHealth { state.withLock { $0 } }
 
-    func set(_ h: SourceHealth, detail: String = "") {
+    /// Sets the health, logging a change once.
+    public func set(_ h: SourceHealth, detail: String = "") {
         let changed = state.withLock { old -> Bool in
             defer { old = h }
             return old != h
@@ -33,7 +36,7 @@ final class SourceHealthTracker: Sendable {
 
     /// Marks the source down and shows the NO SIGNAL picture once a second for `nanos`, or until
     /// `running` turns false.
-    func noSignal(for nanos: UInt64, reason: String, pool: BufferPool, geometry: FrameGeometry, sequence: inout UInt64,
+    public func noSignal(for nanos: UInt64, reason: String, pool: BufferPool, geometry: FrameGeometry, sequence: inout UInt64,
                   running: () -> Bool, sink: @Sendable (RawFrame) -> Void) {
         set(SourceHealth(state: "no signal", reason: reason))
         let end = MonotonicClock.nanos() + nanos

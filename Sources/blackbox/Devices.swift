@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capture
+import LibcameraCapture
 
 /// `blackbox devices`: what capture devices this machine has and what they offer.
 struct Devices: ParsableCommand {
@@ -7,6 +8,7 @@ struct Devices: ParsableCommand {
         abstract: "List capture devices with driver, card, bus, stable paths, formats, sizes and frame rates.")
 
     func run() throws {
+        listLibcamera()
         let devices = V4L2Inventory.devices()
         if devices.isEmpty {
             print("No V4L2 devices (/dev/video*). Without a camera, 'blackbox run' uses its test pattern.")
@@ -24,7 +26,7 @@ struct Devices: ParsableCommand {
                 continue
             }
             for f in d.formats {
-                let kind = f.fourcc.isBayer(description: f.description) ? "  raw Bayer: use libcamerify" : (f.compressed ? "  compressed" : "")
+                let kind = f.fourcc.isBayer(description: f.description) ? "  raw Bayer: use libcamera:N" : (f.compressed ? "  compressed" : "")
                 print("  \(f.fourcc.description.padding(toLength: 5, withPad: " ", startingAt: 0)) \(f.description)\(kind)")
                 for s in f.sizes {
                     let rates = s.fps.isEmpty ? "" : " @ " + s.fps.map { "\($0)" }.joined(separator: ", ") + " fps"
@@ -32,7 +34,23 @@ struct Devices: ParsableCommand {
                 }
             }
             if !d.formats.isEmpty, d.formats.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
-                print("  only Bayer formats: a Raspberry Pi CSI camera; run 'libcamerify blackbox run --camera ID=v4l2:\(d.path)'")
+                print("  only Bayer formats: a Raspberry Pi CSI camera behind its ISP; use it as --camera ID=libcamera:N (see above)")
+            }
+            print("")
+        }
+    }
+
+    /// libcamera's cameras first: on a Pi 5 the camera modules are reached through it.
+    private func listLibcamera() {
+        switch LibcameraCameras.list() {
+        case .failure(let error):
+            print("libcamera: \(error)\n")
+        case .success(let cameras) where cameras.isEmpty:
+            print("libcamera: no cameras\n")
+        case .success(let cameras):
+            for (index, camera) in cameras.enumerated() {
+                print("libcamera:\(index) \(camera.model) (id \(camera.id))")
+                if !camera.sizes.isEmpty { print("  sizes \(camera.sizes.joined(separator: ", "))") }
             }
             print("")
         }

@@ -5,6 +5,7 @@ import ConfigFile
 import Encoding
 import Foundation
 import Frames
+import LibcameraCapture
 import Platform
 import Recording
 import RTSP
@@ -51,7 +52,7 @@ struct Doctor: ParsableCommand {
         var checks: [Check] = []
         checks.append(jpegLibrary())
         checks += cameras()
-        checks.append(tool("libcamerify", why: "runs Pi CSI cameras through libcamera's V4L2 layer", package: "libcamera-tools"))
+        checks.append(libcamera())
         checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
         let folder = root ?? file.recordings ?? RecordingConfig().root
         checks += recordings(root: folder, file: file)
@@ -104,9 +105,8 @@ struct Doctor: ParsableCommand {
             guard info.canCapture else { continue }
             let formats = d.formats.map(\.fourcc.description).joined(separator: ", ")
             if !d.formats.isEmpty && d.formats.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
-                let have = which("libcamerify") != nil
                 out.append(Check(level: .warn, name: d.path, detail: "\(info.card): raw Bayer only (\(formats)): a Pi CSI camera",
-                                 fix: "run 'libcamerify blackbox run --camera ID=v4l2:\(d.path)'" + (have ? "" : " (install libcamera-tools first)")))
+                                 fix: "use it through libcamera: --camera ID=libcamera:N ('blackbox devices' lists libcamera's cameras)"))
             } else {
                 out.append(Check(level: .ok, name: d.path, detail: "\(info.card) (\(info.driver)): \(formats)"))
             }
@@ -120,6 +120,18 @@ struct Doctor: ParsableCommand {
             if access(path, X_OK) == 0 { return path }
         }
         return nil
+    }
+
+    /// libcamera through GStreamer's plugin: the way to the Pi's camera modules (`libcamera:N`).
+    private func libcamera() -> Check {
+        switch LibcameraCameras.list() {
+        case .failure(let error):
+            return Check(level: .warn, name: "libcamera", detail: "\(error) (needed only for libcamera:N cameras)",
+                         fix: "sudo apt install gstreamer1.0-libcamera")
+        case .success(let cameras):
+            let seen = cameras.isEmpty ? "no cameras" : cameras.enumerated().map { "libcamera:\($0.offset) \($0.element.model)" }.joined(separator: ", ")
+            return Check(level: .ok, name: "libcamera", detail: seen)
+        }
     }
 
     private func tool(_ program: String, why: String, package: String) -> Check {

@@ -47,7 +47,7 @@ struct Run: AsyncParsableCommand {
     var authFile: String?
 
     @Option(name: .customLong("camera"), parsing: .singleValue,
-            help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m; repeat for more cameras. Default: front=testpattern.",
+            help: ArgumentHelp("A camera: ID=testpattern[:WxH][@FPS], ID=v4l2:/dev/videoN[:WxH][@FPS][,FORMAT], ID=libcamera:N|NAME[:WxH][@FPS], ID=rpicam:N[:WxH][@FPS][,yuv420|mjpeg] or ID=file:PATH.y4m; repeat for more cameras. Default: front=testpattern.",
                                valueName: "spec"))
     var cameras: [String] = []
 
@@ -233,7 +233,8 @@ struct Run: AsyncParsableCommand {
         defer { hooks?.stop() }
         let account = try Passwd.credentials(settings.auth, logger: logger)
         let credentials = Credentials(user: account.user, passwordHash: account.passwordHash)
-        let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger)
+        let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger,
+                                     libcamera: LibcameraWiring.factory)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
         let saved: [String: SavedSettings]
         do {

@@ -59,7 +59,7 @@ struct Snapshot: ParsableCommand {
         }
         var logger = Logger(label: "snapshot")
         logger.logLevel = .error
-        let camera = try Camera(config: config, capture: CaptureOptions(logger: logger))
+        let camera = try Camera(config: config, capture: CaptureOptions(logger: logger, libcamera: LibcameraWiring.factory))
         let frames = camera.bus.subscribe(capacity: n + 4)
         // Without a recorder a camera makes JPEGs for viewers only: this subscriber wants every one.
         camera.jpegDemand.always = true

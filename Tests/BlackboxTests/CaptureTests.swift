@@ -56,14 +56,14 @@ struct FormatChoiceTests {
         #expect(pick.fourcc.description == "MJPG" && pick.note != nil)
     }
 
-    @Test("a Bayer-only device points to libcamerify")
+    @Test("a Bayer-only device points to libcamera:N")
     func bayerOnly() {
         let sensor = [DeviceFormat(fourcc: FourCC(0x4141_4270), description: "10-bit Bayer BGBG/GRGR Packed", compressed: false,
                                    sizes: [.init(width: 1536, height: 864, fps: [])])]
         #expect {
             try FormatChoice.choose(.auto, width: 1536, height: 864, fps: 30, offers: sensor, device: "/dev/video0")
         } throws: { error in
-            "\(error)".contains("only raw Bayer") && "\(error)".contains("libcamerify blackbox run")
+            "\(error)".contains("only raw Bayer") && "\(error)".contains("--camera ID=libcamera:N")
         }
     }
 

@@ -32,8 +32,8 @@ public enum FormatChoice {
         if !offers.isEmpty, offers.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
             throw CaptureError.unsupported(
                 "\(device) offers only raw Bayer formats (\(offers.map(\.fourcc.description).joined(separator: ", "))): it is a camera "
-                + "sensor that needs libcamera (a Raspberry Pi CSI camera). Run blackbox through libcamera's V4L2 layer: "
-                + "'libcamerify blackbox run --camera ID=v4l2:\(device)' (Debian package libcamera-tools)")
+                + "sensor that needs libcamera (a Raspberry Pi CSI camera). Use it through libcamera: --camera ID=libcamera:N "
+                + "('blackbox devices' lists libcamera's cameras)")
         }
         var request = request
         var note: String?

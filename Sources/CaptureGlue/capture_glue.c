@@ -1,0 +1,202 @@
+// libcamera cameras in the daemon's own process, through GStreamer's libcamerasrc. The element is built against the
+// system's libcamera (Debian's 0.0.3, Raspberry Pi's 0.5.x): going through it, the daemon never links libcamera's C++
+// API, whose ABI changes with every 0.x release. "libcamerasrc ! capsfilter ! videoconvert ! I420 ! appsink": the
+// convert is a passthrough when the camera already gives I420 (the Pi's ISP does); appsink keeps at most two frames
+// and drops the oldest, so a slow consumer never holds the camera's buffers.
+#include "capture_glue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+
+struct bb_capture {
+    GstElement *pipeline;
+    GstElement *sink;
+    GstBus *bus;
+};
+
+typedef struct {
+    GstSample *sample;
+    GstVideoFrame frame;
+} pulled;
+
+static char *copy_error(const char *format, const char *a, const char *b) {
+    size_t n = strlen(format) + (a ? strlen(a) : 0) + (b ? strlen(b) : 0) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, format, a ? a : "", b ? b : "");
+    return s;
+}
+
+static int ensure_init(char **error) {
+    // libcamera logs its INFO and WARN lines (in colour) to stderr; the daemon says what matters itself. A user's own
+    // LIBCAMERA_LOG_LEVELS is kept.
+    setenv("LIBCAMERA_LOG_LEVELS", "*:ERROR", 0);
+    GError *err = NULL;
+    if (!gst_init_check(NULL, NULL, &err)) {
+        *error = copy_error("GStreamer did not start: %s%s", err ? err->message : "unknown", NULL);
+        if (err) g_error_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+int bb_libcamera_list(char **lines, char **error) {
+    *lines = NULL;
+    *error = NULL;
+    if (ensure_init(error) != 0) return -1;
+    GstDeviceProvider *provider = gst_device_provider_factory_get_by_name("libcameraprovider");
+    if (!provider) {
+        *error = copy_error("GStreamer's libcamera plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libcamera)", NULL, NULL);
+        return -1;
+    }
+    GList *devices = gst_device_provider_get_devices(provider);
+    GString *out = g_string_new(NULL);
+    int count = 0;
+    for (GList *d = devices; d; d = d->next) {
+        GstDevice *device = GST_DEVICE(d->data);
+        gchar *name = gst_device_get_display_name(device);
+        GstStructure *props = gst_device_get_properties(device);
+        const gchar *id = props ? gst_structure_get_string(props, "api.libcamera.name") : NULL;
+        GstElement *element = id ? NULL : gst_device_create_element(device, NULL);
+        gchar *from_element = NULL;
+        if (element) g_object_get(element, "camera-name", &from_element, NULL);
+        g_string_append_printf(out, "%s\t%s\t", id ? id : (from_element ? from_element : name), name);
+        GstCaps *caps = gst_device_get_caps(device);
+        for (guint i = 0; caps && i < gst_caps_get_size(caps); i++) {
+            const GstStructure *s = gst_caps_get_structure(caps, i);
+            int w = 0, h = 0;
+            if (gst_structure_get_int(s, "width", &w) && gst_structure_get_int(s, "height", &h))
+                g_string_append_printf(out, "%s%dx%d", i ? "," : "", w, h);
+        }
+        g_string_append_c(out, '\n');
+        if (caps) gst_caps_unref(caps);
+        if (element) gst_object_unref(element);
+        g_free(from_element);
+        if (props) gst_structure_free(props);
+        g_free(name);
+        count++;
+    }
+    g_list_free_full(devices, gst_object_unref);
+    gst_object_unref(provider);
+    *lines = strdup(out->str);
+    g_string_free(out, TRUE);
+    return count;
+}
+
+/// The error or warning text a pipeline's bus holds, if any (malloc'd).
+static char *bus_error(GstBus *bus) {
+    GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (!msg) return NULL;
+    char *text;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
+        text = strdup("the camera's stream ended");
+    } else {
+        GError *err = NULL;
+        gchar *debug = NULL;
+        gst_message_parse_error(msg, &err, &debug);
+        // libcamerasrc puts the useful part ("Camera in use", "cameras() is empty") in the debug text.
+        const char *detail = debug ? strrchr(debug, '\n') : NULL;
+        text = copy_error("%s%s", err ? err->message : "error", detail ? detail : (debug ? debug : ""));
+        for (char *p = text; p && *p; p++) if (*p == '\n') *p = ' ';
+        if (err) g_error_free(err);
+        g_free(debug);
+    }
+    gst_message_unref(msg);
+    return text;
+}
+
+bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, int height, int fps, char **error) {
+    *error = NULL;
+    if (ensure_init(error) != 0) return NULL;
+    gchar *source;
+    if (fake && *fake) {
+        source = g_strdup(fake);
+    } else if (camera_id && *camera_id) {
+        gchar *quoted = g_strescape(camera_id, NULL);
+        source = g_strdup_printf("libcamerasrc camera-name=\"%s\"", quoted);
+        g_free(quoted);
+    } else {
+        source = g_strdup("libcamerasrc");
+    }
+    gchar *description = g_strdup_printf(
+        "%s ! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 "
+        "! appsink name=out max-buffers=2 drop=true sync=false", source, width, height, fps);
+    g_free(source);
+    GError *err = NULL;
+    GstElement *pipeline = gst_parse_launch(description, &err);
+    g_free(description);
+    if (!pipeline || err) {
+        *error = copy_error("the capture pipeline could not be built: %s%s", err ? err->message : "unknown", NULL);
+        if (err) g_error_free(err);
+        if (pipeline) gst_object_unref(pipeline);
+        return NULL;
+    }
+    bb_capture *c = calloc(1, sizeof *c);
+    c->pipeline = pipeline;
+    c->sink = gst_bin_get_by_name(GST_BIN(pipeline), "out");
+    c->bus = gst_element_get_bus(pipeline);
+    if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+        *error = bus_error(c->bus);
+        if (!*error) *error = strdup("the camera did not start");
+        bb_capture_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+int bb_capture_pull(bb_capture *c, uint64_t timeout_ns, bb_frame *frame, char **error) {
+    *error = NULL;
+    memset(frame, 0, sizeof *frame);
+    GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(c->sink), timeout_ns);
+    if (!sample) {
+        *error = bus_error(c->bus);
+        if (*error) return -1;
+        if (gst_app_sink_is_eos(GST_APP_SINK(c->sink))) {
+            *error = strdup("the camera's stream ended");
+            return -1;
+        }
+        return 0;
+    }
+    GstVideoInfo info;
+    GstCaps *caps = gst_sample_get_caps(sample);
+    GstBuffer *buffer = gst_sample_get_buffer(sample);
+    pulled *p = calloc(1, sizeof *p);
+    if (!p || !caps || !buffer || !gst_video_info_from_caps(&info, caps) || !gst_video_frame_map(&p->frame, &info, buffer, GST_MAP_READ)) {
+        free(p);
+        gst_sample_unref(sample);
+        *error = strdup("a frame from the camera could not be read");
+        return -1;
+    }
+    p->sample = sample;
+    frame->opaque = p;
+    for (int i = 0; i < 3; i++) {
+        frame->planes[i] = GST_VIDEO_FRAME_PLANE_DATA(&p->frame, i);
+        frame->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&p->frame, i);
+    }
+    frame->width = GST_VIDEO_INFO_WIDTH(&info);
+    frame->height = GST_VIDEO_INFO_HEIGHT(&info);
+    frame->pts_ns = GST_BUFFER_PTS_IS_VALID(buffer) ? GST_BUFFER_PTS(buffer) : 0;
+    return 1;
+}
+
+void bb_frame_release(bb_frame *frame) {
+    pulled *p = frame->opaque;
+    if (!p) return;
+    gst_video_frame_unmap(&p->frame);
+    gst_sample_unref(p->sample);
+    free(p);
+    frame->opaque = NULL;
+}
+
+void bb_capture_close(bb_capture *c) {
+    if (!c) return;
+    gst_element_set_state(c->pipeline, GST_STATE_NULL);
+    if (c->sink) gst_object_unref(c->sink);
+    if (c->bus) gst_object_unref(c->bus);
+    gst_object_unref(c->pipeline);
+    free(c);
+}

@@ -1,0 +1,141 @@
+import Capture
+import CaptureGlue
+import Frames
+import Logging
+import Platform
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `libcamera:N` or `libcamera:NAME`: a camera read in the daemon's own process through libcamera (GStreamer's
+/// libcamerasrc), no child process. The camera is looked up by index or id at every (re)start, so one plugged in
+/// later is found; while it is missing, held by another program or failing, viewers see NO SIGNAL with the reason and
+/// the source retries with backoff. Each frame is copied once, from libcamera's buffer into the camera's pool, so
+/// libcamera gets its buffer back at once and a slow encoder never stalls the camera.
+public final class LibcameraSource: FrameSource, @unchecked Sendable {
+    /// Camera id in this daemon.
+    public let cameraID: String
+    /// Index or libcamera id, as the spec gave it.
+    public let selector: String
+    /// Size and rate asked of the camera.
+    public let geometry: FrameGeometry
+    /// Counters.
+    public let stats = SourceStats()
+    /// A gst-launch description standing in for libcamerasrc: a named fake for tests on machines with no camera
+    /// (`BLACKBOX_LIBCAMERA_FAKE`); nil in use.
+    public let fake: String?
+
+    private let logger: Logger
+    private let tracker: SourceHealthTracker
+    private let pool: BufferPool
+    private let worker = Worker()
+    private var sequence: UInt64 = 0  // capture thread only
+
+    /// Creates the source; the camera is opened by `start`.
+    public init(cameraID: String, selector: String, geometry: FrameGeometry, logger: Logger = Logger(label: "libcamera"),
+                fake: String? = nil) {
+        self.cameraID = cameraID
+        self.selector = selector
+        self.geometry = geometry
+        self.logger = logger
+        self.fake = fake
+        tracker = SourceHealthTracker(cameraID: cameraID, device: "libcamera:\(selector)", logger: logger)
+        pool = BufferPool(count: 6, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: geometry.width, height: geometry.height))
+    }
+
+    /// `libcamera:0 1280x720@30`.
+    public var description: String { "libcamera:\(selector) \(geometry)" }
+
+    /// Streaming, or no signal with the reason.
+    public var health: SourceHealth { tracker.current }
+
+    /// Starts capturing on a dedicated thread.
+    public func start(sink: @escaping @Sendable (RawFrame) -> Void) throws {
+        try worker.start(name: "libcamera-\(cameraID)", source: description) { [self] in supervise(sink: sink) }
+    }
+
+    /// Stops capturing; the camera is released (another program may take it) before this returns.
+    public func stop() {
+        worker.stop()
+    }
+
+    private func supervise(sink: @escaping @Sendable (RawFrame) -> Void) {
+        var backoff = Backoff()
+        while worker.isRunning {
+            let before = stats.captured.load(ordering: .relaxed)
+            let reason = capture(sink: sink)
+            if stats.captured.load(ordering: .relaxed) > before { backoff.reset() }
+            guard worker.isRunning else { break }
+            tracker.noSignal(for: backoff.next(), reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
+                             running: { [worker] in worker.isRunning }, sink: sink)
+            stats.reconnects.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Opens the camera and delivers frames until it fails or the source stops; returns why it ended.
+    private func capture(sink: @Sendable (RawFrame) -> Void) -> String {
+        var cameraName: String?
+        if fake == nil {
+            switch LibcameraCameras.list().flatMap({ LibcameraCameras.find(selector, in: $0) }) {
+            case .success(let camera): cameraName = camera.id
+            case .failure(let error): return error.description
+            }
+        }
+        var error: UnsafeMutablePointer<CChar>?
+        guard let pipeline = bb_capture_open(cameraName, fake, Int32(geometry.width), Int32(geometry.height), Int32(geometry.fps), &error) else {
+            defer { free(error) }
+            return LibcameraError.reason(forPipelineError: error.map { String(cString: $0) } ?? "the camera did not start")
+        }
+        // Closing releases the camera before the next attempt or before `stop` returns.
+        defer { bb_capture_close(pipeline) }
+        var lastFrame = MonotonicClock.nanos()
+        while worker.isRunning {
+            var frame = bb_frame()
+            let got = bb_capture_pull(pipeline, 200_000_000, &frame, &error)
+            if got < 0 {
+                defer { free(error); error = nil }
+                return LibcameraError.reason(forPipelineError: error.map { String(cString: $0) } ?? "the camera failed")
+            }
+            if got == 0 {
+                if MonotonicClock.nanos() - lastFrame > 2_000_000_000 { return "no frame from libcamera for 2 s" }
+                continue
+            }
+            lastFrame = MonotonicClock.nanos()
+            deliver(&frame, sink: sink)
+            bb_frame_release(&frame)
+        }
+        return "stopped"
+    }
+
+    /// Copies the I420 planes into a pool buffer and hands it on (dropped and counted when none is free).
+    private func deliver(_ frame: inout bb_frame, sink: @Sendable (RawFrame) -> Void) {
+        guard Int(frame.width) == geometry.width, Int(frame.height) == geometry.height else {
+            stats.deviceErrors.add(1, ordering: .relaxed)
+            return
+        }
+        guard let buffer = pool.acquire() else {
+            stats.droppedNoBuffer.add(1, ordering: .relaxed)
+            return
+        }
+        let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
+        withUnsafePointer(to: frame.planes) { sources in
+            sources.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 3) { source in
+                withUnsafePointer(to: frame.strides) { strides in
+                    strides.withMemoryRebound(to: Int32.self, capacity: 3) { stride in
+                        for (i, plane) in planes.enumerated() {
+                            guard let from = source[i] else { continue }
+                            for row in 0..<plane.height {
+                                plane.row(row).update(from: from + row * Int(stride[i]), count: plane.width)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        sequence += 1
+        stats.captured.add(1, ordering: .relaxed)
+        tracker.set(.streaming, detail: "I420")
+        sink(RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes, sequence: sequence,
+                      time: .now(), storage: buffer))
+    }
+}

@@ -1,0 +1,70 @@
+import Cameras
+import Capture
+import Frames
+@testable import LibcameraCapture
+import Testing
+
+@Suite("libcamera cameras")
+struct LibcameraTests {
+    let defaults = CameraConfig(id: "front")
+
+    @Test("libcamera specs: an index or a camera id (with its @ and /), then size and rate", arguments: [
+        ("front=libcamera:0", "0", FrameGeometry(width: 1280, height: 720, fps: 30)),
+        ("rear=libcamera:1:1920x1080@15", "1", FrameGeometry(width: 1920, height: 1080, fps: 15)),
+        ("front=libcamera:/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a:1536x864@30",
+         "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a", FrameGeometry(width: 1536, height: 864, fps: 30)),
+        ("front=libcamera:imx708@1a@10", "imx708@1a", FrameGeometry(width: 1280, height: 720, fps: 10)),
+    ])
+    func parsesSpecs(spec: String, camera: String, geometry: FrameGeometry) throws {
+        let c = try CameraConfig.parse(spec, defaults: defaults)
+        #expect(c.source == .libcamera(camera: camera))
+        #expect(c.geometry == geometry)
+        #expect(c.source.description == "libcamera:\(camera)")
+    }
+
+    @Test("bad libcamera specs name the problem", arguments: [
+        ("front=libcamera:", "needs a camera index or id"),
+        ("front=libcamera:0,mjpeg", "nothing after a comma"),
+        ("front=libcamera:0:641x480", "even numbers from 16 to 4096"),
+    ])
+    func refusesBadSpecs(spec: String, message: String) {
+        #expect {
+            try CameraConfig.parse(spec, defaults: defaults)
+        } throws: { error in
+            (error as? ConfigError)?.description.contains(message) == true
+        }
+    }
+
+    static let seen = LibcameraCameras.parse("""
+        /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a\timx708\t4608x2592,2304x1296,1536x864,2304x1296
+        /base/axi/pcie@120000/rp1/i2c@80000/ov5647@36\tov5647\t640x480
+        \tnameless\t
+        """)
+
+    @Test("the device provider's lines become cameras (sizes once each, lines without an id skipped)")
+    func parsesTheList() {
+        #expect(Self.seen.map(\.model) == ["imx708", "ov5647"])
+        #expect(Self.seen[0].sizes == ["1536x864", "2304x1296", "4608x2592"])
+    }
+
+    @Test("a camera is found by index, by id, or by the end of its id; a missing one says what libcamera sees")
+    func findsCameras() throws {
+        #expect(try LibcameraCameras.find("1", in: Self.seen).get().model == "ov5647")
+        #expect(try LibcameraCameras.find("imx708@1a", in: Self.seen).get().model == "imx708")
+        #expect(try LibcameraCameras.find(Self.seen[1].id, in: Self.seen).get().model == "ov5647")
+        #expect(LibcameraCameras.find("2", in: Self.seen) == .failure(LibcameraError(
+            "libcamera has no camera 2; it sees 0: /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a, 1: /base/axi/pcie@120000/rp1/i2c@80000/ov5647@36")))
+        #expect(LibcameraCameras.find("08@1a", in: Self.seen) == .failure(LibcameraError(
+            "libcamera has no camera '08@1a'; it sees 0: /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a, 1: /base/axi/pcie@120000/rp1/i2c@80000/ov5647@36")))
+        #expect(LibcameraCameras.find("0", in: []) == .failure(LibcameraError("libcamera has no camera 0; it sees none")))
+    }
+
+    @Test("a camera another program holds is said so; other pipeline errors as GStreamer says them")
+    func busyReason() {
+        let busy = LibcameraError.reason(forPipelineError: "Internal data stream error. Failed to acquire camera")
+        #expect(busy.hasPrefix("camera held by another program (libcamera could not acquire it)"))
+        #expect(LibcameraError.reason(forPipelineError: "Could not open resource. libcamera::CameraMananger::cameras() is empty")
+            .hasPrefix("libcamera sees no camera"))
+        #expect(LibcameraError.reason(forPipelineError: "the camera's stream ended") == "the camera's stream ended")
+    }
+}
