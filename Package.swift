@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Rules"),
         .target(name: "Platform", dependencies: ["CShims"]),
         .target(name: "Access", dependencies: ["Platform"]),
-        .target(name: "Frames", dependencies: ["Platform"]),
+        .target(name: "Frames", dependencies: ["Platform", "Rules"]),
         .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "LibcameraCapture",

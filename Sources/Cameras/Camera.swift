@@ -164,7 +164,7 @@ public final class Camera: Sendable {
         } else {
             motion = nil
         }
-        let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id)
+        let encoderSettings = EncoderSettings(quality: config.quality, overlay: config.overlay, label: config.id, orientation: config.orientation)
         // With H.264 recording JPEGs come on demand; without a recorder nothing is encoded until someone watches.
         let demand = JPEGDemand(always: codec != .h264 && recording != nil)
         jpegDemand = demand
@@ -279,8 +279,11 @@ public final class Camera: Sendable {
         recorder?.start()
         let motion = self.motion
         let meter = self.meter
+        let orientation = config.orientation
         let sink: @Sendable (RawFrame) -> Void = { [weak self] frame in
             self?.delivered.add(1, ordering: .relaxed)
+            // A camera mounted upside down or mirrored is turned first: motion zones, overlay and files see it upright.
+            orientation.apply(to: frame)
             // The camera's pulse is what it delivers, whatever is encoded from it (JPEGs only for viewers, say).
             meter.tick(frame.time.monotonicNanos)
             // Motion sees the picture before any overlay: the running clock is never motion.
@@ -355,6 +358,7 @@ public final class Camera: Sendable {
             measuredFps: meter.rate(now: now),
             quality: encoder.settings.quality.load(ordering: .relaxed),
             overlay: encoder.settings.overlay.load(ordering: .relaxed),
+            orientation: config.orientation.description,
             encoderWorkers: encoder.workerCount,
             framesCaptured: s.captured.load(ordering: .relaxed),
             framesEncoded: e.encoded.load(ordering: .relaxed),

@@ -53,6 +53,8 @@ public struct CameraConfig: Sendable, Equatable {
     public var recordMode: RecordingMode?
     /// This camera's motion detector settings and zones (nil: the `[motion]` defaults).
     public var motion: MotionSettings?
+    /// How the camera is mounted (turned half round, mirrored); applied to every picture before anything sees it.
+    public var orientation = Orientation()
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)
@@ -99,6 +101,11 @@ public struct CameraConfig: Sendable, Equatable {
         try Self.validate(geometry: geometry, context: "camera '\(id)'")
         if let problem = Self.qualityRule.problem(quality, name: "quality") ?? Self.workersRule.problem(workers, name: "encoder workers") {
             throw ConfigError("camera '\(id)': \(problem)")
+        }
+        do {
+            try Orientation.checkRotation(orientation.rotation)
+        } catch {
+            throw ConfigError("camera '\(id)': \(error)")
         }
     }
 

@@ -50,6 +50,8 @@ public struct CameraStatus: Codable, Sendable {
     public var quality: Int
     /// Whether the clock overlay is drawn.
     public var overlay: Bool
+    /// How the camera is mounted: `0`, `180`, with `hflip` / `vflip` when mirrored.
+    public var orientation: String
     /// Encoder threads.
     public var encoderWorkers: Int
     /// Frames the source delivered.

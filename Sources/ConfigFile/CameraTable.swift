@@ -19,6 +19,10 @@ public struct CameraTable: Sendable, Equatable {
     public var fps: Int?
     public var quality: Int?
     public var overlay: Bool?
+    /// How this camera is mounted, over `[capture]`'s.
+    public var rotation: Int?
+    public var hflip: Bool?
+    public var vflip: Bool?
     public var workers: Int?
     public var codec: VideoCodec?
     public var mode: RecordingMode?
@@ -40,6 +44,9 @@ public struct CameraTable: Sendable, Equatable {
         if let fps { c.geometry.fps = fps }
         if let quality { c.quality = quality }
         if let overlay { c.overlay = overlay }
+        if let rotation { c.orientation.rotation = rotation }
+        if let hflip { c.orientation.hflip = hflip }
+        if let vflip { c.orientation.vflip = vflip }
         if let workers { c.workers = workers }
         if let codec { c.codec = codec }
         if let mode { c.recordMode = mode }

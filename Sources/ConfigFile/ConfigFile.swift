@@ -31,6 +31,10 @@ public struct ConfigFile: Sendable, Equatable {
     public var quality: Int?
     public var workers: Int?
     public var overlay: Bool?
+    /// `[capture]` rotation, hflip, vflip: how every camera is mounted unless its `[[camera]]` says.
+    public var rotation: Int?
+    public var hflip: Bool?
+    public var vflip: Bool?
     public var format: CaptureFormat?
     public var buffers: Int?
     public var h264Fallback: Bool?
@@ -93,7 +97,7 @@ public enum ConfigLoader {
         "auth": ["user": .string, "password_hash": .string, "digest_ha1": .string, "file": .string],
         "log": ["level": .string],
         "capture": ["size": .string, "quality": .int, "workers": .int, "overlay": .bool, "format": .string, "buffers": .int,
-                    "h264_fallback": .bool],
+                    "h264_fallback": .bool, "rotation": .int, "hflip": .bool, "vflip": .bool],
         "recording": ["root": .string, "enabled": .bool, "segment_seconds": .number, "fragment_seconds": .number, "fsync": .string,
                       "quota": .string, "min_free": .string, "event_pre_seconds": .number, "event_post_seconds": .number,
                       "event_quota_percent": .number, "event_max_seconds": .number, "codec": .string, "mode": .string],
@@ -104,7 +108,7 @@ public enum ConfigLoader {
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
-                   "rtsp_path": .string],
+                   "rtsp_path": .string, "rotation": .int, "hflip": .bool, "vflip": .bool],
     ]
 
     private static let motionFields: [String: Kind] = [
@@ -208,6 +212,9 @@ public enum ConfigLoader {
                 out.quality = v["quality"] as? Int
                 out.workers = v["workers"] as? Int
                 out.overlay = v["overlay"] as? Bool
+                out.rotation = v["rotation"] as? Int
+                out.hflip = v["hflip"] as? Bool
+                out.vflip = v["vflip"] as? Bool
                 out.format = (v["format"] as? String).flatMap(CaptureFormat.init)
                 out.buffers = v["buffers"] as? Int
                 out.h264Fallback = v["h264_fallback"] as? Bool
@@ -359,6 +366,9 @@ public enum ConfigLoader {
         try range("workers", CameraConfig.workersRule)
         try range("fps", CameraConfig.fpsRule)
         try range("buffers", CaptureOptions.buffersRule)
+        if let r = v["rotation"] as? Int, !Orientation.rotations.contains(r) {
+            throw fail(table, "rotation", "\(r)", "not allowed; allowed: \(Orientation.rotationAllowed)", index)
+        }
         try range("segment_seconds", RecordingConfig.segmentRule)
         try range("fragment_seconds", RecordingConfig.fragmentRule)
         try range("event_pre_seconds", RecordingConfig.eventPreRule)
@@ -407,6 +417,9 @@ public enum ConfigLoader {
         if let fps = v["fps"] as? Int { camera.fps = fps }
         camera.quality = v["quality"] as? Int
         camera.overlay = v["overlay"] as? Bool
+        camera.rotation = v["rotation"] as? Int
+        camera.hflip = v["hflip"] as? Bool
+        camera.vflip = v["vflip"] as? Bool
         camera.workers = v["workers"] as? Int
         camera.codec = (v["codec"] as? String).flatMap(VideoCodec.init)
         camera.mode = (v["mode"] as? String).flatMap(RecordingMode.init)

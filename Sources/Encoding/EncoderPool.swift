@@ -11,12 +11,15 @@ public final class EncoderSettings: Sendable {
     public let overlay: Atomic<Bool>
     /// Text after the clock in the overlay (the camera id).
     public let label: String
+    /// How the camera is mounted: camera JPEGs are turned once decoded (raw frames are turned at capture).
+    public let orientation: Orientation
 
     /// Creates settings.
-    public init(quality: Int, overlay: Bool, label: String) {
+    public init(quality: Int, overlay: Bool, label: String, orientation: Orientation = Orientation()) {
         self.quality = Atomic(quality)
         self.overlay = Atomic(overlay)
         self.label = label
+        self.orientation = orientation
     }
 }
 

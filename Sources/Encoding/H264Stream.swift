@@ -130,7 +130,9 @@ public final class H264Stream: Sendable {
                 droppedUndecodable.add(1, ordering: .relaxed)
                 return nil
             }
-            return RawFrame(format: .yuv420, width: width, height: height, planes: planes, sequence: sequence, time: time, storage: buffer)
+            let frame = RawFrame(format: .yuv420, width: width, height: height, planes: planes, sequence: sequence, time: time, storage: buffer)
+            settings.orientation.apply(to: frame)
+            return frame
         }
     }
 

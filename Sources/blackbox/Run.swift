@@ -5,6 +5,7 @@ import ConfigFile
 import Capture
 import Encoding
 import Foundation
+import Frames
 import Hooks
 import MQTT
 import Logging
@@ -62,6 +63,15 @@ struct Run: AsyncParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Burn the date, time and camera id into every frame (default: on).")
     var overlay: Bool?
+
+    @Option(help: "How the cameras are mounted: turned 0 or 180 degrees (a camera hung upside down). Default: 0.")
+    var rotation: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Mirror the cameras' pictures left to right (default: off).")
+    var hflip: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Mirror the cameras' pictures top to bottom (default: off).")
+    var vflip: Bool?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical. Default: info.")
     var logLevel: String?
@@ -179,6 +189,12 @@ struct Run: AsyncParsableCommand {
             defaults.geometry = try CameraConfig.parseGeometry((size ?? file.size ?? "\(CameraConfig.defaultGeometry)")[...],
                                                                base: CameraConfig.defaultGeometry, context: "--size")
             defaults.geometryExplicit = (size ?? file.size) != nil
+            let turned: Int = rotation ?? file.rotation ?? 0
+            let mirrored: (Bool, Bool) = (hflip ?? file.hflip ?? false, vflip ?? file.vflip ?? false)
+            defaults.orientation = Orientation(rotation: turned, hflip: mirrored.0, vflip: mirrored.1)
+            if let rotation {
+                do throws(RuleError) { try Orientation.checkRotation(rotation, name: "--rotation") } catch { throw ConfigError(error.description) }
+            }
             try defaults.validate()
             let defaultFormat: CaptureFormat
             do throws(RuleError) {

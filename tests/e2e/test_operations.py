@@ -104,6 +104,7 @@ def test_the_example_configuration_is_valid_and_flags_override_it(tmp_path):
         assert cams[0]["quality"] == 85      # [[camera]] quality beats the --quality default for that camera
         assert cams[1]["quality"] == 70      # the flag beats the file's [capture] quality
         assert [c["recordMode"] for c in cams] == ["continuous", "motion"]
+        assert [c["orientation"] for c in cams] == ["0", "180"]   # the rear camera hangs upside down
         with urllib.request.urlopen(d.base + "/api/cameras", timeout=10) as r:
             zones = [c["motion"]["zones"] for c in json.loads(r.read())["cameras"]]
         assert zones[0] == [] and [z["kind"] for z in zones[1]] == ["exclude"] and zones[1][0]["points"][2] == {"x": 1.0, "y": 0.2}

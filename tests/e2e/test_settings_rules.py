@@ -16,6 +16,7 @@ RULES = [
     ("mode", ["--record-mode", "parking"], "[recording]\nmode = \"parking\"\n", {"mode": "parking"}, "allowed: continuous, motion, off"),
     ("workers", ["--workers", "17"], "[capture]\nworkers = 17\n", None, "allowed: 1 to 16"),
     ("buffers", ["--buffers", "40"], "[capture]\nbuffers = 40\n", None, "allowed: 2 to 32"),
+    ("rotation", ["--rotation", "90"], "[capture]\nrotation = 90\n", None, "allowed: 0 or 180 (degrees)"),
     ("port", ["--port", "70000"], "[server]\nport = 70000\n", None, "allowed: 1 to 65535, or 0 for any free port"),
     ("max connections", ["--max-connections", "4"], "[server]\nmax_connections = 4\n", None, "allowed: 8 to 100000"),
     ("trusted proxy", ["--trusted-proxy", "proxy.lan"], "[server]\ntrusted_proxies = [\"proxy.lan\"]\n", None,
