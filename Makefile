@@ -11,6 +11,7 @@ test: setup-test debug
 	swift test
 	.venv/bin/python -m pytest -q tests/e2e
 	tests/vm/run.sh .venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/vm
+	.venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/power
 
 bench: setup-run release
 	.build/release/blackbox bench $(ARGS)

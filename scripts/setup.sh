@@ -25,6 +25,8 @@ if [ "$mode" = test ]; then
     packages+=(gstreamer1.0-tools gstreamer1.0-plugins-bad iproute2)
     # The shipped unit is checked with systemd-analyze verify.
     packages+=(systemd)
+    # Power cuts are made on FAT32, exFAT and ext4 disk images that the tests format.
+    packages+=(dosfstools exfatprogs e2fsprogs)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

@@ -212,8 +212,7 @@ public final class MP4File {
         try flush()
         try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: FragmentedMP4.timescale, path: partPath)
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
-        guard rename(partPath, finalPath) == 0 else { throw RecordingError(errno: errno, "rename", partPath) }
-        syncDirectory(directory)
+        try renameDurably(fd: fd, from: partPath, to: finalPath, directory: directory)
         return finalPath
     }
 

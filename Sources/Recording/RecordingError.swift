@@ -52,6 +52,16 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RecordingError
     if failure != 0 { throw RecordingError(errno: failure, "write", path) }
 }
 
+/// Renames the synced file open as `fd` from `from` to `to` so that the new name survives a power cut on every
+/// filesystem: the file is fsynced once more after the rename, then its folder. On FAT (vfat, exFAT: what many SD
+/// cards come formatted with) a rename writes the new directory entry with size 0 and no first cluster, and only the
+/// file's own inode write fills them in: a folder sync alone left finished segments as 0-byte files after a cut.
+func renameDurably(fd: Int32, from: String, to: String, directory: String) throws(RecordingError) {
+    guard rename(from, to) == 0 else { throw RecordingError(errno: errno, "rename", from) }
+    guard fsync(fd) == 0 else { throw RecordingError(errno: errno, "fsync", to) }
+    syncDirectory(directory)
+}
+
 /// fsyncs a directory so that a file created, renamed or removed in it survives a power cut.
 func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

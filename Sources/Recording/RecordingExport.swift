@@ -235,7 +235,8 @@ public enum RecordingExport {
         let reader = plan.reader()
         while let chunk = try reader.nextChunk() { try writeAll(fd, chunk, path: part) }
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", part) }
-        guard rename(part, output) == 0 else { throw RecordingError(errno: errno, "rename", part) }
+        let folder = String(output[..<(output.lastIndex(of: "/") ?? output.startIndex)])
+        try renameDurably(fd: fd, from: part, to: output, directory: folder.isEmpty ? "." : folder)
         done = true
         var report = plan.report
         report.output = output

@@ -46,8 +46,7 @@ public enum Recovery {
         }
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
         let finalPath = uniquePath(String(partPath.dropLast(".part".count)), checkingPart: false)
-        guard rename(partPath, finalPath) == 0 else { throw RecordingError(errno: errno, "rename", partPath) }
-        syncDirectory(directory)
+        try renameDurably(fd: fd, from: partPath, to: finalPath, directory: directory)
         return RecoveryReport(partPath: partPath, finalPath: finalPath, seconds: scan.duration, frames: scan.frameCount,
                               bytesCut: scan.fileSize - scan.validEnd)
     }

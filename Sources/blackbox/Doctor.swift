@@ -150,7 +150,8 @@ struct Doctor: ParsableCommand {
         var fs = statvfs()
         guard statvfs(root, &fs) == 0 else { return [Check(level: .fail, name: "recordings", detail: "cannot stat \(root)")] }
         let free = Double(fs.f_bavail) * Double(fs.f_frsize)
-        let type = filesystemType(of: root)
+        let mount = mountOf(root)
+        let type = mount.type
         out.append(Check(level: .ok, name: "recordings", detail: "\(root) is writable, filesystem \(type)"))
         // Bitrate of MJPEG at the configured size: about 0.15 bytes per pixel at quality 80 on real scenes.
         let geometry = (try? CameraConfig.parseGeometry((file.size ?? "1280x720@30")[...], base: CameraConfig.defaultGeometry, context: ""))
@@ -171,24 +172,61 @@ struct Doctor: ParsableCommand {
                 out.append(Check(level: .warn, name: "retention", detail: problem, fix: "see [recording] quota, min_free and event_quota_percent"))
             }
         }
-        if type == "vfat" || type == "exfat" {
-            out.append(Check(level: .warn, name: "filesystem", detail: "\(type) has no journal: a power cut can damage the folder structure",
+        out += powerCutRisks(recordings: mount, root: mountOf("/"))
+        return out
+    }
+
+    /// What a power cut (every ignition-off in a car) can cost with these filesystems, each with its fix.
+    private func powerCutRisks(recordings: Mount, root: Mount) -> [Check] {
+        var out: [Check] = []
+        if recordings.type == "vfat" || recordings.type == "exfat" {
+            out.append(Check(level: .warn, name: "filesystem",
+                             detail: "\(recordings.type) has no journal: a power cut can leave the folder structure needing fsck, and the "
+                                + "file being written is cut back to its last fragment (finished files are kept)",
                              fix: "format the recordings disk as ext4"))
+        }
+        if recordings.type.hasPrefix("ext") {
+            if recordings.options.contains("data=writeback") {
+                out.append(Check(level: .warn, name: "filesystem", detail: "\(recordings.point) is mounted data=writeback: after a power cut "
+                                    + "a file may hold stale blocks where its last data should be",
+                                 fix: "mount it with the default data=ordered (remove data=writeback from /etc/fstab)"))
+            }
+            if let commit = recordings.options.first(where: { $0.hasPrefix("commit=") }).flatMap({ Int($0.dropFirst(7)) }), commit > 5 {
+                out.append(Check(level: .warn, name: "filesystem", detail: "\(recordings.point) commits its journal every \(commit) s: "
+                                    + "a power cut loses up to that much of the folder's changes",
+                                 fix: "remove commit=\(commit) from /etc/fstab (the default is 5 s)"))
+            }
+        }
+        if root.options.contains("rw") && root.type != "overlay" {
+            out.append(Check(level: .warn, name: "root filesystem", detail: "/ is writable without an overlay: a power cut while the "
+                                + "system writes can damage the system itself",
+                             fix: "on Raspberry Pi OS: sudo raspi-config → Performance Options → Overlay File System (recordings on "
+                                + "their own partition or disk stay writable)"))
         }
         return out
     }
 
-    private func filesystemType(of path: String) -> String {
-        guard let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return "unknown" }
+    /// A mount from /proc/mounts: where, its type and options.
+    struct Mount {
+        var point = ""
+        var type = "unknown"
+        var options: [String] = []
+    }
+
+    /// The mount that holds `path` (the longest mount point above it).
+    private func mountOf(_ path: String) -> Mount {
+        guard let mounts = read("/proc/mounts") else { return Mount() }
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        var best = ("", "unknown")
+        var best = Mount()
         for line in mounts.split(separator: "\n") {
             let f = line.split(separator: " ")
-            guard f.count > 2 else { continue }
+            guard f.count > 3 else { continue }
             let point = String(f[1])
-            if (real == point || real.hasPrefix(point == "/" ? "/" : point + "/")) && point.count >= best.0.count { best = (point, String(f[2])) }
+            if (real == point || real.hasPrefix(point == "/" ? "/" : point + "/")) && point.count >= best.point.count {
+                best = Mount(point: point, type: String(f[2]), options: f[3].split(separator: ",").map(String.init))
+            }
         }
-        return best.1
+        return best
     }
 
     /// Where the password comes from, and whether its file is private.

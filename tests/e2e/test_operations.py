@@ -1,5 +1,6 @@
 """doctor, snapshot and configuration files, as a user runs them."""
 import os
+import pathlib
 import socket
 import subprocess
 
@@ -33,6 +34,26 @@ def test_doctor_on_a_healthy_pi(tmp_path):
     assert "OK    libjpeg-turbo" in out and "is writable, filesystem" in out and "hours at 1280x720@30" in out
     assert "OK    login: no password yet: one is generated at the first start and printed once" in out
     assert "OK    rtsp: GStreamer's RTSP server is ready for port 8554, Basic and Digest" in out
+
+
+def test_doctor_warns_where_a_power_cut_costs_more(tmp_path):
+    sysroot = fake_pi(tmp_path, 48500, "0")
+    rec = tmp_path / "rec"
+    mounts = pathlib.Path(sysroot) / "proc" / "mounts"
+    # A FAT card for the recordings and a writable root: both warned about, each with its fix.
+    mounts.write_text(f"/dev/mmcblk0p2 / ext4 rw,noatime 0 0\n/dev/sda1 {rec} vfat rw,relatime,fmask=0022 0 0\n")
+    out = run("doctor", "--sysroot", sysroot, "--recordings", str(rec), "--port", str(free_port())).stdout
+    assert "WARN  filesystem: vfat has no journal" in out and "fix: format the recordings disk as ext4" in out, out
+    assert "WARN  root filesystem: / is writable without an overlay" in out and "Overlay File System" in out, out
+    # ext4 that commits its journal every 30 s and writes data back unordered; a read-only (overlay) root.
+    mounts.write_text(f"overlay / overlay rw 0 0\n/dev/sda1 {rec} ext4 rw,data=writeback,commit=30 0 0\n")
+    out = run("doctor", "--sysroot", sysroot, "--recordings", str(rec), "--port", str(free_port())).stdout
+    assert f"WARN  filesystem: {rec} is mounted data=writeback" in out and f"WARN  filesystem: {rec} commits its journal every 30 s" in out, out
+    assert "root filesystem" not in out and "has no journal" not in out, out
+    # ext4 with its defaults: nothing to warn about.
+    mounts.write_text(f"overlay / overlay rw 0 0\n/dev/sda1 {rec} ext4 rw,relatime 0 0\n")
+    out = run("doctor", "--sysroot", sysroot, "--recordings", str(rec), "--port", str(free_port())).stdout
+    assert "filesystem:" not in out.replace("is writable, filesystem", ""), out
 
 
 def test_doctor_warns_about_a_readable_auth_file(tmp_path):

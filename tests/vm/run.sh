@@ -2,15 +2,26 @@
 # Boots Debian's own kernel under QEMU (TCG) with the host's root filesystem shared read-only over
 # virtio-9p, loads the kernel's `vivid` virtual camera and runs COMMAND inside, as root, in the
 # repository folder. Prints the guest's output and exits with COMMAND's exit code.
-#   tests/vm/run.sh [--timeout SECONDS] COMMAND...
+#   tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND...
+# --disk gives the guest IMAGE as a virtio disk (/dev/vda), written through to the image file: killing QEMU (its PID in
+# --pidfile) loses what the guest had not yet written, as a power cut loses a machine's page cache.
 # See ../shared/notes/v4l2-in-a-vm.md for why it is done this way (no media drivers on the build
 # machines' kernel, and their /dev/kvm cannot boot a stock kernel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 timeout_s=900
-if [ "${1:-}" = --timeout ]; then timeout_s=$2; shift 2; fi
-[ $# -gt 0 ] || { echo "usage: tests/vm/run.sh [--timeout SECONDS] COMMAND..." >&2; exit 2; }
+disk=()
+pidfile=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --timeout) timeout_s=$2; shift 2 ;;
+        --disk) disk=(-drive "file=$2,format=raw,if=none,id=disk0,cache=writeback" -device virtio-blk-device,drive=disk0); shift 2 ;;
+        --pidfile) pidfile=(-pidfile "$2"); shift 2 ;;
+        *) break ;;
+    esac
+done
+[ $# -gt 0 ] || { echo "usage: tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND..." >&2; exit 2; }
 
 kver=$(ls /lib/modules | sort -V | tail -n 1)
 [ -f "/boot/vmlinuz-$kver" ] || { echo "vm: no /boot/vmlinuz-$kver (install linux-image-amd64)" >&2; exit 1; }
@@ -114,6 +125,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot \
     -fsdev local,id=job,path="$job",security_model=none \
     -device virtio-9p-device,fsdev=job,mount_tag=job \
+    "${disk[@]}" "${pidfile[@]}" \
     | grep --line-buffered -v -E '^\[ *[0-9.]+\] (reboot: Power down|PCI: Fatal: No config space)'
 qemu=${PIPESTATUS[0]}
 set -e
