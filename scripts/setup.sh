@@ -11,7 +11,7 @@ packages=(libturbojpeg0-dev libx264-dev libmosquitto-dev pkg-config)
 packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 # libcamera:N cameras (the Pi's camera modules) in-process: GStreamer's libcamerasrc into an appsink (plugins-base's
 # app and video libraries). Raspberry Pi OS ships its own libcamera 0.5 build of the same package.
-packages+=(libgstreamer-plugins-base1.0-dev gstreamer1.0-libcamera)
+packages+=(libgstreamer-plugins-base1.0-dev gstreamer1.0-libcamera libcamera-ipa)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).
@@ -25,6 +25,9 @@ if [ "$mode" = test ]; then
     packages+=(gstreamer1.0-tools gstreamer1.0-plugins-bad iproute2)
     # The shipped unit is checked with systemd-analyze verify.
     packages+=(systemd)
+    # libcamera gets a real camera in the VM: the kernel's vimc, built from Debian's kernel source against its headers
+    # (tests/vm/run.sh), and libcamera's own `cam` as the "other program" that wants the camera.
+    packages+=(linux-source libcamera-tools)
     # Power cuts are made on FAT32, exFAT and ext4 disk images that the tests format.
     packages+=(dosfstools exfatprogs e2fsprogs)
 fi

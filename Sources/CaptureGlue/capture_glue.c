@@ -1,6 +1,8 @@
 // libcamera cameras in the daemon's own process, through GStreamer's libcamerasrc. The element is built against the
 // system's libcamera (Debian's 0.0.3, Raspberry Pi's 0.5.x): going through it, the daemon never links libcamera's C++
-// API, whose ABI changes with every 0.x release. "libcamerasrc ! capsfilter ! videoconvert ! I420 ! appsink": the
+// API, whose ABI changes with every 0.x release. "libcamerasrc ! size ! videorate ! videoconvert ! I420 ! appsink":
+// libcamerasrc 0.0.3 cannot be asked for a frame rate (its caps say the camera's), so videorate drops frames above
+// the asked rate (nothing is copied; a Pi's 0.5 honours the rate itself and videorate then passes everything); the
 // convert is a passthrough when the camera already gives I420 (the Pi's ISP does); appsink keeps at most two frames
 // and drops the oldest, so a slow consumer never holds the camera's buffers.
 #include "capture_glue.h"
@@ -123,7 +125,7 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
         source = g_strdup("libcamerasrc");
     }
     gchar *description = g_strdup_printf(
-        "%s ! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 "
+        "%s ! video/x-raw,width=%d,height=%d ! videorate drop-only=true max-rate=%d ! videoconvert ! video/x-raw,format=I420 "
         "! appsink name=out max-buffers=2 drop=true sync=false", source, width, height, fps);
     g_free(source);
     GError *err = NULL;

@@ -31,8 +31,13 @@ public enum LibcameraCameras {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard fields.count >= 2, !fields[0].isEmpty else { return nil }
             let sizes = fields.count > 2 ? fields[2].split(separator: ",").map(String.init) : []
-            return LibcameraCamera(id: String(fields[0]), model: String(fields[1]), sizes: Array(Set(sizes)).sorted())
+            let sorted = Set(sizes).sorted { a, b in area(a) == area(b) ? a < b : area(a) < area(b) }
+            return LibcameraCamera(id: String(fields[0]), model: String(fields[1]), sizes: sorted)
         }
+    }
+
+    private static func area(_ size: String) -> Int {
+        size.split(separator: "x").compactMap { Int($0) }.reduce(1, *)
     }
 
     /// The camera `selector` names: an index into `cameras`, or a camera id (or the end of one, e.g. `imx708@1a`).
@@ -73,6 +78,9 @@ public struct LibcameraError: Error, Sendable, Equatable, CustomStringConvertibl
         }
         if lower.contains("cameras() is empty") || lower.contains("no camera") {
             return "libcamera sees no camera: \(text)"
+        }
+        if lower.contains("not-negotiated") || lower.contains("not negotiated") {
+            return "the camera cannot give this size exactly ('blackbox devices' lists its sizes): \(text)"
         }
         return text
     }

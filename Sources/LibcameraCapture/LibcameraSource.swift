@@ -78,7 +78,7 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
         if fake == nil {
             switch LibcameraCameras.list().flatMap({ LibcameraCameras.find(selector, in: $0) }) {
             case .success(let camera): cameraName = camera.id
-            case .failure(let error): return error.description
+            case .failure(let error): return LibcameraSource.heldElsewhere() ?? error.description
             }
         }
         var error: UnsafeMutablePointer<CChar>?
@@ -105,6 +105,20 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
             bb_frame_release(&frame)
         }
         return "stopped"
+    }
+
+    /// libcamera does not list a camera whose media device another process holds (its pipeline handler cannot lock it):
+    /// when a camera is missing, the processes holding media devices are named, like a busy V4L2 device's.
+    static func heldElsewhere() -> String? {
+        let me = getpid()
+        let held = Directory.entries("/dev").filter { $0.hasPrefix("media") }.sorted().compactMap { node -> String? in
+            let pids = DeviceHolders.pids(of: "/dev/\(node)").filter { $0 != me }
+            guard !pids.isEmpty else { return nil }
+            return "/dev/\(node) by " + pids.map { "PID \($0) (\(DeviceHolders.name(of: $0)))" }.joined(separator: ", ")
+        }
+        guard !held.isEmpty else { return nil }
+        return "camera held by another program: \(held.joined(separator: "; ")) (libcamera cannot see a camera while another "
+            + "program has it); stop that program or choose another camera"
     }
 
     /// Copies the I420 planes into a pool buffer and hands it on (dropped and counted when none is free).

@@ -25,9 +25,9 @@ struct AccessUnitSender {
     /// SPS and PPS as length-prefixed NAL units, put in front of every keyframe.
     private var inlineSets: [UInt8] = []
 
-    /// A push into C: the decoder configuration, the frame, its bytes and its age in nanoseconds; returns 1 sent,
+    /// A push into C: the decoder configuration, the frame (its capture time included) and its bytes; returns 1 sent,
     /// 0 no client, -1 dropped.
-    typealias Push = (_ config: UnsafeBufferPointer<UInt8>, _ frame: EncodedFrame, _ bytes: UnsafeRawBufferPointer, _ ageNanos: UInt64) -> Int32
+    typealias Push = (_ config: UnsafeBufferPointer<UInt8>, _ frame: EncodedFrame, _ bytes: UnsafeRawBufferPointer) -> Int32
 
     /// Offers `frame` through `push`.
     mutating func send(_ frame: EncodedFrame, _ push: Push) -> Outcome {
@@ -37,8 +37,6 @@ struct AccessUnitSender {
             config = frameSets.decoderConfiguration
             inlineSets = Self.lengthPrefixed(frameSets.sps) + Self.lengthPrefixed(frameSets.pps)
         }
-        let now = MonotonicClock.nanos()
-        let age = now > frame.time.monotonicNanos ? now - frame.time.monotonicNanos : 0
         // The parameter sets travel inside the keyframe's access unit, so a client joining the shared stream gets them
         // at once (rtph264pay's own config-interval would repeat them before every slice of a multi-slice IDR picture,
         // which ffmpeg then reads as several pictures).
@@ -46,9 +44,9 @@ struct AccessUnitSender {
             if frame.isKeyframe {
                 var unit = inlineSets
                 unit.append(contentsOf: frame.bytes.readableBytesView)
-                return unit.withUnsafeBytes { push(c, frame, $0, age) }
+                return unit.withUnsafeBytes { push(c, frame, $0) }
             }
-            return frame.bytes.withUnsafeReadableBytes { push(c, frame, $0, age) }
+            return frame.bytes.withUnsafeReadableBytes { push(c, frame, $0) }
         }
         switch result {
         case 1: return .sent

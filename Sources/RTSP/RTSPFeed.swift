@@ -18,12 +18,12 @@ final class RTSPFeed: Sendable {
 
     /// Starts feeding `camera`'s H.264 frames to `push` (called on the feed's thread).
     init(camera: Camera, name: String,
-         push: @escaping @Sendable (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer, UInt64) -> Int32) {
+         push: @escaping @Sendable (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer) -> Int32) {
         subscription = camera.h264Bus.subscribe(capacity: 30)
         thread.start(name: name) { [self] in run(push) }
     }
 
-    private func run(_ push: (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer, UInt64) -> Int32) {
+    private func run(_ push: (UnsafeBufferPointer<UInt8>, EncodedFrame, UnsafeRawBufferPointer) -> Int32) {
         var sender = AccessUnitSender()
         while let frame = subscription.next() {
             switch sender.send(frame, push) {

@@ -121,7 +121,7 @@ final class RTSPPublisher: Sendable {
             if let frame = next {
                 guard frame.parameterSets == sets else { return "the camera's H.264 stream changed (size or settings): announcing it again" }
                 let timestamp = startTimestamp &+ UInt32(truncatingIfNeeded: (frame.time.monotonicNanos &- startMono) * 90_000 / 1_000_000_000)
-                let outcome = sender.send(frame) { _, _, bytes, _ in
+                let outcome = sender.send(frame) { _, _, bytes in
                     do {
                         for packet in rtp.packets(accessUnit: bytes, timestamp: timestamp) { try connection.send(channel: 0, packet) }
                         return 1

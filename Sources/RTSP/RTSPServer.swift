@@ -157,11 +157,11 @@ public final class RTSPServer: @unchecked Sendable {
         if active {
             guard mount.feed.withLock({ $0 == nil }) else { return }
             mount.camera.joinH264Live()
-            let feed = RTSPFeed(camera: mount.camera, name: "rtsp-\(mount.camera.config.id)") { [self] config, frame, bytes, age in
+            let feed = RTSPFeed(camera: mount.camera, name: "rtsp-\(mount.camera.config.id)") { [self] config, frame, bytes in
                 guard let server else { return 0 }
                 let result = bb_rtsp_server_push(server, Int32(index), config.baseAddress, config.count, Int32(frame.width), Int32(frame.height),
                                            Int32(mount.camera.config.geometry.fps), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                                 bytes.count, frame.isKeyframe ? 1 : 0, age)
+                                                 bytes.count, frame.isKeyframe ? 1 : 0, frame.time.monotonicNanos)
                 if result == 1 { mount.camera.live.sentToAll(bytes.count, kind: .rtsp) }
                 return result
             }

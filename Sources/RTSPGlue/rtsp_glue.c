@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gst/gst.h>
@@ -28,18 +29,41 @@ typedef struct {
     GstElement *src;
     GBytes *config;
     int width, height;
+    /// The running time given to the last access unit (GST_CLOCK_TIME_NONE before the first).
+    GstClockTime last_pts;
 } feed;
 
 static void feed_clear(feed *f) {
     if (f->src) gst_object_unref(f->src);
     if (f->config) g_bytes_unref(f->config);
     f->src = NULL;
+    f->last_pts = GST_CLOCK_TIME_NONE;
     f->config = NULL;
 }
 
 /// Sets caps when the stream's configuration or size changed, then pushes one access unit, timed by its capture.
+/// CLOCK_MONOTONIC now, in nanoseconds (what capture times are read from).
+static uint64_t monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// The running time of a capture at `capture_ns` (CLOCK_MONOTONIC) on the pipeline's `clock`. GStreamer's system clock
+/// reads CLOCK_MONOTONIC too: then it is the capture time less the base time, exactly, whatever the scheduling. Any
+/// other clock is read now and the capture's age taken off (a late thread then shifts that one frame).
+static GstClockTime running_time(GstClock *clock, GstClockTime base, uint64_t capture_ns) {
+    gint type = -1;
+    if (GST_IS_SYSTEM_CLOCK(clock)) g_object_get(clock, "clock-type", &type, NULL);
+    if (type == GST_CLOCK_TYPE_MONOTONIC) return capture_ns > base ? capture_ns - base : 0;
+    GstClockTime now = gst_clock_get_time(clock);
+    uint64_t mono = monotonic_ns();
+    uint64_t age = mono > capture_ns ? mono - capture_ns : 0;
+    return now > base + age ? now - base - age : 0;
+}
+
 static int feed_push(feed *f, const uint8_t *config, size_t config_size, int width, int height, int fps, const uint8_t *data,
-                     size_t size, int keyframe, uint64_t age_ns) {
+                     size_t size, int keyframe, uint64_t capture_ns) {
     GstAppSrc *src = GST_APP_SRC(f->src);
     int same = f->config && g_bytes_get_size(f->config) == config_size &&
                memcmp(g_bytes_get_data(f->config, NULL), config, config_size) == 0 && f->width == width && f->height == height;
@@ -60,12 +84,14 @@ static int feed_push(feed *f, const uint8_t *config, size_t config_size, int wid
     GstBuffer *buffer = gst_buffer_new_memdup(data, size);
     if (!keyframe) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
     // Running time of the capture: the RTP timestamps (and the RTCP sender reports' wall-clock mapping) then
-    // follow the camera, not the encoder's latency. Before the pipeline runs, appsrc stamps it (do-timestamp).
+    // follow the camera, not the encoder's latency nor this thread's scheduling. Before the pipeline runs, appsrc
+    // stamps it (do-timestamp). Never twice the same: a receiver's muxer refuses a timestamp that does not grow.
     GstClock *clock = gst_element_get_clock(f->src);
     if (clock) {
-        GstClockTime now = gst_clock_get_time(clock);
-        GstClockTime base = gst_element_get_base_time(f->src);
-        if (now > base + age_ns) GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = now - base - age_ns;
+        GstClockTime pts = running_time(clock, gst_element_get_base_time(f->src), capture_ns);
+        if (GST_CLOCK_TIME_IS_VALID(f->last_pts) && pts <= f->last_pts) pts = f->last_pts + GST_MSECOND;
+        f->last_pts = pts;
+        GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = pts;
         gst_object_unref(clock);
     }
     return gst_app_src_push_buffer(src, buffer) == GST_FLOW_OK ? 1 : -1;
@@ -382,12 +408,12 @@ int bb_rtsp_server_start(bb_rtsp_server *self, char *error, size_t error_size) {
 }
 
 int bb_rtsp_server_push(bb_rtsp_server *self, int index, const uint8_t *config, size_t config_size, int width, int height, int fps,
-                        const uint8_t *data, size_t size, int keyframe, uint64_t age_ns) {
+                        const uint8_t *data, size_t size, int keyframe, uint64_t capture_ns) {
     for (int i = 0; i < self->count; i++) {
         mount *m = &self->mounts[i];
         if (m->index != index) continue;
         g_mutex_lock(&m->lock);
-        int result = m->feed.src ? feed_push(&m->feed, config, config_size, width, height, fps, data, size, keyframe, age_ns) : 0;
+        int result = m->feed.src ? feed_push(&m->feed, config, config_size, width, height, fps, data, size, keyframe, capture_ns) : 0;
         g_mutex_unlock(&m->lock);
         return result;
     }

@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Option(help: "JPEG quality, 1-100.")
     var quality = 80
 
+    @Option(help: "Turn every picture by 0 or 180 degrees in the pipeline, as for a camera mounted upside down.")
+    var rotation = 0
+
     @Option(help: "Encoder threads for the multi-threaded run (default: the number of cores, at most 4).")
     var workers: Int?
 
@@ -49,7 +52,8 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard (10...100_000).contains(frames) else { throw ValidationError("--frames \(frames) is out of range; allowed: 10 to 100000") }
         if let problem = CameraConfig.qualityRule.problem(quality, name: "--quality") { throw ValidationError(problem) }
-        if let workers, !(1...16).contains(workers) { throw ValidationError("--workers \(workers) is out of range; allowed: 1 to 16") }
+        if let workers, let problem = CameraConfig.workersRule.problem(workers, name: "--workers") { throw ValidationError(problem) }
+        do { try Orientation.checkRotation(rotation, name: "--rotation") } catch { throw ValidationError(error.description) }
         _ = try parsedSizes()
     }
 
@@ -72,7 +76,7 @@ struct Bench: ParsableCommand {
         }
         let decoded = try data.withUnsafeBytes { try JPEGDecoder().decodeRGB($0) }
         let n = workers ?? EncoderPool.defaultWorkers
-        print("blackbox bench: \(image) (\(decoded.info.width)x\(decoded.info.height)), quality \(quality), 4:2:0, overlay on, "
+        print("blackbox bench: \(image) (\(decoded.info.width)x\(decoded.info.height)), quality \(quality), 4:2:0, overlay on, rotation \(rotation), "
               + "\(frames) frames per run, \(ProcessInfo.processInfo.activeProcessorCount) cores, N = \(n) workers")
         print(pad("size", 11) + pad("bare encode", 16) + pad("pipeline (1 worker)", 22) + pad("ratio", 8)
               + pad("fps 1 worker", 14) + "fps \(n) workers")
@@ -112,7 +116,8 @@ struct Bench: ParsableCommand {
 
     /// Runs the real pipeline losslessly over `frames` copies of the picture.
     private func pipeline(_ yuv: [UInt8], size: FrameGeometry, workers: Int) throws -> (cpuPerFrame: Double, fps: Double) {
-        let config = CameraConfig(id: "bench", geometry: size, quality: quality, overlay: true, workers: workers)
+        var config = CameraConfig(id: "bench", geometry: size, quality: quality, overlay: true, workers: workers)
+        config.orientation = Orientation(rotation: rotation)
         let source = StillImageSource(yuv420: yuv, geometry: size, frameCount: frames, poolSize: workers * 2 + 4)
         let camera = try Camera(config: config, source: source)
         let subscription = camera.bus.subscribe(capacity: 64)

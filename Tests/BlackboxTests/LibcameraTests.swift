@@ -37,14 +37,15 @@ struct LibcameraTests {
 
     static let seen = LibcameraCameras.parse("""
         /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a\timx708\t4608x2592,2304x1296,1536x864,2304x1296
-        /base/axi/pcie@120000/rp1/i2c@80000/ov5647@36\tov5647\t640x480
+        /base/axi/pcie@120000/rp1/i2c@80000/ov5647@36\tov5647\t1296x972,640x480
         \tnameless\t
         """)
 
     @Test("the device provider's lines become cameras (sizes once each, lines without an id skipped)")
     func parsesTheList() {
         #expect(Self.seen.map(\.model) == ["imx708", "ov5647"])
-        #expect(Self.seen[0].sizes == ["1536x864", "2304x1296", "4608x2592"])
+        #expect(Self.seen[1].sizes == ["640x480", "1296x972"])
+        #expect(Self.seen[0].sizes == ["1536x864", "2304x1296", "4608x2592"])  // by area, each once
     }
 
     @Test("a camera is found by index, by id, or by the end of its id; a missing one says what libcamera sees")
@@ -66,5 +67,7 @@ struct LibcameraTests {
         #expect(LibcameraError.reason(forPipelineError: "Could not open resource. libcamera::CameraMananger::cameras() is empty")
             .hasPrefix("libcamera sees no camera"))
         #expect(LibcameraError.reason(forPipelineError: "the camera's stream ended") == "the camera's stream ended")
+        #expect(LibcameraError.reason(forPipelineError: "Internal data stream error. streaming stopped, reason not-negotiated (-4)")
+            .hasPrefix("the camera cannot give this size exactly"))
     }
 }

@@ -78,7 +78,7 @@ struct RTSPTests {
         var pushed: [(key: Bool, nals: [[UInt8]])] = []
         var refuse = false
         func push(_ frame: EncodedFrame) -> AccessUnitSender.Outcome {
-            sender.send(frame) { config, f, bytes, _ in
+            sender.send(frame) { config, f, bytes in
                 #expect(Array(config) == f.parameterSets?.decoderConfiguration)
                 if refuse { return -1 }
                 pushed.append((f.isKeyframe, nals(Array(bytes))))

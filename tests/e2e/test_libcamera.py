@@ -1,10 +1,10 @@
 """libcamera:N cameras, read in the daemon's own process through GStreamer's libcamerasrc.
 
-These machines have no camera libcamera can see (no CSI camera, and the VM's kernel has neither libcamera's vimc test
-driver nor a USB controller that can carry a webcam's isochronous stream), so the frame path is driven by a named
-fake: BLACKBOX_LIBCAMERA_FAKE puts GStreamer's videotestsrc where libcamerasrc would be, and everything after it
-(caps, conversion to I420, the appsink, the copy into the camera's pool, NO SIGNAL and the retries) is the product's.
-Without the fake, the real libcamera is asked, and it says it sees no camera."""
+This host has no camera libcamera can see, so here the frame path is also driven by a named fake:
+BLACKBOX_LIBCAMERA_FAKE puts GStreamer's videotestsrc where libcamerasrc would be, and everything after it (size, rate,
+conversion to I420, the appsink, the copy into the camera's pool, NO SIGNAL and the retries) is the product's. Without
+the fake, the real libcamera is asked, and it says it sees no camera. A real libcamera camera (Linux's vimc) is used in
+the VM: tests/vm/test_libcamera.py."""
 import json
 import subprocess
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boots Debian's own kernel under QEMU (TCG) with the host's root filesystem shared read-only over
-# virtio-9p, loads the kernel's `vivid` virtual camera and runs COMMAND inside, as root, in the
+# virtio-9p, loads the kernel's `vivid` virtual camera (and `vimc`, built here, for libcamera) and runs COMMAND inside, as root, in the
 # repository folder. Prints the guest's output and exits with COMMAND's exit code.
 #   tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND...
 # --disk gives the guest IMAGE as a virtio disk (/dev/vda), written through to the image file: killing QEMU (its PID in
@@ -81,6 +81,20 @@ INIT
     rm -rf "$work"
 fi
 
+# Linux's vimc, a virtual camera behind a media controller that libcamera drives with its own vimc pipeline handler
+# (libcamera cannot drive vivid). Debian's kernel does not ship the module, so it is built once from the kernel's
+# own source (linux-source) against its headers, as DKMS builds v4l2loopback.
+kmm=$(echo "$kver" | cut -d. -f1,2)
+if [ ! -s "$cache/vimc.ko" ] && [ -f "/usr/src/linux-source-$kmm.tar.xz" ] && [ -d "/lib/modules/$kver/build" ]; then
+    work=$(mktemp -d)
+    tar -xJf "/usr/src/linux-source-$kmm.tar.xz" -C "$work" --strip-components=4 "linux-source-$kmm/drivers/media/test-drivers/vimc"
+    make -s -C "/lib/modules/$kver/build" M="$work/vimc" CONFIG_VIDEO_VIMC=m modules >"$work/build.log" 2>&1 \
+        && cp "$work/vimc/vimc.ko" "$cache/vimc.ko" || { echo "vm: vimc did not build:" >&2; tail -5 "$work/build.log" >&2; }
+    rm -rf "$work"
+fi
+vimc=""
+[ -s "$cache/vimc.ko" ] && vimc=$cache/vimc.ko
+
 case "$repo" in /run/*|/proc/*|/sys/*|/dev/*) echo "vm: the repository must not be under /run, /proc, /sys or /dev: the guest mounts its own there" >&2; exit 1 ;; esac
 job=$(mktemp -d)
 trap 'rm -rf "$job"' EXIT
@@ -105,6 +119,11 @@ export BLACKBOX_START_SECONDS=60
 cd "$repo"
 modprobe vivid n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0
 rc=\$?
+# vimc after vivid (which stays /dev/video0), then udev: libcamera finds cameras through udev's database.
+if [ -n "$vimc" ]; then
+    modprobe -a videobuf2-vmalloc videobuf2-dma-contig v4l2-tpg videobuf2-v4l2 mc && insmod "$vimc" || rc=1
+fi
+/lib/systemd/systemd-udevd --daemon >/dev/null 2>&1 && udevadm trigger && udevadm settle -t 30
 if [ \$rc -eq 0 ]; then
     sh -c "\$(cat /run/vmjob/command)" 2>&1
     rc=\$?

@@ -43,9 +43,9 @@ int bb_rtsp_server_set_auth(bb_rtsp_server *server, int anonymous, const char *r
 int bb_rtsp_server_start(bb_rtsp_server *server, char *error, size_t error_size);
 
 /// Offers one access unit (length-prefixed NAL units) to a mount: 1 sent on, 0 no client, -1 dropped (clients behind).
-/// `config` is the AVCDecoderConfigurationRecord of its stream; `age_ns` how long ago it was captured.
+/// `config` is the AVCDecoderConfigurationRecord of its stream; `capture_ns` its capture time (CLOCK_MONOTONIC).
 int bb_rtsp_server_push(bb_rtsp_server *server, int mount, const uint8_t *config, size_t config_size, int width, int height, int fps,
-                        const uint8_t *data, size_t size, int keyframe, uint64_t age_ns);
+                        const uint8_t *data, size_t size, int keyframe, uint64_t capture_ns);
 
 /// RTSP connections open now; `refused` is set to the connections closed at once because there were too many.
 int bb_rtsp_server_connections(bb_rtsp_server *server, int *refused);
