@@ -31,6 +31,8 @@ typedef struct {
     int width, height;
     /// The running time given to the last access unit (GST_CLOCK_TIME_NONE before the first).
     GstClockTime last_pts;
+    /// Capture time of the first unit pushed before the pipeline had a clock (0: none yet).
+    uint64_t first_capture_ns;
 } feed;
 
 static void feed_clear(feed *f) {
@@ -38,6 +40,7 @@ static void feed_clear(feed *f) {
     if (f->config) g_bytes_unref(f->config);
     f->src = NULL;
     f->last_pts = GST_CLOCK_TIME_NONE;
+    f->first_capture_ns = 0;
     f->config = NULL;
 }
 
@@ -84,21 +87,26 @@ static int feed_push(feed *f, const uint8_t *config, size_t config_size, int wid
     GstBuffer *buffer = gst_buffer_new_memdup(data, size);
     if (!keyframe) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
     // Running time of the capture: the RTP timestamps (and the RTCP sender reports' wall-clock mapping) then
-    // follow the camera, not the encoder's latency nor this thread's scheduling. Before the pipeline runs, appsrc
-    // stamps it (do-timestamp). Never twice the same: a receiver's muxer refuses a timestamp that does not grow.
+    // follow the camera, not the encoder's latency nor this thread's scheduling. Units queued before the pipeline has
+    // a clock (a client just connected) are spaced by their capture times from 0: left to appsrc, they were stamped
+    // when dequeued, all at once. Never twice the same: a receiver's muxer refuses a timestamp that does not grow.
     GstClock *clock = gst_element_get_clock(f->src);
+    GstClockTime pts;
     if (clock) {
-        GstClockTime pts = running_time(clock, gst_element_get_base_time(f->src), capture_ns);
-        if (GST_CLOCK_TIME_IS_VALID(f->last_pts) && pts <= f->last_pts) pts = f->last_pts + GST_MSECOND;
-        f->last_pts = pts;
-        GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = pts;
+        pts = running_time(clock, gst_element_get_base_time(f->src), capture_ns);
         gst_object_unref(clock);
+    } else {
+        if (f->first_capture_ns == 0) f->first_capture_ns = capture_ns;
+        pts = capture_ns > f->first_capture_ns ? capture_ns - f->first_capture_ns : 0;
     }
+    if (GST_CLOCK_TIME_IS_VALID(f->last_pts) && pts <= f->last_pts) pts = f->last_pts + GST_MSECOND;
+    f->last_pts = pts;
+    GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = pts;
     return gst_app_src_push_buffer(src, buffer) == GST_FLOW_OK ? 1 : -1;
 }
 
 /// The appsrc settings: live, timed, never blocking the caller.
-#define APPSRC "appsrc name=src is-live=true format=time do-timestamp=true block=false"
+#define APPSRC "appsrc name=src is-live=true format=time do-timestamp=false block=false"
 
 // ---- authentication -------------------------------------------------------------------------------------------
 
