@@ -1,7 +1,6 @@
 """libcamera:N against a camera libcamera really drives: Linux's vimc (a sensor, debayer and scaler behind a media
 controller, built by tests/vm/run.sh from Debian's kernel source) through libcamera's vimc pipeline handler, with
 libcamera's own `cam` as the other program that wants the camera. Runs inside the VM (tests/vm/run.sh)."""
-import json
 import pathlib
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 from conftest import BINARY, Daemon  # noqa: E402
-from helpers import post  # noqa: E402
+from helpers import camera_status as status, post, wait_for  # noqa: E402
 from mjpeg import decode_jpeg  # noqa: E402
 
 import pytest  # noqa: E402
@@ -23,20 +22,6 @@ SIZE, FPS = (768, 432), 10
 
 if not list(pathlib.Path("/dev").glob("media*")):
     pytest.fail("no media device: run these tests through tests/vm/run.sh, which loads vimc", pytrace=False)
-
-
-def status(d):
-    with urllib.request.urlopen(d.base + "/api/status", timeout=10) as r:
-        return json.loads(r.read())["cameras"][0]
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def cam(frames):
