@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture →
-// Analysis / Encoding (overlay, JPEG, H.264) → FrameBus → Recording (with Evidence, the device key and hash chain, below
+// Analysis / Encoding (overlay, JPEG, H.264; AudioCapture: sound to AAC) → FrameBus → Recording (with Evidence, the device key and hash chain, below
 // it) → Serving, RTSP, MQTT, Hooks. `Cameras` wires one pipeline per camera, `Rules` states each setting's limits once,
 // `ServiceSettings` holds the plain values the config loader and the HTTP layer share with MQTT, RTSP and hooks,
 // `Access` the login throttle of the web server and RTSP, `Supervision` watches the pipelines, and `blackbox` is the
@@ -53,6 +53,8 @@ let package = Package(
         ),
         .target(name: "CShims"),
         .target(name: "CaptureGlue", dependencies: ["CGstVideo"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
+        // Sound: ALSA (or pushed PCM) encoded to AAC-LC by GStreamer's avenc_aac, behind a small C API.
+        .target(name: "AudioGlue", dependencies: ["CGstVideo"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).
         .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
         // Each setting's allowed range or list and its words, stated once on the setting's domain type.
@@ -64,6 +66,10 @@ let package = Package(
         .target(
             name: "LibcameraCapture",
             dependencies: ["Capture", "Frames", "Platform", "CaptureGlue", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "AudioCapture",
+            dependencies: ["AudioGlue", "Encoding", "Frames", "Platform", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Encoding",
@@ -155,7 +161,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture"]
         ),
     ],
     swiftLanguageModes: [.v6]

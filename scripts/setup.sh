@@ -12,6 +12,8 @@ packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugi
 # libcamera:N cameras (the Pi's camera modules) in-process: GStreamer's libcamerasrc into an appsink (plugins-base's
 # app and video libraries). Raspberry Pi OS ships its own libcamera 0.5 build of the same package.
 packages+=(libgstreamer-plugins-base1.0-dev gstreamer1.0-libcamera libcamera-ipa)
+# Sound: ALSA capture (plugins' alsasrc) encoded to AAC-LC by libavcodec's encoder through gst-libav's avenc_aac.
+packages+=(gstreamer1.0-alsa gstreamer1.0-libav)
 if [ "$mode" = test ]; then
     # ffmpeg validates recordings; the rest boots Debian's kernel in a VM with the vivid camera and a
     # v4l2loopback MJPEG "camera" (DKMS builds it for that kernel).

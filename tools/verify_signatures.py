@@ -86,16 +86,19 @@ def read_file(path):
                     created = struct.unpack(">Q", data[b + 4:b + 12])[0] if version == 1 else struct.unpack(">I", data[b + 4:b + 8])[0]
                     creation = created - MP4_EPOCH_OFFSET
         elif kind == "moof":
+            # Every track's run (the picture's first, then the sound's), signed in that order, bytes back to back.
+            pending = []
             for k, b, e, _ in boxes(data, body, end):
                 if k == "traf":
                     for k2, b2, e2, _ in boxes(data, b, e):
                         if k2 == "trun":
-                            pending = parse_trun(data, b2, e2, start)
-        elif kind == "mdat" and pending is not None:
-            offset, samples = pending
+                            pending.append(parse_trun(data, b2, e2, start))
+        elif kind == "mdat" and pending:
+            offset, samples = pending[0][0], [s for _, run in pending for s in run]
+            in_place = all(o == pending[0][0] + sum(s[1] for _, r in pending[:i] for s in r) for i, (o, _) in enumerate(pending))
             pending = None
             payload = sum(s[1] for s in samples)
-            if offset != body or payload != end - body:
+            if offset != body or payload != end - body or not in_place:
                 raise ValueError(f"{path}: a fragment's sample sizes do not match its mdat")
             fragments.append({"samples": samples, "data": data[body:end], "link": None, "trim": None, "end": end})
             valid_end = end

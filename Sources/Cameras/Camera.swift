@@ -27,6 +27,10 @@ public final class Camera: Sendable {
     public let encoder: EncoderPool
     /// Segment and event-clip writer (nil when the camera does not record).
     public let recorder: Recorder?
+    /// The camera's sound (nil without `audio`, or when it does not record).
+    public let sound: (any AudioSource)?
+    /// The test pattern's flash the test click sounds on (only with `audio = "test:click"`).
+    private let flash: SyncFlash?
     /// The motion detector (with recording, unless `[motion] enabled = false`).
     public let motion: MotionAnalyser?
     /// Motion starting (`true`, repeated about once a second while it lasts) and ending (`false`), on the detector's thread.
@@ -56,15 +60,16 @@ public final class Camera: Sendable {
 
     /// Builds the pipeline for `config` (threads for the encoders start now, idle until frames arrive).
     public convenience init(config: CameraConfig, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
-        try self.init(config: config, source: Camera.makeSource(config.source, for: config, capture: capture), recording: recording,
-                      capture: capture)
+        let flash = config.audio == .testClick ? SyncFlash() : nil
+        try self.init(config: config, source: Camera.makeSource(config.source, for: config, capture: capture, flash: flash), recording: recording,
+                      capture: capture, flash: flash)
     }
 
     /// The source a spec names, at the camera's size and rate.
-    static func makeSource(_ spec: SourceSpec, for config: CameraConfig, capture: CaptureOptions) -> any FrameSource {
+    static func makeSource(_ spec: SourceSpec, for config: CameraConfig, capture: CaptureOptions, flash: SyncFlash?) -> any FrameSource {
         switch spec {
         case .testPattern:
-            return TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4)
+            return TestPatternSource(cameraID: config.id, geometry: config.geometry, poolSize: config.workers * 2 + 4, flash: flash)
         case .v4l2(let path, let format):
             return V4L2Source(cameraID: config.id, path: path, geometry: config.geometry, format: format, buffers: capture.buffers,
                               h264Fallback: capture.h264Fallback, logger: capture.logger)
@@ -117,7 +122,7 @@ public final class Camera: Sendable {
             let (previous, sink) = state.withLock { ($0.config, $0.sink) }
             guard let sink else { throw CaptureError.unsupported("camera '\(previous.id)' is not running") }
             source.stop()
-            let next = Camera.makeSource(wanted.source, for: wanted, capture: capture)
+            let next = Camera.makeSource(wanted.source, for: wanted, capture: capture, flash: flash)
             do {
                 try next.start(sink: sink)
                 state.withLock {
@@ -126,7 +131,7 @@ public final class Camera: Sendable {
                     $0.config.geometry = wanted.geometry
                 }
             } catch {
-                let again = Camera.makeSource(previous.source, for: previous, capture: capture)
+                let again = Camera.makeSource(previous.source, for: previous, capture: capture, flash: flash)
                 try? again.start(sink: sink)
                 state.withLock { $0.source = again }
                 throw error
@@ -135,16 +140,26 @@ public final class Camera: Sendable {
     }
 
     /// Builds the pipeline around an explicit source (tests, benchmarks).
-    public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions()) throws {
+    public init(config: CameraConfig, source: any FrameSource, recording: RecordingSetup? = nil, capture: CaptureOptions = CaptureOptions(),
+                flash: SyncFlash? = nil) throws {
         self.capture = capture
+        self.flash = flash
         let bus = FrameBus()
         self.bus = bus
         let h264Bus = self.h264Bus
         let codec = config.codec ?? recording?.config.codec ?? .mjpeg
         fragmentSeconds = recording?.config.fragmentSeconds ?? 1
-        recorder = recording.map {
+        // Sound is recorded with the picture: a camera that does not record has no use for it.
+        let soundFormat = config.audio != nil && capture.audio != nil ? AudioFormat(bitrate: config.audioBitrate) : nil
+        let recorder = recording.map {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
-                     retention: $0.retention, logger: $0.logger, key: $0.key)
+                     retention: $0.retention, logger: $0.logger, key: $0.key, audio: soundFormat)
+        }
+        self.recorder = recorder
+        if let recorder, let soundFormat, let input = config.audio, let make = capture.audio {
+            sound = make(config.id, input, soundFormat, flash, capture.logger) { recorder.takeAudio($0) }
+        } else {
+            sound = nil
         }
         let startMode = recording.map { config.recordMode ?? $0.config.mode }
         let state = CameraState(config: config, source: source, codec: codec, mode: startMode)
@@ -277,6 +292,7 @@ public final class Camera: Sendable {
         let encoder = self.encoder
         let demand = jpegDemand
         recorder?.start()
+        sound?.start()
         let motion = self.motion
         let meter = self.meter
         let orientation = config.orientation
@@ -307,6 +323,7 @@ public final class Camera: Sendable {
     /// lets the recorder write what it has queued and finish its files.
     public func stop() {
         running.store(false, ordering: .releasing)
+        sound?.stop()
         switching.withLock { _ in source.stop() }
         encoder.stop()
         motion?.stop()
@@ -375,6 +392,7 @@ public final class Camera: Sendable {
             jpegOnDemand: !jpegDemand.always,
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
             lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
+            audio: sound?.status(),
             recording: recorder?.status(),
             recordMode: recordMode,
             motion: motion?.status(),

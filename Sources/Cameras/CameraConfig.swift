@@ -55,6 +55,10 @@ public struct CameraConfig: Sendable, Equatable {
     public var motion: MotionSettings?
     /// How the camera is mounted (turned half round, mirrored); applied to every picture before anything sees it.
     public var orientation = Orientation()
+    /// Where its sound comes from (nil: no sound, the default).
+    public var audio: AudioInput?
+    /// AAC bit rate of its sound, bits per second.
+    public var audioBitrate = AudioFormat.defaultBitrate
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)
@@ -99,7 +103,8 @@ public struct CameraConfig: Sendable, Equatable {
     public func validate() throws(ConfigError) {
         try Self.validate(id: id)
         try Self.validate(geometry: geometry, context: "camera '\(id)'")
-        if let problem = Self.qualityRule.problem(quality, name: "quality") ?? Self.workersRule.problem(workers, name: "encoder workers") {
+        if let problem = Self.qualityRule.problem(quality, name: "quality") ?? Self.workersRule.problem(workers, name: "encoder workers")
+            ?? AudioFormat.bitrateRule.problem(audioBitrate, name: "audio_bitrate") {
             throw ConfigError("camera '\(id)': \(problem)")
         }
         do {

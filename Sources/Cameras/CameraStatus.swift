@@ -82,6 +82,8 @@ public struct CameraStatus: Codable, Sendable {
     public var jpegSkipped: UInt64
     /// Age of the newest frame.
     public var lastFrameAgeMs: Double?
+    /// The sound input (nil without sound).
+    public var audio: AudioStatus?
     /// Recording state (nil when the camera does not record).
     public var recording: RecorderStatus?
     /// What is recorded: continuous, motion (event clips only) or off.

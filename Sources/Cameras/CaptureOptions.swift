@@ -1,4 +1,5 @@
 import Capture
+import Encoding
 import Frames
 import Logging
 import Rules
@@ -17,9 +18,16 @@ public struct CaptureOptions: Sendable {
     /// and the ones above it link no GStreamer; nil where libcamera support is not built in.
     public var libcamera: (@Sendable (_ cameraID: String, _ selector: String, _ geometry: FrameGeometry, _ logger: Logger) -> any FrameSource)?
 
+    /// Makes a camera's sound input (camera id, input, format, the test pattern's flash, logger, where units go): given
+    /// by the executable, like `libcamera`, so that no module below it links GStreamer; nil: no sound support.
+    public var audio: (@Sendable (_ cameraID: String, _ input: AudioInput, _ format: AudioFormat, _ flash: SyncFlash?, _ logger: Logger,
+                                  _ sink: @escaping @Sendable (EncodedAudio) -> Void) -> any AudioSource)?
+
     /// Creates options (4 buffers, no H.264 fallback).
     public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture"),
-                libcamera: (@Sendable (String, String, FrameGeometry, Logger) -> any FrameSource)? = nil) {
+                libcamera: (@Sendable (String, String, FrameGeometry, Logger) -> any FrameSource)? = nil,
+                audio: (@Sendable (String, AudioInput, AudioFormat, SyncFlash?, Logger, @escaping @Sendable (EncodedAudio) -> Void) -> any AudioSource)? = nil) {
+        self.audio = audio
         self.buffers = buffers
         self.h264Fallback = h264Fallback
         self.logger = logger

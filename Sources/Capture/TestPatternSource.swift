@@ -22,9 +22,15 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
     private let backgroundPool: BufferPool
     private let background: BufferPool.Buffer
     private let worker = Worker()
+    /// With a flash, the first frame of each second (of the monotonic clock) is all white, and its time is noted there.
+    private let flash: SyncFlash?
+    /// The second of the monotonic clock the last frame was captured in (only the capture thread uses it).
+    private var lastSecond: UInt64 = .max
 
-    /// Creates a source; `poolSize` buffers are allocated now and reused for every frame.
-    public init(cameraID: String, geometry: FrameGeometry, poolSize: Int = 8) {
+    /// Creates a source; `poolSize` buffers are allocated now and reused for every frame. With `flash`, it flashes white
+    /// once a second (the test click's picture).
+    public init(cameraID: String, geometry: FrameGeometry, poolSize: Int = 8, flash: SyncFlash? = nil) {
+        self.flash = flash
         self.cameraID = cameraID
         self.geometry = geometry
         let bytes = BufferPool.Buffer.byteCount(format: .yuv420, width: geometry.width, height: geometry.height)
@@ -75,6 +81,16 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         buffer.bytes.copyMemory(from: background.bytes, byteCount: background.count)
         let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
         TestPatternSource.paintMotion(planes, sequence: sequence)
+        let second = time.monotonicNanos / 1_000_000_000
+        if let flash, second != lastSecond {
+            if lastSecond != .max {
+                for (i, plane) in planes.enumerated() {
+                    for row in 0..<plane.height { plane.row(row).update(repeating: i == 0 ? 235 : 128, count: plane.width) }
+                }
+                flash.last.store(time.monotonicNanos, ordering: .releasing)
+            }
+            lastSecond = second
+        }
         return RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes,
                         sequence: sequence, time: time, storage: buffer)
     }

@@ -28,6 +28,10 @@ public struct CameraTable: Sendable, Equatable {
     public var mode: RecordingMode?
     /// `[camera.motion]` over `[motion]`, with its zones.
     public var motion: MotionSettings?
+    /// Its sound input (`alsa:DEVICE`, `test:click`); nil: no sound.
+    public var audio: AudioInput?
+    /// AAC bit rate of its sound.
+    public var audioBitrate: Int?
 
     /// The camera's configuration: this table's values over `defaults` (flags over `[capture]` over the built-in
     /// defaults), a V4L2 device without a format of its own taking `defaultFormat`; validated.
@@ -51,6 +55,8 @@ public struct CameraTable: Sendable, Equatable {
         if let codec { c.codec = codec }
         if let mode { c.recordMode = mode }
         if let motion { c.motion = motion }
+        if let audio { c.audio = audio }
+        if let audioBitrate { c.audioBitrate = audioBitrate }
         try c.validate()
         return c
     }

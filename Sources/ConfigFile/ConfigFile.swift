@@ -108,7 +108,7 @@ public enum ConfigLoader {
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
-                   "rtsp_path": .string, "rotation": .int, "hflip": .bool, "vflip": .bool],
+                   "rtsp_path": .string, "rotation": .int, "hflip": .bool, "vflip": .bool, "audio": .string, "audio_bitrate": .int],
     ]
 
     private static let motionFields: [String: Kind] = [
@@ -377,6 +377,8 @@ public enum ConfigLoader {
         try range("event_max_seconds", RecordingConfig.eventMaxRule)
         try accepted("level", ServerSettings.logLevelRule.names.contains, ServerSettings.logLevelRule.allowed)
         try choice("format", CaptureFormat.self)
+        try accepted("audio", { (try? AudioInput.parse($0, name: "audio")) != nil }, AudioInput.allowed)
+        try range("audio_bitrate", AudioFormat.bitrateRule)
         if table == "recording" || table == "camera" {
             try choice("mode", RecordingMode.self)
             try choice("codec", VideoCodec.self)
@@ -423,6 +425,8 @@ public enum ConfigLoader {
         camera.workers = v["workers"] as? Int
         camera.codec = (v["codec"] as? String).flatMap(VideoCodec.init)
         camera.mode = (v["mode"] as? String).flatMap(RecordingMode.init)
+        camera.audio = (v["audio"] as? String).flatMap { try? AudioInput.parse($0, name: "audio") }
+        camera.audioBitrate = v["audio_bitrate"] as? Int
         return camera
     }
 }

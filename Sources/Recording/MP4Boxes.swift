@@ -46,7 +46,7 @@ public enum TrackCodec: Sendable, Equatable {
     case h264(H264ParameterSets)
 }
 
-/// The layout of a fragmented MP4 with one video track (Motion JPEG or H.264).
+/// The layout of a fragmented MP4 with one picture track (Motion JPEG or H.264) and, when the camera has sound, an AAC track.
 public enum FragmentedMP4 {
     /// Ticks per second of the video track (the usual 90 kHz video clock).
     public static let timescale: UInt64 = 90_000
@@ -57,7 +57,7 @@ public enum FragmentedMP4 {
 
     /// The init section (ftyp + moov) and the byte offset of the 64-bit `mehd` fragment duration,
     /// which is written as 0 and patched when the file is finished.
-    static func initSection(codec: TrackCodec = .mjpeg, width: Int, height: Int, startUTC: Int, localTime: String,
+    static func initSection(codec: TrackCodec = .mjpeg, width: Int, height: Int, audio: AudioFormat? = nil, startUTC: Int, localTime: String,
                             comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
         var w = BoxWriter()
         let created = UInt64(max(0, startUTC)) + epochOffset
@@ -69,7 +69,7 @@ public enum FragmentedMP4 {
         w.box("moov") { w in
             w.fullBox("mvhd", version: 1, flags: 0) { w in
                 w.u64(created); w.u64(created); w.u32(UInt32(movieTimescale)); w.u64(0)
-                w.u32(0x0001_0000); w.u16(0x0100); w.zeros(10); w.matrix(); w.zeros(24); w.u32(2)
+                w.u32(0x0001_0000); w.u16(0x0100); w.zeros(10); w.matrix(); w.zeros(24); w.u32(audio == nil ? 2 : 3)
             }
             w.box("trak") { w in
                 w.fullBox("tkhd", version: 1, flags: 3) { w in
@@ -110,13 +110,16 @@ public enum FragmentedMP4 {
                     }
                 }
             }
+            if let audio { soundTrack(&w, audio, created: created) }
             w.box("mvex") { w in
                 w.fullBox("mehd", version: 1, flags: 0) { w in
                     durationOffset = w.bytes.count
                     w.u64(0)
                 }
-                w.fullBox("trex", version: 0, flags: 0) { w in
-                    w.u32(1); w.u32(1); w.u32(0); w.u32(0); w.u32(0)
+                for track: UInt32 in audio == nil ? [1] : [1, soundTrackID] {
+                    w.fullBox("trex", version: 0, flags: 0) { w in
+                        w.u32(track); w.u32(1); w.u32(0); w.u32(0); w.u32(0)
+                    }
                 }
             }
             w.box("udta") { w in
@@ -125,6 +128,66 @@ public enum FragmentedMP4 {
             }
         }
         return (w.bytes, durationOffset)
+    }
+
+    /// Track id of the sound track (the picture is track 1).
+    static let soundTrackID: UInt32 = 2
+
+    /// The sound track: AAC-LC in an `mp4a` sample entry whose `esds` carries the AudioSpecificConfig, timed in samples.
+    private static func soundTrack(_ w: inout BoxWriter, _ audio: AudioFormat, created: UInt64) {
+        w.box("trak") { w in
+            w.fullBox("tkhd", version: 1, flags: 3) { w in
+                w.u64(created); w.u64(created); w.u32(soundTrackID); w.u32(0); w.u64(0)
+                w.zeros(8); w.u16(0); w.u16(1); w.u16(0x0100); w.u16(0); w.matrix()  // layer, alternate group, volume 1.0
+                w.u32(0); w.u32(0)
+            }
+            w.box("mdia") { w in
+                w.fullBox("mdhd", version: 1, flags: 0) { w in
+                    w.u64(created); w.u64(created); w.u32(UInt32(audio.sampleRate)); w.u64(0)
+                    w.u16(0x55C4); w.u16(0)
+                }
+                w.fullBox("hdlr", version: 0, flags: 0) { w in
+                    w.u32(0); w.fourcc("soun"); w.zeros(12)
+                    w.bytes.append(contentsOf: "SoundHandler".utf8); w.u8(0)
+                }
+                w.box("minf") { w in
+                    w.fullBox("smhd", version: 0, flags: 0) { w in w.zeros(4) }
+                    w.box("dinf") { w in
+                        w.fullBox("dref", version: 0, flags: 0) { w in
+                            w.u32(1)
+                            w.fullBox("url ", version: 0, flags: 1) { _ in }
+                        }
+                    }
+                    w.box("stbl") { w in
+                        w.fullBox("stsd", version: 0, flags: 0) { w in
+                            w.u32(1)
+                            w.box("mp4a") { w in
+                                w.zeros(6); w.u16(1)                      // reserved, data_reference_index
+                                w.zeros(8)                                // version, revision, vendor
+                                w.u16(UInt16(audio.channels)); w.u16(16)  // channels, sample size
+                                w.u32(0)                                  // pre_defined, reserved
+                                w.u32(UInt32(audio.sampleRate) << 16)
+                                let config = audio.decoderConfig
+                                w.fullBox("esds", version: 0, flags: 0) { w in
+                                    // ES_Descriptor { ES_ID 2, DecoderConfigDescriptor { AAC (0x40), audio stream,
+                                    // DecoderSpecificInfo { AudioSpecificConfig } }, SLConfigDescriptor { MP4 } }
+                                    w.u8(0x03); w.u8(UInt8(23 + config.count)); w.u16(UInt16(soundTrackID)); w.u8(0)
+                                    w.u8(0x04); w.u8(UInt8(15 + config.count)); w.u8(0x40); w.u8(0x15)
+                                    w.u8(0); w.u16(0)                     // buffer size
+                                    w.u32(UInt32(audio.bitrate)); w.u32(UInt32(audio.bitrate))
+                                    w.u8(0x05); w.u8(UInt8(config.count)); w.bytes.append(contentsOf: config)
+                                    w.u8(0x06); w.u8(1); w.u8(0x02)
+                                }
+                            }
+                        }
+                        w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
+                        w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
+                        w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
+                        w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
+                    }
+                }
+            }
+        }
     }
 
     private static func textAtom(_ w: inout BoxWriter, _ type: String, _ text: String) {
@@ -174,12 +237,22 @@ public enum FragmentedMP4 {
     static let syncSampleFlags: UInt32 = 0x0200_0000
     static let nonSyncSampleFlags: UInt32 = 0x0101_0000
 
+    /// The sound samples of a fragment: their track time and durations (track ticks) and sizes; their bytes follow the picture's in the mdat.
+    struct SoundRun {
+        /// Decode time of the first sample, in the sound track's ticks.
+        var baseTime: UInt64
+        var durations: [UInt32]
+        var sizes: [Int]
+    }
+
     /// moof + mdat header for samples of the given sizes and durations, starting at `baseTime` ticks.
-    /// The sample bytes follow the returned header directly. With `keyframes`, every sample carries
-    /// its sync flag (H.264); without, every sample is a sync sample (JPEG).
-    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32], keyframes: [Bool]? = nil) -> [UInt8] {
+    /// The sample bytes follow the returned header directly (the picture's, then the sound's). With `keyframes`,
+    /// every sample carries its sync flag (H.264); without, every sample is a sync sample (JPEG).
+    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32], keyframes: [Bool]? = nil,
+                               sound: SoundRun? = nil) -> [UInt8] {
         var w = BoxWriter()
         var dataOffsetAt = 0
+        var soundOffsetAt: Int?
         w.box("moof") { w in
             w.fullBox("mfhd", version: 0, flags: 0) { w in w.u32(sequence) }
             w.box("traf") { w in
@@ -196,10 +269,24 @@ public enum FragmentedMP4 {
                     }
                 }
             }
+            if let sound, !sound.sizes.isEmpty {
+                w.box("traf") { w in
+                    w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(soundTrackID) }
+                    w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(sound.baseTime) }
+                    w.fullBox("trun", version: 0, flags: 0x000301) { w in
+                        w.u32(UInt32(sound.sizes.count))
+                        soundOffsetAt = w.bytes.count
+                        w.u32(0)
+                        for i in sound.sizes.indices { w.u32(sound.durations[i]); w.u32(UInt32(sound.sizes[i])) }
+                    }
+                }
+            }
         }
         let moofSize = w.bytes.count
+        let pictureBytes = sizes.reduce(0, +)
         w.patch32(at: dataOffsetAt, UInt32(moofSize + 8))
-        w.u32(UInt32(8 + sizes.reduce(0, +)))
+        if let soundOffsetAt { w.patch32(at: soundOffsetAt, UInt32(moofSize + 8 + pictureBytes)) }
+        w.u32(UInt32(8 + pictureBytes + (sound?.sizes.reduce(0, +) ?? 0)))
         w.fourcc("mdat")
         return w.bytes
     }

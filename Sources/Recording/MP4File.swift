@@ -80,13 +80,24 @@ public final class MP4File {
     private let beforeWrite: (Int) throws(RecordingError) -> Void
     /// The hash chain each fragment is signed into (nil: unsigned).
     private let chain: FragmentChain?
+    /// The sound track's format (nil: the file has no sound track).
+    let audio: AudioFormat?
+    /// Sound units of the fragment being gathered, and their durations in the sound track's ticks (samples).
+    private var pendingSound: [(bytes: [UInt8], duration: UInt32)] = []
+    /// Track time of the first pending sound unit.
+    private var soundBase: UInt64 = 0
+    /// Track time just past the last sound unit taken (nil before the first).
+    private var soundEnd: UInt64?
+    /// Sound units written.
+    private(set) var soundUnits = 0
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
-    public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, fragmentNanos: UInt64, sync: SyncPolicy, nominalFps: Int,
-         comment: String? = nil, chain: FragmentChain? = nil,
+    public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, audio: AudioFormat? = nil, fragmentNanos: UInt64,
+         sync: SyncPolicy, nominalFps: Int, comment: String? = nil, chain: FragmentChain? = nil,
          beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
+        self.audio = audio
         self.chain = chain
         self.finalPath = finalPath
         partPath = finalPath + ".part"
@@ -102,7 +113,7 @@ public final class MP4File {
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
-        let (bytes, offset) = FragmentedMP4.initSection(codec: codec, width: first.width, height: first.height, startUTC: first.time.wallSeconds,
+        let (bytes, offset) = FragmentedMP4.initSection(codec: codec, width: first.width, height: first.height, audio: audio, startUTC: first.time.wallSeconds,
                                                     localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
                                                     comment: comment)
         durationFieldOffset = offset
@@ -160,6 +171,30 @@ public final class MP4File {
         return true
     }
 
+    /// Adds a sound unit at its capture time on the file's clock (the first picture's capture is time 0). Units follow
+    /// each other without gaps while the sound keeps time; a unit more than one unit late starts after a gap (the
+    /// sound stopped: the unit before it lasts until then), one more than a unit early is dropped (returns false), so
+    /// the sound never drifts from the picture by more than a unit (21 ms at 48 kHz). Units before the file's start
+    /// belong to the file before.
+    @discardableResult
+    public func appendAudio(_ unit: EncodedAudio) -> Bool {
+        guard let audio, unit.monotonicNanos >= start.monotonicNanos else { return false }
+        let per = UInt64(AudioFormat.samplesPerUnit)
+        let at = (unit.monotonicNanos - start.monotonicNanos) * UInt64(audio.sampleRate) / 1_000_000_000
+        var position = soundEnd ?? at
+        if at > position + per {
+            // A gap: the unit before (if still pending) lasts until this one; else this fragment's run starts later.
+            if let last = pendingSound.indices.last { pendingSound[last].duration += UInt32(at - position) } else { soundBase = at }
+            position = at
+        } else if at + per < position {
+            return false
+        }
+        if pendingSound.isEmpty { soundBase = position }
+        pendingSound.append((unit.bytes, UInt32(per)))
+        soundEnd = position + per
+        return true
+    }
+
     /// Writes the pending frames as one fragment. The last frame lasts until `nextSlot` when known,
     /// else one frame interval.
     func flush(nextSlot: Int64? = nil) throws(RecordingError) {
@@ -171,16 +206,22 @@ public final class MP4File {
             durations.append(UInt32(ticks(next) - ticks(pending[i].slot)))
         }
         sequence += 1
+        let sound = pendingSound.isEmpty ? nil
+            : FragmentedMP4.SoundRun(baseTime: soundBase, durations: pendingSound.map(\.duration), sizes: pendingSound.map(\.bytes.count))
         let header = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.bytes.readableBytes),
-                                                  durations: durations, keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil)
+                                                  durations: durations, keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil,
+                                                  sound: sound)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
+        for unit in pendingSound { scratch.append(contentsOf: unit.bytes) }
         if let chain {
-            // The link goes out in the same write as its fragment: a cut leaves both or neither whole.
+            // The link goes out in the same write as its fragment: a cut leaves both or neither whole. It covers every
+            // sample of every track, the picture's first, then the sound's (each sound unit a sync sample).
             let digest = scratch.withUnsafeBytes { all in
-                FragmentDigest(durations: durations, sizes: pending.map(\.frame.bytes.readableBytes),
-                               keyframes: pending.map(\.frame.isKeyframe), bytes: UnsafeRawBufferPointer(rebasing: all[header.count...]))
+                FragmentDigest(durations: durations + (sound?.durations ?? []), sizes: pending.map(\.frame.bytes.readableBytes) + (sound?.sizes ?? []),
+                               keyframes: pending.map(\.frame.isKeyframe) + (sound?.sizes.map { _ in true } ?? []),
+                               bytes: UnsafeRawBufferPointer(rebasing: all[header.count...]))
             }
             let time = first.frame.time
             let link = chain.link(digest, wallStartNanos: Int64(time.wallSeconds) * 1_000_000_000 + Int64(time.wallNanos),
@@ -191,8 +232,10 @@ public final class MP4File {
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count
         frames += pending.count
+        soundUnits += pendingSound.count
         endTicks = ticks(nextSlot ?? last.slot + 1)
         pending.removeAll(keepingCapacity: true)
+        pendingSound.removeAll(keepingCapacity: true)
         fragmentsSinceSync += 1
         switch sync {
         case .everyFragment: try dataSync()

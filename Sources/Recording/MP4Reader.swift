@@ -30,7 +30,42 @@ public struct MP4Scan: Sendable {
         public var linkEnd: Int?
         /// When an export cut this fragment at a frame: what was left out (`link` is then the signed original's).
         public var trim: TrimmedLink?
+        /// The fragment's sound samples, if the file has sound and the fragment any.
+        public var sound: SoundRun?
+
+        /// Every sample the fragment's signature covers, in signed order: the picture's, then the sound's (each sound
+        /// unit a sync sample); their bytes lie back to back from `dataOffset`.
+        public var signedSamples: (durations: [UInt32], sizes: [Int], keyframes: [Bool]) {
+            let keys = keyframes.count == sizes.count ? keyframes : sizes.map { _ in true }
+            let extra = sound ?? SoundRun(baseTime: 0, durations: [], sizes: [], dataOffset: 0)
+            return (durations + extra.durations, (sizes + extra.sizes).map(Int.init), keys + extra.sizes.map { _ in true })
+        }
     }
+
+    /// The sound samples of one fragment.
+    public struct SoundRun: Sendable {
+        /// Decode time of the first, in the sound track's ticks (samples).
+        public var baseTime: UInt64
+        /// Per-sample durations, in the sound track's ticks.
+        public var durations: [UInt32]
+        /// Per-sample sizes in bytes.
+        public var sizes: [UInt32]
+        /// Absolute offset of the first sample's bytes.
+        public var dataOffset: Int
+    }
+
+    /// The sound track of a file: its track id and ticks per second (the sample rate).
+    public struct SoundTrack: Sendable {
+        /// Track id in the file.
+        public var trackID: UInt32
+        /// Ticks per second (samples per second).
+        public var timescale: UInt64
+        /// The `esds` AudioSpecificConfig (what a player needs to decode it).
+        public var decoderConfig: [UInt8]
+    }
+
+    /// The sound track, when the file has one.
+    public var sound: SoundTrack?
 
     /// The track's codec, from its sample entry.
     public var codec: VideoCodec = .mjpeg
@@ -128,8 +163,10 @@ public enum MP4Reader {
             case "mdat":
                 if let (moofOffset, found) = pendingMoof {
                     var fragment = found
-                    let payload = fragment.sizes.reduce(0) { $0 + Int($1) }
-                    if fragment.dataOffset != offset + headerSize || payload != boxSize - headerSize {
+                    let picture = fragment.sizes.reduce(0) { $0 + Int($1) }
+                    let payload = picture + (fragment.sound?.sizes.reduce(0) { $0 + Int($1) } ?? 0)
+                    let soundInPlace = fragment.sound.map { $0.dataOffset == fragment.dataOffset + picture } ?? true
+                    if fragment.dataOffset != offset + headerSize || payload != boxSize - headerSize || !soundInPlace {
                         scan.problems.append("fragment \(fragment.sequence) at \(moofOffset): sample sizes do not match its mdat")
                     } else {
                         fragment.end = end
@@ -239,25 +276,65 @@ public enum MP4Reader {
                     }
                 }
             } else if type == "trak" {
-                for (t, r, _) in children(b, body) where t == "mdia" {
-                    for (t2, r2, _) in children(b, r) where t2 == "mdhd" {
-                        let version = b[r2.lowerBound]
-                        let at = r2.lowerBound + 4 + (version == 1 ? 16 : 8)
-                        if at + 4 <= r2.upperBound { scan.timescale = UInt64(be32(b, at)) }
-                    }
-                    // minf > stbl > stsd: the first sample entry's type names the codec.
-                    for (t2, r2, _) in children(b, r) where t2 == "minf" {
-                        for (t3, r3, _) in children(b, r2) where t3 == "stbl" {
-                            for (t4, r4, _) in children(b, r3) where t4 == "stsd" && r4.count >= 16 {
-                                let entry = String(decoding: b[(r4.lowerBound + 12)..<(r4.lowerBound + 16)], as: UTF8.self)
-                                scan.codec = entry == "avc1" ? .h264 : .mjpeg
-                                scan.sampleDescription = Array(b[r4])
-                            }
+                parseTrak(b, body, into: &scan)
+            }
+        }
+    }
+
+    /// One track: the picture's (`vide`) gives the timescale and codec, a sound track (`soun`) its id and rate.
+    private static func parseTrak(_ b: [UInt8], _ body: Range<Int>, into scan: inout MP4Scan) {
+        var trackID: UInt32 = 1
+        for (t, r, _) in children(b, body) where t == "tkhd" && r.count >= 24 {
+            trackID = be32(b, r.lowerBound + 4 + (b[r.lowerBound] == 1 ? 16 : 8))
+        }
+        for (t, r, _) in children(b, body) where t == "mdia" {
+            var timescale: UInt64?
+            var handler = ""
+            for (t2, r2, _) in children(b, r) {
+                if t2 == "mdhd" {
+                    let at = r2.lowerBound + 4 + (b[r2.lowerBound] == 1 ? 16 : 8)
+                    if at + 4 <= r2.upperBound { timescale = UInt64(be32(b, at)) }
+                } else if t2 == "hdlr", r2.count >= 12 {
+                    handler = String(decoding: b[(r2.lowerBound + 8)..<(r2.lowerBound + 12)], as: UTF8.self)
+                }
+            }
+            // minf > stbl > stsd: the first sample entry's type names the codec.
+            for (t2, r2, _) in children(b, r) where t2 == "minf" {
+                for (t3, r3, _) in children(b, r2) where t3 == "stbl" {
+                    for (t4, r4, _) in children(b, r3) where t4 == "stsd" && r4.count >= 16 {
+                        let entry = String(decoding: b[(r4.lowerBound + 12)..<(r4.lowerBound + 16)], as: UTF8.self)
+                        if handler == "soun" {
+                            scan.sound = MP4Scan.SoundTrack(trackID: trackID, timescale: timescale ?? 48_000,
+                                                            decoderConfig: decoderSpecificInfo(b, r4) ?? [])
+                        } else {
+                            if let timescale { scan.timescale = timescale }
+                            scan.codec = entry == "avc1" ? .h264 : .mjpeg
+                            scan.sampleDescription = Array(b[r4])
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The DecoderSpecificInfo (tag 5) bytes of the first `esds` in a sample description.
+    private static func decoderSpecificInfo(_ b: [UInt8], _ stsd: Range<Int>) -> [UInt8]? {
+        guard let esds = (stsd.lowerBound..<max(stsd.lowerBound, stsd.upperBound - 4)).first(where: { Array(b[$0..<$0 + 4]) == Array("esds".utf8) })
+        else { return nil }
+        var i = esds + 8
+        while i + 2 < stsd.upperBound {
+            let tag = b[i]
+            var length = 0, j = i + 1
+            // Descriptor lengths: 7 bits a byte, high bit set while more follow.
+            while j < stsd.upperBound { length = length << 7 | Int(b[j] & 0x7F); j += 1; if b[j - 1] & 0x80 == 0 { break } }
+            switch tag {
+            case 0x03: i = j + 3  // ES_Descriptor: ES_ID and flags, then its children
+            case 0x04: i = j + 13  // DecoderConfigDescriptor: fixed fields, then its children
+            case 0x05: return j + length <= stsd.upperBound ? Array(b[j..<j + length]) : nil
+            default: i = j + length
+            }
+        }
+        return nil
     }
 
     private static func parseMoof(_ b: [UInt8], offset: Int) -> MP4Scan.Fragment? {
@@ -267,14 +344,18 @@ public enum MP4Reader {
             if type == "mfhd", body.count >= 8 {
                 fragment.sequence = be32(b, body.lowerBound + 4)
             } else if type == "traf" {
+                var track: UInt32 = 1, base: UInt64 = 0, dataOffset = 0
+                var durations: [UInt32] = [], sizes: [UInt32] = [], keyframes: [Bool] = []
+                var hasRun = false
                 for (t, r, _) in children(b, body) {
-                    if t == "tfdt" {
-                        fragment.baseTime = b[r.lowerBound] == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4))
+                    if t == "tfhd", r.count >= 8 {
+                        track = be32(b, r.lowerBound + 4)
+                    } else if t == "tfdt" {
+                        base = b[r.lowerBound] == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4))
                     } else if t == "trun" {
                         let flags = be32(b, r.lowerBound) & 0xFF_FFFF
                         let count = Int(be32(b, r.lowerBound + 4))
                         var i = r.lowerBound + 8
-                        var dataOffset = 0
                         if flags & 0x1 != 0 { dataOffset = Int(Int32(bitPattern: be32(b, i))); i += 4 }
                         if flags & 0x4 != 0 { i += 4 }
                         let perSample = [0x100, 0x200, 0x400, 0x800].filter { flags & UInt32($0) != 0 }.count * 4
@@ -286,13 +367,20 @@ public enum MP4Reader {
                             var sync = true
                             if flags & 0x400 != 0 { sync = (be32(b, i) >> 16) & 1 == 0; i += 4 }
                             if flags & 0x800 != 0 { i += 4 }
-                            fragment.keyframes.append(sync)
-                            fragment.durations.append(duration)
-                            fragment.sizes.append(size)
+                            keyframes.append(sync)
+                            durations.append(duration)
+                            sizes.append(size)
                         }
-                        fragment.dataOffset = offset + dataOffset
-                        sawTrun = true
+                        hasRun = true
                     }
+                }
+                guard hasRun else { continue }
+                if track == 1 {
+                    (fragment.baseTime, fragment.durations, fragment.sizes, fragment.keyframes) = (base, durations, sizes, keyframes)
+                    fragment.dataOffset = offset + dataOffset
+                    sawTrun = true
+                } else {
+                    fragment.sound = MP4Scan.SoundRun(baseTime: base, durations: durations, sizes: sizes, dataOffset: offset + dataOffset)
                 }
             }
         }

@@ -30,6 +30,12 @@ public final class Recorder: Sendable {
     let subscription: Mutex<FrameSubscription?> = Mutex(nil)
     /// Turns of the writer loop (at least 4 a second while it is alive): the watchdog's sign of life.
     public let heartbeat = Atomic<UInt64>(0)
+    /// The camera's sound track format (nil: no sound).
+    public let audio: AudioFormat?
+    /// Sound units on their way to the writer: bounded (5 s), never waited on; what does not fit is counted.
+    let soundQueue = BoundedQueue<EncodedAudio>(capacity: 256)
+    /// Sound units the queue refused.
+    let soundRefused = Atomic<UInt64>(0)
     /// Every segment and event clip finished, on the writer's thread (observers hand it on at once).
     public let finished = Observers<FinishedRecording>()
 
@@ -44,8 +50,10 @@ public final class Recorder: Sendable {
     }
 
     /// Creates a recorder for `camera`'s bus (started by `start()`).
-    public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger, key: DeviceKey? = nil) {
+    public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger, key: DeviceKey? = nil,
+                audio: AudioFormat? = nil) {
         self.camera = camera
+        self.audio = audio
         self.key = key
         self.fps = fps
         self.bus = bus
@@ -82,6 +90,12 @@ public final class Recorder: Sendable {
         }
     }
 
+    /// Takes a sound unit for the files being written (any thread; never blocks: a full queue drops it, counted).
+    public func takeAudio(_ unit: EncodedAudio) {
+        guard audio != nil else { return }
+        if !soundQueue.offer(unit) { soundRefused.add(1, ordering: .relaxed) }
+    }
+
     /// Stops after writing what is queued; finishes the segment and any event clip. Waits for the thread.
     public func stop() {
         subscription.withLock { $0 }?.cancel()
@@ -115,6 +129,7 @@ public final class Recorder: Sendable {
         let dropped = subscription.withLock { $0?.dropped.load(ordering: .relaxed) ?? 0 }
         var s = state.withLock { $0.status }
         s.droppedFrames += dropped
+        s.soundUnitsDropped += soundRefused.load(ordering: .relaxed)
         return s
     }
 

@@ -34,6 +34,10 @@ public struct RecorderStatus: Codable, Sendable {
     public var eventsMerged: Int = 0
     /// Seconds of footage held in memory for the next event clip's pre-roll (up to the pre-roll and one fragment).
     public var preRollSeconds: Double = 0
+    /// Sound units written into segments since launch (0 without sound).
+    public var soundUnitsWritten: Int = 0
+    /// Sound units not recorded: the queue was full, or they came too early or before their file.
+    public var soundUnitsDropped: UInt64 = 0
     /// The last disk error, while it lasts.
     public var lastError: String?
 }

@@ -28,6 +28,10 @@ final class RecorderWriter {
     private let preNanos: UInt64
     private let cadence: FrameCadence
     private var ring: PreRoll
+    /// The sound of the pre-roll (as long as the picture's ring reaches back).
+    private var soundRing: [EncodedAudio] = []
+    /// Capture time of the newest sound unit taken (0: none yet).
+    private var latestSound: UInt64 = 0
     private var segment: MP4File?
     private var events: [ActiveEvent] = []
     /// While a write failed, frames before this time are dropped (counted).
@@ -80,6 +84,8 @@ final class RecorderWriter {
             } else if !want {
                 update { if $0.state == .error || $0.state == .paused { $0.state = .stopped; $0.lastError = nil } }
             }
+            // Sound first: what was heard up to this picture goes into the files before a segment may end at it.
+            takeSound()
             if let frame {
                 if let newClip, !startEvent(newClip, frame: frame) {
                     recorder.state.withLock { $0.clips.retry(newClip.file) }
@@ -101,6 +107,40 @@ final class RecorderWriter {
         finishSegment()
         advanceEvents(nil)
         update { $0.state = .stopped; $0.currentFile = nil }
+    }
+
+    /// Hands every queued sound unit to the segment, the open clips and the pre-roll's sound.
+    private func takeSound() {
+        guard recorder.audio != nil else { return }
+        while let unit = recorder.soundQueue.tryTake() { handle(unit) }
+        // The sound ring reaches as far back as the picture's.
+        if let oldest = ring.frames.first?.time.monotonicNanos, let cut = soundRing.firstIndex(where: { $0.monotonicNanos >= oldest }), cut > 0 {
+            soundRing.removeFirst(cut)
+        } else if ring.frames.isEmpty, soundRing.count > 512 {
+            soundRing.removeFirst(soundRing.count - 512)
+        }
+    }
+
+    private func handle(_ unit: EncodedAudio) {
+        latestSound = unit.monotonicNanos
+        soundRing.append(unit)
+        for event in events { event.file.appendAudio(unit) }
+        // Sound from before the segment's first picture belongs to no file (the one before has ended).
+        guard let segment, unit.monotonicNanos >= segment.startTime.monotonicNanos else { return }
+        let kept = segment.appendAudio(unit)
+        update { if kept { $0.soundUnitsWritten += 1 } else { $0.soundUnitsDropped += 1 } }
+    }
+
+    /// Before a segment ends at a picture taken at `time`: waits (200 ms at most) for the sound up to it, which comes
+    /// a little after the picture (the encoder's delay), so that the segment's sound ends where its pictures do.
+    private func awaitSound(until time: UInt64) {
+        guard let audio = recorder.audio, latestSound > 0, time &- latestSound < 1_000_000_000 else { return }
+        let deadline = MonotonicClock.nanos() + 200_000_000
+        while latestSound + audio.unitNanos < time {
+            let now = MonotonicClock.nanos()
+            guard now < deadline, let unit = recorder.soundQueue.take(timeoutNanos: deadline - now) else { return }
+            handle(unit)
+        }
     }
 
     private func update(_ body: (inout RecorderStatus) -> Void) { recorder.state.withLock { body(&$0.status) } }
@@ -177,6 +217,7 @@ final class RecorderWriter {
            cadence.reached(now &- s.startTime.monotonicNanos, segmentNanos) || s.width != frame.width || s.height != frame.height {
             // Segments end only where the next can start: at a keyframe. A size change (settings
             // applied at run time) starts a new file there too: a track has one size.
+            awaitSound(until: now)
             finishSegment()
         }
         do {
@@ -188,7 +229,7 @@ final class RecorderWriter {
                 }
                 let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
                 let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
-                segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), fragmentNanos: fragmentNanos,
+                segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), audio: recorder.audio, fragmentNanos: fragmentNanos,
                                       sync: config.sync, nominalFps: recorder.fps, chain: chain,
                                       beforeWrite: { [unowned self] bytes throws(RecordingError) in try segmentWrite(bytes) })
                 let relative = String(path.dropFirst(config.root.count + 1))
@@ -209,11 +250,18 @@ final class RecorderWriter {
         guard let seed = preRoll.first ?? (frame.isKeyframe ? frame : nil) else { return false }
         let reason = plan.reason.isEmpty ? "event" : plan.reason
         do {
-            let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Recorder.trackCodec(seed), fragmentNanos: fragmentNanos,
+            let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Recorder.trackCodec(seed), audio: recorder.audio,
+                                   fragmentNanos: fragmentNanos,
                                    sync: config.sync, nominalFps: recorder.fps, comment: reason,
                                    chain: recorder.key.map { FragmentChain(id: Recorder.clipChainID(camera: camera, file: plan.file), key: $0) },
                                    beforeWrite: { [unowned self] bytes throws(RecordingError) in try makeRoom(bytes) })
-            for f in preRoll { try file.append(f) }
+            // The pre-roll's sound goes in beside its pictures, in time order.
+            var sound = soundRing[...]
+            for f in preRoll {
+                while let unit = sound.first, unit.monotonicNanos < f.time.monotonicNanos { file.appendAudio(unit); sound = sound.dropFirst() }
+                try file.append(f)
+            }
+            for unit in sound { file.appendAudio(unit) }
             events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono, reason: reason))
             recorder.logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
         } catch {

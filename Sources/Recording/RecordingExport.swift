@@ -62,6 +62,8 @@ public struct ExportPlan: Sendable {
     let initSection: [UInt8]
     /// Ticks per second of the track.
     let timescale: UInt64
+    /// Ticks per second of the sound track, when the first file has one (its fragments' sound is copied).
+    let soundTimescale: UInt64?
 
     /// Plans the span [`from`, `to`) (Unix nanoseconds) of `files` (any order; `.part` files up to their last whole fragment).
     /// With `cut`, the first and last fragments are cut at the frames nearest the span's ends.
@@ -132,7 +134,8 @@ public struct ExportPlan: Sendable {
             w.u64(ticks * FragmentedMP4.movieTimescale / max(1, firstScan.timescale))
             initSection.replaceSubrange(at..<at + 8, with: w.bytes)
         }
-        return ExportPlan(pieces: pieces, report: report, initSection: initSection, timescale: firstScan.timescale)
+        return ExportPlan(pieces: pieces, report: report, initSection: initSection, timescale: firstScan.timescale,
+                          soundTimescale: firstScan.sound?.timescale)
     }
 
     /// Wall-clock start of each sample of `fragment` and the end of its last.
@@ -159,6 +162,13 @@ public final class ExportReader: @unchecked Sendable {
 
     init(plan: ExportPlan) {
         self.plan = plan
+        // Sound captured just before the first picture would sit before time 0, which a track cannot: the pictures
+        // start that much later instead, so sound and picture keep their distance.
+        if let first = plan.pieces.first, first.keep.count == first.fragment.sizes.count, let s = first.fragment.sound,
+           let rate = plan.soundTimescale {
+            let lead = Int64(s.baseTime) - Int64(first.fragment.baseTime * rate / max(1, plan.timescale))
+            if lead < 0 { time = (UInt64(-lead) * plan.timescale + rate - 1) / rate }
+        }
     }
 
     deinit {
@@ -174,26 +184,38 @@ public final class ExportReader: @unchecked Sendable {
         let f = piece.fragment
         let sizes = f.sizes.map(Int.init)
         let keyframes = f.keyframes.count == sizes.count ? f.keyframes : sizes.map { _ in true }
+        let whole = piece.keep.count == sizes.count
+        // A whole fragment keeps its sound, at the same distance from its pictures; a cut one leaves its sound out
+        // (the signed order is pictures then sound, so the kept pictures stay one run the trimmed link can prove).
+        let sound: FragmentedMP4.SoundRun? = whole ? f.sound.flatMap { s in
+            plan.soundTimescale.map { rate in
+                let lead = Int64(s.baseTime) - Int64(f.baseTime * rate / max(1, plan.timescale))
+                let base = max(0, Int64(time * rate / max(1, plan.timescale)) + lead)
+                return FragmentedMP4.SoundRun(baseTime: UInt64(base), durations: s.durations, sizes: s.sizes.map(Int.init))
+            }
+        } : nil
         let header = FragmentedMP4.fragmentHeader(sequence: UInt32(next + 1), baseTime: time, sizes: Array(sizes[piece.keep]),
                                                   durations: Array(f.durations[piece.keep]),
-                                                  keyframes: piece.codec == .h264 ? Array(keyframes[piece.keep]) : nil)
+                                                  keyframes: piece.codec == .h264 ? Array(keyframes[piece.keep]) : nil, sound: sound)
         time += piece.ticks
         let payload = try samples(of: piece)
         let skip: Int = sizes[..<piece.keep.lowerBound].reduce(0, +)
         let take: Int = sizes[piece.keep].reduce(0, +)
         var out = header
         out.append(contentsOf: payload[skip..<(skip + take)])
+        if let sound { out.append(contentsOf: payload[sizes.reduce(0, +)..<(sizes.reduce(0, +) + sound.sizes.reduce(0, +))]) }
         if let link = f.link, let linkEnd = f.linkEnd {
-            if piece.keep.count == sizes.count {
+            if whole {
                 out += try read(piece.path, at: f.end, count: linkEnd - f.end)
             } else {
-                // Cut: the left-out samples' rows and hashes go with the signed link (added to those an
+                // Cut: the left-out samples' rows and hashes (its sound's too) go with the signed link (added to those an
                 // earlier cut left out, when this is an export of an export).
+                let signed = f.signedSamples
                 let (rows, hashes) = payload.withUnsafeBytes {
-                    FragmentDigest.samples(durations: f.durations, sizes: sizes, keyframes: keyframes, bytes: $0)
+                    FragmentDigest.samples(durations: signed.durations, sizes: signed.sizes, keyframes: signed.keyframes, bytes: $0)
                 }
                 let head = piece.keep.lowerBound, tail = piece.keep.upperBound
-                let prior = f.trim ?? TrimmedLink(link: link, firstKept: 0, originalCount: sizes.count, removedRows: [], removedHashes: [])
+                let prior = f.trim ?? TrimmedLink(link: link, firstKept: 0, originalCount: rows.count, removedRows: [], removedHashes: [])
                 let trimmed = TrimmedLink(
                     link: link, firstKept: prior.firstKept + head, originalCount: prior.originalCount,
                     removedRows: Array(prior.removedRows[..<prior.firstKept]) + Array(rows[..<head]) + Array(rows[tail...]) + Array(prior.removedRows[prior.firstKept...]),
@@ -205,9 +227,9 @@ public final class ExportReader: @unchecked Sendable {
         return out
     }
 
-    /// The sample bytes of `piece`'s whole fragment.
+    /// The sample bytes of `piece`'s whole fragment: its pictures', then its sound's.
     public func samples(of piece: PlacedFragment) throws(RecordingError) -> [UInt8] {
-        try read(piece.path, at: piece.fragment.dataOffset, count: piece.fragment.sizes.reduce(0) { $0 + Int($1) })
+        try read(piece.path, at: piece.fragment.dataOffset, count: piece.fragment.signedSamples.sizes.reduce(0, +))
     }
 
     private func read(_ path: String, at offset: Int, count: Int) throws(RecordingError) -> [UInt8] {

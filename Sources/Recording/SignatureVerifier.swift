@@ -97,10 +97,12 @@ public enum SignatureVerifier {
                 }
             }
             if readSamples, fd >= 0 {
-                let payload = fragment.sizes.reduce(0) { $0 + Int($1) }
+                // Every track's samples: the picture's, then the sound's.
+                let signed = fragment.signedSamples
+                let payload = signed.sizes.reduce(0, +)
                 if let bytes = MP4Reader.read(fd, at: fragment.dataOffset, count: payload) {
                     let (rows, hashes) = bytes.withUnsafeBytes {
-                        FragmentDigest.samples(durations: fragment.durations, sizes: fragment.sizes.map(Int.init), keyframes: keyframes, bytes: $0)
+                        FragmentDigest.samples(durations: signed.durations, sizes: signed.sizes, keyframes: signed.keyframes, bytes: $0)
                     }
                     // A cut fragment is checked as signed: its kept samples with the rows and hashes of those left out.
                     let digest = fragment.trim.map { $0.signedDigest(keptRows: rows, keptHashes: hashes) ?? FragmentDigest(rows: [], sampleHashes: []) }

@@ -52,6 +52,11 @@ struct Run: AsyncParsableCommand {
                                valueName: "spec"))
     var cameras: [String] = []
 
+    @Option(name: .customLong("camera-audio"), parsing: .singleValue,
+            help: ArgumentHelp("Record sound with a camera: ID=alsa:DEVICE (e.g. front=alsa:default, front=alsa:plughw:CARD=Device,DEV=0) or ID=test:click; repeat for more cameras. Off unless given: recording conversations is not legal everywhere.",
+                               valueName: "ID=input"))
+    var cameraAudio: [String] = []
+
     @Option(help: ArgumentHelp("Size and rate for cameras that do not give their own. Default: 1280x720@30.", valueName: "WxH@FPS"))
     var size: String?
 
@@ -215,10 +220,25 @@ struct Run: AsyncParsableCommand {
             for c in configs where !seen.insert(c.id).inserted {
                 throw ConfigError("camera id '\(c.id)' is given twice; every camera needs its own id")
             }
-            return configs
+            return try withAudioFlags(configs)
         } catch let error as ConfigError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// `configs` with each `--camera-audio ID=INPUT` applied to its camera.
+    func withAudioFlags(_ configs: [CameraConfig]) throws(ConfigError) -> [CameraConfig] {
+        var out = configs
+        for flag in cameraAudio {
+            guard let eq = flag.firstIndex(of: "="), let i = out.firstIndex(where: { $0.id == flag[..<eq] }) else {
+                throw ConfigError("--camera-audio '\(flag)': expected ID=INPUT for one of the cameras (\(out.map(\.id).joined(separator: ", "))), "
+                                  + "INPUT being \(AudioInput.allowed)")
+            }
+            do throws(RuleError) { out[i].audio = try AudioInput.parse(String(flag[flag.index(after: eq)...]), name: "--camera-audio") } catch {
+                throw ConfigError(error.description)
+            }
+        }
+        return out
     }
 
     func validate() throws {
@@ -250,7 +270,7 @@ struct Run: AsyncParsableCommand {
         let account = try Passwd.credentials(settings.auth, logger: logger)
         let credentials = Credentials(user: account.user, passwordHash: account.passwordHash)
         let capture = CaptureOptions(buffers: settings.buffers, h264Fallback: settings.h264Fallback, logger: logger,
-                                     libcamera: LibcameraWiring.factory)
+                                     libcamera: LibcameraWiring.factory, audio: AudioWiring.factory)
         let savedPath = Self.savedSettingsPath(recordings: settings.recording.root)
         let saved: [String: SavedSettings]
         do {

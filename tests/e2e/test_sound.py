@@ -1,0 +1,191 @@
+"""Sound (#25): a camera's microphone recorded beside its pictures, in every segment and event clip, in step with
+them, signed with them, kept by recovery and exports. The sound here is the synthetic `test:click`, whose click
+sounds on the test pattern's white flash once a second: a test finds both in the recorded files (ffmpeg) and
+measures how far apart they are. H.264 recordings (the product's default) unless a test says otherwise."""
+import array
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BINARY, Daemon
+from helpers import camera_status, post, wait_for
+from test_recording import decodes_cleanly, finished
+from test_signing import export_key, fragment_ranges, ours, theirs, verdicts
+
+RATE = 48000
+
+
+def streams(path):
+    """{codec_type: stream} of a file, by ffprobe."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,sample_rate,channels,duration,start_time",
+                          "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
+    return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
+
+
+def flashes(path):
+    """Presentation times of the all-white pictures."""
+    info = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "json",
+                                      str(path)], capture_output=True, text=True, timeout=60).stdout)
+    times = [float(f["pts_time"]) for f in info["frames"]]
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "scale=32:18,format=gray", "-f", "rawvideo", "-"],
+                         capture_output=True, timeout=120).stdout
+    n = 32 * 18
+    means = [sum(raw[i:i + n]) / n for i in range(0, len(raw) - n + 1, n)]
+    assert len(means) == len(times), (len(means), len(times))
+    return [t for t, m in zip(times, means) if m > 200]
+
+
+def clicks(path):
+    """Times the clicks start: the first loud sample after half a second without one (AAC's pre-echo stays below)."""
+    start = float(streams(path)["audio"]["start_time"])
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", str(RATE), "-"],
+                         capture_output=True, timeout=120).stdout
+    samples = array.array("h")
+    samples.frombytes(pcm[:len(pcm) // 2 * 2])
+    out, last = [], -RATE
+    for i, v in enumerate(samples):
+        if abs(v) > 6000:
+            if i - last > RATE // 2:
+                out.append(start + i / RATE)
+            last = i
+    return out
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """Half a minute of the test pattern with its click, 10 s segments, an event clip with 2 s of pre-roll in it."""
+    root = tmp_path_factory.mktemp("sound")
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera-audio", "front=test:click", "--segment-seconds", "10",
+               "--event-pre", "2", "--event-post", "2", recordings=root)
+    try:
+        wait_for(lambda: camera_status(d)["recording"]["preRollSeconds"] >= 2.5, 30, "pre-roll with sound")
+        code, _ = post(d, "/api/events", {"reason": "horn"})
+        assert code in (200, 202), code
+        wait_for(lambda: len(finished(root)) >= 3, 60, "three segments")
+        status = camera_status(d)
+    finally:
+        assert d.stop() == 0
+    return root, status
+
+
+def test_every_file_has_aac_sound_beside_the_picture_and_decodes_cleanly(session):
+    root, status = session
+    files = finished(root) + finished(root, "events")
+    assert len(finished(root, "events")) == 1, files
+    for path in files:
+        s = streams(path)
+        assert s["video"]["codec_name"] == "h264", (path, s)
+        a = s["audio"]
+        assert (a["codec_name"], a["sample_rate"], a["channels"]) == ("aac", str(RATE), 1), (path, a)
+        # The sound lasts as long as the picture: at most a unit and the start-up of the sound short (first file).
+        assert abs(float(a["duration"]) - float(s["video"]["duration"])) < 0.6, (path, a, s["video"])
+        assert decodes_cleanly(path), path
+    audio = status["audio"]
+    assert audio["state"] == "running" and audio["input"] == "test:click" and audio["codec"] == "aac", audio
+    assert audio["units"] > 25 * RATE // 1024 and audio["gaps"] == 0, audio
+    assert status["recording"]["soundUnitsWritten"] > 25 * RATE // 1024 and status["recording"]["soundUnitsDropped"] == 0, status["recording"]
+
+
+def test_the_click_sounds_with_its_flash_within_40_ms_without_drift(session):
+    root, _ = session
+    offsets = []
+    # Every file but the one cut short at the stop.
+    for path in [p for p in finished(root) + finished(root, "events") if float(streams(p)["video"]["duration"]) >= 3]:
+        seen, heard = flashes(path), clicks(path)
+        assert len(seen) >= 3 and abs(len(heard) - len(seen)) <= 1, (path, seen, heard)
+        for t in heard:
+            offsets.append(min((t - f for f in seen), key=abs))
+    assert len(offsets) >= 28, offsets
+    worst = max(abs(o) for o in offsets)
+    assert worst <= 0.040, offsets
+    # No drift: the last clicks sit where the first did.
+    assert abs(sum(offsets[-5:]) / 5 - sum(offsets[:5]) / 5) < 0.010, offsets
+
+
+def test_sound_is_signed_with_the_picture_and_a_flipped_sound_byte_is_changed(session, tmp_path):
+    root, _ = session
+    pem = export_key(root)
+    files = finished(root)
+    for code, out in (ours(*files, key=pem), theirs(*files, key=pem)):
+        assert code == 0 and set(verdicts(out).values()) == {"INTACT"}, out
+    # The last bytes of a fragment's mdat are its sound (the picture's come first).
+    data = bytearray(files[1].read_bytes())
+    start, end = fragment_ranges(bytes(data))[2]["mdat"]
+    data[end - 3] ^= 0x01
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    for code, out in (ours(bad, key=pem), theirs(bad, key=pem)):
+        assert code == 1 and verdicts(out) == {"bad.mp4": "CHANGED"} and "fragment 3: sample data changed" in out, out
+
+
+def test_an_export_across_segments_keeps_the_sound_and_verifies(session, tmp_path):
+    root, _ = session
+    pem = export_key(root)
+    segments = finished(root)
+    out_file = tmp_path / "export.mp4"
+    # From the first segment's last seconds into the second: two files, cut at fragments.
+    r = subprocess.run([BINARY, "recordings", "export", "--recordings", str(root), "--camera", "front",
+                        "--start", iso(start_of(segments[0]) + 6.5), "--end", iso(start_of(segments[0]) + 14.5), "--output", str(out_file)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = streams(out_file)
+    assert s["audio"]["codec_name"] == "aac" and float(s["audio"]["duration"]) > 5, s
+    assert decodes_cleanly(out_file)
+    for code, out in (ours(out_file, key=pem), theirs(out_file, key=pem)):
+        assert code == 0 and verdicts(out) == {"export.mp4": "INTACT"}, out
+    # Whole fragments keep their sound in step with the picture.
+    seen, heard = flashes(out_file), clicks(out_file)
+    assert len(heard) >= 5 and all(min(abs(t - f) for f in seen) <= 0.040 for t in heard), (seen, heard)
+
+
+def start_of(path):
+    """A segment's wall-clock start from its signed first link."""
+    import verify_signatures as independent
+    first = independent.read_file(str(path))[1][0]
+    return independent.parse_link(first["link"])["wall_ns"] / 1e9
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+def test_motion_jpeg_recordings_carry_sound_and_a_killed_segment_keeps_it(tmp_path):
+    # Motion JPEG asked for: the other codec carries sound the same way.
+    args = ("--camera", "front=testpattern:320x240@15", "--camera-audio", "front=test:click", "--codec", "mjpeg")
+    d = Daemon(*args, recordings=tmp_path)
+    wait_for(lambda: camera_status(d)["recording"]["soundUnitsWritten"] >= 3 * RATE // 1024, 30, "three seconds of sound")
+    d.stop(signal.SIGKILL)
+    assert list(tmp_path.rglob("*.mp4.part"))
+    d = Daemon(*args, recordings=tmp_path)  # recovers the cut segment at start
+    assert d.stop() == 0
+    recovered = finished(tmp_path)[0]
+    s = streams(recovered)
+    assert s["video"]["codec_name"] == "mjpeg" and s["audio"]["codec_name"] == "aac", s
+    assert float(s["audio"]["duration"]) >= 2.0 and decodes_cleanly(recovered), s
+    code, out = ours(recovered, key=export_key(tmp_path))
+    assert code == 0 and verdicts(out)[recovered.name] == "INTACT", out
+
+
+def test_a_missing_microphone_is_reported_and_the_picture_records_on(tmp_path):
+    d = Daemon("--camera", "front=testpattern:320x240@15", "--camera-audio", "front=alsa:hw:CARD=NoSuchCard,DEV=0", recordings=tmp_path)
+    try:
+        wait_for(lambda: camera_status(d)["recording"]["framesWritten"] >= 30, 20, "pictures recorded without sound")
+        audio = camera_status(d)["audio"]
+        assert audio["state"] == "no device" and audio["reason"], audio
+    finally:
+        assert d.stop() == 0
+    assert "no sound; retrying" in d.log() and "NoSuchCard" in d.log(), d.log()[-2000:]
+
+
+@pytest.mark.parametrize("flag, words", [
+    ("front=mic", "--camera-audio 'mic' is not known; allowed: alsa:DEVICE (e.g. alsa:default, alsa:plughw:CARD=Device,DEV=0) or test:click"),
+    ("rear=test:click", "expected ID=INPUT for one of the cameras (front)"),
+    ("front=alsa:", "alsa:DEVICE"),
+])
+def test_bad_sound_settings_are_refused_naming_what_is_allowed(flag, words):
+    r = subprocess.run([BINARY, "run", "--port", "0", "--camera", "front=testpattern", "--camera-audio", flag],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and words in r.stderr, r.stderr
