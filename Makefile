@@ -9,7 +9,7 @@ run: setup-run release
 
 test: setup-test debug
 	swift test
-	.venv/bin/python -m pytest -q tests/e2e
+	.venv/bin/python -m pytest -q --durations=40 tests/e2e
 	tests/vm/run.sh .venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/vm
 	.venv/bin/python -m pytest -q -p no:cacheprovider --color=no tests/power
 

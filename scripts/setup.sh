@@ -30,6 +30,8 @@ if [ "$mode" = test ]; then
     # libcamera gets a real camera in the VM: the kernel's vimc, built from Debian's kernel source against its headers
     # (tests/vm/run.sh), and libcamera's own `cam` as the "other program" that wants the camera.
     packages+=(linux-source libcamera-tools)
+    # Sound from a real ALSA device in the VM: the kernel's loopback card, with aplay playing into it.
+    packages+=(alsa-utils)
     # Power cuts are made on FAT32, exFAT and ext4 disk images that the tests format.
     packages+=(dosfstools exfatprogs e2fsprogs)
 fi

@@ -25,9 +25,11 @@ public final class AudioCapture: AudioSource {
     private let sink: @Sendable (EncodedAudio) -> Void
     private let worker = Worker()
     private let state: Mutex<AudioStatus>
+    /// The pipeline running now, for muting from the API's threads (closed only under this lock).
+    private let pipeline = Mutex<UncheckedSendable<OpaquePointer>?>(nil)
 
     /// A capture of `input` for `camera`; with `flash`, the test click sounds when the test pattern flashes.
-    public init(camera: String, input: AudioInput, format: AudioFormat, flash: SyncFlash?, logger: Logger,
+    public init(camera: String, input: AudioInput, format: AudioFormat, flash: SyncFlash?, muted: Bool = false, logger: Logger,
                 sink: @escaping @Sendable (EncodedAudio) -> Void) {
         self.camera = camera
         self.input = input
@@ -35,7 +37,15 @@ public final class AudioCapture: AudioSource {
         self.flash = flash
         self.logger = logger
         self.sink = sink
-        state = Mutex(AudioStatus(input: input, format: format))
+        var status = AudioStatus(input: input, format: format)
+        status.muted = muted
+        state = Mutex(status)
+    }
+
+    /// Mutes or unmutes: muted, silence is recorded (the track goes on, and the muted span shows as silence).
+    public func setMuted(_ muted: Bool) {
+        state.withLock { $0.muted = muted }
+        pipeline.withLock { if let p = $0 { bb_audio_set_mute(p.value, muted ? 1 : 0) } }
     }
 
     /// Starts the capture thread.
@@ -46,7 +56,7 @@ public final class AudioCapture: AudioSource {
     /// Stops the thread and releases the device.
     public func stop() {
         worker.stop()
-        state.withLock { $0.state = .stopped; $0.reason = nil }
+        state.withLock { $0.state = .stopped; $0.reason = nil; $0.peakDBFS = nil }
     }
 
     /// Counters and state.
@@ -69,11 +79,12 @@ public final class AudioCapture: AudioSource {
     private func run() {
         var backoff = Backoff()
         var lastReason: String?
-        var opened = false
+        var everOpened = false
         while worker.isRunning {
             var error: UnsafeMutablePointer<CChar>?
             let device: String? = if case .alsa(let name) = input { name } else { nil }
-            guard let pipeline = bb_audio_open(device, Int32(format.sampleRate), Int32(format.bitrate), &error) else {
+            let muted = state.withLock { $0.muted }
+            guard let opened = bb_audio_open(device, Int32(format.sampleRate), Int32(format.bitrate), muted ? 1 : 0, &error) else {
                 let reason = error.map { String(cString: $0) } ?? "the sound device did not start"
                 free(error)
                 if reason != lastReason {
@@ -84,12 +95,15 @@ public final class AudioCapture: AudioSource {
                 sleep(nanos: backoff.next())
                 continue
             }
-            if opened { state.withLock { $0.reopens += 1 } }
-            opened = true
-            let clicks = input == .testClick ? startClicks(pipeline) : nil
-            let reason = pull(pipeline, backoff: &backoff)
+            if everOpened { state.withLock { $0.reopens += 1 } }
+            everOpened = true
+            pipeline.withLock { $0 = UncheckedSendable(opened) }
+            // A mute asked for while it opened.
+            if state.withLock({ $0.muted }) != muted { bb_audio_set_mute(opened, muted ? 0 : 1) }
+            let clicks = input == .testClick ? startClicks(opened) : nil
+            let reason = pull(opened, backoff: &backoff)
             clicks?.stop()
-            bb_audio_close(pipeline)
+            pipeline.withLock { $0 = nil; bb_audio_close(opened) }
             guard worker.isRunning else { break }
             logger.warning("sound lost; reopening", metadata: ["camera": "\(camera)", "input": "\(input)", "reason": "\(reason)"])
             lastReason = reason
@@ -118,10 +132,13 @@ public final class AudioCapture: AudioSource {
             // A jump of more than two units is a gap in the sound (an overrun, a stalled device).
             let gap = expected != 0 && time > expected + 2 * delay
             expected = time + delay
+            var peak = 0.0
+            let measured = bb_audio_peak(pipeline, &peak) == 0
             state.withLock {
                 if $0.state != .running { $0.state = .running; $0.reason = nil }
                 $0.units += 1
                 if gap { $0.gaps += 1 }
+                if measured { $0.peakDBFS = (peak * 10).rounded() / 10 }
             }
             backoff.reset()
             sink(EncodedAudio(monotonicNanos: time, bytes: bytes))

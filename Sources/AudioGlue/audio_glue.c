@@ -17,8 +17,12 @@ struct bb_audio {
     GstElement *src;  // appsrc in push mode, else NULL
     GstElement *sink;
     GstBus *bus;
+    GstElement *volume;
     /// Added to a unit's timestamp to make it CLOCK_MONOTONIC (the base time; 0 in push mode, stamped so already).
     uint64_t offset_ns;
+    /// The level element's last peak, dBFS (valid when has_peak).
+    double peak_db;
+    int has_peak;
 };
 
 static char *format_error(const char *format, const char *a) {
@@ -42,6 +46,12 @@ int bb_audio_list(char **lines, char **error) {
     *lines = NULL;
     *error = NULL;
     if (ensure_init(error) != 0) return -1;
+    GstElementFactory *encoder = gst_element_factory_find("avenc_aac");
+    if (!encoder) {
+        *error = format_error("GStreamer's AAC encoder is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libav)%s", NULL);
+        return -1;
+    }
+    gst_object_unref(encoder);
     GstDeviceProvider *provider = gst_device_provider_factory_get_by_name("alsadeviceprovider");
     if (!provider) {
         *error = format_error("GStreamer's ALSA plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-alsa)%s", NULL);
@@ -55,12 +65,14 @@ int bb_audio_list(char **lines, char **error) {
         gchar *klass = gst_device_get_device_class(device);
         if (klass && strstr(klass, "Source")) {
             gchar *name = gst_device_get_display_name(device);
-            GstStructure *props = gst_device_get_properties(device);
-            const gchar *card = props ? gst_structure_get_string(props, "alsa.card") : NULL;
-            const gchar *dev = props ? gst_structure_get_string(props, "alsa.device") : NULL;
-            if (card && dev) g_string_append_printf(out, "plughw:%s,%s\t%s\n", card, dev, name);
-            else g_string_append_printf(out, "default\t%s\n", name);
-            if (props) gst_structure_free(props);
+            // The element the device makes knows its ALSA name (hw:CARD,DEV); plughw: converts rate and format.
+            GstElement *element = gst_device_create_element(device, NULL);
+            gchar *alsa = NULL;
+            if (element) g_object_get(element, "device", &alsa, NULL);
+            if (alsa && g_str_has_prefix(alsa, "hw:")) g_string_append_printf(out, "plug%s\t%s\n", alsa, name);
+            else g_string_append_printf(out, "%s\t%s\n", alsa ? alsa : "default", name);
+            g_free(alsa);
+            if (element) gst_object_unref(element);
             g_free(name);
             count++;
         }
@@ -73,26 +85,46 @@ int bb_audio_list(char **lines, char **error) {
     return count;
 }
 
-/// The error text a pipeline's bus holds, if any (malloc'd).
-static char *bus_error(GstBus *bus) {
-    GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
-    if (!msg) return NULL;
-    char *text;
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
-        text = strdup("the sound stream ended");
-    } else {
-        GError *err = NULL;
-        gchar *debug = NULL;
-        gst_message_parse_error(msg, &err, &debug);
-        text = format_error("%s", err ? err->message : "error");
-        if (err) g_error_free(err);
-        g_free(debug);
-    }
-    gst_message_unref(msg);
+/// What an error or end-of-stream message says (malloc'd).
+static char *message_text(GstMessage *msg) {
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) return strdup("the sound stream ended");
+    GError *err = NULL;
+    gchar *debug = NULL;
+    gst_message_parse_error(msg, &err, &debug);
+    char *text = format_error("%s", err ? err->message : "error");
+    if (err) g_error_free(err);
+    g_free(debug);
     return text;
 }
 
-bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, char **error) {
+/// Empties the bus (nothing is left to pile up over months): the level element's newest peak is kept, and the
+/// first error or end of stream is returned (malloc'd), else NULL.
+static char *drain_bus(GstBus *bus, double *peak_db, int *has_peak) {
+    char *failure = NULL;
+    GstMessage *msg;
+    while ((msg = gst_bus_pop(bus))) {
+        GstMessageType type = GST_MESSAGE_TYPE(msg);
+        const GstStructure *s = gst_message_get_structure(msg);
+        if ((type == GST_MESSAGE_ERROR || type == GST_MESSAGE_EOS) && !failure) {
+            failure = message_text(msg);
+        } else if (type == GST_MESSAGE_ELEMENT && s && gst_structure_has_name(s, "level") && peak_db) {
+            // "peak" is a GValueArray of one double per channel (mono: one).
+            const GValue *peaks = gst_structure_get_value(s, "peak");
+            G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+            GValueArray *array = peaks ? (GValueArray *)g_value_get_boxed(peaks) : NULL;
+            if (array && array->n_values > 0) {
+                double db = g_value_get_double(g_value_array_get_nth(array, 0));
+                *peak_db = db < -200 ? -200 : db;
+                *has_peak = 1;
+            }
+            G_GNUC_END_IGNORE_DEPRECATIONS
+        }
+        gst_message_unref(msg);
+    }
+    return failure;
+}
+
+bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, int muted, char **error) {
     *error = NULL;
     if (ensure_init(error) != 0) return NULL;
     GstElementFactory *encoder = gst_element_factory_find("avenc_aac");
@@ -118,8 +150,9 @@ bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, char **e
                                  "caps=audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=%d ! audioconvert", rate);
     }
     gchar *description = g_strdup_printf(
-        "%s ! audio/x-raw,channels=1,rate=%d ! avenc_aac bitrate=%d ! appsink name=out max-buffers=200 drop=true sync=false",
-        source, rate, bitrate);
+        "%s ! audio/x-raw,channels=1,rate=%d ! volume name=vol mute=%s ! level name=meter interval=100000000 post-messages=true "
+        "! avenc_aac bitrate=%d ! appsink name=out max-buffers=200 drop=true sync=false",
+        source, rate, muted ? "true" : "false", bitrate);
     g_free(source);
     GError *err = NULL;
     GstElement *pipeline = gst_parse_launch(description, &err);
@@ -134,12 +167,13 @@ bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, char **e
     a->pipeline = pipeline;
     a->sink = gst_bin_get_by_name(GST_BIN(pipeline), "out");
     a->src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+    a->volume = gst_bin_get_by_name(GST_BIN(pipeline), "vol");
     a->bus = gst_element_get_bus(pipeline);
     GstClock *clock = gst_system_clock_obtain();  // CLOCK_MONOTONIC unless the program changed it (this one does not)
     gst_pipeline_use_clock(GST_PIPELINE(pipeline), clock);
     gst_object_unref(clock);
     if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-        *error = bus_error(a->bus);
+        *error = drain_bus(a->bus, NULL, NULL);
         if (!*error) *error = strdup("the sound device did not start");
         bb_audio_close(a);
         return NULL;
@@ -157,9 +191,11 @@ int bb_audio_push(bb_audio *a, const int16_t *samples, size_t count, uint64_t ca
 int bb_audio_pull(bb_audio *a, uint64_t timeout_ns, bb_audio_unit *unit, char **error) {
     *error = NULL;
     memset(unit, 0, sizeof *unit);
+    *error = drain_bus(a->bus, &a->peak_db, &a->has_peak);
+    if (*error) return -1;
     GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(a->sink), timeout_ns);
     if (!sample) {
-        *error = bus_error(a->bus);
+        *error = drain_bus(a->bus, &a->peak_db, &a->has_peak);
         if (*error) return -1;
         if (gst_app_sink_is_eos(GST_APP_SINK(a->sink))) {
             *error = strdup("the sound stream ended");
@@ -184,6 +220,16 @@ int bb_audio_pull(bb_audio *a, uint64_t timeout_ns, bb_audio_unit *unit, char **
     return 1;
 }
 
+void bb_audio_set_mute(bb_audio *a, int muted) {
+    if (a->volume) g_object_set(a->volume, "mute", muted ? TRUE : FALSE, NULL);
+}
+
+int bb_audio_peak(bb_audio *a, double *peak_db) {
+    if (!a->has_peak) return -1;
+    *peak_db = a->peak_db;
+    return 0;
+}
+
 void bb_audio_unit_free(bb_audio_unit *unit) {
     free(unit->data);
     unit->data = NULL;
@@ -194,6 +240,7 @@ void bb_audio_close(bb_audio *a) {
     if (a->src) gst_app_src_end_of_stream(GST_APP_SRC(a->src));
     gst_element_set_state(a->pipeline, GST_STATE_NULL);
     if (a->src) gst_object_unref(a->src);
+    if (a->volume) gst_object_unref(a->volume);
     if (a->sink) gst_object_unref(a->sink);
     if (a->bus) gst_object_unref(a->bus);
     gst_object_unref(a->pipeline);

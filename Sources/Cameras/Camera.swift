@@ -29,6 +29,8 @@ public final class Camera: Sendable {
     public let recorder: Recorder?
     /// The camera's sound (nil without `audio`, or when it does not record).
     public let sound: (any AudioSource)?
+    /// Every sound unit, on the sound's thread, after the recorder took it (RTSP's sound stream listens here).
+    public let soundUnits = Observers<EncodedAudio>()
     /// The test pattern's flash the test click sounds on (only with `audio = "test:click"`).
     private let flash: SyncFlash?
     /// The motion detector (with recording, unless `[motion] enabled = false`).
@@ -107,6 +109,13 @@ public final class Camera: Sendable {
         try restartSource(as: wanted)
     }
 
+    /// Records silence (true) or the microphone (false); no-op without sound. Kept in the settings.
+    public func setAudioMuted(_ muted: Bool) {
+        guard let sound else { return }
+        state.withLock { $0.config.audioMuted = muted }
+        sound.setMuted(muted)
+    }
+
     /// Sets JPEG quality and overlay; encoders pick them up at the next frame.
     public func setEncoding(quality: Int? = nil, overlay: Bool? = nil) {
         state.withLock {
@@ -157,7 +166,9 @@ public final class Camera: Sendable {
         }
         self.recorder = recorder
         if let recorder, let soundFormat, let input = config.audio, let make = capture.audio {
-            sound = make(config.id, input, soundFormat, flash, capture.logger) { recorder.takeAudio($0) }
+            let units = soundUnits
+            sound = make(AudioRequest(camera: config.id, input: input, format: soundFormat, flash: flash, muted: config.audioMuted,
+                                      logger: capture.logger, sink: { recorder.takeAudio($0); units.publish($0) }))
         } else {
             sound = nil
         }

@@ -59,6 +59,8 @@ public struct CameraConfig: Sendable, Equatable {
     public var audio: AudioInput?
     /// AAC bit rate of its sound, bits per second.
     public var audioBitrate = AudioFormat.defaultBitrate
+    /// Whether its sound is muted (silence recorded; changed in the UI, the API or MQTT and kept across restarts).
+    public var audioMuted = false
 
     /// Default size and rate: 1280x720 @ 30 fps.
     public static let defaultGeometry = FrameGeometry(width: 1280, height: 720, fps: 30)

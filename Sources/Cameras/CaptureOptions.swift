@@ -18,15 +18,14 @@ public struct CaptureOptions: Sendable {
     /// and the ones above it link no GStreamer; nil where libcamera support is not built in.
     public var libcamera: (@Sendable (_ cameraID: String, _ selector: String, _ geometry: FrameGeometry, _ logger: Logger) -> any FrameSource)?
 
-    /// Makes a camera's sound input (camera id, input, format, the test pattern's flash, logger, where units go): given
-    /// by the executable, like `libcamera`, so that no module below it links GStreamer; nil: no sound support.
-    public var audio: (@Sendable (_ cameraID: String, _ input: AudioInput, _ format: AudioFormat, _ flash: SyncFlash?, _ logger: Logger,
-                                  _ sink: @escaping @Sendable (EncodedAudio) -> Void) -> any AudioSource)?
+    /// Makes a camera's sound input: given by the executable, like `libcamera`, so that no module below it links
+    /// GStreamer; nil: no sound support.
+    public var audio: AudioFactory?
 
     /// Creates options (4 buffers, no H.264 fallback).
     public init(buffers: Int = 4, h264Fallback: Bool = false, logger: Logger = Logger(label: "capture"),
                 libcamera: (@Sendable (String, String, FrameGeometry, Logger) -> any FrameSource)? = nil,
-                audio: (@Sendable (String, AudioInput, AudioFormat, SyncFlash?, Logger, @escaping @Sendable (EncodedAudio) -> Void) -> any AudioSource)? = nil) {
+                audio: AudioFactory? = nil) {
         self.audio = audio
         self.buffers = buffers
         self.h264Fallback = h264Fallback
@@ -34,3 +33,24 @@ public struct CaptureOptions: Sendable {
         self.libcamera = libcamera
     }
 }
+
+/// What a camera asks its sound input to be made from.
+public struct AudioRequest: Sendable {
+    /// The camera's id.
+    public let camera: String
+    /// Where the sound comes from.
+    public let input: AudioInput
+    /// Rate, channels, bit rate.
+    public let format: AudioFormat
+    /// The test pattern's flash the test click sounds on.
+    public let flash: SyncFlash?
+    /// Whether it starts muted.
+    public let muted: Bool
+    /// Where it logs.
+    public let logger: Logger
+    /// Where its units go (must not block).
+    public let sink: @Sendable (EncodedAudio) -> Void
+}
+
+/// Makes a camera's sound input.
+public typealias AudioFactory = @Sendable (AudioRequest) -> any AudioSource

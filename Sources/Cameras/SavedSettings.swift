@@ -17,10 +17,14 @@ public struct SavedSettings: Sendable, Equatable {
     public var codec: VideoCodec?
     /// Record mode (nil when never changed at run time).
     public var mode: RecordingMode?
+    /// Sound muted (nil: never muted at run time).
+    public var muted: Bool?
 
     /// Creates the record.
-    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool, codec: VideoCodec? = nil, mode: RecordingMode? = nil) {
+    public init(source: String, geometry: FrameGeometry, quality: Int, overlay: Bool, codec: VideoCodec? = nil, mode: RecordingMode? = nil,
+                muted: Bool? = nil) {
         self.mode = mode
+        self.muted = muted
         self.source = source
         self.geometry = geometry
         self.quality = quality
@@ -31,7 +35,7 @@ public struct SavedSettings: Sendable, Equatable {
     /// The settings a camera runs with now.
     public init(_ config: CameraConfig) {
         self.init(source: config.source.description, geometry: config.geometry, quality: config.quality, overlay: config.overlay,
-                  codec: config.codec, mode: config.recordMode)
+                  codec: config.codec, mode: config.recordMode, muted: config.audio == nil ? nil : config.audioMuted)
     }
 }
 
@@ -45,6 +49,7 @@ extension CameraConfig {
         changed.overlay = saved.overlay
         if let codec = saved.codec { changed.codec = codec }
         if let mode = saved.mode { changed.recordMode = mode }
+        if let muted = saved.muted { changed.audioMuted = muted }
         return (try? changed.validate()) == nil ? nil : changed
     }
 }

@@ -19,7 +19,7 @@ public enum SettingsFile {
             }
             out[id] = SavedSettings(source: source, geometry: FrameGeometry(width: width, height: height, fps: fps), quality: quality, overlay: overlay,
                                     codec: t["codec"]?.string.flatMap(VideoCodec.init(rawValue:)),
-                                    mode: t["mode"]?.string.flatMap(RecordingMode.init(rawValue:)))
+                                    mode: t["mode"]?.string.flatMap(RecordingMode.init(rawValue:)), muted: t["muted"]?.bool)
         }
         return out
     }
@@ -40,6 +40,7 @@ public enum SettingsFile {
                 overlay = \(s.overlay)
                 \(s.codec.map { "codec = \"\($0)\"" } ?? "")
                 \(s.mode.map { "mode = \"\($0.rawValue)\"" } ?? "")
+                \(s.muted.map { "muted = \($0)" } ?? "")
 
                 """
         }

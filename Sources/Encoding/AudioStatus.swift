@@ -22,6 +22,10 @@ public struct AudioStatus: Codable, Sendable, Equatable {
     public var sampleRate: Int
     /// Encoder bit rate, bits per second.
     public var bitrate: Int
+    /// Whether silence is recorded instead of the microphone (the track goes on).
+    public var muted = false
+    /// The loudest sample of the last 100 ms as recorded, dBFS (0 is full scale; -200 for digital silence); nil before any.
+    public var peakDBFS: Double?
     /// AAC units encoded.
     public var units: UInt64 = 0
     /// Times sound stopped and came back (device lost, overrun): each is a gap in the track.
@@ -45,6 +49,8 @@ public protocol AudioSource: AnyObject, Sendable {
     func start()
     /// Stops and releases the device.
     func stop()
+    /// Records silence (true) or the microphone (false).
+    func setMuted(_ muted: Bool)
     /// Counters and state.
     func status() -> AudioStatus
 }

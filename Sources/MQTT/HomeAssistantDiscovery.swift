@@ -3,7 +3,7 @@ import ServiceSettings
 
 /// The topics of one recorder and the Home Assistant discovery messages that describe its cameras:
 /// per camera a motion `binary_sensor`, an `image` (snapshot at motion), a `button` (save an event clip),
-/// a recording `switch`, a record-mode `select` and `sensor`s (fps, disk used, temperature).
+/// a recording `switch`, a record-mode `select`, a mute `switch` for a camera with sound and `sensor`s (fps, disk used, temperature).
 public struct HomeAssistantDiscovery: Sendable {
     /// `blackbox/<node>`.
     public let base: String
@@ -37,6 +37,10 @@ public struct HomeAssistantDiscovery: Sendable {
         public let mode: String
         /// A mode as a command.
         public let modeSet: String
+        /// ON / OFF (sound muted), retained; only for a camera with sound.
+        public let muted: String
+        /// ON / OFF commands.
+        public let mutedSet: String
         /// fps and drops, JSON.
         public let state: String
     }
@@ -45,11 +49,13 @@ public struct HomeAssistantDiscovery: Sendable {
     public func topics(camera id: String) -> CameraTopics {
         let c = "\(base)/\(id)"
         return CameraTopics(motion: "\(c)/motion", snapshot: "\(c)/snapshot", event: "\(c)/event/press", recording: "\(c)/recording",
-                            recordingSet: "\(c)/recording/set", mode: "\(c)/mode", modeSet: "\(c)/mode/set", state: "\(c)/state")
+                            recordingSet: "\(c)/recording/set", mode: "\(c)/mode", modeSet: "\(c)/mode/set", muted: "\(c)/muted",
+                            mutedSet: "\(c)/muted/set", state: "\(c)/state")
     }
 
-    /// Discovery messages for camera `id` (topic → JSON config, published retained); `modes` are the select's options.
-    public func messages(camera id: String, modes: [String]) -> [(topic: String, payload: String)] {
+    /// Discovery messages for camera `id` (topic → JSON config, published retained); `modes` are the select's options;
+    /// with `sound`, a mute switch.
+    public func messages(camera id: String, modes: [String], sound: Bool = false) -> [(topic: String, payload: String)] {
         let t = topics(camera: id)
         let object = "\(settings.nodeID)_\(MQTTSettings.sanitised(id))"
         let device: [String: Any] = [
@@ -80,6 +86,10 @@ public struct HomeAssistantDiscovery: Sendable {
             out.append(config("switch", "recording", "Recording", ["command_topic": t.recordingSet, "state_topic": t.recording,
                                                                    "payload_on": "ON", "payload_off": "OFF"]))
             out.append(config("select", "mode", "Record mode", ["command_topic": t.modeSet, "state_topic": t.mode, "options": modes]))
+        }
+        if sound {
+            out.append(config("switch", "muted", "Sound muted", ["command_topic": t.mutedSet, "state_topic": t.muted, "payload_on": "ON",
+                                                                 "payload_off": "OFF", "icon": "mdi:microphone-off"]))
         }
         return out
     }

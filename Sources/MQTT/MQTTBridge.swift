@@ -31,7 +31,7 @@ public final class MQTTBridge: Sendable {
     private let logger: Logger
     private let load = SystemLoad()
 
-    /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `onModeChange` keeps a mode chosen over MQTT across restarts.
+    /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `onModeChange` keeps a mode or a mute chosen over MQTT across restarts.
     public init(settings: MQTTSettings, cameras: [Camera], version: String, disk: @escaping @Sendable () -> DiskUsage?,
                 onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
         self.settings = settings
@@ -101,9 +101,11 @@ public final class MQTTBridge: Sendable {
     private func announce() {
         for camera in cameras {
             let modes = camera.recorder == nil ? [] : RecordingMode.allCases.map(\.rawValue)
-            for message in discovery.messages(camera: camera.config.id, modes: modes) { client.publish(message.topic, message.payload, retain: true, qos: 1) }
+            for message in discovery.messages(camera: camera.config.id, modes: modes, sound: camera.sound != nil) {
+                client.publish(message.topic, message.payload, retain: true, qos: 1)
+            }
             let topics = discovery.topics(camera: camera.config.id)
-            for pattern in [topics.event, topics.recordingSet, topics.modeSet] { client.subscribe(pattern) }
+            for pattern in [topics.event, topics.recordingSet, topics.modeSet, topics.mutedSet] { client.subscribe(pattern) }
         }
         client.publish(discovery.availability, "online", retain: true, qos: 1)
         publishStates()
@@ -128,6 +130,7 @@ public final class MQTTBridge: Sendable {
                 client.publish(topics.recording, mode == .off ? "OFF" : "ON", retain: true)
                 client.publish(topics.mode, mode.rawValue, retain: true)
             }
+            if let audio = s.audio { client.publish(topics.muted, audio.muted ? "ON" : "OFF", retain: true) }
         }
     }
 
@@ -141,6 +144,9 @@ public final class MQTTBridge: Sendable {
             logger.info("MQTT: event clip requested", metadata: ["camera": "\(camera.config.id)", "file": "\(ticket.file)"])
         case topics.recordingSet where payload == "ON" || payload == "OFF":
             camera.setRecording(payload == "ON")
+        case topics.mutedSet where camera.sound != nil && (payload == "ON" || payload == "OFF"):
+            camera.setAudioMuted(payload == "ON")
+            onModeChange()
         case topics.modeSet:
             guard let mode = RecordingMode(rawValue: payload) else {
                 logger.warning("MQTT: unknown record mode ignored", metadata: ["topic": "\(topic)", "payload": "\(payload)",

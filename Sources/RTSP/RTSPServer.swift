@@ -40,6 +40,8 @@ public final class RTSPServer: @unchecked Sendable {
     private let demandQueue = DispatchQueue(label: "rtsp-demand")
     /// Failed logins per address: after three, one attempt every 12 s (as for the web UI).
     private let throttle = LoginThrottle()
+    /// Whether the C server may be given sound units (false once `stop` frees it; held while one is given).
+    private let open = Mutex(false)
     /// Basic credentials already verified (bcrypt is slow, and clients send them with every request).
     private let verified = Mutex<Set<String>>([])
 
@@ -92,7 +94,20 @@ public final class RTSPServer: @unchecked Sendable {
             })
         let address = settings.host ?? host
         let server = bb_rtsp_server_new(address, Int32(settings.port), callbacks)
-        for (index, mount) in mounts.enumerated() { bb_rtsp_server_add_mount(server, mount.path, Int32(index)) }
+        for (index, mount) in mounts.enumerated() {
+            // A camera with sound offers its AAC as a second stream.
+            let sound = mount.camera.sound == nil ? nil : mount.camera.recorder?.audio
+            let config = sound?.decoderConfig ?? []
+            bb_rtsp_server_add_mount(server, mount.path, Int32(index), Int32(sound?.sampleRate ?? 0), Int32(sound?.channels ?? 0), config, config.count)
+            if sound != nil {
+                mount.camera.soundUnits.add { [self] unit in
+                    open.withLock { open in
+                        guard open, let server = self.server else { return }
+                        _ = bb_rtsp_server_push_sound(server, Int32(index), unit.bytes, unit.bytes.count, unit.monotonicNanos)
+                    }
+                }
+            }
+        }
         guard bb_rtsp_server_set_auth(server, access.anonymous ? 1 : 0, RTSPAccess.realm, access.user, access.digestHA1, &error, error.count) == 0 else {
             bb_rtsp_server_free(server)
             throw RTSPError(String(cMessage: error))
@@ -110,6 +125,7 @@ public final class RTSPServer: @unchecked Sendable {
             return nil
         }
         state.withLock { $0 = (Int(port), nil) }
+        open.withLock { $0 = true }
         for publisher in publishers { publisher.start() }
         return Int(port)
     }
@@ -117,6 +133,7 @@ public final class RTSPServer: @unchecked Sendable {
     /// Stops the pushes, closes every client and stops the feeds (and the encoders they started).
     public func stop() {
         for publisher in publishers { publisher.stop() }
+        open.withLock { $0 = false }
         if let server {
             bb_rtsp_server_free(server)
             self.server = nil

@@ -90,12 +90,16 @@ static int feed_push(feed *f, const uint8_t *config, size_t config_size, int wid
     // follow the camera, not the encoder's latency nor this thread's scheduling. Units queued before the pipeline has
     // a clock (a client just connected) are spaced by their capture times from 0: left to appsrc, they were stamped
     // when dequeued, all at once. Never twice the same: a receiver's muxer refuses a timestamp that does not grow.
+    // A pipeline that has its clock but does not play yet has no base time either: the capture would be placed at the
+    // clock's absolute time, and every frame after it 1 ms apart (the receivers' "equal timestamps"). Until it plays,
+    // units are spaced from 0 by their capture times.
     GstClock *clock = gst_element_get_clock(f->src);
     GstClockTime pts;
-    if (clock) {
+    if (clock && GST_STATE(f->src) == GST_STATE_PLAYING) {
         pts = running_time(clock, gst_element_get_base_time(f->src), capture_ns);
         gst_object_unref(clock);
     } else {
+        if (clock) gst_object_unref(clock);
         if (f->first_capture_ns == 0) f->first_capture_ns = capture_ns;
         pts = capture_ns > f->first_capture_ns ? capture_ns - f->first_capture_ns : 0;
     }
@@ -189,7 +193,16 @@ typedef struct {
     GMutex lock;
     feed feed;
     GstRTSPMedia *media;  // the prepared shared media, not owned
+    /// The sound's appsrc while the media is prepared (NULL without sound), and the last running time given to it.
+    GstElement *sound_src;
+    GstClockTime sound_last;
 } mount;
+
+static void sound_clear(mount *m) {
+    if (m->sound_src) gst_object_unref(m->sound_src);
+    m->sound_src = NULL;
+    m->sound_last = GST_CLOCK_TIME_NONE;
+}
 
 struct bb_rtsp_server {
     bb_rtsp_callbacks callbacks;
@@ -212,7 +225,7 @@ int bb_rtsp_init(char *error, size_t error_size) {
         g_clear_error(&err);
         return -1;
     }
-    const char *needed[] = {"appsrc", "rtph264pay", "rtpbin", "udpsrc", "udpsink"};
+    const char *needed[] = {"appsrc", "rtph264pay", "rtpmp4gpay", "rtpbin", "udpsrc", "udpsink"};
     for (size_t i = 0; i < sizeof needed / sizeof *needed; i++) {
         GstElementFactory *factory = gst_element_factory_find(needed[i]);
         if (!factory) {
@@ -248,39 +261,69 @@ static void media_unprepared(GstRTSPMedia *media, mount *m) {
     if (m->media == media) {
         m->media = NULL;
         feed_clear(&m->feed);
+        sound_clear(m);
         released = 1;
     }
     g_mutex_unlock(&m->lock);
     if (released && m->owner->callbacks.demand) m->owner->callbacks.demand(m->owner->callbacks.context, m->index, 0);
 }
 
+/// RTCP sender reports every second instead of every five: a client lines the picture and the sound up (and re-times
+/// its streams once) at the first report, which then comes within about a second of the start.
+static void media_prepared(GstRTSPMedia *media, gpointer data) {
+    (void)data;
+    for (guint i = 0; i < gst_rtsp_media_n_streams(media); i++) {
+        GObject *session = gst_rtsp_stream_get_rtpsession(gst_rtsp_media_get_stream(media, i));
+        if (!session) continue;
+        g_object_set(session, "rtcp-min-interval", (guint64)GST_SECOND, NULL);
+        g_object_unref(session);
+    }
+}
+
 static void media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, mount *m) {
     (void)factory;
     GstElement *element = gst_rtsp_media_get_element(media);
     GstElement *src = gst_bin_get_by_name_recurse_up(GST_BIN(element), "src");
+    GstElement *sound = gst_bin_get_by_name_recurse_up(GST_BIN(element), "asrc");
     gst_object_unref(element);
     int started = 0;
     g_mutex_lock(&m->lock);
     feed_clear(&m->feed);
     m->feed.src = src;
+    sound_clear(m);
+    m->sound_src = sound;
     started = m->media == NULL;
     m->media = media;
     g_mutex_unlock(&m->lock);
     g_signal_connect(media, "unprepared", G_CALLBACK(media_unprepared), m);
+    g_signal_connect(media, "prepared", G_CALLBACK(media_prepared), NULL);
     if (started && m->owner->callbacks.demand) m->owner->callbacks.demand(m->owner->callbacks.context, m->index, 1);
 }
 
-void bb_rtsp_server_add_mount(bb_rtsp_server *self, const char *path, int index) {
+void bb_rtsp_server_add_mount(bb_rtsp_server *self, const char *path, int index, int sound_rate, int sound_channels,
+                              const uint8_t *sound_config, size_t sound_config_size) {
     if (self->count >= MAX_MOUNTS) return;
     mount *m = &self->mounts[self->count++];
     m->owner = self;
     m->index = index;
     m->path = g_strdup(path);
+    m->sound_last = GST_CLOCK_TIME_NONE;
     g_mutex_init(&m->lock);
     GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new();
     // Every keyframe carries SPS and PPS in its access unit (the sender puts them there), so a client joining the
     // shared stream decodes from the next keyframe; each access unit goes out as one burst of RTP packets at once.
-    gst_rtsp_media_factory_set_launch(factory, "( " APPSRC " ! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )");
+    // A camera with sound has a second stream: its AAC units as RFC 3640 mpeg4-generic (AAC-hbr), the config in the SDP.
+    GString *launch = g_string_new("( " APPSRC " ! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency");
+    if (sound_rate > 0 && sound_config_size > 0) {
+        g_string_append_printf(launch, " appsrc name=asrc is-live=true format=time do-timestamp=false block=false max-bytes=65536 "
+                               "caps=\"audio/mpeg,mpegversion=(int)4,stream-format=(string)raw,rate=(int)%d,channels=(int)%d,codec_data=(buffer)",
+                               sound_rate, sound_channels);
+        for (size_t i = 0; i < sound_config_size; i++) g_string_append_printf(launch, "%02x", sound_config[i]);
+        g_string_append(launch, "\" ! rtpmp4gpay name=pay1 pt=97");
+    }
+    g_string_append(launch, " )");
+    gst_rtsp_media_factory_set_launch(factory, launch->str);
+    g_string_free(launch, TRUE);
     gst_rtsp_media_factory_set_shared(factory, TRUE);
     gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP | GST_RTSP_LOWER_TRANS_UDP);
     gst_rtsp_media_factory_add_role(factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
@@ -413,6 +456,39 @@ int bb_rtsp_server_start(bb_rtsp_server *self, char *error, size_t error_size) {
     g_source_attach(self->cleanup, self->context);
     self->thread = g_thread_new("rtsp-server", run_loop, self);
     return gst_rtsp_server_get_bound_port(self->server);
+}
+
+int bb_rtsp_server_push_sound(bb_rtsp_server *self, int index, const uint8_t *data, size_t size, uint64_t capture_ns) {
+    for (int i = 0; i < self->count; i++) {
+        mount *m = &self->mounts[i];
+        if (m->index != index) continue;
+        int result = 0;
+        g_mutex_lock(&m->lock);
+        GstClock *clock = m->sound_src ? gst_element_get_clock(m->sound_src) : NULL;
+        // Before the media plays there is no running time to place a unit on: it is left out (the picture waits for a
+        // keyframe anyway). The unit is timed by its capture on the same clock as the pictures, so a player keeps them together.
+        if (clock && GST_STATE(m->sound_src) != GST_STATE_PLAYING) {
+            gst_object_unref(clock);
+            clock = NULL;
+        }
+        if (clock) {
+            GstClockTime pts = running_time(clock, gst_element_get_base_time(m->sound_src), capture_ns);
+            gst_object_unref(clock);
+            if (GST_CLOCK_TIME_IS_VALID(m->sound_last) && pts <= m->sound_last) {
+                result = -1;
+            } else if (gst_app_src_get_current_level_bytes(GST_APP_SRC(m->sound_src)) > 65536) {
+                result = -1;
+            } else {
+                GstBuffer *buffer = gst_buffer_new_memdup(data, size);
+                GST_BUFFER_PTS(buffer) = GST_BUFFER_DTS(buffer) = pts;
+                m->sound_last = pts;
+                result = gst_app_src_push_buffer(GST_APP_SRC(m->sound_src), buffer) == GST_FLOW_OK ? 1 : -1;
+            }
+        }
+        g_mutex_unlock(&m->lock);
+        return result;
+    }
+    return 0;
 }
 
 int bb_rtsp_server_push(bb_rtsp_server *self, int index, const uint8_t *config, size_t config_size, int width, int height, int fps,

@@ -78,22 +78,10 @@ public enum FragmentedMP4 {
                     w.u32(UInt32(width) << 16); w.u32(UInt32(height) << 16)
                 }
                 w.box("mdia") { w in
-                    w.fullBox("mdhd", version: 1, flags: 0) { w in
-                        w.u64(created); w.u64(created); w.u32(UInt32(timescale)); w.u64(0)
-                        w.u16(0x55C4); w.u16(0)  // language "und"
-                    }
-                    w.fullBox("hdlr", version: 0, flags: 0) { w in
-                        w.u32(0); w.fourcc("vide"); w.zeros(12)
-                        w.bytes.append(contentsOf: "VideoHandler".utf8); w.u8(0)
-                    }
+                    mediaHeader(&w, created: created, timescale: timescale, handler: "vide", name: "VideoHandler")
                     w.box("minf") { w in
                         w.fullBox("vmhd", version: 0, flags: 1) { w in w.zeros(8) }
-                        w.box("dinf") { w in
-                            w.fullBox("dref", version: 0, flags: 0) { w in
-                                w.u32(1)
-                                w.fullBox("url ", version: 0, flags: 1) { _ in }
-                            }
-                        }
+                        dataReference(&w)
                         w.box("stbl") { w in
                             w.fullBox("stsd", version: 0, flags: 0) { w in
                                 w.u32(1)
@@ -102,10 +90,7 @@ public enum FragmentedMP4 {
                                 case .h264(let sets): avcSampleEntry(&w, width: width, height: height, sets: sets)
                                 }
                             }
-                            w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
-                            w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
-                            w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
-                            w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
+                            emptySampleTables(&w)
                         }
                     }
                 }
@@ -130,6 +115,36 @@ public enum FragmentedMP4 {
         return (w.bytes, durationOffset)
     }
 
+    /// `mdhd` (language "und") and `hdlr` of a track.
+    private static func mediaHeader(_ w: inout BoxWriter, created: UInt64, timescale: UInt64, handler: String, name: String) {
+        w.fullBox("mdhd", version: 1, flags: 0) { w in
+            w.u64(created); w.u64(created); w.u32(UInt32(timescale)); w.u64(0)
+            w.u16(0x55C4); w.u16(0)
+        }
+        w.fullBox("hdlr", version: 0, flags: 0) { w in
+            w.u32(0); w.fourcc(handler); w.zeros(12)
+            w.bytes.append(contentsOf: name.utf8); w.u8(0)
+        }
+    }
+
+    /// `dinf` saying the samples are in this file.
+    private static func dataReference(_ w: inout BoxWriter) {
+        w.box("dinf") { w in
+            w.fullBox("dref", version: 0, flags: 0) { w in
+                w.u32(1)
+                w.fullBox("url ", version: 0, flags: 1) { _ in }
+            }
+        }
+    }
+
+    /// The sample tables of a fragmented file's track: empty (the samples are in the fragments).
+    private static func emptySampleTables(_ w: inout BoxWriter) {
+        w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
+        w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
+        w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
+        w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
+    }
+
     /// Track id of the sound track (the picture is track 1).
     static let soundTrackID: UInt32 = 2
 
@@ -142,22 +157,10 @@ public enum FragmentedMP4 {
                 w.u32(0); w.u32(0)
             }
             w.box("mdia") { w in
-                w.fullBox("mdhd", version: 1, flags: 0) { w in
-                    w.u64(created); w.u64(created); w.u32(UInt32(audio.sampleRate)); w.u64(0)
-                    w.u16(0x55C4); w.u16(0)
-                }
-                w.fullBox("hdlr", version: 0, flags: 0) { w in
-                    w.u32(0); w.fourcc("soun"); w.zeros(12)
-                    w.bytes.append(contentsOf: "SoundHandler".utf8); w.u8(0)
-                }
+                mediaHeader(&w, created: created, timescale: UInt64(audio.sampleRate), handler: "soun", name: "SoundHandler")
                 w.box("minf") { w in
                     w.fullBox("smhd", version: 0, flags: 0) { w in w.zeros(4) }
-                    w.box("dinf") { w in
-                        w.fullBox("dref", version: 0, flags: 0) { w in
-                            w.u32(1)
-                            w.fullBox("url ", version: 0, flags: 1) { _ in }
-                        }
-                    }
+                    dataReference(&w)
                     w.box("stbl") { w in
                         w.fullBox("stsd", version: 0, flags: 0) { w in
                             w.u32(1)
@@ -180,10 +183,7 @@ public enum FragmentedMP4 {
                                 }
                             }
                         }
-                        w.fullBox("stts", version: 0, flags: 0) { w in w.u32(0) }
-                        w.fullBox("stsc", version: 0, flags: 0) { w in w.u32(0) }
-                        w.fullBox("stsz", version: 0, flags: 0) { w in w.u32(0); w.u32(0) }
-                        w.fullBox("stco", version: 0, flags: 0) { w in w.u32(0) }
+                        emptySampleTables(&w)
                     }
                 }
             }

@@ -34,6 +34,8 @@ public struct IndexedRecording: Codable, Sendable, Equatable {
     public var writing: Bool
     /// An event clip's reason.
     public var reason: String?
+    /// Whether it has a sound track (nil in an index written before sound was recorded).
+    public var sound: Bool?
 }
 
 /// Which recordings cover which time, per camera: cheap for a day with thousands of files. Entries are
@@ -122,7 +124,7 @@ public final class RecordingIndex: Sendable {
         let seconds = writing || scan.statedDuration == 0 ? scan.duration : scan.statedDuration
         let entry = IndexedRecording(path: writing ? String(relative.dropLast(5)) : relative, camera: camera, kind: kind, start: start,
                                      end: start + Int64(seconds * 1e9), codec: scan.codec, size: size, modified: modified, writing: writing,
-                                     reason: kind == .event ? scan.comment : nil)
+                                     reason: kind == .event ? scan.comment : nil, sound: scan.sound != nil)
         state.withLock { s in
             if s.entries.count > 200_000 { s.entries.removeAll() }
             s.entries[relative] = entry

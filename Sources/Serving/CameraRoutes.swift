@@ -34,6 +34,8 @@ struct CameraRoutes: Sendable {
         var codec: VideoCodec
         /// Nil when the camera does not record.
         var mode: RecordingMode?
+        /// Whether its sound is muted (nil: the camera has no sound).
+        var muted: Bool?
     }
 
     /// The motion detector as configured: whether it runs and its zones (drawn over the live view).
@@ -59,7 +61,7 @@ struct CameraRoutes: Sendable {
         return Described(id: c.id, source: status.source, state: status.state,
                          settings: Settings(width: c.geometry.width, height: c.geometry.height, fps: c.geometry.fps,
                                             quality: status.quality, overlay: status.overlay, codec: camera.codec,
-                                            mode: camera.recordMode),
+                                            mode: camera.recordMode, muted: camera.sound == nil ? nil : c.audioMuted),
                          choices: SettingsChoices.for(c), modes: camera.recorder == nil ? [] : RecordingMode.allCases,
                          motion: Motion(enabled: camera.motion != nil, zones: camera.motion?.settings.zones ?? []))
     }
@@ -73,8 +75,9 @@ struct CameraRoutes: Sendable {
         var overlay: Bool?
         var codec: String?
         var mode: String?
+        var muted: Bool?
 
-        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay", "codec", "mode"]
+        static let fields: Set<String> = ["width", "height", "fps", "quality", "overlay", "codec", "mode", "muted"]
     }
 
     /// The camera named in the path and the request's required JSON body, or the error answer.
@@ -108,6 +111,9 @@ struct CameraRoutes: Sendable {
             }
             return mode
         }
+        if body.muted != nil && camera.sound == nil {
+            return JSON.error(.conflict, "no sound", "camera '\(id)' records no sound; give it `audio = \"alsa:DEVICE\"` in its [[camera]] table first")
+        }
         if (body.width == nil) != (body.height == nil) {
             return JSON.error(.badRequest, "incomplete size", "give width and height together")
         }
@@ -128,6 +134,7 @@ struct CameraRoutes: Sendable {
         }
         camera.setEncoding(quality: body.quality, overlay: body.overlay)
         if let mode { camera.setRecordMode(mode) }
+        if let muted = body.muted { camera.setAudioMuted(muted) }
         if let codec, codec != camera.codec {
             // Stopping an encoder thread blocks: off the event loop. The next segment is in the new codec.
             try await Blocking.run { camera.setCodec(codec) }

@@ -71,6 +71,13 @@ final class Metrics: Sendable {
                 counter("event_clips", "Event clips saved", id, value: UInt64(r.events))
                 gauge("recording", "bool", "1 while recording", [("camera", id)], r.state == .recording ? 1 : 0)
             }
+            if let a = s.audio {
+                counter("sound_units", "AAC units of sound encoded", id, value: a.units)
+                counter("sound_gaps", "Times the sound stopped and came back (device lost, overrun)", id, value: a.gaps)
+                gauge("sound_up", "bool", "1 while sound comes in", [("camera", id)], a.state == .running ? 1 : 0)
+                gauge("sound_muted", "bool", "1 while silence is recorded instead of the microphone", [("camera", id)], a.muted ? 1 : 0)
+                if let peak = a.peakDBFS { gauge("sound_peak", "dbfs", "Loudest sample of the last 100 ms as recorded", [("camera", id)], peak) }
+            }
             if let m = s.motion {
                 gauge("motion", "bool", "1 while the camera sees motion", [("camera", id)], m.state == .motion ? 1 : 0)
                 gauge("motion_score", "percent", "Share of the picture that changed in the last analysed frame", [("camera", id)], m.score)

@@ -77,6 +77,8 @@ struct RecordingRoutes: Sendable {
         var size: Int
         var duration: Double?
         var codec: VideoCodec?
+        /// Whether the file has a sound track.
+        var sound: Bool?
         var modified: Int
         var `protected`: Bool
         var writing: Bool
@@ -202,7 +204,7 @@ struct RecordingRoutes: Sendable {
         let listed = page.map { f in
             let scanned = access.facts.facts(of: f)
             return Listed(path: name(f), camera: f.camera, day: f.day,
-                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, modified: f.modified,
+                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, sound: scanned?.sound, modified: f.modified,
                    protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial,
                    signature: scanned?.signature, reason: f.isEvent ? scanned?.reason : nil)
         }
@@ -260,10 +262,10 @@ struct RecordingRoutes: Sendable {
     }
 }
 
-/// Seconds of video, codec and signature check per file, read once per version of the file (size and time), bounded.
+/// Seconds of video, codec, sound and signature check per file, read once per version of the file (size and time), bounded.
 final class RecordingFactsCache: Sendable {
     /// What the list shows of a file.
-    typealias Facts = (seconds: Double, codec: VideoCodec, signature: SignatureVerdict, reason: String?)
+    typealias Facts = (seconds: Double, codec: VideoCodec, signature: SignatureVerdict, reason: String?, sound: Bool)
     private struct Entry { var size: Int; var modified: Int; var facts: Facts? }
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity = 20_000
@@ -279,7 +281,7 @@ final class RecordingFactsCache: Sendable {
         if let e = entries.withLock({ $0[file.relative] }), e.size == file.size, e.modified == file.modified { return e.facts }
         let facts = (try? MP4Reader.scan(path: file.path)).map { scan -> Facts in
             let signature = SignatureVerifier.verify(scan: scan, path: file.path, expected: expected, readSamples: false).verdict
-            return ((scan.duration * 10).rounded() / 10, scan.codec, signature, scan.comment)
+            return ((scan.duration * 10).rounded() / 10, scan.codec, signature, scan.comment, scan.sound != nil)
         }
         entries.withLock { table in
             if table.count >= capacity { table.removeAll() }

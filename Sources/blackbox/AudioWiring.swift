@@ -1,4 +1,5 @@
 import AudioCapture
+import Cameras
 import Encoding
 import Frames
 import Logging
@@ -6,8 +7,7 @@ import Logging
 /// How cameras' sound inputs are made in this executable: ALSA (or the test click) through GStreamer, encoded to AAC.
 enum AudioWiring {
     /// The factory `CaptureOptions.audio` takes.
-    static let factory: @Sendable (String, AudioInput, AudioFormat, SyncFlash?, Logger, @escaping @Sendable (EncodedAudio) -> Void) -> any AudioSource = {
-        camera, input, format, flash, logger, sink in
-        AudioCapture(camera: camera, input: input, format: format, flash: flash, logger: logger, sink: sink)
+    static let factory: AudioFactory = { r in
+        AudioCapture(camera: r.camera, input: r.input, format: r.format, flash: r.flash, muted: r.muted, logger: r.logger, sink: r.sink)
     }
 }

@@ -1,14 +1,16 @@
 import ArgumentParser
+import AudioCapture
 import Capture
 import LibcameraCapture
 
 /// `blackbox devices`: what capture devices this machine has and what they offer.
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List capture devices with driver, card, bus, stable paths, formats, sizes and frame rates.")
+        abstract: "List capture devices (cameras with driver, card, bus, stable paths, formats, sizes and frame rates; microphones).")
 
     func run() throws {
         listLibcamera()
+        listSound()
         let devices = V4L2Inventory.devices()
         if devices.isEmpty {
             print("No V4L2 devices (/dev/video*). Without a camera, 'blackbox run' uses its test pattern.")
@@ -36,6 +38,19 @@ struct Devices: ParsableCommand {
             if !d.formats.isEmpty, d.formats.allSatisfy({ $0.fourcc.isBayer(description: $0.description) }) {
                 print("  only Bayer formats: a Raspberry Pi CSI camera behind its ISP; use it as --camera ID=libcamera:N (see above)")
             }
+            print("")
+        }
+    }
+
+    /// Sound capture devices (ALSA), for `audio = "alsa:DEVICE"`.
+    private func listSound() {
+        switch AudioCapture.devices() {
+        case .failure(let error):
+            print("sound: \(error)\n")
+        case .success(let devices) where devices.isEmpty:
+            print("sound: no capture devices\n")
+        case .success(let devices):
+            for d in devices { print("sound: alsa:\(d.device) \(d.name)") }
             print("")
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AudioCapture
 import Cameras
 import Capture
 import ConfigFile
@@ -53,6 +54,7 @@ struct Doctor: ParsableCommand {
         checks.append(jpegLibrary())
         checks += cameras()
         checks.append(libcamera())
+        checks.append(sound(file: file))
         checks.append(tool("rpicam-vid", why: "needed only for rpicam:N cameras", package: "rpicam-apps"))
         let folder = root ?? file.recordings ?? RecordingConfig().root
         checks += recordings(root: folder, file: file)
@@ -131,6 +133,24 @@ struct Doctor: ParsableCommand {
         case .success(let cameras):
             let seen = cameras.isEmpty ? "no cameras" : cameras.enumerated().map { "libcamera:\($0.offset) \($0.element.model)" }.joined(separator: ", ")
             return Check(level: .ok, name: "libcamera", detail: seen)
+        }
+    }
+
+    /// Sound: GStreamer's ALSA capture and AAC encoder, and the microphones there are; a fail when a camera asks for sound
+    /// that cannot be recorded.
+    private func sound(file: ConfigFile) -> Check {
+        let wanted = file.cameras.compactMap { table in table.audio.map { "\(table.id): \($0)" } }
+        switch AudioCapture.devices() {
+        case .failure(let error):
+            return Check(level: wanted.isEmpty ? .warn : .fail, name: "sound", detail: "\(error) (needed only for cameras with audio)",
+                         fix: "sudo apt install gstreamer1.0-alsa gstreamer1.0-libav")
+        case .success(let devices):
+            let seen = devices.isEmpty ? "no microphones" : devices.map { "alsa:\($0.device) (\($0.name))" }.joined(separator: ", ")
+            if devices.isEmpty && wanted.contains(where: { $0.contains("alsa:") }) {
+                return Check(level: .warn, name: "sound", detail: "\(seen), but \(wanted.joined(separator: ", ")) asks for one",
+                             fix: "plug in the microphone ('arecord -l' lists what ALSA sees)")
+            }
+            return Check(level: .ok, name: "sound", detail: seen + (wanted.isEmpty ? "" : "; recording \(wanted.joined(separator: ", "))"))
         }
     }
 

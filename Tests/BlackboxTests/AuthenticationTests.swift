@@ -195,14 +195,15 @@ struct SavedSettingsTests {
         #expect(config.applying(bad) == nil)
     }
 
-    @Test("the settings file round-trips, quoting the source")
+    @Test("the settings file round-trips, quoting the source, with a sound's mute")
     func roundTrip() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-settings-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/cameras.toml"
         let all = ["front": SavedSettings(source: "v4l2:/dev/odd \"name\",auto", geometry: FrameGeometry(width: 640, height: 480, fps: 25),
                                           quality: 70, overlay: true),
-                   "rear": SavedSettings(source: "testpattern", geometry: FrameGeometry(width: 320, height: 240, fps: 5), quality: 40, overlay: false)]
+                   "rear": SavedSettings(source: "testpattern", geometry: FrameGeometry(width: 320, height: 240, fps: 5), quality: 40, overlay: false,
+                                         muted: true)]
         try SettingsFile.save(all, path: path)
         #expect(try SettingsFile.load(path: path) == all)
         #expect(try SettingsFile.load(path: dir + "/none.toml").isEmpty)

@@ -7,6 +7,8 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -189,3 +191,121 @@ def test_bad_sound_settings_are_refused_naming_what_is_allowed(flag, words):
     r = subprocess.run([BINARY, "run", "--port", "0", "--camera", "front=testpattern", "--camera-audio", flag],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and words in r.stderr, r.stderr
+
+
+def test_mute_records_silence_is_kept_across_restarts_and_is_a_home_assistant_switch(tmp_path):
+    from test_mqtt import Broker, Listener, mqtt_config
+    broker = Broker(tmp_path)
+    listener = Listener(broker.port)
+    root = tmp_path / "rec"
+    args = ("--config", str(mqtt_config(tmp_path, broker.port)), "--camera", "front=testpattern:320x240@15",
+            "--camera-audio", "front=test:click", "--segment-seconds", "60")
+
+    def peak(d):
+        return camera_status(d)["audio"].get("peakDBFS")
+
+    def metric(d, name):
+        with urllib.request.urlopen(d.base + "/metrics", timeout=10) as r:
+            line = next(l for l in r.read().decode().splitlines() if l.startswith(f'blackbox_{name}{{camera="front"}}'))
+        return float(line.split()[-1])
+
+    d = Daemon(*args, recordings=root)
+    try:
+        switch = "homeassistant/switch/pi1_front_muted/config"
+        wait_for(lambda: any(t == switch for t, _, _ in listener.messages), 10, "the mute switch announced")
+        config = json.loads(next(p for t, p, _ in listener.messages if t == switch))
+        assert config["command_topic"] == "blackbox/pi1/front/muted/set" and config["state_topic"] == "blackbox/pi1/front/muted", config
+        wait_for(lambda: (peak(d) or -200) > -10, 10, "a click on the level meter")
+        time.sleep(2)  # two clicks recorded before the mute
+        code, answer = post(d, "/api/cameras/front/settings", {"muted": True})
+        assert code == 200 and answer["settings"]["muted"] is True, answer
+        wait_for(lambda: listener.on("blackbox/pi1/front/muted")[-1:] == [b"ON"], 5, "the switch ON")
+        assert metric(d, "sound_muted_bool") == 1
+        # Muted for three seconds: the meter shows what is recorded, silence, while units keep coming.
+        units = camera_status(d)["audio"]["units"]
+        levels = []
+        for _ in range(30):
+            levels.append(peak(d))
+            time.sleep(0.1)
+        assert max(levels) <= -90, levels
+        assert camera_status(d)["audio"]["units"] - units >= 2.5 * RATE / 1024
+        listener.publish("blackbox/pi1/front/muted/set", "OFF")
+        wait_for(lambda: not camera_status(d)["audio"]["muted"], 5, "unmuted over MQTT")
+        wait_for(lambda: (peak(d) or -200) > -10, 10, "clicks again")
+        time.sleep(1)
+        listener.publish("blackbox/pi1/front/muted/set", "ON")
+        wait_for(lambda: camera_status(d)["audio"]["muted"], 5, "muted over MQTT")
+    finally:
+        assert d.stop() == 0
+    # One file: clicks, a silent span of the mute, clicks again; the sound track as long as the picture.
+    path = finished(root)[0]
+    heard = clicks(path)
+    gaps = [b - a for a, b in zip(heard, heard[1:])]
+    assert max(gaps) >= 3.5 and sum(1 for g in gaps if g < 1.5) >= 2, heard
+    s = streams(path)
+    assert abs(float(s["audio"]["duration"]) - float(s["video"]["duration"])) < 0.6, s
+    # Muted at the stop: still muted after a restart.
+    d = Daemon(*args, recordings=root)
+    try:
+        wait_for(lambda: camera_status(d)["audio"]["state"] == "running", 10, "sound again")
+        assert camera_status(d)["audio"]["muted"] is True
+    finally:
+        assert d.stop() == 0
+        listener.close()
+        broker.stop()
+
+
+def test_muting_a_camera_without_sound_is_refused():
+    d = Daemon("--camera", "front=testpattern:320x240@15")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post(d, "/api/cameras/front/settings", {"muted": True})
+        answer = json.loads(refused.value.read())
+        assert refused.value.code == 409 and "records no sound" in answer["detail"], answer
+        assert "audio" not in camera_status(d)
+    finally:
+        assert d.stop() == 0
+
+
+def test_rtsp_carries_the_sound_as_a_second_stream_that_ffmpeg_and_gstreamer_record(tmp_path):
+    import rtsp
+    from test_rtsp import ffmpeg_pull, url
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera-audio", "front=test:click", recordings=tmp_path / "rec")
+    try:
+        wait_for(lambda: camera_status(d)["audio"]["state"] == "running", 10, "sound")
+        c = rtsp.Client("127.0.0.1", d.rtsp_port, "front", "admin", d.password, "digest")
+        sdp = c.describe()
+        c.close()
+        # RFC 3640 AAC-hbr with the AudioSpecificConfig of AAC-LC, mono, 48 kHz.
+        assert "a=rtpmap:97 MPEG4-GENERIC/48000/1" in sdp and "config=1188" in sdp.lower() and "mode=AAC-hbr" in sdp, sdp
+        # GStreamer's rtspsrc with both streams depayloaded into one file (-e: finished on SIGINT).
+        gst = subprocess.Popen(["timeout", "-s", "INT", "9", "gst-launch-1.0", "-e", "-q", "rtspsrc", "name=s",
+                                f"location=rtsp://127.0.0.1:{d.rtsp_port}/front", "user-id=admin", f"user-pw={d.password}", "latency=100", "buffer-mode=synced",
+                                "s.", "!", "rtph264depay", "!", "h264parse", "!", "mux.", "s.", "!", "rtpmp4gdepay", "!", "aacparse", "!", "mux.",
+                                "matroskamux", "name=mux", "!", "filesink", f"location={tmp_path / 'gst.mkv'}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        pulls = [ffmpeg_pull(url(d), "tcp", 8, tmp_path / "ffmpeg.mkv"), gst]
+        for p in pulls:
+            p.wait(30)
+    finally:
+        assert d.stop() == 0
+    for name in ["ffmpeg.mkv", "gst.mkv"]:
+        path = tmp_path / name
+        s = streams(path)
+        assert s["video"]["codec_name"] == "h264" and s["audio"]["codec_name"] == "aac", (name, s)
+        # From the second second on: with two streams, both clients re-time them when the first RTCP sender report
+        # arrives, and a frame of that moment may get the millisecond of the one before it in their file.
+        decode = subprocess.run(["ffmpeg", "-v", "error", "-ss", "2", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+        assert decode.returncode == 0 and decode.stderr == "", (name, decode.stderr)
+        # Each flash the client got has its click, as the receiver lines them up from the sender reports. GStreamer's
+        # rtpbin lines them up once the first reports came (its first second is up to ~0.1 s off): there, the median.
+        # (The flashes the sound covers: a client may start its sound a moment after its picture, or the reverse.)
+        a_start = float(s["audio"].get("start_time", 0))
+        heard = clicks(path)
+        seen = [f for f in flashes(path) if f > a_start + 0.1 and heard and f < heard[-1] + 0.5]
+        assert len(seen) >= 5, (name, seen)
+        offsets = sorted(min((t - f for t in heard), key=abs) for f in seen)
+        if name == "ffmpeg.mkv":
+            assert all(abs(o) <= 0.060 for o in offsets), (name, offsets)
+        else:
+            assert abs(offsets[len(offsets) // 2]) <= 0.060 and all(abs(o) <= 0.150 for o in offsets), (name, offsets)

@@ -4,6 +4,7 @@ Screenshots of every step are saved under test-artifacts/ui/ (BLACKBOX_ARTIFACTS
 import json
 import os
 import pathlib
+import time
 import urllib.error
 import urllib.request
 
@@ -389,6 +390,46 @@ def test_motion_zone_over_the_live_view_motion_badge_mode_switch_and_motion_filt
              and all(r.find_elements(By.CSS_SELECTOR, ".tag.motion") for r in rows), message="no motion clip listed, or one without its tag")
         assert not driver.find_elements(By.CSS_SELECTOR, "#rec-body tr[data-kind=segment]")
         shot(driver, "21-motion-clips")
+    finally:
+        driver.quit()
+        assert d.stop() == 0
+
+
+def test_sound_plays_in_the_browser_and_the_live_view_mutes_it_and_shows_its_level(tmp_path):
+    d = Daemon("--camera", "front=testpattern:640x360@15", "--camera-audio", "front=test:click", "--segment-seconds", "4",
+               recordings=str(tmp_path / "rec"))
+    driver = chromium()
+    try:
+        log_in(driver, d)
+        front = wait(driver, lambda drv: card(drv, "front"), message="no camera card")
+        mute = front.find_element(By.CSS_SELECTOR, "button.mute")
+        wait(driver, lambda drv: mute.is_displayed() and "dBFS" in front.find_element(By.CSS_SELECTOR, ".sound").text
+             or "silent" in front.find_element(By.CSS_SELECTOR, ".sound").text, message="no sound level on the card")
+        assert mute.text == "Mute sound"
+        mute.click()
+        wait(driver, lambda drv: api(d, "/api/status")["cameras"][0]["audio"]["muted"], message="the button did not mute")
+        wait(driver, lambda drv: mute.text == "Unmute sound" and front.find_element(By.CSS_SELECTOR, ".sound").text == "muted",
+             message="the card does not show the mute")
+        mute.click()
+        wait(driver, lambda drv: not api(d, "/api/status")["cameras"][0]["audio"]["muted"], message="the button did not unmute")
+        wait(driver, lambda drv: [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]], timeout=30,
+             message="no finished segment")
+        segment = [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]][0]
+        # A recording and the timeline's playback, each in a <video>: the browser decodes their sound (muted: no speaker here).
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3))
+        for src in [f"/recordings/{segment['path']}", f"/api/play?camera=front&start={start}"]:
+            decoded = driver.execute_async_script("""
+                const [src, done] = arguments;
+                const v = document.createElement('video');
+                v.muted = true; v.src = src; document.body.append(v);
+                v.play().catch(() => {});
+                const t0 = Date.now();
+                (function poll() {
+                  if (v.webkitAudioDecodedByteCount > 0 && v.currentTime > 0.5) done({audio: v.webkitAudioDecodedByteCount, at: v.currentTime});
+                  else if (Date.now() - t0 > 10000) done({audio: v.webkitAudioDecodedByteCount, at: v.currentTime, error: v.error && v.error.message});
+                  else setTimeout(poll, 100);
+                })();""", src)
+            assert decoded["audio"] > 0, (src, decoded)
     finally:
         driver.quit()
         assert d.stop() == 0

@@ -31,8 +31,13 @@ int bb_rtsp_init(char *error, size_t error_size);
 /// A server for `address`:`port` (port 0: any free one); access rules set with `bb_rtsp_server_set_auth`.
 bb_rtsp_server *bb_rtsp_server_new(const char *address, int port, bb_rtsp_callbacks callbacks);
 
-/// Adds a mount (`/front`) with index `mount`, fed by `bb_rtsp_server_push`.
-void bb_rtsp_server_add_mount(bb_rtsp_server *server, const char *path, int mount);
+/// Adds a mount (`/front`) with index `mount`, fed by `bb_rtsp_server_push`; with `sound_rate` > 0, a second stream of
+/// AAC (AudioSpecificConfig `sound_config`) fed by `bb_rtsp_server_push_sound`.
+void bb_rtsp_server_add_mount(bb_rtsp_server *server, const char *path, int mount, int sound_rate, int sound_channels,
+                              const uint8_t *sound_config, size_t sound_config_size);
+
+/// Offers one AAC unit captured at `capture_ns` (CLOCK_MONOTONIC) to a mount's sound stream: 1 sent on, 0 no client, -1 dropped.
+int bb_rtsp_server_push_sound(bb_rtsp_server *server, int mount, const uint8_t *data, size_t size, uint64_t capture_ns);
 
 /// Who may watch: anyone (`anonymous`), else `user` with its password (Basic, checked by the callback) or,
 /// when `digest_ha1` is given (MD5 of user:realm:password), Digest too.

@@ -202,6 +202,7 @@ function makeCard(camera) {
     id: camera.id, root, img: $(".live", root), badge: $(".badge", root), msg: $(".msg", root),
     recToggle: $(".rec-toggle", root), recState: $(".rec-state", root), retry: null,
     mode: $(".mode", root), motionBadge: $(".motion-badge", root), zones: $(".zones", root), zonesDrawn: "",
+    mute: $(".mute", root), sound: $(".sound", root), soundLevel: $(".sound-level", root), soundStat: $(".sound-stat", root),
     video: $(".live-video", root), liveKind: $(".live-kind", root), liveSelect: $(".live-choice", root), codec: camera.codec,
     h264: null, failedH264: false,
   };
@@ -256,6 +257,19 @@ function makeCard(camera) {
                                    : "This camera does not record.");
     } catch (e) {
       showMessage(card.msg, e.message, true);
+    }
+  });
+  card.mute.addEventListener("click", async () => {
+    const muted = card.mute.dataset.muted !== "true";
+    card.mute.disabled = true;
+    try {
+      await api(`/api/cameras/${encodeURIComponent(camera.id)}/settings`, { method: "POST", body: { muted } });
+      showMessage(card.msg, muted ? "Sound muted: silence is recorded." : "Sound recorded again.");
+      await refreshStatus();
+    } catch (e) {
+      showMessage(card.msg, e.message, true);
+    } finally {
+      card.mute.disabled = false;
     }
   });
   $("#cameras").append(root);
@@ -314,6 +328,18 @@ function updateCard(card, camera, seconds) {
   else if (stale) setBadge(card, "reconnecting…", false);
   else if (!card.retry) setBadge(card, "LIVE", true);
   card.root.title = camera.stateReason || "";
+
+  // Sound: the level as recorded (peak of the last 100 ms), or why there is none; the mute button.
+  const audio = camera.audio;
+  card.mute.hidden = card.soundStat.hidden = !audio;
+  if (audio) {
+    card.mute.dataset.muted = String(audio.muted);
+    card.mute.textContent = audio.muted ? "Unmute sound" : "Mute sound";
+    card.sound.textContent = audio.state !== "running" ? audio.state : audio.muted ? "muted"
+      : audio.peakDBFS == null ? "–" : `${audio.peakDBFS <= -100 ? "silent" : audio.peakDBFS.toFixed(0) + " dBFS"}`;
+    card.soundLevel.value = audio.peakDBFS == null ? -60 : Math.max(-60, audio.peakDBFS);
+    card.sound.title = audio.reason || `${audio.codec} ${audio.sampleRate / 1000} kHz, ${audio.bitrate / 1000} kbit/s`;
+  }
 
   drawZones(card, camera.width, camera.height);
   const moving = camera.motion?.state === "motion";
