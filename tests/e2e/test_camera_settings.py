@@ -47,7 +47,7 @@ def test_bad_settings_requests_name_what_was_wrong(d):
         ("/api/cameras/nope/settings", {"quality": 50}, 404, "no camera 'nope'; cameras: front"),
         ("/api/cameras/front/settings", {"quality": 0}, 400, "quality 0 is out of range; allowed: 1 to 100"),
         ("/api/cameras/front/settings", {"quality": "high"}, 400, "field 'quality'"),
-        ("/api/cameras/front/settings", {"qualty": 50}, 400, "field 'qualty' is not known; allowed: codec, fps, height, mode, overlay, quality, width"),
+        ("/api/cameras/front/settings", {"qualty": 50}, 400, "field 'qualty' is not known; allowed: codec, fps, height, mode, muted, overlay, quality, width"),
         ("/api/cameras/front/settings", {"width": 320}, 400, "give width and height together"),
         ("/api/cameras/front/settings", {"width": 333, "height": 111}, 400, "333x111@15 is not offered"),
         ("/api/cameras/front/settings", {"fps": 7}, 400, "allowed: 1920x1080@30/25/20/15/10/5"),
