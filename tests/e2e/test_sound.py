@@ -279,7 +279,7 @@ def test_rtsp_carries_the_sound_as_a_second_stream_that_ffmpeg_and_gstreamer_rec
         # RFC 3640 AAC-hbr with the AudioSpecificConfig of AAC-LC, mono, 48 kHz.
         assert "a=rtpmap:97 MPEG4-GENERIC/48000/1" in sdp and "config=1188" in sdp.lower() and "mode=AAC-hbr" in sdp, sdp
         # GStreamer's rtspsrc with both streams depayloaded into one file (-e: finished on SIGINT).
-        gst = subprocess.Popen(["timeout", "-s", "INT", "9", "gst-launch-1.0", "-e", "-q", "rtspsrc", "name=s",
+        gst = subprocess.Popen(["timeout", "-k", "5", "-s", "INT", "9", "gst-launch-1.0", "-e", "-q", "rtspsrc", "name=s",
                                 f"location=rtsp://127.0.0.1:{d.rtsp_port}/front", "user-id=admin", f"user-pw={d.password}", "latency=100", "buffer-mode=synced",
                                 "s.", "!", "rtph264depay", "!", "h264parse", "!", "mux.", "s.", "!", "rtpmp4gdepay", "!", "aacparse", "!", "mux.",
                                 "matroskamux", "name=mux", "!", "filesink", f"location={tmp_path / 'gst.mkv'}"],
