@@ -97,9 +97,9 @@ public final class AudioCapture: AudioSource {
             }
             if everOpened { state.withLock { $0.reopens += 1 } }
             everOpened = true
+            // Registered for setMuted; a mute asked for while it opened is applied here.
             pipeline.withLock { $0 = UncheckedSendable(opened) }
-            // A mute asked for while it opened.
-            if state.withLock({ $0.muted }) != muted { bb_audio_set_mute(opened, muted ? 0 : 1) }
+            bb_audio_set_mute(opened, state.withLock { $0.muted } ? 1 : 0)
             let clicks = input == .testClick ? startClicks(opened) : nil
             let reason = pull(opened, backoff: &backoff)
             clicks?.stop()

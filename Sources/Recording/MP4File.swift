@@ -88,8 +88,6 @@ public final class MP4File {
     private var soundBase: UInt64 = 0
     /// Track time just past the last sound unit taken (nil before the first).
     private var soundEnd: UInt64?
-    /// Sound units written.
-    private(set) var soundUnits = 0
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
@@ -232,7 +230,6 @@ public final class MP4File {
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count
         frames += pending.count
-        soundUnits += pendingSound.count
         endTicks = ticks(nextSlot ?? last.slot + 1)
         pending.removeAll(keepingCapacity: true)
         pendingSound.removeAll(keepingCapacity: true)

@@ -114,8 +114,8 @@ final class RecorderWriter {
         guard recorder.audio != nil else { return }
         while let unit = recorder.soundQueue.tryTake() { handle(unit) }
         // The sound ring reaches as far back as the picture's.
-        if let oldest = ring.frames.first?.time.monotonicNanos, let cut = soundRing.firstIndex(where: { $0.monotonicNanos >= oldest }), cut > 0 {
-            soundRing.removeFirst(cut)
+        if let oldest = ring.frames.first?.time.monotonicNanos {
+            soundRing.removeFirst(soundRing.firstIndex { $0.monotonicNanos >= oldest } ?? soundRing.count)
         } else if ring.frames.isEmpty, soundRing.count > 512 {
             soundRing.removeFirst(soundRing.count - 512)
         }
