@@ -138,9 +138,33 @@ class Daemon:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.print_stacks(f"did not stop {timeout} s after signal {sig}")
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def print_stacks(self, why):
+        """Prints every thread's state and stacks, so that a hang seen once says where it was: the kernel's view first
+        (state, wait channel, kernel stack where readable: a thread stuck in a driver stops gdb too), then gdb's."""
+        pid = self.proc.pid
+        lines = []
+        for task in sorted(pathlib.Path(f"/proc/{pid}/task").iterdir(), key=lambda p: int(p.name)):
+            def read(name):
+                try:
+                    return (task / name).read_text().strip()
+                except OSError:
+                    return "?"
+            stat = read("stat")
+            state = stat.rsplit(")", 1)[1].split()[0] if ")" in stat else "?"
+            lines.append(f"task {task.name} {read('comm')} state {state} wchan {read('wchan')}")
+            lines += ["    " + k for k in read("stack").splitlines() if state == "D"]
+        try:
+            dump = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt 30", "-p", str(pid)],
+                                  capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            dump = f"(no stacks from gdb: {e})"
+        print(f"daemon {pid} {why}; its threads:\n" + "\n".join(lines) + "\n" + "\n".join(
+            line for line in dump.splitlines() if line.startswith(("Thread ", "#", "(no"))), flush=True)
 
 
 @pytest.fixture(scope="module")
