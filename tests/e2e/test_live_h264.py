@@ -138,7 +138,7 @@ def plays_h264_and_switches(d):
     driver = chromium()
     try:
         log_in(driver, d)
-        front = wait(driver, lambda drv: card(drv, "front"))
+        front = wait(driver, lambda drv: card(drv, "front"), timeout=30)
         wait(driver, lambda drv: front.get_attribute("data-live") == "h264", message="auto did not choose H.264 for an H.264 camera")
         video = front.find_element(By.CSS_SELECTOR, "video.live-video")
         wait(driver, lambda drv: drv.execute_script("return arguments[0].videoWidth", video) == 1280, timeout=15, message="no video")
@@ -188,7 +188,7 @@ def falls_back_to_mjpeg_without_mse(d):
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.MediaSource; delete window.ManagedMediaSource;"})
         log_in(driver, d)
-        front = wait(driver, lambda drv: card(drv, "front"))
+        front = wait(driver, lambda drv: card(drv, "front"), timeout=30)
         wait(driver, lambda drv: front.get_attribute("data-live") == "mjpeg", message="no MJPEG fallback")
         assert front.find_element(By.CSS_SELECTOR, "img.live").is_displayed() and not front.find_element(By.CSS_SELECTOR, "video.live-video").is_displayed()
         assert front.find_element(By.CSS_SELECTOR, 'select.live-choice option[value="h264"]').get_attribute("disabled") is not None

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -39,8 +39,17 @@ def shot(driver, name):
 
 def wait(driver, condition, timeout=15, message=""):
     # The page re-renders lists as it refreshes them: an element read a moment ago may be gone; look again.
-    return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: condition(d), message)
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message)
+    except TimeoutException as e:
+        # What the browser showed when the wait gave up: a rare failure is otherwise a bare stack of addresses.
+        shot(driver, "timeout")
+        try:
+            seen = driver.execute_script("return [location.href, document.readyState, (document.body && document.body.innerText || '').slice(0, 600)]")
+        except Exception as inner:  # the page itself may be what broke
+            seen = repr(inner)
+        raise TimeoutException(f"{message} (after {timeout} s the browser showed: {seen})") from e
 
 
 def api(daemon, path):
