@@ -1,7 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture →
+// Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture (GPSD:
+// the GPS's reports, Telemetry their plain values) →
 // Analysis / Encoding (overlay, JPEG, H.264; AudioCapture: sound to AAC) → FrameBus → Recording (with Evidence, the device key and hash chain, below
 // it) → Serving, RTSP, MQTT, Hooks. `Cameras` wires one pipeline per camera, `Rules` states each setting's limits once,
 // `ServiceSettings` holds the plain values the config loader and the HTTP layer share with MQTT, RTSP and hooks,
@@ -60,6 +61,10 @@ let package = Package(
         // Each setting's allowed range or list and its words, stated once on the setting's domain type.
         .target(name: "Rules"),
         .target(name: "Platform", dependencies: ["CShims"]),
+        // Plain values of the sensors (a GPS fix, its CAMM record, the GPS settings and status): no C library.
+        .target(name: "Telemetry", dependencies: ["Rules"]),
+        // gpsd's JSON protocol on a thread of its own.
+        .target(name: "GPSD", dependencies: ["Platform", "Telemetry", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Access", dependencies: ["Platform"]),
         .target(name: "Frames", dependencies: ["Platform", "Rules"]),
         .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
@@ -89,7 +94,7 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Frames", "Platform", "Encoding", "FrameBus", "Evidence", "Rules",
+                "Frames", "Platform", "Encoding", "FrameBus", "Evidence", "Rules", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -125,6 +130,7 @@ let package = Package(
             name: "Serving",
             dependencies: [
                 "Frames", "Platform", "Access", "Cameras", "FrameBus", "Encoding", "Recording", "Evidence", "Analysis", "ServiceSettings", "Rules",
+                "Telemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,7 +151,7 @@ let package = Package(
         .target(
             name: "ConfigFile",
             dependencies: [
-                "Frames", "Platform", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings", "Rules",
+                "Frames", "Platform", "Capture", "Recording", "Cameras", "Evidence", "Analysis", "ServiceSettings", "Rules", "Telemetry",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -161,7 +167,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -128,7 +128,7 @@ def parse_link(raw):
     index, wall = struct.unpack(">Qq", raw[1:17])
     timescale, count = struct.unpack(">II", raw[18:26])
     return {
-        "signed": signed, "index": index, "wall_ns": wall, "synced": raw[17] == 1, "timescale": timescale, "count": count,
+        "signed": signed, "index": index, "wall_ns": wall, "synced": raw[17] & 1 == 1, "gps_checked": raw[17] & 2 == 2, "timescale": timescale, "count": count,
         "table": raw[26:58], "data": raw[58:90], "previous": raw[90:122], "chain_id": raw[123:123 + id_length].decode("utf-8", "replace"),
         "chain": rest[:32], "key": rest[32:64], "signature": rest[64:128],
     }

@@ -162,7 +162,8 @@ public final class Camera: Sendable {
         let soundFormat = config.audio != nil && capture.audio != nil ? AudioFormat(bitrate: config.audioBitrate) : nil
         let recorder = recording.map {
             Recorder(camera: config.id, fps: config.geometry.fps, bus: codec == .h264 ? h264Bus : bus, config: $0.config,
-                     retention: $0.retention, logger: $0.logger, key: $0.key, audio: soundFormat)
+                     retention: $0.retention, logger: $0.logger, key: $0.key, audio: soundFormat,
+                     metadata: $0.metadata)
         }
         self.recorder = recorder
         if let recorder, let soundFormat, let input = config.audio, let make = capture.audio {

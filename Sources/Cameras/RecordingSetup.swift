@@ -17,6 +17,8 @@ public struct RecordingSetup: Sendable {
     public var key: DeviceKey?
     /// Every camera's motion detector settings (a camera's own `motion` replaces them; clips only in `motion` mode).
     public var motion = MotionSettings()
+    /// Whether the files carry a timed metadata track (a GPS is configured).
+    public var metadata = false
 
     /// Creates a setup.
     public init(config: RecordingConfig, retention: Retention, logger: Logger, recovered: Int = 0, key: DeviceKey? = nil) {

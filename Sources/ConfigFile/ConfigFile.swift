@@ -6,6 +6,7 @@ import Foundation
 import Frames
 import Recording
 import Rules
+import Telemetry
 import ServiceSettings
 import TOMLKit
 
@@ -59,6 +60,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var hooks: HookSettings?
     /// `[mqtt]`: the broker events go to.
     public var mqtt: MQTTSettings?
+    /// `[gps]`: the gpsd the fixes come from (nil: no GPS).
+    public var gps: GPSSettings?
     /// `[rtsp]` with the cameras' `rtsp_path`s (checked against the cameras when the daemon starts).
     public var rtsp: RTSPSettings?
     /// `[recording] codec`.
@@ -105,6 +108,7 @@ public enum ConfigLoader {
         "mqtt": ["url": .string, "user": .string, "password": .string, "ca_file": .string, "topic_prefix": .string, "discovery_prefix": .string,
                  "node_id": .string, "state_interval_seconds": .number],
         "rtsp": ["enabled": .bool, "host": .string, "port": .int, "publish": .string],
+        "gps": ["gpsd": .string, "units": .string, "overlay_position": .bool, "speed_event_kmh": .number],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
@@ -189,6 +193,14 @@ public enum ConfigLoader {
                 if let x = v["state_interval_seconds"] as? Double { m.stateIntervalSeconds = x }
                 try checked("mqtt", fail) { () throws(MQTTError) in try m.validate() }
                 out.mqtt = m
+            case "gps":
+                guard let address = v["gpsd"] as? String else { throw fail("gps", "gpsd", "", "gpsd's address is needed, e.g. gpsd = \"127.0.0.1:2947\"") }
+                // Checked above: what is here is valid.
+                guard var g = try? GPSSettings(address: address, name: "gpsd") else { continue }
+                if let x = (v["units"] as? String).flatMap(SpeedUnit.init) { g.units = x }
+                g.speedEventKmh = v["speed_event_kmh"] as? Double
+                if let x = v["overlay_position"] as? Bool { g.overlayPosition = x }
+                out.gps = g
             case "rtsp":
                 var r = RTSPSettings()
                 if let x = v["enabled"] as? Bool { r.enabled = x }
@@ -379,6 +391,9 @@ public enum ConfigLoader {
         try choice("format", CaptureFormat.self)
         try accepted("audio", { (try? AudioInput.parse($0, name: "audio")) != nil }, AudioInput.allowed)
         try range("audio_bitrate", AudioFormat.bitrateRule)
+        try accepted("gpsd", { (try? GPSSettings(address: $0, name: "gpsd")) != nil }, GPSSettings.addressAllowed)
+        try choice("units", SpeedUnit.self)
+        try range("speed_event_kmh", GPSSettings.speedEventRule)
         if table == "recording" || table == "camera" {
             try choice("mode", RecordingMode.self)
             try choice("codec", VideoCodec.self)

@@ -13,6 +13,16 @@ public final class EncoderSettings: Sendable {
     public let label: String
     /// How the camera is mounted: camera JPEGs are turned once decoded (raw frames are turned at capture).
     public let orientation: Orientation
+    /// A second overlay line under the clock (the GPS's speed and heading; empty: none), set from any thread.
+    private let captionText = Mutex("")
+
+    /// The second overlay line.
+    public var caption: String { captionText.withLock { $0 } }
+
+    /// Sets the second overlay line (empty: none).
+    public func setCaption(_ text: String) {
+        captionText.withLock { $0 = text }
+    }
 
     /// Creates settings.
     public init(quality: Int, overlay: Bool, label: String, orientation: Orientation = Orientation()) {
@@ -170,7 +180,7 @@ public final class EncoderPool: Sendable {
             }
             let start = MonotonicClock.nanos()
             if settings.overlay.load(ordering: .relaxed) {
-                overlay.draw(on: frame, label: settings.label)
+                overlay.draw(on: frame, label: settings.label, caption: settings.caption)
             }
             let quality = settings.quality.load(ordering: .relaxed)
             let encoded = try? encoder.encode(frame, quality: quality) { bytes in

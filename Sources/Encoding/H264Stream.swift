@@ -166,7 +166,7 @@ public final class H264Stream: Sendable {
                 stats.errors.add(1, ordering: .relaxed)
                 continue
             }
-            if settings.overlay.load(ordering: .relaxed) { overlay.draw(on: frame, label: settings.label) }
+            if settings.overlay.load(ordering: .relaxed) { overlay.draw(on: frame, label: settings.label, caption: settings.caption) }
             let due = lastKeyframe.map { cadence.reached(frame.time.monotonicNanos &- $0, keyframeNanos) } ?? true
             guard let unit = try? encoder.encode(frame.planes, pts: Int64(frame.sequence), keyframe: due) else {
                 stats.errors.add(1, ordering: .relaxed)

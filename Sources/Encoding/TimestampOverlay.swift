@@ -24,9 +24,13 @@ public final class TimestampOverlay {
     /// Scale of the font for a frame of `height` rows (about 1/34 of the height per line of text).
     public static func scale(forHeight height: Int) -> Int { max(1, height / 240) }
 
-    /// Draws the overlay for `frame`'s capture time into its Y plane (top-left corner).
-    public func draw(on frame: RawFrame, label: String) {
+    /// Draws the overlay for `frame`'s capture time into its Y plane (top-left corner), and `caption` (the GPS line)
+    /// under it when there is one.
+    public func draw(on frame: RawFrame, label: String, caption: String = "") {
         let s = Self.scale(forHeight: frame.height)
-        BitmapFont.drawLabel(text(for: frame.time, label: label), on: frame.planes, x: s * 3, y: s * 3, scale: s, padding: s)
+        let box = BitmapFont.drawLabel(text(for: frame.time, label: label), on: frame.planes, x: s * 3, y: s * 3, scale: s, padding: s)
+        if !caption.isEmpty {
+            BitmapFont.drawLabel(caption, on: frame.planes, x: s * 3, y: box.y + box.height + s * 2, scale: s, padding: s)
+        }
     }
 }

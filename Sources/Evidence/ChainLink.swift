@@ -14,6 +14,8 @@ public struct ChainLink: Sendable, Equatable {
     public var wallStartNanos: Int64
     /// Whether the kernel clock was NTP-synchronised when the fragment was signed.
     public var clockSynced: Bool
+    /// Whether the clock agreed with the GPS's time within a second when the fragment was signed.
+    public var clockCheckedByGPS = false
     /// Ticks per second of the sample durations.
     public var timescale: UInt32
     /// Samples in the fragment.
@@ -37,7 +39,7 @@ public struct ChainLink: Sendable, Equatable {
     var signedFields: [UInt8] {
         var out: [UInt8] = [Self.version]
         out += bigEndian(index); out += bigEndian(UInt64(bitPattern: wallStartNanos))
-        out.append(clockSynced ? 1 : 0)
+        out.append((clockSynced ? 1 : 0) | (clockCheckedByGPS ? 2 : 0))
         out += bigEndian(timescale); out += bigEndian(sampleCount)
         out += tableDigest; out += dataDigest; out += previous
         let id = Array(chainID.utf8.prefix(255))
@@ -60,7 +62,8 @@ public struct ChainLink: Sendable, Equatable {
         guard b.count == 123 + idLength + 128 else { return nil }
         index = u64(1)
         wallStartNanos = Int64(bitPattern: u64(9))
-        clockSynced = b[17] != 0
+        clockSynced = b[17] & 1 != 0
+        clockCheckedByGPS = b[17] & 2 != 0
         timescale = u32(18)
         sampleCount = u32(22)
         tableDigest = Array(b[26..<58]); dataDigest = Array(b[58..<90]); previous = Array(b[90..<122])
@@ -71,11 +74,12 @@ public struct ChainLink: Sendable, Equatable {
         signature = Array(b[i..<i + 64])
     }
 
-    init(index: UInt64, wallStartNanos: Int64, clockSynced: Bool, timescale: UInt32, digest: FragmentDigest,
+    init(index: UInt64, wallStartNanos: Int64, clockSynced: Bool, clockCheckedByGPS: Bool = false, timescale: UInt32, digest: FragmentDigest,
          previous: [UInt8], chainID: String, key: DeviceKey) {
         self.index = index
         self.wallStartNanos = wallStartNanos
         self.clockSynced = clockSynced
+        self.clockCheckedByGPS = clockCheckedByGPS
         self.timescale = timescale
         sampleCount = digest.sampleCount
         tableDigest = digest.table

@@ -24,7 +24,7 @@ public final class FragmentChain {
 
     /// Signs the next fragment and moves the chain on.
     public func link(_ digest: FragmentDigest, wallStartNanos: Int64, timescale: UInt32) -> ChainLink {
-        let link = ChainLink(index: nextIndex, wallStartNanos: wallStartNanos, clockSynced: clock.isSynchronised(),
+        let link = ChainLink(index: nextIndex, wallStartNanos: wallStartNanos, clockSynced: clock.isSynchronised(), clockCheckedByGPS: ClockSync.isCheckedByGPS(),
                              timescale: timescale, digest: digest, previous: previous, chainID: id, key: key)
         nextIndex += 1
         previous = link.chain

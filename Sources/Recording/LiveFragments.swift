@@ -39,8 +39,8 @@ public struct LiveFragments: Sendable {
         startMono = start
         let ticks = (frame.time.monotonicNanos &- start) * FragmentedMP4.timescale / 1_000_000_000
         sequence &+= 1
-        var out = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: ticks, sizes: [frame.bytes.readableBytes],
-                                               durations: [nominalTicks], keyframes: [frame.isKeyframe])
+        var out = FragmentedMP4.fragmentHeader(sequence: sequence, runs: [
+            .init(trackID: 1, baseTime: ticks, durations: [nominalTicks], sizes: [frame.bytes.readableBytes], keyframes: [frame.isKeyframe])])
         out.append(contentsOf: frame.bytes.readableBytesView)
         return out
     }

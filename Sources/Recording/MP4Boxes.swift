@@ -46,7 +46,9 @@ public enum TrackCodec: Sendable, Equatable {
     case h264(H264ParameterSets)
 }
 
-/// The layout of a fragmented MP4 with one picture track (Motion JPEG or H.264) and, when the camera has sound, an AAC track.
+/// The layout of a fragmented MP4: a picture track (Motion JPEG or H.264, track 1), an AAC track when the camera has
+/// sound (track 2), and a timed metadata track (Google's Camera Motion Metadata, `camm`, track 3) when the daemon has
+/// sensors (GPS). Every track's samples of a fragment are in the same moof + mdat, one run per track.
 public enum FragmentedMP4 {
     /// Ticks per second of the video track (the usual 90 kHz video clock).
     public static let timescale: UInt64 = 90_000
@@ -57,8 +59,9 @@ public enum FragmentedMP4 {
 
     /// The init section (ftyp + moov) and the byte offset of the 64-bit `mehd` fragment duration,
     /// which is written as 0 and patched when the file is finished.
-    static func initSection(codec: TrackCodec = .mjpeg, width: Int, height: Int, audio: AudioFormat? = nil, startUTC: Int, localTime: String,
-                            comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
+    static func initSection(codec: TrackCodec = .mjpeg, width: Int, height: Int, audio: AudioFormat? = nil, metadata: Bool = false, startUTC: Int,
+                            localTime: String, comment: String?) -> (bytes: [UInt8], durationOffset: Int) {
+        let tracks: [UInt32] = [1] + (audio == nil ? [] : [soundTrackID]) + (metadata ? [metadataTrackID] : [])
         var w = BoxWriter()
         let created = UInt64(max(0, startUTC)) + epochOffset
         w.box("ftyp") { w in
@@ -69,7 +72,7 @@ public enum FragmentedMP4 {
         w.box("moov") { w in
             w.fullBox("mvhd", version: 1, flags: 0) { w in
                 w.u64(created); w.u64(created); w.u32(UInt32(movieTimescale)); w.u64(0)
-                w.u32(0x0001_0000); w.u16(0x0100); w.zeros(10); w.matrix(); w.zeros(24); w.u32(audio == nil ? 2 : 3)
+                w.u32(0x0001_0000); w.u16(0x0100); w.zeros(10); w.matrix(); w.zeros(24); w.u32(tracks.max()! + 1)
             }
             w.box("trak") { w in
                 w.fullBox("tkhd", version: 1, flags: 3) { w in
@@ -96,12 +99,13 @@ public enum FragmentedMP4 {
                 }
             }
             if let audio { soundTrack(&w, audio, created: created) }
+            if metadata { metadataTrack(&w, created: created) }
             w.box("mvex") { w in
                 w.fullBox("mehd", version: 1, flags: 0) { w in
                     durationOffset = w.bytes.count
                     w.u64(0)
                 }
-                for track: UInt32 in audio == nil ? [1] : [1, soundTrackID] {
+                for track in tracks {
                     w.fullBox("trex", version: 0, flags: 0) { w in
                         w.u32(track); w.u32(1); w.u32(0); w.u32(0); w.u32(0)
                     }
@@ -190,6 +194,35 @@ public enum FragmentedMP4 {
         }
     }
 
+    /// Track id of the timed metadata track.
+    static let metadataTrackID: UInt32 = 3
+
+    /// The timed metadata track: Google's Camera Motion Metadata (`camm` sample entry, handler `meta`), one sample per
+    /// report, timed like the picture (90 kHz). Each sample holds one CAMM record (GPS: type 6).
+    private static func metadataTrack(_ w: inout BoxWriter, created: UInt64) {
+        w.box("trak") { w in
+            w.fullBox("tkhd", version: 1, flags: 3) { w in
+                w.u64(created); w.u64(created); w.u32(metadataTrackID); w.u32(0); w.u64(0)
+                w.zeros(8); w.u16(0); w.u16(0); w.u16(0); w.u16(0); w.matrix()
+                w.u32(0); w.u32(0)
+            }
+            w.box("mdia") { w in
+                mediaHeader(&w, created: created, timescale: timescale, handler: "meta", name: "CameraMetadataMotionHandler")
+                w.box("minf") { w in
+                    w.fullBox("nmhd", version: 0, flags: 0) { _ in }
+                    dataReference(&w)
+                    w.box("stbl") { w in
+                        w.fullBox("stsd", version: 0, flags: 0) { w in
+                            w.u32(1)
+                            w.box("camm") { w in w.zeros(6); w.u16(1) }  // reserved, data_reference_index
+                        }
+                        emptySampleTables(&w)
+                    }
+                }
+            }
+        }
+    }
+
     private static func textAtom(_ w: inout BoxWriter, _ type: String, _ text: String) {
         let utf8 = Array(text.utf8.prefix(1000))
         w.u32(UInt32(8 + 4 + utf8.count))
@@ -237,56 +270,45 @@ public enum FragmentedMP4 {
     static let syncSampleFlags: UInt32 = 0x0200_0000
     static let nonSyncSampleFlags: UInt32 = 0x0101_0000
 
-    /// The sound samples of a fragment: their track time and durations (track ticks) and sizes; their bytes follow the picture's in the mdat.
-    struct SoundRun {
-        /// Decode time of the first sample, in the sound track's ticks.
+    /// The samples of one track in a fragment: the track, the decode time of the first (track ticks), durations and
+    /// sizes, and each sample's sync flag when they differ (nil: every sample is a sync sample).
+    struct TrackRun {
+        var trackID: UInt32
         var baseTime: UInt64
         var durations: [UInt32]
         var sizes: [Int]
+        var keyframes: [Bool]? = nil
     }
 
-    /// moof + mdat header for samples of the given sizes and durations, starting at `baseTime` ticks.
-    /// The sample bytes follow the returned header directly (the picture's, then the sound's). With `keyframes`,
-    /// every sample carries its sync flag (H.264); without, every sample is a sync sample (JPEG).
-    static func fragmentHeader(sequence: UInt32, baseTime: UInt64, sizes: [Int], durations: [UInt32], keyframes: [Bool]? = nil,
-                               sound: SoundRun? = nil) -> [UInt8] {
+    /// moof + mdat header for `runs` (the picture's first; empty runs are left out). The sample bytes follow the
+    /// returned header directly, each run's after the one before.
+    static func fragmentHeader(sequence: UInt32, runs: [TrackRun]) -> [UInt8] {
         var w = BoxWriter()
-        var dataOffsetAt = 0
-        var soundOffsetAt: Int?
+        var offsetFields: [(at: Int, run: Int)] = []
+        let kept = runs.enumerated().filter { $0.offset == 0 || !$0.element.sizes.isEmpty }
         w.box("moof") { w in
             w.fullBox("mfhd", version: 0, flags: 0) { w in w.u32(sequence) }
-            w.box("traf") { w in
-                w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(1) }  // default-base-is-moof
-                w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(baseTime) }
-                // data offset, duration, size (and flags when the samples differ)
-                w.fullBox("trun", version: 0, flags: keyframes == nil ? 0x000301 : 0x000701) { w in
-                    w.u32(UInt32(sizes.count))
-                    dataOffsetAt = w.bytes.count
-                    w.u32(0)
-                    for i in sizes.indices {
-                        w.u32(durations[i]); w.u32(UInt32(sizes[i]))
-                        if let keyframes { w.u32(keyframes[i] ? syncSampleFlags : nonSyncSampleFlags) }
-                    }
-                }
-            }
-            if let sound, !sound.sizes.isEmpty {
+            for (index, run) in kept {
                 w.box("traf") { w in
-                    w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(soundTrackID) }
-                    w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(sound.baseTime) }
-                    w.fullBox("trun", version: 0, flags: 0x000301) { w in
-                        w.u32(UInt32(sound.sizes.count))
-                        soundOffsetAt = w.bytes.count
+                    w.fullBox("tfhd", version: 0, flags: 0x02_0000) { w in w.u32(run.trackID) }  // default-base-is-moof
+                    w.fullBox("tfdt", version: 1, flags: 0) { w in w.u64(run.baseTime) }
+                    // data offset, duration, size (and flags when the samples differ)
+                    w.fullBox("trun", version: 0, flags: run.keyframes == nil ? 0x000301 : 0x000701) { w in
+                        w.u32(UInt32(run.sizes.count))
+                        offsetFields.append((w.bytes.count, index))
                         w.u32(0)
-                        for i in sound.sizes.indices { w.u32(sound.durations[i]); w.u32(UInt32(sound.sizes[i])) }
+                        for i in run.sizes.indices {
+                            w.u32(run.durations[i]); w.u32(UInt32(run.sizes[i]))
+                            if let keyframes = run.keyframes { w.u32(keyframes[i] ? syncSampleFlags : nonSyncSampleFlags) }
+                        }
                     }
                 }
             }
         }
         let moofSize = w.bytes.count
-        let pictureBytes = sizes.reduce(0, +)
-        w.patch32(at: dataOffsetAt, UInt32(moofSize + 8))
-        if let soundOffsetAt { w.patch32(at: soundOffsetAt, UInt32(moofSize + 8 + pictureBytes)) }
-        w.u32(UInt32(8 + pictureBytes + (sound?.sizes.reduce(0, +) ?? 0)))
+        let before = runs.map { $0.sizes.reduce(0, +) }
+        for (at, index) in offsetFields { w.patch32(at: at, UInt32(moofSize + 8 + before[..<index].reduce(0, +))) }
+        w.u32(UInt32(8 + before.reduce(0, +)))
         w.fourcc("mdat")
         return w.bytes
     }

@@ -88,14 +88,20 @@ public final class MP4File {
     private var soundBase: UInt64 = 0
     /// Track time just past the last sound unit taken (nil before the first).
     private var soundEnd: UInt64?
+    /// Whether the file has a timed metadata track.
+    let hasMetadata: Bool
+    /// Metadata samples not yet written, at their track time (picture ticks from the first picture).
+    private var pendingMetadata: [(bytes: [UInt8], at: UInt64)] = []
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
-    public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, audio: AudioFormat? = nil, fragmentNanos: UInt64,
+    public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, audio: AudioFormat? = nil, metadata: Bool = false,
+                fragmentNanos: UInt64,
          sync: SyncPolicy, nominalFps: Int, comment: String? = nil, chain: FragmentChain? = nil,
          beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
         self.audio = audio
+        hasMetadata = metadata
         self.chain = chain
         self.finalPath = finalPath
         partPath = finalPath + ".part"
@@ -111,7 +117,8 @@ public final class MP4File {
         try makeDirectories(directory)
         fd = open(partPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RecordingError(errno: errno, "create", partPath) }
-        let (bytes, offset) = FragmentedMP4.initSection(codec: codec, width: first.width, height: first.height, audio: audio, startUTC: first.time.wallSeconds,
+        let (bytes, offset) = FragmentedMP4.initSection(codec: codec, width: first.width, height: first.height, audio: audio,
+                                                        metadata: metadata, startUTC: first.time.wallSeconds,
                                                     localTime: LocalTime.iso8601(first.time.wallSeconds, millis: first.time.wallNanos / 1_000_000),
                                                     comment: comment)
         durationFieldOffset = offset
@@ -193,9 +200,37 @@ public final class MP4File {
         return true
     }
 
+    /// Adds a metadata sample at its capture time on the file's clock (always after the one before); samples before the
+    /// file's start belong to the file before (returns false).
+    @discardableResult
+    public func appendMetadata(_ sample: MetadataSample) -> Bool {
+        guard hasMetadata, sample.monotonicNanos >= start.monotonicNanos else { return false }
+        var at = (sample.monotonicNanos - start.monotonicNanos) * FragmentedMP4.timescale / 1_000_000_000
+        if let last = pendingMetadata.last?.at ?? lastMetadataTime, at <= last { at = last + 1 }
+        pendingMetadata.append((sample.bytes, at))
+        return true
+    }
+
+    /// Track time of the last metadata sample written (nil before the first).
+    private var lastMetadataTime: UInt64?
+
+    /// The metadata run of a fragment ending at track time `end` (samples after it wait for the next fragment, unless
+    /// `all`): each sample lasts until the next, the last until `end`.
+    private func metadataRun(until end: UInt64, all: Bool) -> FragmentedMP4.TrackRun {
+        let count = all ? pendingMetadata.count : pendingMetadata.prefix { $0.at < end }.count
+        let taken = pendingMetadata[..<count]
+        var durations: [UInt32] = []
+        for i in taken.indices {
+            let next = i + 1 < count ? taken[i + 1].at : max(end, taken[i].at + 1)
+            durations.append(UInt32(clamping: next - taken[i].at))
+        }
+        return FragmentedMP4.TrackRun(trackID: FragmentedMP4.metadataTrackID, baseTime: taken.first?.at ?? 0, durations: durations,
+                                      sizes: taken.map(\.bytes.count))
+    }
+
     /// Writes the pending frames as one fragment. The last frame lasts until `nextSlot` when known,
     /// else one frame interval.
-    func flush(nextSlot: Int64? = nil) throws(RecordingError) {
+    func flush(nextSlot: Int64? = nil, final: Bool = false) throws(RecordingError) {
         guard let first = pending.first, let last = pending.last else { return }
         let base = ticks(first.slot)
         var durations: [UInt32] = []
@@ -204,21 +239,28 @@ public final class MP4File {
             durations.append(UInt32(ticks(next) - ticks(pending[i].slot)))
         }
         sequence += 1
-        let sound = pendingSound.isEmpty ? nil
-            : FragmentedMP4.SoundRun(baseTime: soundBase, durations: pendingSound.map(\.duration), sizes: pendingSound.map(\.bytes.count))
-        let header = FragmentedMP4.fragmentHeader(sequence: sequence, baseTime: base, sizes: pending.map(\.frame.bytes.readableBytes),
-                                                  durations: durations, keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil,
-                                                  sound: sound)
+        let end = ticks(nextSlot ?? last.slot + 1)
+        var runs = [FragmentedMP4.TrackRun(trackID: 1, baseTime: base, durations: durations, sizes: pending.map(\.frame.bytes.readableBytes),
+                                           keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil)]
+        if audio != nil {
+            runs.append(FragmentedMP4.TrackRun(trackID: FragmentedMP4.soundTrackID, baseTime: soundBase, durations: pendingSound.map(\.duration),
+                                               sizes: pendingSound.map(\.bytes.count)))
+        }
+        let metadata = hasMetadata ? metadataRun(until: end, all: final) : nil
+        if let metadata { runs.append(metadata) }
+        let header = FragmentedMP4.fragmentHeader(sequence: sequence, runs: runs)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
         for unit in pendingSound { scratch.append(contentsOf: unit.bytes) }
+        for sample in pendingMetadata.prefix(metadata?.sizes.count ?? 0) { scratch.append(contentsOf: sample.bytes) }
         if let chain {
             // The link goes out in the same write as its fragment: a cut leaves both or neither whole. It covers every
-            // sample of every track, the picture's first, then the sound's (each sound unit a sync sample).
+            // sample of every track in the order of the runs (the picture's, the sound's, the metadata's); samples
+            // without their own sync flags count as sync samples.
             let digest = scratch.withUnsafeBytes { all in
-                FragmentDigest(durations: durations + (sound?.durations ?? []), sizes: pending.map(\.frame.bytes.readableBytes) + (sound?.sizes ?? []),
-                               keyframes: pending.map(\.frame.isKeyframe) + (sound?.sizes.map { _ in true } ?? []),
+                FragmentDigest(durations: runs.flatMap(\.durations), sizes: runs.flatMap(\.sizes),
+                               keyframes: runs.flatMap { $0.keyframes ?? $0.sizes.map { _ in true } },
                                bytes: UnsafeRawBufferPointer(rebasing: all[header.count...]))
             }
             let time = first.frame.time
@@ -230,9 +272,13 @@ public final class MP4File {
         try writeAll(fd, scratch, path: partPath)
         bytesWritten += scratch.count
         frames += pending.count
-        endTicks = ticks(nextSlot ?? last.slot + 1)
+        endTicks = end
         pending.removeAll(keepingCapacity: true)
         pendingSound.removeAll(keepingCapacity: true)
+        if let metadata, !metadata.sizes.isEmpty {
+            lastMetadataTime = pendingMetadata[metadata.sizes.count - 1].at
+            pendingMetadata.removeFirst(metadata.sizes.count)
+        }
         fragmentsSinceSync += 1
         switch sync {
         case .everyFragment: try dataSync()
@@ -249,7 +295,7 @@ public final class MP4File {
     /// Writes what is pending, records the duration, syncs, closes and renames to the final name.
     public func finish() throws(RecordingError) -> String {
         defer { close(fd) }
-        try flush()
+        try flush(final: true)
         try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: FragmentedMP4.timescale, path: partPath)
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
         try renameDurably(fd: fd, from: partPath, to: finalPath, directory: directory)

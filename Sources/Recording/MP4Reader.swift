@@ -30,28 +30,54 @@ public struct MP4Scan: Sendable {
         public var linkEnd: Int?
         /// When an export cut this fragment at a frame: what was left out (`link` is then the signed original's).
         public var trim: TrimmedLink?
-        /// The fragment's sound samples, if the file has sound and the fragment any.
-        public var sound: SoundRun?
+        /// The fragment's samples of the other tracks (sound, metadata), in file order, each run's bytes after the one before.
+        public var runs: [Run] = []
 
-        /// Every sample the fragment's signature covers, in signed order: the picture's, then the sound's (each sound
-        /// unit a sync sample); their bytes lie back to back from `dataOffset`.
+        /// The fragment's sound samples, if the file has sound and the fragment any.
+        public var sound: Run? { runs.first { $0.trackID == FragmentedMP4.soundTrackID } }
+        /// The fragment's metadata samples (GPS reports), if any.
+        public var metadata: Run? { runs.first { $0.trackID == FragmentedMP4.metadataTrackID } }
+
+        /// Every sample the fragment's signature covers, in signed order: the picture's, then each other track's in file
+        /// order (their samples all sync samples); their bytes lie back to back from `dataOffset`.
         public var signedSamples: (durations: [UInt32], sizes: [Int], keyframes: [Bool]) {
             let keys = keyframes.count == sizes.count ? keyframes : sizes.map { _ in true }
-            let extra = sound ?? SoundRun(baseTime: 0, durations: [], sizes: [], dataOffset: 0)
-            return (durations + extra.durations, (sizes + extra.sizes).map(Int.init), keys + extra.sizes.map { _ in true })
+            return (durations + runs.flatMap(\.durations), (sizes + runs.flatMap(\.sizes)).map(Int.init),
+                    keys + runs.flatMap { $0.sizes.map { _ in true } })
         }
     }
 
-    /// The sound samples of one fragment.
-    public struct SoundRun: Sendable {
-        /// Decode time of the first, in the sound track's ticks (samples).
+    /// The samples of one track (not the picture's) in one fragment.
+    public struct Run: Sendable {
+        /// Track id in the file.
+        public var trackID: UInt32
+        /// Decode time of the first, in the track's ticks.
         public var baseTime: UInt64
-        /// Per-sample durations, in the sound track's ticks.
+        /// Per-sample durations, in the track's ticks.
         public var durations: [UInt32]
         /// Per-sample sizes in bytes.
         public var sizes: [UInt32]
         /// Absolute offset of the first sample's bytes.
         public var dataOffset: Int
+    }
+
+    /// The timed metadata track of a file (`camm`): its track id and ticks per second.
+    public struct MetadataTrack: Sendable {
+        /// Track id in the file.
+        public var trackID: UInt32
+        /// Ticks per second.
+        public var timescale: UInt64
+    }
+
+    /// The timed metadata track, when the file has one.
+    public var metadata: MetadataTrack?
+
+    /// Ticks per second of each track other than the picture's, by track id.
+    public var otherTimescales: [UInt32: UInt64] {
+        var out: [UInt32: UInt64] = [:]
+        if let sound { out[sound.trackID] = sound.timescale }
+        if let metadata { out[metadata.trackID] = metadata.timescale }
+        return out
     }
 
     /// The sound track of a file: its track id and ticks per second (the sample rate).
@@ -163,10 +189,14 @@ public enum MP4Reader {
             case "mdat":
                 if let (moofOffset, found) = pendingMoof {
                     var fragment = found
-                    let picture = fragment.sizes.reduce(0) { $0 + Int($1) }
-                    let payload = picture + (fragment.sound?.sizes.reduce(0) { $0 + Int($1) } ?? 0)
-                    let soundInPlace = fragment.sound.map { $0.dataOffset == fragment.dataOffset + picture } ?? true
-                    if fragment.dataOffset != offset + headerSize || payload != boxSize - headerSize || !soundInPlace {
+                    // Each run's bytes follow the run before it's.
+                    var payload = fragment.sizes.reduce(0) { $0 + Int($1) }
+                    var inPlace = true
+                    for run in fragment.runs {
+                        inPlace = inPlace && run.dataOffset == fragment.dataOffset + payload
+                        payload += run.sizes.reduce(0) { $0 + Int($1) }
+                    }
+                    if fragment.dataOffset != offset + headerSize || payload != boxSize - headerSize || !inPlace {
                         scan.problems.append("fragment \(fragment.sequence) at \(moofOffset): sample sizes do not match its mdat")
                     } else {
                         fragment.end = end
@@ -281,7 +311,8 @@ public enum MP4Reader {
         }
     }
 
-    /// One track: the picture's (`vide`) gives the timescale and codec, a sound track (`soun`) its id and rate.
+    /// One track: the picture's (`vide`) gives the timescale and codec, a sound track (`soun`) its id and rate, a
+    /// metadata track (`meta` with a `camm` entry) its id.
     private static func parseTrak(_ b: [UInt8], _ body: Range<Int>, into scan: inout MP4Scan) {
         var trackID: UInt32 = 1
         for (t, r, _) in children(b, body) where t == "tkhd" && r.count >= 24 {
@@ -303,10 +334,12 @@ public enum MP4Reader {
                 for (t3, r3, _) in children(b, r2) where t3 == "stbl" {
                     for (t4, r4, _) in children(b, r3) where t4 == "stsd" && r4.count >= 16 {
                         let entry = String(decoding: b[(r4.lowerBound + 12)..<(r4.lowerBound + 16)], as: UTF8.self)
-                        if handler == "soun" {
+                        if handler == "meta" && entry == "camm" {
+                            scan.metadata = MP4Scan.MetadataTrack(trackID: trackID, timescale: timescale ?? FragmentedMP4.timescale)
+                        } else if handler == "soun" {
                             scan.sound = MP4Scan.SoundTrack(trackID: trackID, timescale: timescale ?? 48_000,
                                                             decoderConfig: decoderSpecificInfo(b, r4) ?? [])
-                        } else {
+                        } else if handler == "vide" {
                             if let timescale { scan.timescale = timescale }
                             scan.codec = entry == "avc1" ? .h264 : .mjpeg
                             scan.sampleDescription = Array(b[r4])
@@ -380,7 +413,7 @@ public enum MP4Reader {
                     fragment.dataOffset = offset + dataOffset
                     sawTrun = true
                 } else {
-                    fragment.sound = MP4Scan.SoundRun(baseTime: base, durations: durations, sizes: sizes, dataOffset: offset + dataOffset)
+                    fragment.runs.append(MP4Scan.Run(trackID: track, baseTime: base, durations: durations, sizes: sizes, dataOffset: offset + dataOffset))
                 }
             }
         }

@@ -36,6 +36,12 @@ public final class Recorder: Sendable {
     let soundQueue = BoundedQueue<EncodedAudio>(capacity: 256)
     /// Sound units the queue refused.
     let soundRefused = Atomic<UInt64>(0)
+    /// Whether the files have a timed metadata track (the daemon reads a GPS).
+    public let metadata: Bool
+    /// Metadata samples on their way to the writer: bounded (about a minute of GPS reports), never waited on.
+    let metadataQueue = BoundedQueue<MetadataSample>(capacity: 64)
+    /// Metadata samples the queue refused.
+    let metadataRefused = Atomic<UInt64>(0)
     /// Every segment and event clip finished, on the writer's thread (observers hand it on at once).
     public let finished = Observers<FinishedRecording>()
 
@@ -51,9 +57,10 @@ public final class Recorder: Sendable {
 
     /// Creates a recorder for `camera`'s bus (started by `start()`).
     public init(camera: String, fps: Int, bus: FrameBus, config: RecordingConfig, retention: Retention, logger: Logger, key: DeviceKey? = nil,
-                audio: AudioFormat? = nil) {
+                audio: AudioFormat? = nil, metadata: Bool = false) {
         self.camera = camera
         self.audio = audio
+        self.metadata = metadata
         self.key = key
         self.fps = fps
         self.bus = bus
@@ -96,6 +103,13 @@ public final class Recorder: Sendable {
         if !soundQueue.offer(unit) { soundRefused.add(1, ordering: .relaxed) }
     }
 
+    /// Takes a metadata sample (a GPS report) for the files being written (any thread; never blocks: a full queue drops
+    /// it, counted).
+    public func takeMetadata(_ sample: MetadataSample) {
+        guard metadata else { return }
+        if !metadataQueue.offer(sample) { metadataRefused.add(1, ordering: .relaxed) }
+    }
+
     /// Stops after writing what is queued; finishes the segment and any event clip. Waits for the thread.
     public func stop() {
         subscription.withLock { $0 }?.cancel()
@@ -130,6 +144,7 @@ public final class Recorder: Sendable {
         var s = state.withLock { $0.status }
         s.droppedFrames += dropped
         s.soundUnitsDropped += soundRefused.load(ordering: .relaxed)
+        s.metadataSamplesDropped += metadataRefused.load(ordering: .relaxed)
         return s
     }
 

@@ -38,6 +38,10 @@ public struct RecorderStatus: Codable, Sendable {
     public var soundUnitsWritten: Int = 0
     /// Sound units not recorded: the queue was full, or they came too early or before their file.
     public var soundUnitsDropped: UInt64 = 0
+    /// Metadata samples (GPS reports) written into segments since launch (0 without GPS).
+    public var metadataSamplesWritten: Int = 0
+    /// Metadata samples not recorded: the queue was full.
+    public var metadataSamplesDropped: UInt64 = 0
     /// The last disk error, while it lasts.
     public var lastError: String?
 }

@@ -30,6 +30,8 @@ final class RecorderWriter {
     private var ring: PreRoll
     /// The sound of the pre-roll (as long as the picture's ring reaches back).
     private var soundRing: [EncodedAudio] = []
+    /// The metadata samples of the pre-roll (as far back as the picture's ring).
+    private var metadataRing: [MetadataSample] = []
     /// Capture time of the newest sound unit taken (0: none yet).
     private var latestSound: UInt64 = 0
     private var segment: MP4File?
@@ -86,6 +88,7 @@ final class RecorderWriter {
             }
             // Sound first: what was heard up to this picture goes into the files before a segment may end at it.
             takeSound()
+            takeMetadata()
             if let frame {
                 if let newClip, !startEvent(newClip, frame: frame) {
                     recorder.state.withLock { $0.clips.retry(newClip.file) }
@@ -118,6 +121,21 @@ final class RecorderWriter {
             soundRing.removeFirst(soundRing.firstIndex { $0.monotonicNanos >= oldest } ?? soundRing.count)
         } else if ring.frames.isEmpty, soundRing.count > 512 {
             soundRing.removeFirst(soundRing.count - 512)
+        }
+    }
+
+    /// Hands every queued metadata sample to the segment, the open clips and the pre-roll.
+    private func takeMetadata() {
+        guard recorder.metadata else { return }
+        while let sample = recorder.metadataQueue.tryTake() {
+            metadataRing.append(sample)
+            for event in events { event.file.appendMetadata(sample) }
+            if let segment, segment.appendMetadata(sample) { update { $0.metadataSamplesWritten += 1 } }
+        }
+        if let oldest = ring.frames.first?.time.monotonicNanos {
+            metadataRing.removeFirst(metadataRing.firstIndex { $0.monotonicNanos >= oldest } ?? metadataRing.count)
+        } else if metadataRing.count > 64 {
+            metadataRing.removeFirst(metadataRing.count - 64)
         }
     }
 
@@ -229,7 +247,8 @@ final class RecorderWriter {
                 }
                 let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
                 let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
-                segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), audio: recorder.audio, fragmentNanos: fragmentNanos,
+                segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), audio: recorder.audio, metadata: recorder.metadata,
+                                      fragmentNanos: fragmentNanos,
                                       sync: config.sync, nominalFps: recorder.fps, chain: chain,
                                       beforeWrite: { [unowned self] bytes throws(RecordingError) in try segmentWrite(bytes) })
                 let relative = String(path.dropFirst(config.root.count + 1))
@@ -251,7 +270,7 @@ final class RecorderWriter {
         let reason = plan.reason.isEmpty ? "event" : plan.reason
         do {
             let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Recorder.trackCodec(seed), audio: recorder.audio,
-                                   fragmentNanos: fragmentNanos,
+                                   metadata: recorder.metadata, fragmentNanos: fragmentNanos,
                                    sync: config.sync, nominalFps: recorder.fps, comment: reason,
                                    chain: recorder.key.map { FragmentChain(id: Recorder.clipChainID(camera: camera, file: plan.file), key: $0) },
                                    beforeWrite: { [unowned self] bytes throws(RecordingError) in try makeRoom(bytes) })
@@ -262,6 +281,7 @@ final class RecorderWriter {
                 try file.append(f)
             }
             for unit in sound { file.appendAudio(unit) }
+            for sample in metadataRing { file.appendMetadata(sample) }
             events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono, reason: reason))
             recorder.logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
         } catch {

@@ -62,8 +62,9 @@ public struct ExportPlan: Sendable {
     let initSection: [UInt8]
     /// Ticks per second of the track.
     let timescale: UInt64
-    /// Ticks per second of the sound track, when the first file has one (its fragments' sound is copied).
-    let soundTimescale: UInt64?
+    /// Ticks per second of the first file's other tracks (sound, metadata) by id: their samples are copied, those of a
+    /// track the first file lacks are not.
+    let trackTimescales: [UInt32: UInt64]
 
     /// Plans the span [`from`, `to`) (Unix nanoseconds) of `files` (any order; `.part` files up to their last whole fragment).
     /// With `cut`, the first and last fragments are cut at the frames nearest the span's ends.
@@ -135,7 +136,7 @@ public struct ExportPlan: Sendable {
             initSection.replaceSubrange(at..<at + 8, with: w.bytes)
         }
         return ExportPlan(pieces: pieces, report: report, initSection: initSection, timescale: firstScan.timescale,
-                          soundTimescale: firstScan.sound?.timescale)
+                          trackTimescales: firstScan.otherTimescales)
     }
 
     /// Wall-clock start of each sample of `fragment` and the end of its last.
@@ -165,7 +166,7 @@ public final class ExportReader: @unchecked Sendable {
         // Sound captured just before the first picture would sit before time 0, which a track cannot: the pictures
         // start that much later instead, so sound and picture keep their distance.
         if let first = plan.pieces.first, first.keep.count == first.fragment.sizes.count, let s = first.fragment.sound,
-           let rate = plan.soundTimescale {
+           let rate = plan.trackTimescales[s.trackID] {
             let lead = Int64(s.baseTime) - Int64(first.fragment.baseTime * rate / max(1, plan.timescale))
             if lead < 0 { time = (UInt64(-lead) * plan.timescale + rate - 1) / rate }
         }
@@ -185,25 +186,28 @@ public final class ExportReader: @unchecked Sendable {
         let sizes = f.sizes.map(Int.init)
         let keyframes = f.keyframes.count == sizes.count ? f.keyframes : sizes.map { _ in true }
         let whole = piece.keep.count == sizes.count
-        // A whole fragment keeps its sound, at the same distance from its pictures; a cut one leaves its sound out
-        // (the signed order is pictures then sound, so the kept pictures stay one run the trimmed link can prove).
-        let sound: FragmentedMP4.SoundRun? = whole ? f.sound.flatMap { s in
-            plan.soundTimescale.map { rate in
-                let lead = Int64(s.baseTime) - Int64(f.baseTime * rate / max(1, plan.timescale))
-                let base = max(0, Int64(time * rate / max(1, plan.timescale)) + lead)
-                return FragmentedMP4.SoundRun(baseTime: UInt64(base), durations: s.durations, sizes: s.sizes.map(Int.init))
-            }
-        } : nil
-        let header = FragmentedMP4.fragmentHeader(sequence: UInt32(next + 1), baseTime: time, sizes: Array(sizes[piece.keep]),
-                                                  durations: Array(f.durations[piece.keep]),
-                                                  keyframes: piece.codec == .h264 ? Array(keyframes[piece.keep]) : nil, sound: sound)
+        // A whole fragment keeps its other tracks' samples (sound, metadata), at the same distance from its pictures; a cut
+        // one leaves them out (the signed order is pictures first, so the kept pictures stay one run the trimmed link can prove).
+        let kept = whole ? f.runs.filter { plan.trackTimescales[$0.trackID] != nil } : []
+        let others: [FragmentedMP4.TrackRun] = kept.map { r in
+            let rate = plan.trackTimescales[r.trackID] ?? plan.timescale
+            let lead = Int64(r.baseTime) - Int64(f.baseTime * rate / max(1, plan.timescale))
+            let base = max(0, Int64(time * rate / max(1, plan.timescale)) + lead)
+            return FragmentedMP4.TrackRun(trackID: r.trackID, baseTime: UInt64(base), durations: r.durations, sizes: r.sizes.map(Int.init))
+        }
+        let picture = FragmentedMP4.TrackRun(trackID: 1, baseTime: time, durations: Array(f.durations[piece.keep]), sizes: Array(sizes[piece.keep]),
+                                             keyframes: piece.codec == .h264 ? Array(keyframes[piece.keep]) : nil)
+        let header = FragmentedMP4.fragmentHeader(sequence: UInt32(next + 1), runs: [picture] + others)
         time += piece.ticks
         let payload = try samples(of: piece)
         let skip: Int = sizes[..<piece.keep.lowerBound].reduce(0, +)
         let take: Int = sizes[piece.keep].reduce(0, +)
         var out = header
         out.append(contentsOf: payload[skip..<(skip + take)])
-        if let sound { out.append(contentsOf: payload[sizes.reduce(0, +)..<(sizes.reduce(0, +) + sound.sizes.reduce(0, +))]) }
+        for r in kept {
+            let start = r.dataOffset - f.dataOffset
+            out.append(contentsOf: payload[start..<(start + r.sizes.reduce(0) { $0 + Int($1) })])
+        }
         if let link = f.link, let linkEnd = f.linkEnd {
             if whole {
                 out += try read(piece.path, at: f.end, count: linkEnd - f.end)

@@ -6,12 +6,16 @@ import ConfigFile
 import Encoding
 import Foundation
 import Frames
+import GPSD
+import Logging
 import LibcameraCapture
 import Platform
 import Recording
 import RTSP
 import ServiceSettings
 import Supervision
+import Rules
+import Telemetry
 
 /// `blackbox doctor`: checks what the daemon needs, each with OK / WARN / FAIL and the fix.
 struct Doctor: ParsableCommand {
@@ -27,6 +31,9 @@ struct Doctor: ParsableCommand {
 
     @Option(help: "Port the daemon will listen on (default: from the configuration, else 8080).")
     var port: Int?
+
+    @Option(help: ArgumentHelp("gpsd to check (default: from the configuration's [gps]).", valueName: "host:port"))
+    var gpsd: String?
 
     @Option(help: ArgumentHelp("Root of /proc and /sys to read (for tests).", visibility: .hidden))
     var sysroot = ""
@@ -64,6 +71,7 @@ struct Doctor: ParsableCommand {
         checks.append(clock())
         checks.append(portFree(port ?? file.port ?? ServerSettings.defaultPort))
         checks.append(rtsp(file: file, recordings: folder))
+        if let g = try gpsSettings(file) { checks.append(gps(g)) }
         for c in checks {
             print("\(c.level.rawValue)  \(c.name): \(c.detail)")
             if let fix = c.fix, c.level != .ok { print("      fix: \(fix)") }
@@ -75,6 +83,43 @@ struct Doctor: ParsableCommand {
     }
 
     private func read(_ path: String) -> String? { readSystemFile(sysroot + path) }
+
+    private func gpsSettings(_ file: ConfigFile) throws -> GPSSettings? {
+        guard let gpsd else { return file.gps }
+        do throws(RuleError) {
+            return try GPSSettings(address: gpsd, name: "--gpsd")
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// gpsd answers, speaks protocol 3, its receiver has a fix, and the system clock agrees with the GPS's time.
+    private func gps(_ settings: GPSSettings) -> Check {
+        let client = GPSDClient(settings: settings, logger: Logger(label: "doctor", factory: { _ in SwiftLogNoOpLogHandler() }))
+        client.start()
+        defer { client.stop() }
+        let deadline = MonotonicClock.nanos() + 5_000_000_000
+        var s = client.status()
+        while MonotonicClock.nanos() < deadline, s.state != .fix || s.clockOffsetSeconds == nil {
+            sleepNanos(100_000_000)
+            s = client.status()
+        }
+        let name = "gps (gpsd \(settings.address))"
+        switch s.state {
+        case .connecting, .noGpsd:
+            return Check(level: .fail, name: name, detail: s.error ?? "no answer in 5 s", fix: "start gpsd (sudo systemctl enable --now gpsd) and give it the receiver's device in /etc/default/gpsd")
+        case .noFix:
+            return Check(level: .warn, name: name, detail: "\(s.release ?? "gpsd") answers, but \(s.error ?? "the receiver has no fix")",
+                         fix: "give the receiver a view of the sky; check its device in /etc/default/gpsd")
+        case .fix:
+            let offset = s.clockOffsetSeconds.map { String(format: "%+.2f s", $0) } ?? "unknown"
+            if !s.clockChecked {
+                return Check(level: .warn, name: name, detail: "fix; the system clock differs from the GPS's time by \(offset)",
+                             fix: "let chrony or gpsd set the clock from the GPS (a Pi has no battery clock)")
+            }
+            return Check(level: .ok, name: name, detail: "\(s.release ?? "gpsd"): fix, \(s.satellitesUsed.map { "\($0) satellites, " } ?? "")clock within \(offset) of the GPS")
+        }
+    }
 
     private func jpegLibrary() -> Check {
         do {

@@ -7,6 +7,7 @@ import Encoding
 import Foundation
 import Frames
 import Hooks
+import GPSD
 import MQTT
 import Logging
 import Recording
@@ -14,6 +15,7 @@ import RTSP
 import NIOCore
 import Rules
 import ServiceSettings
+import Telemetry
 import Serving
 import Supervision
 import ServiceLifecycle
@@ -103,6 +105,10 @@ struct Run: AsyncParsableCommand {
                                valueName: "url"))
     var rtspPublish: String?
 
+    @Option(help: ArgumentHelp("Read the GPS through gpsd at HOST:PORT (its speed and heading on the picture, its fixes in every file). Default: none.",
+                               valueName: "host:port"))
+    var gpsd: String?
+
     /// Every setting after merging flags (first), the configuration file, and the defaults.
     struct Settings {
         var host: String
@@ -124,6 +130,8 @@ struct Run: AsyncParsableCommand {
         var mqtt: MQTTSettings?
         /// `[rtsp]` with the flags over it.
         var rtsp: RTSPSettings
+        /// `[gps]` with `--gpsd` over it (nil: no GPS).
+        var gps: GPSSettings?
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -179,11 +187,20 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        var gps = file.gps
+        if let gpsd {
+            do throws(RuleError) {
+                let given = try GPSSettings(address: gpsd, name: "--gpsd")
+                if gps == nil { gps = given } else { (gps!.host, gps!.port) = (given.host, given.port) }
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: cameraConfigs,
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
                         limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
-                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings)
+                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings, gps: gps)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -263,6 +280,7 @@ struct Run: AsyncParsableCommand {
             "reserved": "\(ConnectionLimits.descriptorReserve)"])
         var setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
         setup?.motion = settings.motion
+        setup?.metadata = settings.gps != nil
         // Hooks stop last (after the cameras: defers run in reverse), so that no recorder offers to a stopped runner.
         let hooks = settings.hooks.isEmpty || setup == nil ? nil
             : HookRunner(settings: settings.hooks, root: settings.recording.root, logger: logger)
@@ -330,10 +348,14 @@ struct Run: AsyncParsableCommand {
         // Before the cameras stop (defers run in reverse): clients closed, feeds and the encoders they started stopped.
         defer { rtspServer?.stop() }
         let rtspStatus: (@Sendable () -> RTSPStatus)? = rtspServer.map { r in { @Sendable in r.status() } }
+        let gps = settings.gps.map { GPSWiring.start($0, cameras: running, logger: logger) }
+        // Stops before the cameras (defers run in reverse): no report is handed to a stopped recorder.
+        defer { gps?.stop() }
+        let gpsStatus: (@Sendable () -> GPSStatus)? = gps.map { g in { @Sendable in g.status() } }
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
-                                         mqtt: mqttStatus, rtsp: rtspStatus,
+                                         services: ServiceReports(mqtt: mqttStatus, rtsp: rtspStatus, gps: gpsStatus),
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

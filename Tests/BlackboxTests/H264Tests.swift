@@ -97,9 +97,9 @@ struct H264Tests {
             for n in 0..<fps {
                 units.append(try #require(try encoder.encode(picture.planes(frame: fragment * fps + n), pts: Int64(fragment * fps + n), keyframe: n == 0)))
             }
-            file += FragmentedMP4.fragmentHeader(sequence: UInt32(fragment + 1), baseTime: UInt64(fragment * fps) * UInt64(ticks),
-                                                 sizes: units.map(\.bytes.count), durations: Array(repeating: ticks, count: fps),
-                                                 keyframes: units.map(\.isKeyframe))
+            file += FragmentedMP4.fragmentHeader(sequence: UInt32(fragment + 1), runs: [
+                .init(trackID: 1, baseTime: UInt64(fragment * fps) * UInt64(ticks), durations: Array(repeating: ticks, count: fps),
+                      sizes: units.map(\.bytes.count), keyframes: units.map(\.isKeyframe))])
             for unit in units { file += unit.bytes }
         }
         let path = dir.path + "/h264.mp4"

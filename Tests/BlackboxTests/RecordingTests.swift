@@ -124,7 +124,8 @@ struct MP4Tests {
         let partial = [UInt8](repeating: 0x55, count: lastFragment)
         let handle = FileHandle(forWritingAtPath: part)!
         handle.seekToEndOfFile()
-        handle.write(Data(FragmentedMP4.fragmentHeader(sequence: 3, baseTime: 90_000, sizes: [3000, 3000], durations: [3000, 3000]).prefix(lastFragment) + partial))
+        handle.write(Data(FragmentedMP4.fragmentHeader(sequence: 3, runs: [
+            .init(trackID: 1, baseTime: 90_000, durations: [3000, 3000], sizes: [3000, 3000])]).prefix(lastFragment) + partial))
         handle.closeFile()
         let report = try Recovery.recover(partPath: part)
         #expect(report.finalPath == dir.path + "/c.mp4")

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the timed metadata samples (GPS reports) of recordings, each with the wall-clock time it was recorded at.
+public enum MetadataTrackReader {
+    /// One sample and when it was recorded.
+    public struct Sample: Sendable {
+        /// Wall-clock time, Unix nanoseconds (the file's signed start plus the sample's track time).
+        public var wallNanos: Int64
+        /// The record's bytes.
+        public var bytes: [UInt8]
+    }
+
+    /// Every metadata sample of the file at `path` (a `.part` up to its last whole fragment), in order; none when the
+    /// file has no metadata track.
+    public static func samples(path: String) throws(RecordingError) -> [Sample] {
+        let scan = try MP4Reader.scan(path: path)
+        guard let track = scan.metadata else { return [] }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
+        defer { close(fd) }
+        var out: [Sample] = []
+        for fragment in scan.fragments {
+            guard let run = fragment.runs.first(where: { $0.trackID == track.trackID }), !run.sizes.isEmpty,
+                  let bytes = MP4Reader.read(fd, at: run.dataOffset, count: run.sizes.reduce(0) { $0 + Int($1) }) else { continue }
+            let start = scan.wallStart(of: fragment)
+            var offset = 0
+            var ticks = Int64(run.baseTime) - Int64(fragment.baseTime * track.timescale / max(1, scan.timescale))
+            for (size, duration) in zip(run.sizes, run.durations) {
+                out.append(Sample(wallNanos: start + ticks * 1_000_000_000 / Int64(max(1, track.timescale)), bytes: Array(bytes[offset..<offset + Int(size)])))
+                offset += Int(size)
+                ticks += Int64(duration)
+            }
+        }
+        return out
+    }
+}
