@@ -8,12 +8,11 @@ import ServiceSettings
 public enum HTTPServer {
     /// The application serving `cameras` on `host`:`port` (port 0 picks a free one);
     /// `onRunning` receives the port actually bound; `onSettingsChanged` runs after camera settings
-    /// or sources changed through the API (on a blocking-I/O thread); `mqtt` and `rtsp` report the MQTT connection
-    /// and the RTSP server in the status.
+    /// or sources changed through the API (on a blocking-I/O thread); `services` report MQTT, RTSP and the GPS in the
+    /// status and the metrics.
     public static func application(cameras: [Camera], recordings: RecordingsAccess? = nil, auth: AuthSettings, host: String, port: Int,
                                    connections: ConnectionRegistry = ConnectionRegistry(limits: ConnectionLimits()),
-                                   logger: Logger, mqtt: (@Sendable () -> MQTTStatus)? = nil,
-                                   rtsp: (@Sendable () -> RTSPStatus)? = nil, onSettingsChanged: @escaping @Sendable () -> Void = {},
+                                   logger: Logger, services: ServiceReports = ServiceReports(), onSettingsChanged: @escaping @Sendable () -> Void = {},
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         // HEAD is answered wherever GET is, with the GET's headers and no body.
         let router = Router(context: BlackboxContext.self, options: .autoGenerateHeadEndpoints)
@@ -21,13 +20,13 @@ public enum HTTPServer {
         router.add(middleware: AuthMiddleware(auth: authenticator))
         LoginRoutes(auth: authenticator).register(on: router)
         UIAssets.register(on: router)
-        Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date(), mqtt: mqtt, rtsp: rtsp).register(on: router)
+        Routes(cameras: cameras, recordings: recordings, connections: connections, startedAt: Date(), services: services).register(on: router)
         LiveRoutes(cameras: cameras).register(on: router)
         RecordingRoutes(cameras: cameras, access: recordings).register(on: router)
         RecordingFiles(access: recordings).register(on: router)
         TimelineRoutes(cameras: cameras, access: recordings).register(on: router)
         CameraRoutes(cameras: cameras, onChange: onSettingsChanged).register(on: router)
-        let metrics = Metrics(cameras: cameras, recordings: recordings, mqtt: mqtt, rtsp: rtsp)
+        let metrics = Metrics(cameras: cameras, recordings: recordings, services: services)
         router.get("/metrics") { _, _ in metrics.response() }
         router.get("/api/openapi.json") { _, _ in UIAssets.asset(OpenAPIDocument.bytes, type: "application/json") }
         return Application(

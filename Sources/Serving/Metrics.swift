@@ -4,6 +4,7 @@ import Hummingbird
 import Prometheus
 import Recording
 import ServiceSettings
+import Telemetry
 import Synchronization
 
 /// `/metrics` in the Prometheus text format (swift-prometheus): frames captured, encoded and
@@ -15,14 +16,12 @@ final class Metrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let cameras: [Camera]
     private let recordings: RecordingsAccess?
-    private let mqtt: (@Sendable () -> MQTTStatus)?
-    private let rtsp: (@Sendable () -> RTSPStatus)?
+    private let services: ServiceReports
     private let seen = Mutex<[String: UInt64]>([:])
 
-    init(cameras: [Camera], recordings: RecordingsAccess?, mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil) {
-        self.rtsp = rtsp
+    init(cameras: [Camera], recordings: RecordingsAccess?, services: ServiceReports = ServiceReports()) {
+        self.services = services
         self.cameras = cameras
-        self.mqtt = mqtt
         self.recordings = recordings
         let buckets: [Duration] = [1, 2, 4, 8, 16, 32, 64, 128].map { .milliseconds($0) }
         for camera in cameras {
@@ -98,17 +97,24 @@ final class Metrics: Sendable {
                 counter("hooks", "Hooks run for finished recordings, by result (timed_out is also failed)", "all", extra: [("result", result)], value: value)
             }
         }
-        if let m = mqtt?() {
+        if let m = services.mqtt?() {
             gauge("mqtt_connected", "bool", "1 while connected to the MQTT broker", [], m.connected ? 1 : 0)
             counter("mqtt_published", "MQTT messages published", "all", value: m.published)
         }
-        if let r = rtsp?() {
+        if let r = services.rtsp?() {
             gauge("rtsp_listening", "bool", "1 while the RTSP server listens", [], r.listening ? 1 : 0)
             for s in r.streams {
                 gauge("rtsp_clients", "count", "RTSP clients playing a camera", [("camera", s.camera)], Double(s.clients))
                 counter("rtsp_frames_dropped", "H.264 frames not passed to RTSP clients (clients behind or queue full)", s.camera,
                         value: s.framesDropped)
             }
+        }
+        if let g = services.gps?() {
+            gauge("gps_fix", "bool", "1 while the GPS has a fix", [], g.state == .fix ? 1 : 0)
+            gauge("gps_connected", "bool", "1 while gpsd answers", [], g.state == .fix || g.state == .noFix ? 1 : 0)
+            counter("gps_reports", "Reports (TPV) received from gpsd", "all", value: g.reports)
+            if let speed = g.last?.speed, g.state == .fix { gauge("gps_speed", "meters_per_second", "Speed over ground", [], speed) }
+            if let offset = g.clockOffsetSeconds { gauge("gps_clock_offset", "seconds", "The GPS's time minus the system clock", [], offset) }
         }
         return registry.emitToString()
     }

@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import Recording
 import ServiceSettings
+import Telemetry
 
 /// The HTTP surface (see DESIGN.md, "HTTP surface").
 struct Routes: Sendable {
@@ -15,8 +16,7 @@ struct Routes: Sendable {
     let recordings: RecordingsAccess?
     let connections: ConnectionRegistry
     let startedAt: Date
-    let mqtt: (@Sendable () -> MQTTStatus)?
-    let rtsp: (@Sendable () -> RTSPStatus)?
+    let services: ServiceReports
     let load = SystemLoad()
 
     func register(on router: Router<BlackboxContext>) {
@@ -117,6 +117,8 @@ struct Routes: Sendable {
         var mqtt: MQTTStatus?
         /// The RTSP server and pushes (absent when RTSP is off).
         var rtsp: RTSPStatus?
+        /// The GPS receiver (absent when no gpsd is configured).
+        var gps: GPSStatus?
         var system: SystemLoad.Reading
         var connections: ConnectionRegistry.Snapshot
     }
@@ -124,7 +126,7 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               hooks: recordings?.hooks?(), mqtt: mqtt?(), rtsp: rtsp?(), system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?(), mqtt: services.mqtt?(), rtsp: services.rtsp?(), gps: services.gps?(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import NIOPosix
 import Recording
+import Telemetry
 
 /// Finding any moment: the timeline of a camera's recordings, continuous playback from any instant
 /// across segments (the one being written included, up to its last whole fragment), and export of a span.
@@ -32,6 +33,7 @@ struct TimelineRoutes: Sendable {
         }
         router.get("/api/play") { request, _ in try await play(request) }
         router.get("/api/export") { request, _ in try await export(request) }
+        router.get("/api/track") { request, _ in try await track(request) }
     }
 
     /// Covered spans, gaps, event marks and files of a camera for a day or a span.
@@ -191,14 +193,14 @@ struct TimelineRoutes: Sendable {
 
     /// One MP4 of a span, no re-encoding: whole fragments with their signatures, the ends cut at frames.
     private func export(_ request: Request) async throws -> Response {
-        let query = try StrictQuery(request, allowed: ["camera", "start", "end", "kind"])
+        let query = try StrictQuery(request, allowed: ["camera", "start", "end", "kind", "format"])
         let access = try recordings()
         let camera = try camera(query)
-        guard let start = try query.time("start"), let end = try query.time("end") else {
-            throw HTTPErrorResponse(JSON.error(.badRequest, "missing times", "give start= and end= (\(WallTime.allowed))"))
-        }
-        guard end > start, end - start <= Self.maxExportSeconds * 1_000_000_000 else {
-            throw HTTPErrorResponse(JSON.error(.badRequest, "bad span", "end must be after start, and the span at most 24 hours"))
+        let (start, end) = try span(query, names: ("start", "end"))
+        switch query["format"] ?? "mp4" {
+        case "mp4": break
+        case "gpx": return try await gpx(access, camera: camera, start: start, end: end)
+        case let other: throw HTTPErrorResponse(JSON.error(.badRequest, "unknown format", "format '\(other.prefix(32))' is not known; allowed: mp4, gpx"))
         }
         let kind: RecordingKind
         switch query["kind"] ?? "segment" {
@@ -213,11 +215,7 @@ struct TimelineRoutes: Sendable {
                 throw HTTPErrorResponse(JSON.error(.notFound, "nothing to export", "camera '\(camera)' has no recording from \(WallTime.format(start)) to \(WallTime.format(end))"))
             }
         }
-        let name = "\(camera)_\(LocalTime.stamp(Int(start / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(end / 1_000_000_000)).stamp).mp4"
-        var headers = HTTPFields()
-        headers[.contentType] = "video/mp4"
-        headers[.contentDisposition] = "attachment; filename=\"\(name)\""
-        headers[.cacheControl] = "no-store"
+        var headers = Self.attachment(camera: camera, start: start, end: end, type: "video/mp4", suffix: "mp4")
         headers[.xStart] = WallTime.format(plan.report.startNanos)
         headers[.xEnd] = WallTime.format(plan.report.endNanos)
         // What is missing is said: a span with gaps exports what exists.
@@ -225,6 +223,57 @@ struct TimelineRoutes: Sendable {
             headers[.xGaps] = plan.report.gaps.map { "\(WallTime.format($0.startNanos)) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", ")
         }
         return Response(status: .ok, headers: headers, body: Self.body(plan))
+    }
+
+    /// The span [`names.0`, `names.1`) of the query: both given, in order, at most 24 hours.
+    private func span(_ query: StrictQuery, names: (String, String)) throws(HTTPErrorResponse) -> (Int64, Int64) {
+        guard let start = try query.time(names.0), let end = try query.time(names.1) else {
+            throw HTTPErrorResponse(JSON.error(.badRequest, "missing times", "give \(names.0)= and \(names.1)= (\(WallTime.allowed))"))
+        }
+        guard end > start, end - start <= Self.maxExportSeconds * 1_000_000_000 else {
+            throw HTTPErrorResponse(JSON.error(.badRequest, "bad span", "\(names.1) must be after \(names.0), and the span at most 24 hours"))
+        }
+        return (start, end)
+    }
+
+    /// The GPS track of a span as GPX 1.1 (what map programs and gpsbabel read).
+    private func gpx(_ access: RecordingsAccess, camera: String, start: Int64, end: Int64) async throws -> Response {
+        let points = try await Blocking.run { RecordedTrack.points(files: files(access, camera: camera, kind: .segment, from: start, to: end), from: start, to: end) }
+        guard !points.isEmpty else {
+            throw HTTPErrorResponse(JSON.error(.notFound, "no track", "camera '\(camera)' has no GPS track from \(WallTime.format(start)) to \(WallTime.format(end))"))
+        }
+        let name = Self.downloadName(camera: camera, start: start, end: end, suffix: "gpx")
+        let headers = Self.attachment(camera: camera, start: start, end: end, type: "application/gpx+xml", suffix: "gpx")
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: TrackDocument.gpx(points, name: name))))
+    }
+
+    /// The file name a download of `camera`'s span gets: camera, then the span's local start and end.
+    private static func downloadName(camera: String, start: Int64, end: Int64, suffix: String) -> String {
+        "\(camera)_\(LocalTime.stamp(Int(start / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(end / 1_000_000_000)).stamp).\(suffix)"
+    }
+
+    /// The headers of a download that the browser saves under its name and never caches.
+    private static func attachment(camera: String, start: Int64, end: Int64, type: String, suffix: String) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.contentDisposition] = "attachment; filename=\"\(downloadName(camera: camera, start: start, end: end, suffix: suffix))\""
+        headers[.cacheControl] = "no-store"
+        return headers
+    }
+
+    /// The GPS track of a span as GeoJSON: a LineString with each point's time, speed and heading, and the stretches
+    /// without fix.
+    private func track(_ request: Request) async throws -> Response {
+        let query = try StrictQuery(request, allowed: ["camera", "from", "to"])
+        let access = try recordings()
+        let camera = try camera(query)
+        let (from, to) = try span(query, names: ("from", "to"))
+        let points = try await Blocking.run { RecordedTrack.points(files: files(access, camera: camera, kind: .segment, from: from, to: to), from: from, to: to) }
+        let body = try JSONSerialization.data(withJSONObject: TrackDocument.geoJSON(points, camera: camera), options: [.sortedKeys])
+        var headers = HTTPFields()
+        headers[.contentType] = "application/geo+json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// The plan's bytes, read a fragment at a time on the blocking-I/O pool.

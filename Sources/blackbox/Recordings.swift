@@ -5,6 +5,7 @@ import Foundation
 import Frames
 import Platform
 import Recording
+import Telemetry
 
 /// `blackbox recordings`: list and verify recordings.
 struct Recordings: ParsableCommand {
@@ -183,8 +184,11 @@ extension Recordings {
         @Flag(help: "Export from the camera's event clips instead of its segments.")
         var events = false
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("File to write (default: CAMERA_START_END.mp4 here).", valueName: "file"))
+        @Option(name: .shortAndLong, help: ArgumentHelp("File to write (default: CAMERA_START_END.mp4 here, .gpx with --gpx).", valueName: "file"))
         var output: String?
+
+        @Flag(help: "Write the span's GPS track as GPX 1.1 instead of the video.")
+        var gpx = false
 
         static func parseTime(_ text: String, _ flag: String) throws -> Int64 {
             guard let t = WallTime.parse(text) else { throw ValidationError("--\(flag) '\(text)' is not a time; allowed: \(WallTime.allowed)") }
@@ -198,7 +202,20 @@ extension Recordings {
             // The segment being written is exported up to its last whole fragment.
             let files = RecordingIndex(root: root).recordings(camera: camera, kind: events ? .event : .segment, from: from, to: to)
                 .map { "\(root)/\($0.path)" + ($0.writing ? ".part" : "") }
-            let name = output ?? "\(camera)_\(LocalTime.stamp(Int(from / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(to / 1_000_000_000)).stamp).mp4"
+            let stem = "\(camera)_\(LocalTime.stamp(Int(from / 1_000_000_000)).stamp)_\(LocalTime.stamp(Int(to / 1_000_000_000)).stamp)"
+            if gpx {
+                let points = RecordedTrack.points(files: files, from: from, to: to)
+                guard !points.isEmpty else { throw StartupError("\(camera): no GPS track from \(start) to \(end)") }
+                let name = output ?? stem + ".gpx"
+                do {
+                    try Data(TrackDocument.gpx(points, name: stem).utf8).write(to: URL(fileURLWithPath: name), options: .atomic)
+                } catch {
+                    throw StartupError("cannot write \(name): \(error.localizedDescription)")
+                }
+                print("blackbox: wrote \(name): \(points.count) points, \(points.filter(\.fix.hasPosition).count) with a fix")
+                return
+            }
+            let name = output ?? stem + ".mp4"
             let report: ExportReport
             do {
                 report = try RecordingExport.export(files: files, from: from, to: to, output: name)

@@ -705,6 +705,7 @@ const tl = {
   paused: true,
   position: null,      // wall time being shown
   selection: [null, null],
+  track: null,         // the day's GPS track: {epochs, coordinates, speeds} (null: none)
 };
 
 const pad2 = (n) => String(n).padStart(2, "0");
@@ -785,6 +786,7 @@ function drawTimeline() {
     selection.style.width = `${Math.max(0, Math.min(100, percentOf(b)) - Math.max(0, percentOf(a)))}%`;
   }
   $("#tl-export").disabled = $("#tl-protect").disabled = selection.hidden;
+  drawSpeedGraph();
 }
 
 function drawCursor() {
@@ -792,12 +794,96 @@ function drawCursor() {
   const p = tl.position == null ? -1 : percentOf(tl.position);
   cursor.hidden = p < 0 || p > 100;
   cursor.style.left = `${p}%`;
+  drawMapDot();
   $("#tl-track").setAttribute("aria-valuetext", tl.position == null ? "" : wallClock(tl.position));
+}
+
+/** The day's GPS track (recorded with the camera's segments), drawn as a speed graph under the track and a map beside the player. */
+async function loadTrack(camera, day) {
+  const [from, to] = dayBounds(day);
+  try {
+    const feature = await api(`/api/track?camera=${encodeURIComponent(camera)}&from=${encodeURIComponent(rfc3339(from))}&to=${encodeURIComponent(rfc3339(to))}`);
+    const p = feature.properties;
+    tl.track = p.epochs.length ? { epochs: p.epochs, coordinates: feature.geometry.coordinates, speeds: p.speeds.map((v) => v || 0) } : null;
+  } catch (e) {
+    tl.track = null;
+  }
+  drawMap();
+}
+
+/** Speed over the view, scaled to the fastest moment of the day. */
+function drawSpeedGraph() {
+  const graph = $("#tl-speed-graph");
+  // An <svg> has no `hidden` property: its display is set (the style sheet hides it until there is a track).
+  graph.style.display = tl.track ? "block" : "none";
+  if (!tl.track) return;
+  const top = Math.max(1, ...tl.track.speeds);
+  const points = [];
+  tl.track.epochs.forEach((t, i) => {
+    const x = percentOf(t) * 10;
+    if (x >= -10 && x <= 1010) points.push(`${x.toFixed(1)},${(38 - (tl.track.speeds[i] / top) * 36).toFixed(1)}`);
+  });
+  $("#tl-speed-line").setAttribute("points", points.join(" "));
+  graph.querySelector("title")?.remove();
+  const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+  title.textContent = `speed, up to ${(top * 3.6).toFixed(0)} km/h`;
+  graph.prepend(title);
+}
+
+/** Where on the map (viewBox 300 x 200) a point lies: the track's bounds scaled to fit, east-west shrunk by the latitude. */
+function mapPlace(lon, lat) {
+  const b = tl.track.bounds;
+  return [10 + (lon - b.west) * b.scale * b.squeeze, 190 - (lat - b.south) * b.scale];
+}
+
+/** The track as a line in the page (no map tiles: it works offline), with a dot where playback is. */
+function drawMap() {
+  const map = $("#tl-map");
+  map.style.display = tl.track ? "inline-block" : "none";
+  if (!tl.track) return;
+  const lons = tl.track.coordinates.map((c) => c[0]), lats = tl.track.coordinates.map((c) => c[1]);
+  const south = Math.min(...lats), north = Math.max(...lats), west = Math.min(...lons), east = Math.max(...lons);
+  const squeeze = Math.cos(((south + north) / 2) * Math.PI / 180);
+  const scale = Math.min(280 / Math.max(1e-9, (east - west) * squeeze), 180 / Math.max(1e-9, north - south));
+  tl.track.bounds = { south, west, scale, squeeze };
+  $("#tl-map-line").setAttribute("points", tl.track.coordinates.map((c) => mapPlace(c[0], c[1]).map((v) => v.toFixed(1)).join(",")).join(" "));
+  drawMapDot();
+}
+
+/** The index of the track point nearest in time to `t`. */
+function trackIndexAt(t) {
+  let best = 0;
+  tl.track.epochs.forEach((e, i) => { if (Math.abs(e - t) < Math.abs(tl.track.epochs[best] - t)) best = i; });
+  return best;
+}
+
+function drawMapDot() {
+  const dot = $("#tl-map-dot");
+  if (!tl.track || tl.position == null || Math.abs(tl.track.epochs[trackIndexAt(tl.position)] - tl.position) > 5) { dot.style.display = "none"; return; }
+  const [x, y] = mapPlace(...tl.track.coordinates[trackIndexAt(tl.position)]);
+  dot.setAttribute("cx", x.toFixed(1));
+  dot.setAttribute("cy", y.toFixed(1));
+  dot.style.display = "inline";
+}
+
+/** A click on the map plays the moment of the nearest point. */
+function mapClicked(event) {
+  if (!tl.track) return;
+  const svg = $("#tl-map"), rect = svg.getBoundingClientRect();
+  const x = ((event.clientX - rect.left) / rect.width) * 300, y = ((event.clientY - rect.top) / rect.height) * 200;
+  let best = 0, distance = Infinity;
+  tl.track.coordinates.forEach((c, i) => {
+    const [px, py] = mapPlace(c[0], c[1]);
+    const d = (px - x) ** 2 + (py - y) ** 2;
+    if (d < distance) { distance = d; best = i; }
+  });
+  playFrom(tl.track.epochs[best]);
 }
 
 async function loadTimeline() {
   const camera = $("#tl-camera").value, day = $("#tl-date").value;
   if (!camera || !day) return;
+  loadTrack(camera, day).then(drawSpeedGraph);
   try {
     tl.data = await api(`/api/timeline?camera=${encodeURIComponent(camera)}&day=${day}`);
     const hours = tl.data.spans.reduce((sum, s) => sum + s.end - s.start, 0) / 3600;
@@ -1002,6 +1088,7 @@ function setUpTimeline() {
   $("#tl-mark-out").addEventListener("click", () => mark(1));
   $("#tl-export").addEventListener("click", exportSelection);
   $("#tl-protect").addEventListener("click", protectSelection);
+  $("#tl-map").addEventListener("click", mapClicked);
   setInterval(followPlayback, 250);
 }
 

@@ -1,0 +1,19 @@
+import ServiceSettings
+import Telemetry
+
+/// Where the optional services' states come from for `/api/status` and `/metrics` (nil: the service is not configured).
+public struct ServiceReports: Sendable {
+    /// The MQTT connection.
+    public var mqtt: (@Sendable () -> MQTTStatus)?
+    /// The RTSP server and pushes.
+    public var rtsp: (@Sendable () -> RTSPStatus)?
+    /// The GPS receiver through gpsd.
+    public var gps: (@Sendable () -> GPSStatus)?
+
+    /// Reports of the given services.
+    public init(mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil, gps: (@Sendable () -> GPSStatus)? = nil) {
+        self.mqtt = mqtt
+        self.rtsp = rtsp
+        self.gps = gps
+    }
+}
