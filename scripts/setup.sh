@@ -34,6 +34,8 @@ if [ "$mode" = test ]; then
     packages+=(alsa-utils)
     # Power cuts are made on FAT32, exFAT and ext4 disk images that the tests format.
     packages+=(dosfstools exfatprogs e2fsprogs)
+    # GPS: a real gpsd fed NMEA through a pseudo-terminal, and gpsbabel reading the GPX exports back.
+    packages+=(gpsd gpsbabel)
     # A daemon that does not stop at SIGTERM has its threads' stacks printed before it is killed (conftest's stop).
     packages+=(gdb)
 fi

@@ -43,6 +43,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listening(port):
+    """Whether something accepts TCP connections on 127.0.0.1:`port` now."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(condition, timeout, what):
     """Returns once `condition()` holds; fails naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 
 from conftest import BINARY, Daemon
 from test_motion import y4m
-from helpers import free_port, status, wait_for
+from helpers import free_port, listening, status, wait_for
 
 USER, PASSWORD = "blackbox", "broker-secret"
 
@@ -31,14 +31,7 @@ class Broker:
         conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n"
                         + (f"cafile {tls[0]}\ncertfile {tls[1]}\nkeyfile {tls[2]}\n" if tls else ""))
         self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self.listening, 10, "mosquitto listening")
-
-    def listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        wait_for(lambda: listening(self.port), 10, "mosquitto listening")
 
     def stop(self):
         self.proc.terminate()

@@ -87,6 +87,8 @@ def requests_for(d, segment):
         ("get", "/api/timeline"): ("/api/timeline?camera=front", {}, b"", 200),
         ("get", "/api/play"): (f"/api/play?camera=front&start={q(iso(now - 4))}", {}, b"", 200),
         ("get", "/api/export"): (f"/api/export?camera=front&start={q(iso(now - 5))}&end={q(iso(now - 3))}", {}, b"", 200),
+        # No GPS here: an empty track (tests/e2e/test_gps.py checks one with points).
+        ("get", "/api/track"): (f"/api/track?camera=front&from={q(iso(now - 5))}&to={q(iso(now - 3))}", {}, b"", 200),
         ("post", "/api/cameras/{id}/source"): ("/api/cameras/front/source", js, b'{"source": "testpattern:320x240@10"}', 200),
         ("get", "/recordings/{path}"): (f"/recordings/{q(segment)}", {}, b"", 200),
         # MJPEG replay of a recording in the default codec (H.264) is the documented refusal; /api/play plays it.
