@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "MQTT",
             dependencies: [
-                "CMosquitto", "Frames", "Platform", "Cameras", "Recording", "ServiceSettings", "Rules",
+                "CMosquitto", "Frames", "Platform", "Cameras", "Recording", "ServiceSettings", "Rules", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

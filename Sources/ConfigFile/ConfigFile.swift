@@ -108,7 +108,8 @@ public enum ConfigLoader {
         "mqtt": ["url": .string, "user": .string, "password": .string, "ca_file": .string, "topic_prefix": .string, "discovery_prefix": .string,
                  "node_id": .string, "state_interval_seconds": .number],
         "rtsp": ["enabled": .bool, "host": .string, "port": .int, "publish": .string],
-        "gps": ["gpsd": .string, "units": .string, "overlay_position": .bool, "speed_event_kmh": .number],
+        "gps": ["gpsd": .string, "units": .string, "overlay_position": .bool, "speed_event_kmh": .number, "tiles": .string,
+                "tiles_attribution": .string],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
@@ -200,6 +201,8 @@ public enum ConfigLoader {
                 if let x = (v["units"] as? String).flatMap(SpeedUnit.init) { g.units = x }
                 g.speedEventKmh = v["speed_event_kmh"] as? Double
                 if let x = v["overlay_position"] as? Bool { g.overlayPosition = x }
+                g.tiles = (v["tiles"] as? String).flatMap { try? MapTiles(template: $0, name: "tiles") }
+                g.tiles?.attribution = v["tiles_attribution"] as? String
                 out.gps = g
             case "rtsp":
                 var r = RTSPSettings()
@@ -394,6 +397,7 @@ public enum ConfigLoader {
         try accepted("gpsd", { (try? GPSSettings(address: $0, name: "gpsd")) != nil }, GPSSettings.addressAllowed)
         try choice("units", SpeedUnit.self)
         try range("speed_event_kmh", GPSSettings.speedEventRule)
+        try accepted("tiles", { (try? MapTiles(template: $0, name: "tiles")) != nil }, MapTiles.allowed)
         if table == "recording" || table == "camera" {
             try choice("mode", RecordingMode.self)
             try choice("codec", VideoCodec.self)

@@ -36,7 +36,7 @@ public final class GPSDClient: Sendable {
     public init(settings: GPSSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
-        state = Mutex(GPSStatus(gpsd: settings.address, units: settings.units))
+        state = Mutex(GPSStatus(gpsd: settings.address, units: settings.units, tiles: settings.tiles))
     }
 
     /// Connects and reads until `stop()`.

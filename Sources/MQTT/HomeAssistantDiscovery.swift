@@ -1,9 +1,11 @@
 import Foundation
 import ServiceSettings
+import Telemetry
 
 /// The topics of one recorder and the Home Assistant discovery messages that describe its cameras:
 /// per camera a motion `binary_sensor`, an `image` (snapshot at motion), a `button` (save an event clip),
-/// a recording `switch`, a record-mode `select`, a mute `switch` for a camera with sound and `sensor`s (fps, disk used, temperature).
+/// a recording `switch`, a record-mode `select`, a mute `switch` for a camera with sound and `sensor`s (fps, disk used, temperature);
+/// with a GPS, the recorder itself is a `device_tracker` with a speed `sensor`.
 public struct HomeAssistantDiscovery: Sendable {
     /// `blackbox/<node>`.
     public let base: String
@@ -11,6 +13,8 @@ public struct HomeAssistantDiscovery: Sendable {
     public var availability: String { "\(base)/status" }
     /// Disk and temperature, JSON.
     public var nodeState: String { "\(base)/state" }
+    /// Position, speed and fix state, JSON, retained: the device tracker's attributes and the speed sensor's state.
+    public var gps: String { "\(base)/gps" }
     private let settings: MQTTSettings
     private let version: String
 
@@ -58,19 +62,7 @@ public struct HomeAssistantDiscovery: Sendable {
     public func messages(camera id: String, modes: [String], sound: Bool = false) -> [(topic: String, payload: String)] {
         let t = topics(camera: id)
         let object = "\(settings.nodeID)_\(MQTTSettings.sanitised(id))"
-        let device: [String: Any] = [
-            "identifiers": ["blackbox_\(object)"], "name": "Blackbox \(settings.nodeID) \(id)", "manufacturer": "Blackbox",
-            "model": "Blackbox camera recorder", "sw_version": version,
-        ]
-        func config(_ component: String, _ key: String, _ name: String, _ extra: [String: Any]) -> (String, String) {
-            var body: [String: Any] = [
-                "name": name, "unique_id": "blackbox_\(object)_\(key)", "object_id": "blackbox_\(object)_\(key)",
-                "availability_topic": availability, "payload_available": "online", "payload_not_available": "offline", "device": device,
-            ]
-            body.merge(extra) { $1 }
-            let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-            return ("\(settings.discoveryPrefix)/\(component)/\(object)_\(key)/config", String(decoding: data, as: UTF8.self))
-        }
+        let config = entity(object: object, deviceName: "Blackbox \(settings.nodeID) \(id)")
         var out = [
             config("binary_sensor", "motion", "Motion", ["state_topic": t.motion, "device_class": "motion", "payload_on": "ON", "payload_off": "OFF"]),
             config("image", "snapshot", "Snapshot", ["image_topic": t.snapshot, "content_type": "image/jpeg"]),
@@ -92,5 +84,34 @@ public struct HomeAssistantDiscovery: Sendable {
                                                                  "payload_off": "OFF", "icon": "mdi:microphone-off"]))
         }
         return out
+    }
+
+    /// Discovery messages of the recorder's GPS: a `device_tracker` whose attributes (latitude, longitude, gps_accuracy)
+    /// place it on Home Assistant's map, and a speed `sensor` in `units`.
+    public func gpsMessages(units: SpeedUnit) -> [(topic: String, payload: String)] {
+        let config = entity(object: settings.nodeID, deviceName: "Blackbox \(settings.nodeID)")
+        return [
+            config("device_tracker", "position", "Position", ["json_attributes_topic": gps, "source_type": "gps", "icon": "mdi:car"]),
+            config("sensor", "speed", "Speed", ["state_topic": gps, "value_template": "{{ value_json.speed }}", "unit_of_measurement": units.symbol,
+                                                "device_class": "speed", "state_class": "measurement"]),
+        ]
+    }
+
+    /// Makes the discovery message of one entity of device `object`: (component, key, name, its own fields) → (topic, JSON).
+    private func entity(object: String, deviceName: String) -> (String, String, String, [String: Any]) -> (topic: String, payload: String) {
+        let device: [String: Any] = [
+            "identifiers": ["blackbox_\(object)"], "name": deviceName, "manufacturer": "Blackbox",
+            "model": "Blackbox camera recorder", "sw_version": version,
+        ]
+        let prefix = settings.discoveryPrefix, availability = availability
+        return { component, key, name, extra in
+            var body: [String: Any] = [
+                "name": name, "unique_id": "blackbox_\(object)_\(key)", "object_id": "blackbox_\(object)_\(key)",
+                "availability_topic": availability, "payload_available": "online", "payload_not_available": "offline", "device": device,
+            ]
+            body.merge(extra) { $1 }
+            let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+            return ("\(prefix)/\(component)/\(object)_\(key)/config", String(decoding: data, as: UTF8.self))
+        }
     }
 }

@@ -7,10 +7,12 @@ import Recording
 import Rules
 import ServiceSettings
 import Synchronization
+import Telemetry
 
 /// Carries a recorder's events to MQTT and its commands back: motion on/off with a snapshot, sensors every
 /// `stateIntervalSeconds`, Home Assistant discovery at every connection; the button, switch and select
-/// topics do what the matching HTTP API does (the broker authenticates who may publish them).
+/// topics do what the matching HTTP API does (the broker authenticates who may publish them). With a GPS, its position
+/// and speed are published every `gpsIntervalSeconds` while they change.
 /// Runs on its own thread behind a bounded queue: cameras only offer to it.
 public final class MQTTBridge: Sendable {
     private enum Work: Sendable {
@@ -28,15 +30,20 @@ public final class MQTTBridge: Sendable {
     private let thread = Worker()
     private let disk: @Sendable () -> DiskUsage?
     private let onModeChange: @Sendable () -> Void
+    private let gps: (@Sendable () -> GPSStatus)?
     private let logger: Logger
     private let load = SystemLoad()
+    /// How often the GPS topic is looked at: a car moves about 30 m in that time at 50 km/h.
+    static let gpsIntervalSeconds = 2.0
 
-    /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `onModeChange` keeps a mode or a mute chosen over MQTT across restarts.
+    /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `gps` the receiver's status (nil: no GPS),
+    /// `onModeChange` keeps a mode or a mute chosen over MQTT across restarts.
     public init(settings: MQTTSettings, cameras: [Camera], version: String, disk: @escaping @Sendable () -> DiskUsage?,
-                onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
+                gps: (@Sendable () -> GPSStatus)? = nil, onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
         self.settings = settings
         self.cameras = cameras
         self.disk = disk
+        self.gps = gps
         self.onModeChange = onModeChange
         self.logger = logger
         let discovery = HomeAssistantDiscovery(settings: settings, version: version)
@@ -73,17 +80,28 @@ public final class MQTTBridge: Sendable {
     private func run() {
         var motion = [Bool](repeating: false, count: cameras.count)
         let interval = UInt64(settings.stateIntervalSeconds * 1e9)
+        let gpsInterval = UInt64(Self.gpsIntervalSeconds * 1e9)
         var nextState = MonotonicClock.nanos() + interval
+        var nextGPS = gps == nil ? UInt64.max : MonotonicClock.nanos() + gpsInterval
+        // What was last published on the GPS topic: a parked car's unchanged position is not sent again.
+        var gpsPublished: String?
         while !stopped.load(ordering: .acquiring) {
             let now = MonotonicClock.nanos()
             if now >= nextState {
                 publishStates()
                 nextState = now + interval
             }
-            guard let work = queue.take(timeoutNanos: nextState - min(nextState, now)) else { continue }
+            if now >= nextGPS, let gps {
+                let payload = Self.gpsPayload(gps())
+                if payload != gpsPublished, client.publish(discovery.gps, payload, retain: true) { gpsPublished = payload }
+                nextGPS = now + gpsInterval
+            }
+            let wake = min(nextState, nextGPS)
+            guard let work = queue.take(timeoutNanos: wake - min(wake, now)) else { continue }
             switch work {
             case .connected:
                 announce()
+                gpsPublished = nil
                 for (i, on) in motion.enumerated() { client.publish(discovery.topics(camera: cameras[i].config.id).motion, on ? "ON" : "OFF", retain: true) }
             case .motion(let i, let active):
                 guard motion[i] != active else { continue }
@@ -106,6 +124,9 @@ public final class MQTTBridge: Sendable {
             }
             let topics = discovery.topics(camera: camera.config.id)
             for pattern in [topics.event, topics.recordingSet, topics.modeSet, topics.mutedSet] { client.subscribe(pattern) }
+        }
+        if let status = gps?() {
+            for message in discovery.gpsMessages(units: status.units) { client.publish(message.topic, message.payload, retain: true, qos: 1) }
         }
         client.publish(discovery.availability, "online", retain: true, qos: 1)
         publishStates()
@@ -169,6 +190,22 @@ public final class MQTTBridge: Sendable {
         camera.jpegDemand.request()
         guard let frame = subscription.next(timeoutNanos: 2_000_000_000) else { return nil }
         return Array(frame.bytes.readableBytesView)
+    }
+
+    /// The GPS topic's JSON: the fix state, and with a fix where (with gps_accuracy, as Home Assistant's map wants),
+    /// how fast in the status's units and which way; `speed` is null without a fix, which Home Assistant shows as unknown.
+    static func gpsPayload(_ status: GPSStatus) -> String {
+        var body: [String: Any] = ["state": status.state.rawValue, "speed": NSNull()]
+        if status.state == .fix, let fix = status.last, fix.hasPosition, let latitude = fix.latitude, let longitude = fix.longitude {
+            body["latitude"] = latitude
+            body["longitude"] = longitude
+            body["gps_accuracy"] = fix.horizontalError ?? 0
+            if let altitude = fix.altitude { body["altitude"] = altitude }
+            if let heading = fix.heading { body["heading"] = (heading * 10).rounded() / 10 }
+            if let speed = status.speed { body["speed"] = (speed * 10).rounded() / 10 }
+            if let used = status.satellitesUsed { body["satellites"] = used }
+        }
+        return json(body)
     }
 
     private static func json(_ object: [String: Any]) -> String {

@@ -24,7 +24,7 @@ struct Routes: Sendable {
             switch request.uri.queryParameters["action"] {
             case "stream": return try await stream(request)
             case "snapshot": return try await snapshot(request)
-            case nil: return UIAssets.indexPage()
+            case nil: return UIAssets.indexPage(tiles: services.gps?().tiles?.origin)
             case let other?:
                 return JSON.error(.badRequest, "unknown action", "action '\(other)' is not known; allowed: stream, snapshot")
             }

@@ -3,17 +3,19 @@ import Hummingbird
 
 /// The web UI's files, compiled into the binary (no build step, no CDN: it works offline in a car).
 enum UIAssets {
-    /// Strict by default: the pages load only their own scripts, styles and images.
-    static let contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    /// Strict by default: the pages load only their own scripts, styles and images, and map tiles from `tiles` if one is given.
+    static func contentSecurityPolicy(tiles: String? = nil) -> String {
+        "default-src 'self'; img-src 'self' data: blob:\(tiles.map { " " + $0 } ?? ""); media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    }
 
     static func register(on router: Router<BlackboxContext>) {
         router.get("/ui/app.js") { _, _ in asset(PackageResources.app_js, type: "text/javascript; charset=utf-8") }
         router.get("/ui/app.css") { _, _ in asset(PackageResources.app_css, type: "text/css; charset=utf-8") }
     }
 
-    /// The single-page UI at `/`.
-    static func indexPage() -> Response {
-        page(String(decoding: PackageResources.index_html, as: UTF8.self), status: .ok)
+    /// The single-page UI at `/`; `tiles` is the origin the GPS map's tiles come from (nil: none).
+    static func indexPage(tiles: String? = nil) -> Response {
+        page(String(decoding: PackageResources.index_html, as: UTF8.self), status: .ok, tiles: tiles)
     }
 
     /// The login form, with `message` shown above it (an error after a failed attempt).
@@ -31,11 +33,11 @@ enum UIAssets {
         return Response(status: .seeOther, headers: headers)
     }
 
-    private static func page(_ html: String, status: HTTPResponse.Status) -> Response {
+    private static func page(_ html: String, status: HTTPResponse.Status, tiles: String? = nil) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        headers[.contentSecurityPolicy] = contentSecurityPolicy
+        headers[.contentSecurityPolicy] = contentSecurityPolicy(tiles: tiles)
         headers[.xFrameOptions] = "DENY"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }

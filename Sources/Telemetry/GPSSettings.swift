@@ -11,6 +11,8 @@ public struct GPSSettings: Sendable, Equatable {
     public var overlayPosition = false
     /// An event clip is saved when the speed goes over this (km/h; nil: never).
     public var speedEventKmh: Double?
+    /// Map tiles the web UI draws under a track when the browser is online (nil: the track alone, as offline).
+    public var tiles: MapTiles?
 
     /// How an address is written.
     public static let addressAllowed = "HOST:PORT, e.g. 127.0.0.1:2947 (gpsd's port)"

@@ -38,15 +38,18 @@ public struct GPSStatus: Sendable, Codable, Equatable {
     public var reports: UInt64
     public var connects: UInt64
     public var unreadable: UInt64
+    /// The map tiles the web UI draws under a track (from the settings).
+    public var tiles: MapTiles?
     /// Satellites used and seen (from SKY).
     public var satellitesUsed: Int?
     public var satellitesSeen: Int?
 
     /// A status before anything is known.
-    public init(gpsd: String, units: SpeedUnit) {
+    public init(gpsd: String, units: SpeedUnit, tiles: MapTiles? = nil) {
         self.gpsd = gpsd
         state = .connecting
         self.units = units
+        self.tiles = tiles
         overlay = "GPS: connecting"
         clockChecked = false
         reports = 0

@@ -314,11 +314,15 @@ struct Run: AsyncParsableCommand {
                                                 hooks: hooks.map { runner in { @Sendable in runner.status() } }) }
         // The recordings index is kept for the next start (it rebuilds itself from the files anyway).
         defer { access?.index.save() }
+        let gps = settings.gps.map { GPSWiring.start($0, cameras: running, logger: logger) }
+        // Stops before the cameras (defers run in reverse): no report is handed to a stopped recorder.
+        defer { gps?.stop() }
+        let gpsStatus: (@Sendable () -> GPSStatus)? = gps.map { g in { @Sendable in g.status() } }
         var mqtt: MQTTBridge?
         if let mqttSettings = settings.mqtt {
             do {
                 mqtt = try MQTTBridge(settings: mqttSettings, cameras: running, version: BlackboxVersion.string,
-                                      disk: { access?.retention.usage }, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
+                                      disk: { access?.retention.usage }, gps: gpsStatus, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
                                       logger: logger)
                 try mqtt?.start()
             } catch {
@@ -348,10 +352,6 @@ struct Run: AsyncParsableCommand {
         // Before the cameras stop (defers run in reverse): clients closed, feeds and the encoders they started stopped.
         defer { rtspServer?.stop() }
         let rtspStatus: (@Sendable () -> RTSPStatus)? = rtspServer.map { r in { @Sendable in r.status() } }
-        let gps = settings.gps.map { GPSWiring.start($0, cameras: running, logger: logger) }
-        // Stops before the cameras (defers run in reverse): no report is handed to a stopped recorder.
-        defer { gps?.stop() }
-        let gpsStatus: (@Sendable () -> GPSStatus)? = gps.map { g in { @Sendable in g.status() } }
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,

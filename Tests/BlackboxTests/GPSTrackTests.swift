@@ -50,6 +50,17 @@ struct GPSTrackTests {
         }
     }
 
+    @Test("map tiles: an http(s) template with {z}, {x} and {y} and its origin; anything that could break the page's policy is refused")
+    func tiles() throws {
+        let osm = try MapTiles(template: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", name: "tiles")
+        #expect(osm.origin == "https://tile.openstreetmap.org")
+        #expect(try MapTiles(template: "http://10.0.0.2:8080/tiles/{z}/{x}/{y}?key=1", name: "tiles").origin == "http://10.0.0.2:8080")
+        for bad in ["", "tile.openstreetmap.org/{z}/{x}/{y}.png", "ftp://h/{z}/{x}/{y}", "https://h/{z}/{x}.png", "https://{s}.h/{z}/{x}/{y}",
+                    "https://h/{z}/{x}/{y}'; script-src *", "https://h /{z}/{x}/{y}", "https://user@h/{z}/{x}/{y}", "https:///{z}/{x}/{y}"] {
+            #expect(throws: RuleError(name: "tiles", text: bad, allowed: MapTiles.allowed)) { try MapTiles(template: bad, name: "tiles") }
+        }
+    }
+
     @Test("the overlay line: speed in the chosen unit, compass point and degrees, the position if asked; else what is wrong")
     func overlayLine() throws {
         var settings = try GPSSettings(address: "localhost", name: "gpsd")

@@ -706,6 +706,7 @@ const tl = {
   position: null,      // wall time being shown
   selection: [null, null],
   track: null,         // the day's GPS track: {epochs, coordinates, speeds} (null: none)
+  tiles: undefined,    // the map tiles to draw under the track: {template, attribution} (null: none; undefined: not asked yet)
 };
 
 const pad2 = (n) => String(n).padStart(2, "0");
@@ -808,6 +809,7 @@ async function loadTrack(camera, day) {
   } catch (e) {
     tl.track = null;
   }
+  if (tl.track && tl.tiles === undefined) tl.tiles = await api("/api/status").then((s) => (s.gps && s.gps.tiles) || null, () => undefined);
   drawMap();
 }
 
@@ -830,24 +832,54 @@ function drawSpeedGraph() {
   graph.prepend(title);
 }
 
-/** Where on the map (viewBox 300 x 200) a point lies: the track's bounds scaled to fit, east-west shrunk by the latitude. */
-function mapPlace(lon, lat) {
-  const b = tl.track.bounds;
-  return [10 + (lon - b.west) * b.scale * b.squeeze, 190 - (lat - b.south) * b.scale];
+/** Web Mercator, as map tiles are cut: a longitude and latitude as fractions of the world's width and height (0 to 1 from the north-west). */
+function mercator(lon, lat) {
+  const s = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
+  return [(lon + 180) / 360, 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)];
 }
 
-/** The track as a line in the page (no map tiles: it works offline), with a dot where playback is. */
+/** Where on the map (viewBox 300 x 200) a point lies: the track's bounds scaled to fit, centred. */
+function mapPlace(lon, lat) {
+  const b = tl.track.bounds, [x, y] = mercator(lon, lat);
+  return [150 + (x - b.x) * b.scale, 100 + (y - b.y) * b.scale];
+}
+
+/** The track as a line in the page (it works offline), on map tiles when `[gps] tiles` names a server, with a dot where playback is. */
 function drawMap() {
   const map = $("#tl-map");
   map.style.display = tl.track ? "inline-block" : "none";
   if (!tl.track) return;
-  const lons = tl.track.coordinates.map((c) => c[0]), lats = tl.track.coordinates.map((c) => c[1]);
-  const south = Math.min(...lats), north = Math.max(...lats), west = Math.min(...lons), east = Math.max(...lons);
-  const squeeze = Math.cos(((south + north) / 2) * Math.PI / 180);
-  const scale = Math.min(280 / Math.max(1e-9, (east - west) * squeeze), 180 / Math.max(1e-9, north - south));
-  tl.track.bounds = { south, west, scale, squeeze };
+  const points = tl.track.coordinates.map((c) => mercator(c[0], c[1]));
+  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+  const west = Math.min(...xs), east = Math.max(...xs), north = Math.min(...ys), south = Math.max(...ys);
+  // At most zoom 18 (a parked car's single point is not magnified without end).
+  const scale = Math.min(280 / Math.max(1e-12, east - west), 180 / Math.max(1e-12, south - north), 256 * 2 ** 18);
+  tl.track.bounds = { x: (west + east) / 2, y: (north + south) / 2, scale };
+  drawTiles();
   $("#tl-map-line").setAttribute("points", tl.track.coordinates.map((c) => mapPlace(c[0], c[1]).map((v) => v.toFixed(1)).join(",")).join(" "));
   drawMapDot();
+}
+
+/** The tiles that cover the map at the zoom nearest below its scale, each stretched to the map's scale, and their attribution. */
+function drawTiles() {
+  const layer = $("#tl-map-tiles"), credit = $("#tl-map-credit");
+  layer.replaceChildren();
+  credit.textContent = (tl.tiles && tl.tiles.attribution) || "";
+  if (!tl.tiles) return;
+  const b = tl.track.bounds, z = Math.max(0, Math.min(19, Math.floor(Math.log2(b.scale / 256)))), n = 2 ** z, size = b.scale / n;
+  const left = b.x - 150 / b.scale, right = b.x + 150 / b.scale, top = b.y - 100 / b.scale, bottom = b.y + 100 / b.scale;
+  for (let ty = Math.max(0, Math.floor(top * n)); ty <= Math.min(n - 1, Math.floor(bottom * n)); ty++) {
+    for (let tx = Math.floor(left * n); tx <= Math.floor(right * n); tx++) {
+      const image = document.createElementNS("http://www.w3.org/2000/svg", "image");
+      const wrapped = ((tx % n) + n) % n;
+      image.setAttribute("href", tl.tiles.template.replace("{z}", z).replace("{x}", wrapped).replace("{y}", ty));
+      image.setAttribute("x", (150 + (tx / n - b.x) * b.scale).toFixed(2));
+      image.setAttribute("y", (100 + (ty / n - b.y) * b.scale).toFixed(2));
+      image.setAttribute("width", size.toFixed(2));
+      image.setAttribute("height", size.toFixed(2));
+      layer.append(image);
+    }
+  }
 }
 
 /** The index of the track point nearest in time to `t`. */
