@@ -16,10 +16,11 @@ import urllib.request
 import pytest
 
 from conftest import BINARY, Daemon
-from helpers import camera_status, get, status, wait_for
+from helpers import camera_status, free_port, get, status, wait_for
 from mjpeg import decode_jpeg
 from nmea import GPSD, Drive, distance, feed
 from overlay import image_pixel, read_text
+from test_mqtt import Broker, Listener, mqtt_config
 from test_recording import decodes_cleanly, finished
 from test_signing import export_key, ours, theirs, verdicts
 
@@ -61,11 +62,15 @@ def drive(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gps")
     root = tmp / "recordings"
     receiver = GPSD(tmp)
+    # A real Mosquitto too, for the Home Assistant device tracker and speed sensor.
+    broker = Broker(tmp)
+    listener = Listener(broker.port)
     config = tmp / "blackbox.toml"
-    config.write_text(f'[gps]\ngpsd = "127.0.0.1:{receiver.port}"\nspeed_event_kmh = 80\n')
+    config.write_text(f'[gps]\ngpsd = "127.0.0.1:{receiver.port}"\nspeed_event_kmh = 80\n\n' + mqtt_config(tmp, broker.port).read_text())
     d = Daemon("--config", str(config), "--camera", "front=testpattern:960x480@10", "--segment-seconds", "10",
                "--event-pre", "2", "--event-post", "3", recordings=root)
     seen = {"latency": [], "captions": {}}
+    began_at = time.monotonic()
     try:
         wait_for(lambda: camera_status(d)["state"] == "streaming", 30, "the camera")
         route = Drive(LEGS)
@@ -104,9 +109,13 @@ def drive(tmp_path_factory):
         seen["back"] = gps(d)
         thread.join()
         seen["written"] = (written, camera_status(d)["recording"]["framesWritten"])
+        seen["mqtt"], seen["again"] = list(listener.messages), again.sent
+        seen["seconds"] = time.monotonic() - began_at
     finally:
         assert d.stop() == 0
         receiver.close()
+        listener.close()
+        broker.stop()
     return root, route, span, seen
 
 
@@ -131,6 +140,32 @@ def test_status_and_metrics_say_the_fix_speed_satellites_and_the_clock_checked(d
     assert s["satellitesUsed"] == 9, s
     metrics = seen["metrics"].decode() if isinstance(seen["metrics"], bytes) else seen["metrics"]
     assert "blackbox_gps_fix_bool 1" in metrics and "blackbox_gps_speed_meters_per_second 27.7" in metrics, metrics
+
+
+def test_home_assistant_gets_a_device_tracker_and_a_speed_sensor_that_follow_the_drive(drive):
+    _, route, _, seen = drive
+    messages = seen["mqtt"]
+    configs = {t: json.loads(p) for t, p, _ in messages if t.startswith("homeassistant/") and t.endswith("/config")}
+    tracker = configs["homeassistant/device_tracker/pi1_position/config"]
+    speed = configs["homeassistant/sensor/pi1_speed/config"]
+    assert tracker["json_attributes_topic"] == "blackbox/pi1/gps" and tracker["source_type"] == "gps", tracker
+    assert speed["state_topic"] == "blackbox/pi1/gps" and speed["unit_of_measurement"] == "km/h" and speed["device_class"] == "speed", speed
+    assert tracker["device"]["identifiers"] == speed["device"]["identifiers"] == ["blackbox_pi1"]
+    states = [(json.loads(p), retained) for t, p, retained in messages if t == "blackbox/pi1/gps"]
+    assert states, "nothing published on blackbox/pi1/gps"
+    # Every position published is a point of the drive (within 1 m), with the speed driven there; 100 km/h and the
+    # stretch without fix (speed unknown) are both seen.
+    for state, _ in states:
+        if state["state"] == "fix":
+            here = (state["latitude"], state["longitude"])
+            # The points sent with a fix there (a stop sends one place several times).
+            there = [p for p in route.sent + seen["again"] if p[5] and distance(p[1:3], here) < 1.0]
+            assert any(abs(state["speed"] - p[3] * 3.6) < 0.5 for p in there), (state, there)
+            assert "gps_accuracy" in state
+    assert any(s["state"] == "fix" and abs(s["speed"] - 100) < 0.5 for s, _ in states), states
+    assert any(s["state"] == "no fix" and s["speed"] is None and "latitude" not in s for s, _ in states), states
+    # At most one message per 2 s (and a few at each connection).
+    assert len(states) <= seen["seconds"] / 2 + 3, (len(states), seen["seconds"])
 
 
 def test_gpsd_killed_and_restarted_is_reconnected_while_recording_goes_on(drive):
@@ -266,18 +301,80 @@ def test_without_gpsd_the_daemon_records_and_says_so(tmp_path):
         wait_for(lambda: caption(d).startswith("GPS: NO GPSD"), 5, "the picture saying so")
         wait_for(lambda: camera_status(d)["recording"]["framesWritten"] > 20, 20, "recording")
         assert "Connection refused" in gps(d)["error"], gps(d)
+        # The track's span is checked as the export's is; a span without GPS is an empty track, or 404 as GPX.
+        now = time.time()
+        for query, code_wanted, words in [
+            (f"from={iso(now)}&to={iso(now)}", 400, "to must be after from"),
+            (f"from={iso(now)}", 400, "give from= and to="),
+            (f"from={iso(now - 90000)}&to={iso(now)}", 400, "at most 24 hours"),
+            (f"from={iso(now - 60)}&to={iso(now)}&speed=1", 400, "speed"),
+        ]:
+            code, _, body = get(d, f"/api/track?camera=front&{query}")
+            assert code == code_wanted and words in json.loads(body)["detail"], (query, code, body)
+        code, _, body = get(d, f"/api/track?camera=front&from={iso(now - 60)}&to={iso(now)}")
+        assert code == 200 and json.loads(body)["geometry"]["coordinates"] == [], body
+        code, _, body = get(d, f"/api/export?camera=front&start={iso(now - 60)}&end={iso(now)}&format=gpx")
+        assert code == 404 and "no GPS track" in json.loads(body)["detail"], body
     finally:
         assert d.stop() == 0
 
 
-def test_the_timeline_draws_the_speed_and_the_track_and_a_click_on_the_track_plays_that_moment(drive):
+class TileServer:
+    """A map tile server on this host (the browser is offline in the test): every tile is the same 256x256 PNG, and
+    each path asked for is kept."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        from PIL import Image
+        png = io.BytesIO()
+        Image.new("RGB", (256, 256), (200, 220, 200)).save(png, "PNG")
+        asked = self.asked = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png.getvalue())))
+                self.end_headers()
+                self.wfile.write(png.getvalue())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def tile_of(lat, lon, z):
+    """The Web Mercator tile (x, y) at zoom `z` holding a point."""
+    import math
+    n = 2 ** z
+    s = math.sin(math.radians(lat))
+    return int((lon + 180) / 360 * n), int((0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n)
+
+
+def test_the_timeline_draws_the_speed_and_the_track_on_map_tiles_and_a_click_on_the_track_plays_that_moment(drive, tmp_path):
     root, route, _, _ = drive
     from selenium.webdriver.common.by import By
     from test_ui import chromium, log_in, shot, wait
-    # The recorded files alone: a daemon on the same folder, no gpsd.
-    d = Daemon("--camera", "front=testpattern:320x240@10", recordings=root)
+    # The recorded files, and a GPS whose gpsd is not running (the daemon says so and goes on), with map tiles.
+    tiles = TileServer()
+    config = tmp_path / "blackbox.toml"
+    config.write_text(f'[gps]\ngpsd = "127.0.0.1:{free_port()}"\ntiles = "{tiles.origin}/{{z}}/{{x}}/{{y}}.png"\n'
+                      'tiles_attribution = "© test tiles"\n')
+    d = Daemon("--config", str(config), "--camera", "front=testpattern:320x240@10", recordings=root)
     driver = chromium(1280, 1000)
     try:
+        # The page may load images from the tile server, and from nowhere else.
+        _, headers, _ = get(d, "/")
+        assert f"img-src 'self' data: blob: {tiles.origin};" in headers["Content-Security-Policy"], headers["Content-Security-Policy"]
         log_in(driver, d)
         wait(driver, lambda dr: dr.find_element(By.CSS_SELECTOR, "article.camera"))
         driver.get(d.base + "/#recordings")
@@ -290,6 +387,15 @@ def test_the_timeline_draws_the_speed_and_the_track_and_a_click_on_the_track_pla
         driver.execute_script("playFrom(arguments[0])", route.sent[0][0] + 1)
         wait(driver, lambda dr: dr.find_element(By.ID, "tl-map").is_displayed(), message="no map")
         wait(driver, lambda dr: dr.find_element(By.ID, "tl-map-dot").value_of_css_property("display") != "none", message="no dot on the map")
+        # Tiles under the track: those asked for are at one zoom and hold the drive's points (the tile server is on
+        # another origin, so a tile that loaded was let through by the page's policy).
+        wait(driver, lambda dr: tiles.asked, message="no map tile asked for")
+        z = int(tiles.asked[0].split("/")[1])
+        asked = {tuple(int(v) for v in p.removesuffix(".png").split("/")[1:]) for p in tiles.asked}
+        assert {a[0] for a in asked} == {z} and 10 <= z <= 19, asked
+        for point in (route.sent[0], route.sent[-1]):
+            assert (z, *tile_of(point[1], point[2], z)) in asked, (point, z, asked)
+        assert driver.find_element(By.ID, "tl-map-credit").text == "© test tiles"
         shot(driver, "gps-timeline")
         # A click on the track where the car was 20 s into the drive plays from then (± 1 s: a fragment starts at a keyframe).
         target = route.sent[20]
@@ -303,4 +409,5 @@ def test_the_timeline_draws_the_speed_and_the_track_and_a_click_on_the_track_pla
         shot(driver, "gps-track-clicked")
     finally:
         driver.quit()
+        tiles.close()
         assert d.stop() == 0
