@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture (GPSD:
-// the GPS's reports, Telemetry their plain values) →
+// the GPS's reports, IIO: the accelerometer's readings and impacts, Telemetry their plain values) →
 // Analysis / Encoding (overlay, JPEG, H.264; AudioCapture: sound to AAC) → FrameBus → Recording (with Evidence, the device key and hash chain, below
 // it) → Serving, RTSP, MQTT, Hooks. `Cameras` wires one pipeline per camera, `Rules` states each setting's limits once,
 // `ServiceSettings` holds the plain values the config loader and the HTTP layer share with MQTT, RTSP and hooks,
@@ -65,6 +65,8 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["Rules"]),
         // gpsd's JSON protocol on a thread of its own.
         .target(name: "GPSD", dependencies: ["Platform", "Telemetry", .product(name: "Logging", package: "swift-log")]),
+        // The accelerometer through Linux's IIO interface (buffer and trigger, or sysfs), and the impacts found in it.
+        .target(name: "IIO", dependencies: ["Platform", "Telemetry", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Access", dependencies: ["Platform"]),
         .target(name: "Frames", dependencies: ["Platform", "Rules"]),
         .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
@@ -167,7 +169,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -177,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -62,6 +62,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var mqtt: MQTTSettings?
     /// `[gps]`: the gpsd the fixes come from (nil: no GPS).
     public var gps: GPSSettings?
+    /// `[gsensor]`: the accelerometer (nil: none).
+    public var gsensor: GSensorSettings?
     /// `[rtsp]` with the cameras' `rtsp_path`s (checked against the cameras when the daemon starts).
     public var rtsp: RTSPSettings?
     /// `[recording] codec`.
@@ -110,6 +112,7 @@ public enum ConfigLoader {
         "rtsp": ["enabled": .bool, "host": .string, "port": .int, "publish": .string],
         "gps": ["gpsd": .string, "units": .string, "overlay_position": .bool, "speed_event_kmh": .number, "tiles": .string,
                 "tiles_attribution": .string],
+        "gsensor": ["device": .string, "threshold_g": .number],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
@@ -194,6 +197,14 @@ public enum ConfigLoader {
                 if let x = v["state_interval_seconds"] as? Double { m.stateIntervalSeconds = x }
                 try checked("mqtt", fail) { () throws(MQTTError) in try m.validate() }
                 out.mqtt = m
+            case "gsensor":
+                guard let device = v["device"] as? String else {
+                    throw fail("gsensor", "device", "", "the accelerometer is needed, e.g. device = \"mpu6050\" (\(GSensorSettings.deviceAllowed))")
+                }
+                // Checked above: what is here is valid.
+                guard var g = try? GSensorSettings(device: device, name: "device") else { continue }
+                if let x = v["threshold_g"] as? Double { g.thresholdG = x }
+                out.gsensor = g
             case "gps":
                 guard let address = v["gpsd"] as? String else { throw fail("gps", "gpsd", "", "gpsd's address is needed, e.g. gpsd = \"127.0.0.1:2947\"") }
                 // Checked above: what is here is valid.
@@ -397,6 +408,8 @@ public enum ConfigLoader {
         try accepted("gpsd", { (try? GPSSettings(address: $0, name: "gpsd")) != nil }, GPSSettings.addressAllowed)
         try choice("units", SpeedUnit.self)
         try range("speed_event_kmh", GPSSettings.speedEventRule)
+        try accepted("device", { (try? GSensorSettings(device: $0, name: "device")) != nil }, GSensorSettings.deviceAllowed)
+        try range("threshold_g", GSensorSettings.thresholdRule)
         try accepted("tiles", { (try? MapTiles(template: $0, name: "tiles")) != nil }, MapTiles.allowed)
         if table == "recording" || table == "camera" {
             try choice("mode", RecordingMode.self)

@@ -28,3 +28,14 @@ public func readSystemFile(_ path: String) -> String? {
     while let last = bytes.last, last == 0 || last == 10 || last == 32 { bytes.removeLast() }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// Writes `text` to a `/sys` attribute (the kernel takes it in one write); the error's text when it refuses.
+@discardableResult
+public func writeSystemFile(_ path: String, _ text: String) -> String? {
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return String(cString: strerror(errno)) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    let n = retryingEINTR { write(fd, bytes, bytes.count) }
+    return n == bytes.count ? nil : String(cString: strerror(errno))
+}

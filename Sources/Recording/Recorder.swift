@@ -36,10 +36,11 @@ public final class Recorder: Sendable {
     let soundQueue = BoundedQueue<EncodedAudio>(capacity: 256)
     /// Sound units the queue refused.
     let soundRefused = Atomic<UInt64>(0)
-    /// Whether the files have a timed metadata track (the daemon reads a GPS).
+    /// Whether the files have a timed metadata track (the daemon reads a GPS or an accelerometer).
     public let metadata: Bool
-    /// Metadata samples on their way to the writer: bounded (about a minute of GPS reports), never waited on.
-    let metadataQueue = BoundedQueue<MetadataSample>(capacity: 64)
+    /// Metadata samples on their way to the writer: bounded (10 s of 100 Hz accelerometer readings, or many minutes of
+    /// GPS reports), never waited on.
+    let metadataQueue = BoundedQueue<MetadataSample>(capacity: 1024)
     /// Metadata samples the queue refused.
     let metadataRefused = Atomic<UInt64>(0)
     /// Every segment and event clip finished, on the writer's thread (observers hand it on at once).
@@ -53,6 +54,8 @@ public final class Recorder: Sendable {
         var clips: EventClipBook
         /// What `/api/status` shows.
         var status: RecorderStatus
+        /// Event clips to be protected from loop overwrite once written (an impact's).
+        var protectedClips: Set<String> = []
     }
 
     /// Creates a recorder for `camera`'s bus (started by `start()`).
@@ -103,7 +106,7 @@ public final class Recorder: Sendable {
         if !soundQueue.offer(unit) { soundRefused.add(1, ordering: .relaxed) }
     }
 
-    /// Takes a metadata sample (a GPS report) for the files being written (any thread; never blocks: a full queue drops
+    /// Takes a metadata sample (a GPS report, an accelerometer reading) for the files being written (any thread; never blocks: a full queue drops
     /// it, counted).
     public func takeMetadata(_ sample: MetadataSample) {
         guard metadata else { return }
@@ -123,8 +126,9 @@ public final class Recorder: Sendable {
 
     /// Requests an event clip: pre-roll from memory plus post-roll from now. While a clip of this
     /// camera is open (asked for or being written), the event extends it instead, up to
-    /// `eventMaxSeconds`: a burst of requests writes one clip, not one per request.
-    public func triggerEvent(reason rawReason: String, now: CaptureTime = .now()) -> EventTicket {
+    /// `eventMaxSeconds`: a burst of requests writes one clip, not one per request. With `protect`, the clip is
+    /// protected from loop overwrite when it is written (as a dashcam locks an impact's file).
+    public func triggerEvent(reason rawReason: String, now: CaptureTime = .now(), protect: Bool = false) -> EventTicket {
         // The reason reaches the log and the clip's metadata: control characters never do, raw.
         let reason = String(String.UnicodeScalarView(rawReason.unicodeScalars.prefix(200).map {
             $0.properties.generalCategory == .control ? "\u{FFFD}" : $0
@@ -132,6 +136,7 @@ public final class Recorder: Sendable {
         let (file, extended) = state.withLock { s -> (String, Bool) in
             let answer = s.clips.request(reason: reason, now: now)
             if answer.extended { s.status.eventsMerged += 1 }
+            if protect { s.protectedClips.insert(answer.file) }
             return answer
         }
         return EventTicket(camera: camera, reason: reason, file: file, preRollSeconds: config.eventPreSeconds,

@@ -285,7 +285,10 @@ final class RecorderWriter {
             events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono, reason: reason))
             recorder.logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
         } catch {
-            recorder.state.withLock { $0.clips.close(plan.file) }
+            recorder.state.withLock {
+                $0.clips.close(plan.file)
+                $0.protectedClips.remove(plan.file)
+            }
             recorder.logger.error("event clip failed", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "error": "\(error)"])
         }
         return true
@@ -309,6 +312,13 @@ final class RecorderWriter {
                     recorder.state.withLock { $0.clips.close(event.relative) }
                 }
                 let path = try event.file.finish()
+                if recorder.state.withLock({ $0.protectedClips.remove(event.relative) != nil }) {
+                    do {
+                        try RecordingsTree.setProtected(path, true)
+                    } catch {
+                        recorder.logger.error("event clip could not be protected", metadata: ["file": "\(path)", "error": "\(error)"])
+                    }
+                }
                 update { $0.events += 1 }
                 announce(event.file, path: path, kind: .event, reason: event.reason)
                 recorder.logger.info("event clip saved", metadata: ["file": "\(path)", "seconds": "\(event.file.seconds)"])

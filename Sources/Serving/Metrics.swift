@@ -109,6 +109,11 @@ final class Metrics: Sendable {
                         value: s.framesDropped)
             }
         }
+        if let a = services.gsensor?() {
+            gauge("gsensor_reading", "bool", "1 while the accelerometer's readings come in", [], a.state == .reading ? 1 : 0)
+            counter("gsensor_samples", "Accelerometer readings", "all", value: a.samples)
+            counter("gsensor_impacts", "Impacts found (each saved a protected event clip)", "all", value: a.impacts)
+        }
         if let g = services.gps?() {
             gauge("gps_fix", "bool", "1 while the GPS has a fix", [], g.state == .fix ? 1 : 0)
             gauge("gps_connected", "bool", "1 while gpsd answers", [], g.state == .fix || g.state == .noFix ? 1 : 0)

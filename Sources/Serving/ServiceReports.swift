@@ -9,11 +9,15 @@ public struct ServiceReports: Sendable {
     public var rtsp: (@Sendable () -> RTSPStatus)?
     /// The GPS receiver through gpsd.
     public var gps: (@Sendable () -> GPSStatus)?
+    /// The accelerometer.
+    public var gsensor: (@Sendable () -> GSensorStatus)?
 
     /// Reports of the given services.
-    public init(mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil, gps: (@Sendable () -> GPSStatus)? = nil) {
+    public init(mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil, gps: (@Sendable () -> GPSStatus)? = nil,
+                gsensor: (@Sendable () -> GSensorStatus)? = nil) {
         self.mqtt = mqtt
         self.rtsp = rtsp
         self.gps = gps
+        self.gsensor = gsensor
     }
 }

@@ -109,6 +109,10 @@ struct Run: AsyncParsableCommand {
                                valueName: "host:port"))
     var gpsd: String?
 
+    @Option(help: ArgumentHelp("Read an accelerometer (an IIO device's name or iio:deviceN): impacts save protected event clips, readings go in every file. Default: none.",
+                               valueName: "device"))
+    var gsensor: String?
+
     /// Every setting after merging flags (first), the configuration file, and the defaults.
     struct Settings {
         var host: String
@@ -132,6 +136,8 @@ struct Run: AsyncParsableCommand {
         var rtsp: RTSPSettings
         /// `[gps]` with `--gpsd` over it (nil: no GPS).
         var gps: GPSSettings?
+        /// `[gsensor]` with `--gsensor` over it (nil: no accelerometer).
+        var gsensor: GSensorSettings?
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -196,11 +202,20 @@ struct Run: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
+        var gsensorSettings = file.gsensor
+        if let gsensor {
+            do throws(RuleError) {
+                let given = try GSensorSettings(device: gsensor, name: "--gsensor")
+                if gsensorSettings == nil { gsensorSettings = given } else { gsensorSettings!.device = given.device }
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         return Settings(host: host ?? file.host ?? "0.0.0.0", port: port, logLevel: level, cameras: cameraConfigs,
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
                         limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
-                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings, gps: gps)
+                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings, gps: gps, gsensor: gsensorSettings)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -280,7 +295,7 @@ struct Run: AsyncParsableCommand {
             "reserved": "\(ConnectionLimits.descriptorReserve)"])
         var setup = try RecordingOptions.prepare(settings.recording, cameras: settings.cameras, logger: logger)
         setup?.motion = settings.motion
-        setup?.metadata = settings.gps != nil
+        setup?.metadata = settings.gps != nil || settings.gsensor != nil
         // Hooks stop last (after the cameras: defers run in reverse), so that no recorder offers to a stopped runner.
         let hooks = settings.hooks.isEmpty || setup == nil ? nil
             : HookRunner(settings: settings.hooks, root: settings.recording.root, logger: logger)
@@ -318,6 +333,10 @@ struct Run: AsyncParsableCommand {
         // Stops before the cameras (defers run in reverse): no report is handed to a stopped recorder.
         defer { gps?.stop() }
         let gpsStatus: (@Sendable () -> GPSStatus)? = gps.map { g in { @Sendable in g.status() } }
+        let gsensor = settings.gsensor.map { GSensorWiring.start($0, cameras: running, logger: logger) }
+        // Stops before the cameras, as the GPS does.
+        defer { gsensor?.stop() }
+        let gsensorStatus: (@Sendable () -> GSensorStatus)? = gsensor.map { g in { @Sendable in g.status() } }
         var mqtt: MQTTBridge?
         if let mqttSettings = settings.mqtt {
             do {
@@ -355,7 +374,7 @@ struct Run: AsyncParsableCommand {
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
-                                         services: ServiceReports(mqtt: mqttStatus, rtsp: rtspStatus, gps: gpsStatus),
+                                         services: ServiceReports(mqtt: mqttStatus, rtsp: rtspStatus, gps: gpsStatus, gsensor: gsensorStatus),
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

@@ -43,6 +43,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def refused(*args):
+    """What `blackbox run --no-record ARGS` says on stderr as it refuses to start (it must refuse)."""
+    import subprocess
+    from conftest import BINARY
+    r = subprocess.run([BINARY, "run", "--no-record", *map(str, args)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, r.stderr
+    return r.stderr
+
+
 def listening(port):
     """Whether something accepts TCP connections on 127.0.0.1:`port` now."""
     try:
