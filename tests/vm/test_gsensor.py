@@ -16,6 +16,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import Daemon  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
 from helpers import camera_status, get, status, wait_for  # noqa: E402
+from test_signing import export_key, ours, theirs, verdicts  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -96,6 +97,10 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         xs = [struct_unpack(b)[0] / G for _, b in packets if b[2] == 3]
         assert max(xs) > 2.5, max(xs)
         assert len(xs) >= 0.9 * 100 * (events[0]["end"] - events[0]["start"]), (len(xs), events[0])
+        # Signed with the pictures: both verifiers find the clip intact.
+        pem = export_key(tmp_path)
+        for code, out in (ours(clip, key=pem), theirs(clip, key=pem)):
+            assert code == 0 and verdicts(out) == {clip.name: "INTACT"}, out
         # Unplugged: said, and the camera records on.
         written = camera_status(d)["recording"]["framesWritten"]
         device.close()
