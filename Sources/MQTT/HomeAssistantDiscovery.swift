@@ -5,7 +5,7 @@ import Telemetry
 /// The topics of one recorder and the Home Assistant discovery messages that describe its cameras:
 /// per camera a motion `binary_sensor`, an `image` (snapshot at motion), a `button` (save an event clip),
 /// a recording `switch`, a record-mode `select`, a mute `switch` for a camera with sound and `sensor`s (fps, disk used, temperature);
-/// with a GPS, the recorder itself is a `device_tracker` with a speed `sensor`.
+/// with a GPS, the recorder itself is a `device_tracker` with a speed `sensor`; with an accelerometer, an impact `binary_sensor`.
 public struct HomeAssistantDiscovery: Sendable {
     /// `blackbox/<node>`.
     public let base: String
@@ -15,6 +15,8 @@ public struct HomeAssistantDiscovery: Sendable {
     public var nodeState: String { "\(base)/state" }
     /// Position, speed and fix state, JSON, retained: the device tracker's attributes and the speed sensor's state.
     public var gps: String { "\(base)/gps" }
+    /// ON / OFF with the newest impact's size and time, JSON, retained: the impact binary sensor's state and attributes.
+    public var impact: String { "\(base)/impact" }
     private let settings: MQTTSettings
     private let version: String
 
@@ -95,6 +97,14 @@ public struct HomeAssistantDiscovery: Sendable {
             config("sensor", "speed", "Speed", ["state_topic": gps, "value_template": "{{ value_json.speed }}", "unit_of_measurement": units.symbol,
                                                 "device_class": "speed", "state_class": "measurement"]),
         ]
+    }
+
+    /// Discovery message of the recorder's accelerometer: an **Impact** `binary_sensor` (device class vibration), on for
+    /// a while after each impact, its size and time as attributes.
+    public func impactMessage() -> (topic: String, payload: String) {
+        entity(object: settings.nodeID, deviceName: "Blackbox \(settings.nodeID)")(
+            "binary_sensor", "impact", "Impact", ["state_topic": impact, "value_template": "{{ value_json.state }}", "payload_on": "ON",
+                                                  "payload_off": "OFF", "device_class": "vibration", "json_attributes_topic": impact])
     }
 
     /// Makes the discovery message of one entity of device `object`: (component, key, name, its own fields) → (topic, JSON).

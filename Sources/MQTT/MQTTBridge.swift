@@ -12,7 +12,8 @@ import Telemetry
 /// Carries a recorder's events to MQTT and its commands back: motion on/off with a snapshot, sensors every
 /// `stateIntervalSeconds`, Home Assistant discovery at every connection; the button, switch and select
 /// topics do what the matching HTTP API does (the broker authenticates who may publish them). With a GPS, its position
-/// and speed are published every `gpsIntervalSeconds` while they change.
+/// and speed are published every `telemetryIntervalSeconds` while they change; with an accelerometer, an impact turns
+/// its binary sensor on for `impactOnSeconds`.
 /// Runs on its own thread behind a bounded queue: cameras only offer to it.
 public final class MQTTBridge: Sendable {
     private enum Work: Sendable {
@@ -31,19 +32,24 @@ public final class MQTTBridge: Sendable {
     private let disk: @Sendable () -> DiskUsage?
     private let onModeChange: @Sendable () -> Void
     private let gps: (@Sendable () -> GPSStatus)?
+    private let gsensor: (@Sendable () -> GSensorStatus)?
     private let logger: Logger
     private let load = SystemLoad()
     /// How often the GPS topic is looked at: a car moves about 30 m in that time at 50 km/h.
-    static let gpsIntervalSeconds = 2.0
+    static let telemetryIntervalSeconds = 2.0
+    /// How long an impact's binary sensor stays on.
+    static let impactOnSeconds = 10.0
 
     /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `gps` the receiver's status (nil: no GPS),
+    /// `gsensor` the accelerometer's (nil: none),
     /// `onModeChange` keeps a mode or a mute chosen over MQTT across restarts.
     public init(settings: MQTTSettings, cameras: [Camera], version: String, disk: @escaping @Sendable () -> DiskUsage?,
-                gps: (@Sendable () -> GPSStatus)? = nil, onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
+                gps: (@Sendable () -> GPSStatus)? = nil, gsensor: (@Sendable () -> GSensorStatus)? = nil, onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
         self.settings = settings
         self.cameras = cameras
         self.disk = disk
         self.gps = gps
+        self.gsensor = gsensor
         self.onModeChange = onModeChange
         self.logger = logger
         let discovery = HomeAssistantDiscovery(settings: settings, version: version)
@@ -80,28 +86,36 @@ public final class MQTTBridge: Sendable {
     private func run() {
         var motion = [Bool](repeating: false, count: cameras.count)
         let interval = UInt64(settings.stateIntervalSeconds * 1e9)
-        let gpsInterval = UInt64(Self.gpsIntervalSeconds * 1e9)
+        let telemetryInterval = UInt64(Self.telemetryIntervalSeconds * 1e9)
         var nextState = MonotonicClock.nanos() + interval
-        var nextGPS = gps == nil ? UInt64.max : MonotonicClock.nanos() + gpsInterval
-        // What was last published on the GPS topic: a parked car's unchanged position is not sent again.
+        var nextTelemetry = gps == nil && gsensor == nil ? UInt64.max : MonotonicClock.nanos() + telemetryInterval
+        // What was last published on the GPS and impact topics: a parked car's unchanged position is not sent again.
         var gpsPublished: String?
+        var impactPublished: String?
         while !stopped.load(ordering: .acquiring) {
             let now = MonotonicClock.nanos()
             if now >= nextState {
                 publishStates()
                 nextState = now + interval
             }
-            if now >= nextGPS, let gps {
-                let payload = Self.gpsPayload(gps())
-                if payload != gpsPublished, client.publish(discovery.gps, payload, retain: true) { gpsPublished = payload }
-                nextGPS = now + gpsInterval
+            if now >= nextTelemetry {
+                if let gps {
+                    let payload = Self.gpsPayload(gps())
+                    if payload != gpsPublished, client.publish(discovery.gps, payload, retain: true) { gpsPublished = payload }
+                }
+                if let gsensor {
+                    let payload = Self.impactPayload(gsensor(), now: Date().timeIntervalSince1970)
+                    if payload != impactPublished, client.publish(discovery.impact, payload, retain: true) { impactPublished = payload }
+                }
+                nextTelemetry = now + telemetryInterval
             }
-            let wake = min(nextState, nextGPS)
+            let wake = min(nextState, nextTelemetry)
             guard let work = queue.take(timeoutNanos: wake - min(wake, now)) else { continue }
             switch work {
             case .connected:
                 announce()
                 gpsPublished = nil
+                impactPublished = nil
                 for (i, on) in motion.enumerated() { client.publish(discovery.topics(camera: cameras[i].config.id).motion, on ? "ON" : "OFF", retain: true) }
             case .motion(let i, let active):
                 guard motion[i] != active else { continue }
@@ -127,6 +141,10 @@ public final class MQTTBridge: Sendable {
         }
         if let status = gps?() {
             for message in discovery.gpsMessages(units: status.units) { client.publish(message.topic, message.payload, retain: true, qos: 1) }
+        }
+        if gsensor != nil {
+            let message = discovery.impactMessage()
+            client.publish(message.topic, message.payload, retain: true, qos: 1)
         }
         client.publish(discovery.availability, "online", retain: true, qos: 1)
         publishStates()
@@ -204,6 +222,18 @@ public final class MQTTBridge: Sendable {
             if let heading = fix.heading { body["heading"] = (heading * 10).rounded() / 10 }
             if let speed = status.speed { body["speed"] = (speed * 10).rounded() / 10 }
             if let used = status.satellitesUsed { body["satellites"] = used }
+        }
+        return json(body)
+    }
+
+    /// The impact topic's JSON: ON while the newest impact is under `impactOnSeconds` old (at `now`, Unix seconds), with
+    /// its size, its time and how many there were.
+    static func impactPayload(_ status: GSensorStatus, now: Double) -> String {
+        var body: [String: Any] = ["impacts": status.impacts, "state": "OFF"]
+        if let at = status.lastImpactAt, let g = status.lastImpactG {
+            body["g"] = g
+            body["at"] = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: at))
+            if now - at < impactOnSeconds { body["state"] = "ON" }
         }
         return json(body)
     }

@@ -341,7 +341,7 @@ struct Run: AsyncParsableCommand {
         if let mqttSettings = settings.mqtt {
             do {
                 mqtt = try MQTTBridge(settings: mqttSettings, cameras: running, version: BlackboxVersion.string,
-                                      disk: { access?.retention.usage }, gps: gpsStatus, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
+                                      disk: { access?.retention.usage }, gps: gpsStatus, gsensor: gsensorStatus, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
                                       logger: logger)
                 try mqtt?.start()
             } catch {

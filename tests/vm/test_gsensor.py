@@ -16,6 +16,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import Daemon  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
 from helpers import camera_status, get, status, wait_for  # noqa: E402
+from test_mqtt import Broker, Listener, mqtt_config  # noqa: E402
 from test_signing import export_key, ours, theirs, verdicts  # noqa: E402
 
 import pytest  # noqa: E402
@@ -70,8 +71,11 @@ def camm_packets(path):
 def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_recorded(tmp_path):
     drive = Drive()
     device = Accelerometer(drive).start()
-    d = Daemon("--camera", "front=testpattern:320x240@10", "--gsensor", "accel_3d", "--segment-seconds", "10",
-               "--event-pre", "2", "--event-post", "2", recordings=tmp_path)
+    # Home Assistant hears of the impact through a real Mosquitto.
+    broker = Broker(tmp_path)
+    listener = Listener(broker.port)
+    d = Daemon("--config", str(mqtt_config(tmp_path, broker.port)), "--camera", "front=testpattern:320x240@10", "--gsensor", "accel_3d",
+               "--segment-seconds", "10", "--event-pre", "2", "--event-post", "2", recordings=tmp_path)
     try:
         wait_for(lambda: gsensor(d)["state"] == "reading" and gsensor(d)["gravityLearned"], 60, "the accelerometer read")
         s = gsensor(d)
@@ -87,6 +91,12 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         assert s["impacts"] == 1 and abs(s["lastImpactG"] - SPIKE) < 0.3, s
         assert abs(s["lastImpactAt"] - spike) < 0.2, (s["lastImpactAt"], spike)
         assert 80 <= s["rate"] <= 120, s
+        # The impact binary sensor turns on with the impact's size (published within the bridge's 2 s).
+        config = json.loads(wait_for_message(listener, "homeassistant/binary_sensor/pi1_impact/config"))
+        assert config["state_topic"] == "blackbox/pi1/impact" and config["device_class"] == "vibration", config
+        wait_for(lambda: any(json.loads(p)["state"] == "ON" for p in listener.on("blackbox/pi1/impact")), 10, "the impact over MQTT")
+        on = next(json.loads(p) for p in listener.on("blackbox/pi1/impact") if json.loads(p)["state"] == "ON")
+        assert on["impacts"] == 1 and abs(on["g"] - SPIKE) < 0.3, on
         # One event clip, protected, named for the impact, holding the spike.
         wait_for(lambda: any(not e["writing"] for e in timeline(d)["events"]), 30, "the clip finished")
         events = timeline(d)["events"]
@@ -110,6 +120,13 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
     finally:
         device.close()
         assert d.stop() == 0
+        listener.close()
+        broker.stop()
+
+
+def wait_for_message(listener, topic):
+    wait_for(lambda: listener.on(topic), 10, topic)
+    return listener.on(topic)[-1]
 
 
 def timeline(d):
