@@ -73,6 +73,17 @@ def camm_bytes(path):
     return trak_bytes, traf_bytes, sample_bytes
 
 
+def track_cost(files):
+    """(seconds recorded, camm trak bytes, traf bytes, sample bytes) over `files`."""
+    recorded = sum(float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(f)],
+                                        capture_output=True, text=True).stdout.strip() or 0) for f in files)
+    trak = traf = samples = 0
+    for f in files:
+        a, b, c = camm_bytes(f)
+        trak, traf, samples = trak + a, traf + b, samples + c
+    return recorded, trak, traf, samples
+
+
 def get(port, password, path):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
                                  headers={"Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()})
@@ -124,12 +135,7 @@ def main():
     try:
         plain, _, _, _ = run(work, gps=False)
         cpu, client, reports, files = run(work, gps=True)
-        recorded = sum(float(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "format=duration",
-                                             "-of", "csv=p=0", str(f)], capture_output=True, text=True).stdout.strip() or 0) for f in files)
-        trak = traf = samples = 0
-        for f in files:
-            a, b, c = camm_bytes(f)
-            trak, traf, samples = trak + a, traf + b, samples + c
+        recorded, trak, traf, samples = track_cost(files)
         per_hour = 3600 / max(recorded, 1e-9)
         print(f"recorded {recorded:.0f} s of 1280x720@{FPS} H.264 with a 1 Hz GPS in {len(files)} files")
         print(f"camm track: {samples * per_hour / 1e3:.0f} kB/h of reports, {traf * per_hour / 1e3:.0f} kB/h of fragment boxes, "

@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "vm"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from gps import camm_bytes, get, thread_seconds  # noqa: E402
+from gps import get, thread_seconds, track_cost  # noqa: E402
 from timeline import start  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
 
@@ -36,13 +36,7 @@ def main():
         proc.terminate()
         proc.wait(30)
         device.close()
-    files = sorted((work / "r").rglob("*.mp4"))
-    recorded = sum(float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(f)],
-                                        capture_output=True, text=True).stdout.strip() or 0) for f in files)
-    trak = traf = data = 0
-    for f in files:
-        a, b, c = camm_bytes(f)
-        trak, traf, data = trak + a, traf + b, data + c
+    recorded, _, traf, data = track_cost(sorted((work / "r").rglob("*.mp4")))
     per_hour = 3600 / max(recorded, 1e-9)
     print(f"{samples} readings in {SECONDS} s ({samples / SECONDS:.0f} a second)")
     print(f"reader thread: {used / SECONDS * 100:.2f} % of an emulated core, {used * 1e6 / max(samples, 1):.0f} µs per reading (TCG: an upper bound)")

@@ -17,7 +17,7 @@ public struct RecordingSetup: Sendable {
     public var key: DeviceKey?
     /// Every camera's motion detector settings (a camera's own `motion` replaces them; clips only in `motion` mode).
     public var motion = MotionSettings()
-    /// Whether the files carry a timed metadata track (a GPS is configured).
+    /// Whether the files carry a timed metadata track (a GPS or an accelerometer is configured).
     public var metadata = false
 
     /// Creates a setup.

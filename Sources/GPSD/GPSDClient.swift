@@ -109,11 +109,7 @@ public final class GPSDClient: Sendable {
             }
             logger.warning("gpsd cannot be used", metadata: ["gpsd": "\(settings.address)", "problem": "\(error)",
                                                            "retryInSeconds": "\(Double(wait) / 1e9)"])
-            let until = MonotonicClock.nanos() + wait
-            while worker.isRunning, MonotonicClock.nanos() < until {
-                publishOverlay()
-                sleepNanos(100_000_000)
-            }
+            worker.pause(nanos: wait) { publishOverlay() }
         }
     }
 

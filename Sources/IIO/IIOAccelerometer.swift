@@ -19,7 +19,7 @@ public final class IIOAccelerometer: Sendable {
     /// Every impact, on the reader's thread.
     public let impacts = Observers<Impact>()
     private let worker = Worker()
-    private let state: Mutex<GSensorStatus>
+    private let state: Mutex<Shared>
     private let logger: Logger
     private let sysfs: String
     private let devices: String
@@ -35,7 +35,7 @@ public final class IIOAccelerometer: Sendable {
         self.logger = logger
         self.sysfs = sysfs
         self.devices = devices
-        state = Mutex(GSensorStatus(device: settings.device, thresholdG: settings.thresholdG))
+        state = Mutex(Shared(status: GSensorStatus(device: settings.device, thresholdG: settings.thresholdG)))
     }
 
     /// Looks for the device and reads until `stop()`.
@@ -50,7 +50,12 @@ public final class IIOAccelerometer: Sendable {
 
     /// The status now.
     public func status() -> GSensorStatus {
-        state.withLock { $0 }
+        let (status, newest) = state.withLock { ($0.status, $0.newest) }
+        var s = status
+        if let r = newest {
+            s.lastG = [r.x, r.y, r.z].map { ($0 / AccelSample.standardGravity * 1000).rounded() / 1000 }
+        }
+        return s
     }
 
     private func run() {
@@ -61,14 +66,13 @@ public final class IIOAccelerometer: Sendable {
             guard worker.isRunning else { break }
             let wait = backoff.next()
             state.withLock {
-                $0.state = .missing
-                $0.error = problem
-                $0.rate = 0
+                $0.status.state = .missing
+                $0.status.error = problem
+                $0.status.rate = 0
             }
             logger.warning("the accelerometer cannot be read", metadata: ["device": "\(settings.device)", "problem": "\(problem)",
                                                                           "retryInSeconds": "\(Double(wait) / 1e9)"])
-            let until = MonotonicClock.nanos() + wait
-            while worker.isRunning, MonotonicClock.nanos() < until { sleepNanos(100_000_000) }
+            worker.pause(nanos: wait)
         }
     }
 
@@ -91,7 +95,7 @@ public final class IIOAccelerometer: Sendable {
 
     /// Finds the device and reads it until it fails or the reader stops; returns why it ended.
     private func session(_ detector: inout ImpactDetector, _ backoff: inout Backoff) -> String {
-        state.withLock { $0.state = .searching }
+        state.withLock { $0.status.state = .searching }
         let device: (folder: String, node: String, name: String)
         switch find() {
         case .success(let d): device = d
@@ -103,9 +107,9 @@ public final class IIOAccelerometer: Sendable {
         }
         let offset = number("in_accel_offset") ?? 0
         state.withLock {
-            $0.iioDevice = device.node
-            $0.name = device.name
-            $0.error = nil
+            $0.status.iioDevice = device.node
+            $0.status.name = device.name
+            $0.status.error = nil
         }
         let convert = { (raw: Int64) in (Double(raw) + offset) * scale }
         var meter = RateMeter()
@@ -116,15 +120,15 @@ public final class IIOAccelerometer: Sendable {
             let change = detector.change(sample), learned = detector.learned
             let rate = meter.count(sample.monotonicNanos)
             state.withLock {
-                $0.samples += 1
-                if let rate { $0.rate = rate }
-                $0.lastG = [sample.x, sample.y, sample.z].map { ($0 / AccelSample.standardGravity * 1000).rounded() / 1000 }
-                $0.changeG = change.map { ($0 * 1000).rounded() / 1000 }
-                $0.gravityLearned = learned
+                $0.newest = sample
+                $0.status.samples += 1
+                if let rate { $0.status.rate = rate }
+                $0.status.changeG = change.map { ($0 * 1000).rounded() / 1000 }
+                $0.status.gravityLearned = learned
                 if let impact {
-                    $0.impacts += 1
-                    $0.lastImpactG = (impact.g * 100).rounded() / 100
-                    $0.lastImpactAt = Self.wallSeconds(atMonotonic: impact.monotonicNanos)
+                    $0.status.impacts += 1
+                    $0.status.lastImpactG = (impact.g * 100).rounded() / 100
+                    $0.status.lastImpactAt = Self.wallSeconds(atMonotonic: impact.monotonicNanos)
                 }
             }
         }
@@ -169,8 +173,8 @@ public final class IIOAccelerometer: Sendable {
         guard fd >= 0 else { return "cannot open \(devices)/\(device.node): \(String(cString: strerror(errno)))" }
         defer { close(fd) }
         state.withLock {
-            $0.state = .reading
-            $0.method = "buffer"
+            $0.status.state = .reading
+            $0.status.method = "buffer"
         }
         logger.info("reading the accelerometer", metadata: ["device": "\(device.node)", "name": "\(device.name)", "method": "buffer",
                                                             "scanBytes": "\(layout.size)"])
@@ -216,8 +220,8 @@ public final class IIOAccelerometer: Sendable {
     private func pollSysfs(_ device: (folder: String, node: String, name: String), convert: (Int64) -> Double, backoff: inout Backoff,
                            deliver: (AccelSample) -> Void) -> String {
         state.withLock {
-            $0.state = .reading
-            $0.method = "sysfs"
+            $0.status.state = .reading
+            $0.status.method = "sysfs"
         }
         logger.info("reading the accelerometer", metadata: ["device": "\(device.node)", "name": "\(device.name)", "method": "sysfs"])
         let period = UInt64(1_000_000_000 / Self.rate)
@@ -248,6 +252,13 @@ extension IIOAccelerometer {
         let ago = Double(Int64(bitPattern: MonotonicClock.nanos() &- nanos)) / 1e9
         return Double(wall.tv_sec) + Double(wall.tv_nsec) / 1e9 - ago
     }
+}
+
+/// What the reader's thread and `status()` share: the status, and the newest reading, turned into the status's g
+/// values only when the status is asked for (not 100 times a second).
+struct Shared {
+    var status: GSensorStatus
+    var newest: AccelSample?
 }
 
 /// Readings per second, said once a second.

@@ -28,6 +28,15 @@ public final class Worker: Sendable {
         thread.withLock { $0 }?.join()
     }
 
+    /// Waits `nanos` (a retry's backoff) in steps of 100 ms, calling `tick` at each, returning early once stopped.
+    public func pause(nanos: UInt64, tick: () -> Void = {}) {
+        let until = MonotonicClock.nanos() + nanos
+        while isRunning, MonotonicClock.nanos() < until {
+            tick()
+            sleepNanos(100_000_000)
+        }
+    }
+
     /// Asks the body to return (`isRunning` turns false) and waits for it; safe to call more than once.
     public func stop() {
         running.store(false, ordering: .releasing)

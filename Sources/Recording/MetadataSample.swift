@@ -1,4 +1,4 @@
-/// One sample of a recording's timed metadata track (a CAMM record: a GPS report), at the capture-clock time it was
+/// One sample of a recording's timed metadata track (a CAMM record: a GPS report or an accelerometer reading), at the capture-clock time it was
 /// taken, so that it sits beside the pictures of that moment.
 public struct MetadataSample: Sendable, Equatable {
     /// CLOCK_MONOTONIC when it was taken.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Reads the timed metadata samples (GPS reports) of recordings, each with the wall-clock time it was recorded at.
+/// Reads the timed metadata samples (GPS reports, accelerometer readings) of recordings, each with the wall-clock time it was recorded at.
 public enum MetadataTrackReader {
     /// One sample and when it was recorded.
     public struct Sample: Sendable {
@@ -13,8 +13,9 @@ public enum MetadataTrackReader {
     }
 
     /// Every metadata sample of the file at `path` (a `.part` up to its last whole fragment), in order; none when the
-    /// file has no metadata track.
-    public static func samples(path: String) throws(RecordingError) -> [Sample] {
+    /// file has no metadata track. With `cammType`, only the CAMM records of that type (the GPS's among 100 readings a
+    /// second of the accelerometer's are not copied out one by one only to be dropped).
+    public static func samples(path: String, cammType: UInt16? = nil) throws(RecordingError) -> [Sample] {
         let scan = try MP4Reader.scan(path: path)
         guard let track = scan.metadata else { return [] }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -28,9 +29,12 @@ public enum MetadataTrackReader {
             var offset = 0
             var ticks = Int64(run.baseTime) - Int64(fragment.baseTime * track.timescale / max(1, scan.timescale))
             for (size, duration) in zip(run.sizes, run.durations) {
+                defer {
+                    offset += Int(size)
+                    ticks += Int64(duration)
+                }
+                if let cammType, size < 4 || UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8 != cammType { continue }
                 out.append(Sample(wallNanos: start + ticks * 1_000_000_000 / Int64(max(1, track.timescale)), bytes: Array(bytes[offset..<offset + Int(size)])))
-                offset += Int(size)
-                ticks += Int64(duration)
             }
         }
         return out

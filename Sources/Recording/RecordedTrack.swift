@@ -7,7 +7,7 @@ public enum RecordedTrack {
     public static func points(files: [String], from: Int64, to: Int64) -> [TrackPoint] {
         var points: [TrackPoint] = []
         for path in files {
-            guard let samples = try? MetadataTrackReader.samples(path: path) else { continue }
+            guard let samples = try? MetadataTrackReader.samples(path: path, cammType: GPSFix.cammType) else { continue }
             for s in samples where s.wallNanos >= from && s.wallNanos < to {
                 if let fix = GPSFix(cammRecord: s.bytes[...], monotonicNanos: 0) { points.append(TrackPoint(wallNanos: s.wallNanos, fix: fix)) }
             }

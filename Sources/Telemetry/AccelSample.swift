@@ -12,6 +12,8 @@ public struct AccelSample: Sendable, Equatable {
 
     /// Standard gravity, m/s² per g.
     public static let standardGravity = 9.80665
+    /// The CAMM record type of an acceleration reading.
+    public static let cammType: UInt16 = 3
     /// Bytes of a CAMM type 3 record.
     public static let cammRecordSize = 16
 
@@ -25,7 +27,7 @@ public struct AccelSample: Sendable, Equatable {
 
     /// The reading as a Google Camera Motion Metadata record of type 3 (acceleration: three little-endian float32 m/s²).
     public var cammRecord: [UInt8] {
-        var out: [UInt8] = [0, 0, 3, 0]
+        var out: [UInt8] = [0, 0, UInt8(Self.cammType), 0]
         out.reserveCapacity(Self.cammRecordSize)
         for v in [x, y, z] {
             let bits = Float(v).bitPattern
@@ -38,7 +40,7 @@ public struct AccelSample: Sendable, Equatable {
     public init?(cammRecord b: ArraySlice<UInt8>, monotonicNanos: UInt64) {
         guard b.count >= Self.cammRecordSize else { return nil }
         let s = b.startIndex
-        guard b[s + 2] == 3, b[s + 3] == 0 else { return nil }
+        guard b[s + 2] == UInt8(Self.cammType), b[s + 3] == 0 else { return nil }
         func f32(_ i: Int) -> Double {
             Double(Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[s + i + $1]) << UInt32(8 * $1) }))
         }

@@ -53,6 +53,8 @@ public struct GPSFix: Sendable, Equatable, Codable {
 extension GPSFix {
     /// Seconds from the Unix epoch to the GPS epoch (1980-01-06), in which CAMM states its times.
     static let gpsEpochOffset = 315_964_800.0
+    /// The CAMM record type of a GPS report.
+    public static let cammType: UInt16 = 6
     /// Bytes of a CAMM type 6 record.
     public static let cammRecordSize = 60
 
@@ -70,7 +72,7 @@ extension GPSFix {
         let fixed = hasPosition
         let radians = (heading ?? 0) * .pi / 180
         let v = fixed ? speed ?? 0 : 0
-        u16(0); u16(6)
+        u16(0); u16(Self.cammType)
         f64(time.map { $0 - Self.gpsEpochOffset } ?? 0)
         u32(fixed ? UInt32(mode.rawValue) : 0)
         f64(fixed ? latitude! : 0)
@@ -93,7 +95,7 @@ extension GPSFix {
         func u32(_ i: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[s + i + $1]) << UInt32(8 * $1) } }
         func f64(_ i: Int) -> Double { Double(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[s + i + $1]) << UInt64(8 * $1) }) }
         func f32(_ i: Int) -> Double { Double(Float(bitPattern: u32(i))) }
-        guard b[s + 2] == 6, b[s + 3] == 0 else { return nil }
+        guard b[s + 2] == UInt8(Self.cammType), b[s + 3] == 0 else { return nil }
         let type = u32(12)
         let east = f32(44), north = f32(48)
         let speed = (east * east + north * north).squareRoot()
