@@ -2,7 +2,7 @@
 hid-sensor-accel-3d make an IIO accelerometer with its own trigger and buffer (tests/vm/hid_accel.py), mounted at
 an angle. The test drives (small noise, braking at 0.4 g), then knocks it with a 3 g spike: one protected event clip
 whose impact is the spike's moment, nothing for braking and noise, every reading in the recorded track; then the
-device is unplugged and recording goes on. H.264, the product's default. Runs inside the VM (tests/vm/run.sh)."""
+device is unplugged and plugged in again while recording goes on. H.264, the product's default. Runs inside the VM (tests/vm/run.sh)."""
 import json
 import math
 import pathlib
@@ -17,6 +17,7 @@ from conftest import Daemon  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
 from helpers import camera_status, get, status, wait_for  # noqa: E402
 from test_mqtt import Broker, Listener, mqtt_config  # noqa: E402
+from test_recording import decodes_cleanly  # noqa: E402
 from test_signing import export_key, ours, theirs, verdicts  # noqa: E402
 
 import pytest  # noqa: E402
@@ -107,6 +108,7 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         xs = [struct_unpack(b)[0] / G for _, b in packets if b[2] == 3]
         assert max(xs) > 2.5, max(xs)
         assert len(xs) >= 0.9 * 100 * (events[0]["end"] - events[0]["start"]), (len(xs), events[0])
+        assert decodes_cleanly(clip), clip
         # Signed with the pictures: both verifiers find the clip intact.
         pem = export_key(tmp_path)
         for code, out in (ours(clip, key=pem), theirs(clip, key=pem)):
@@ -117,6 +119,11 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         wait_for(lambda: gsensor(d)["state"] == "missing", 15, "the unplug said")
         assert "(accel_3d) went away" in gsensor(d)["error"], gsensor(d)
         wait_for(lambda: camera_status(d)["recording"]["framesWritten"] > written + 20, 20, "recording going on")
+        # Plugged in again: found again (the shared backoff's next tries) and read, still recording.
+        samples = gsensor(d)["samples"]
+        device = Accelerometer(drive).start()
+        wait_for(lambda: gsensor(d)["state"] == "reading" and gsensor(d)["samples"] > samples + 100, 30, "the replugged sensor read")
+        assert gsensor(d).get("error") is None and camera_status(d)["recording"]["state"] == "recording", (gsensor(d), camera_status(d))
     finally:
         device.close()
         assert d.stop() == 0
