@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Folders follow the data flow: Platform (threads, processes, queues, clocks) and Frames (raw frames) → Capture (GPSD:
-// the GPS's reports, IIO: the accelerometer's readings and impacts, Telemetry their plain values) →
+// the GPS's reports, IIO: the accelerometer's readings and impacts, GPIO: the ignition and button lines, Telemetry their plain values) →
 // Analysis / Encoding (overlay, JPEG, H.264; AudioCapture: sound to AAC) → FrameBus → Recording (with Evidence, the device key and hash chain, below
 // it) → Serving, RTSP, MQTT, Hooks. `Cameras` wires one pipeline per camera, `Rules` states each setting's limits once,
 // `ServiceSettings` holds the plain values the config loader and the HTTP layer share with MQTT, RTSP and hooks,
@@ -53,11 +53,13 @@ let package = Package(
             providers: [.apt(["libgstreamer-plugins-base1.0-dev"])]
         ),
         .target(name: "CShims"),
-        .target(name: "CaptureGlue", dependencies: ["CGstVideo"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
+        // Starting GStreamer and its error texts, shared by the three glue targets below.
+        .target(name: "GstGlue", dependencies: ["CGstVideo"]),
+        .target(name: "CaptureGlue", dependencies: ["CGstVideo", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // Sound: ALSA (or pushed PCM) encoded to AAC-LC by GStreamer's avenc_aac, behind a small C API.
-        .target(name: "AudioGlue", dependencies: ["CGstVideo"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
+        .target(name: "AudioGlue", dependencies: ["CGstVideo", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).
-        .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
+        .target(name: "RTSPGlue", dependencies: ["CGstRTSPServer", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0"), .linkedLibrary("gstrtsp-1.0")]),
         // Each setting's allowed range or list and its words, stated once on the setting's domain type.
         .target(name: "Rules"),
         .target(name: "Platform", dependencies: ["CShims"]),
@@ -67,6 +69,8 @@ let package = Package(
         .target(name: "GPSD", dependencies: ["Platform", "Telemetry", .product(name: "Logging", package: "swift-log")]),
         // The accelerometer through Linux's IIO interface (buffer and trigger, or sysfs), and the impacts found in it.
         .target(name: "IIO", dependencies: ["Platform", "Telemetry", .product(name: "Logging", package: "swift-log")]),
+        // The ignition and button lines through the kernel's GPIO character device (uAPI v2), debounced.
+        .target(name: "GPIO", dependencies: ["Platform", "Telemetry", "CShims", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Access", dependencies: ["Platform"]),
         .target(name: "Frames", dependencies: ["Platform", "Rules"]),
         .target(name: "Capture", dependencies: ["Frames", "Platform", "CShims", "Rules", .product(name: "Logging", package: "swift-log")]),
@@ -169,7 +173,7 @@ let package = Package(
             name: "blackbox",
             dependencies: [
                 "Frames", "Platform", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "Serving", "ConfigFile", "Supervision", "Evidence", "Analysis",
-                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO",
+                "Hooks", "MQTT", "RTSP", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO", "GPIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +183,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO"]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO", "GPIO", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@
 # Installs what blackbox needs on Debian 12 / Raspberry Pi OS, and nothing that is already there.
 #   scripts/setup.sh run    libraries to build and run the daemon
 #   scripts/setup.sh test   also what the test suite uses (a Python venv with pytest and Pillow)
+#   scripts/setup.sh deb    also what `make deb` packages with (dpkg-shlibdeps, fakeroot, lintian)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -38,6 +39,11 @@ if [ "$mode" = test ]; then
     packages+=(gpsd gpsbabel)
     # A daemon that does not stop at SIGTERM has its threads' stacks printed before it is killed (conftest's stop).
     packages+=(gdb)
+    # The package test: make-deb's tools, and a clean Debian 12 made with debootstrap to install the package on.
+    packages+=(dpkg-dev fakeroot binutils debootstrap)
+fi
+if [ "$mode" = deb ]; then
+    packages+=(dpkg-dev fakeroot lintian binutils)
 fi
 if [ "$mode" = test ]; then
     # Debian's own python3 needs python3-venv for 'python3 -m venv'.

@@ -34,7 +34,7 @@ public final class LoginThrottle: Sendable {
         let now = clock()
         return failures.withLock { table in
             guard let entry = table[client] else { return nil }
-            let age = Double(now &- entry.last) / 1e9
+            let age = Double(MonotonicClock.elapsed(from: entry.last, to: now)) / 1e9
             if age > memorySeconds {
                 table[client] = nil
                 return nil
@@ -50,7 +50,7 @@ public final class LoginThrottle: Sendable {
         failures.withLock { table in
             if table[client] == nil, table.count >= capacity {
                 // Forget addresses whose failures are old, else the quietest one.
-                table = table.filter { Double(now &- $0.value.last) / 1e9 < memorySeconds }
+                table = table.filter { Double(MonotonicClock.elapsed(from: $0.value.last, to: now)) / 1e9 < memorySeconds }
                 if table.count >= capacity, let quiet = table.min(by: { $0.value.last < $1.value.last })?.key {
                     table[quiet] = nil
                 }

@@ -3,6 +3,7 @@
 // runs on GStreamer's system clock, which reads CLOCK_MONOTONIC: a unit's running time plus the base time is then its
 // capture time on the clock the cameras stamp their frames with, so sound and picture line up without guessing.
 #include "audio_glue.h"
+#include "gst_glue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+
+/// What is missing, in the words of the packages to install.
+#define NO_AAC "GStreamer's AAC encoder is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libav)"
+#define NO_ALSA "GStreamer's ALSA plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-alsa)"
 
 struct bb_audio {
     GstElement *pipeline;
@@ -25,36 +30,19 @@ struct bb_audio {
     int has_peak;
 };
 
-static char *format_error(const char *format, const char *a) {
-    size_t n = strlen(format) + (a ? strlen(a) : 0) + 1;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, format, a ? a : "");
-    return s;
-}
-
-static int ensure_init(char **error) {
-    GError *err = NULL;
-    if (!gst_init_check(NULL, NULL, &err)) {
-        *error = format_error("GStreamer did not start: %s", err ? err->message : "unknown");
-        if (err) g_error_free(err);
-        return -1;
-    }
-    return 0;
-}
-
 int bb_audio_list(char **lines, char **error) {
     *lines = NULL;
     *error = NULL;
-    if (ensure_init(error) != 0) return -1;
+    if (bb_gst_init(error) != 0) return -1;
     GstElementFactory *encoder = gst_element_factory_find("avenc_aac");
     if (!encoder) {
-        *error = format_error("GStreamer's AAC encoder is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libav)%s", NULL);
+        *error = strdup(NO_AAC);
         return -1;
     }
     gst_object_unref(encoder);
     GstDeviceProvider *provider = gst_device_provider_factory_get_by_name("alsadeviceprovider");
     if (!provider) {
-        *error = format_error("GStreamer's ALSA plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-alsa)%s", NULL);
+        *error = strdup(NO_ALSA);
         return -1;
     }
     GList *devices = gst_device_provider_get_devices(provider);
@@ -85,18 +73,6 @@ int bb_audio_list(char **lines, char **error) {
     return count;
 }
 
-/// What an error or end-of-stream message says (malloc'd).
-static char *message_text(GstMessage *msg) {
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) return strdup("the sound stream ended");
-    GError *err = NULL;
-    gchar *debug = NULL;
-    gst_message_parse_error(msg, &err, &debug);
-    char *text = format_error("%s", err ? err->message : "error");
-    if (err) g_error_free(err);
-    g_free(debug);
-    return text;
-}
-
 /// Empties the bus (nothing is left to pile up over months): the level element's newest peak is kept, and the
 /// first error or end of stream is returned (malloc'd), else NULL.
 static char *drain_bus(GstBus *bus, double *peak_db, int *has_peak) {
@@ -106,7 +82,7 @@ static char *drain_bus(GstBus *bus, double *peak_db, int *has_peak) {
         GstMessageType type = GST_MESSAGE_TYPE(msg);
         const GstStructure *s = gst_message_get_structure(msg);
         if ((type == GST_MESSAGE_ERROR || type == GST_MESSAGE_EOS) && !failure) {
-            failure = message_text(msg);
+            failure = bb_gst_message_text(msg, "the sound stream ended", 0);
         } else if (type == GST_MESSAGE_ELEMENT && s && gst_structure_has_name(s, "level") && peak_db) {
             // "peak" is a GValueArray of one double per channel (mono: one).
             const GValue *peaks = gst_structure_get_value(s, "peak");
@@ -126,10 +102,10 @@ static char *drain_bus(GstBus *bus, double *peak_db, int *has_peak) {
 
 bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, int muted, char **error) {
     *error = NULL;
-    if (ensure_init(error) != 0) return NULL;
+    if (bb_gst_init(error) != 0) return NULL;
     GstElementFactory *encoder = gst_element_factory_find("avenc_aac");
     if (!encoder) {
-        *error = format_error("GStreamer's AAC encoder is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libav)%s", NULL);
+        *error = strdup(NO_AAC);
         return NULL;
     }
     gst_object_unref(encoder);
@@ -138,7 +114,7 @@ bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, int mute
         GstElementFactory *alsa = gst_element_factory_find("alsasrc");
         if (alsa) gst_object_unref(alsa);
         if (!alsa) {
-            *error = format_error("GStreamer's ALSA plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-alsa)%s", NULL);
+            *error = strdup(NO_ALSA);
             return NULL;
         }
         gchar *quoted = g_strescape(alsa_device, NULL);
@@ -158,7 +134,7 @@ bb_audio *bb_audio_open(const char *alsa_device, int rate, int bitrate, int mute
     GstElement *pipeline = gst_parse_launch(description, &err);
     g_free(description);
     if (!pipeline || err) {
-        *error = format_error("the sound pipeline could not be built: %s", err ? err->message : "unknown");
+        *error = bb_gst_format("the sound pipeline could not be built: %s", err ? err->message : "unknown", NULL);
         if (err) g_error_free(err);
         if (pipeline) gst_object_unref(pipeline);
         return NULL;

@@ -38,3 +38,66 @@ int blackbox_clock_synchronised(void) {
     int state = adjtimex(&tx);
     return state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
 }
+
+int blackbox_gpio_chip_info(int fd, char name[GPIO_MAX_NAME_SIZE], char label[GPIO_MAX_NAME_SIZE], uint32_t *lines) {
+    struct gpiochip_info info;
+    memset(&info, 0, sizeof info);
+    if (blackbox_ioctl(fd, GPIO_GET_CHIPINFO_IOCTL, &info) < 0) return -errno;
+    memcpy(name, info.name, GPIO_MAX_NAME_SIZE);
+    memcpy(label, info.label, GPIO_MAX_NAME_SIZE);
+    name[GPIO_MAX_NAME_SIZE - 1] = label[GPIO_MAX_NAME_SIZE - 1] = 0;
+    *lines = info.lines;
+    return 0;
+}
+
+int blackbox_gpio_line_info(int fd, uint32_t offset, char name[GPIO_MAX_NAME_SIZE], int *used) {
+    struct gpio_v2_line_info info;
+    memset(&info, 0, sizeof info);
+    info.offset = offset;
+    if (blackbox_ioctl(fd, GPIO_V2_GET_LINEINFO_IOCTL, &info) < 0) return -errno;
+    memcpy(name, info.name, GPIO_MAX_NAME_SIZE);
+    name[GPIO_MAX_NAME_SIZE - 1] = 0;
+    *used = (info.flags & GPIO_V2_LINE_FLAG_USED) != 0;
+    return 0;
+}
+
+int blackbox_gpio_request_input(int chipfd, uint32_t offset, int activeLow, int bias, int edges, const char *consumer) {
+    struct gpio_v2_line_request req;
+    memset(&req, 0, sizeof req);
+    req.offsets[0] = offset;
+    req.num_lines = 1;
+    strncpy(req.consumer, consumer, GPIO_MAX_NAME_SIZE - 1);
+    uint64_t flags = GPIO_V2_LINE_FLAG_INPUT;
+    if (activeLow) flags |= GPIO_V2_LINE_FLAG_ACTIVE_LOW;
+    if (bias == 1) flags |= GPIO_V2_LINE_FLAG_BIAS_PULL_UP;
+    if (bias == 2) flags |= GPIO_V2_LINE_FLAG_BIAS_PULL_DOWN;
+    if (bias == 3) flags |= GPIO_V2_LINE_FLAG_BIAS_DISABLED;
+    if (edges) flags |= GPIO_V2_LINE_FLAG_EDGE_RISING | GPIO_V2_LINE_FLAG_EDGE_FALLING;
+    req.config.flags = flags;
+    req.event_buffer_size = edges ? 64 : 0;
+    if (blackbox_ioctl(chipfd, GPIO_V2_GET_LINE_IOCTL, &req) < 0) return -errno;
+    int fl = fcntl(req.fd, F_GETFL);
+    if (fl >= 0) fcntl(req.fd, F_SETFL, fl | O_NONBLOCK);
+    fcntl(req.fd, F_SETFD, FD_CLOEXEC);
+    return req.fd;
+}
+
+int blackbox_gpio_get_value(int linefd) {
+    struct gpio_v2_line_values values;
+    memset(&values, 0, sizeof values);
+    values.mask = 1;
+    if (blackbox_ioctl(linefd, GPIO_V2_LINE_GET_VALUES_IOCTL, &values) < 0) return -errno;
+    return (int)(values.bits & 1);
+}
+
+int blackbox_gpio_read_event(int linefd, uint64_t *nanos) {
+    struct gpio_v2_line_event event;
+    ssize_t n;
+    do {
+        n = read(linefd, &event, sizeof event);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    if (n != sizeof event) return -EIO;
+    *nanos = event.timestamp_ns;
+    return (int)event.id;
+}

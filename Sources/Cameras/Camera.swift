@@ -109,6 +109,13 @@ public final class Camera: Sendable {
         try restartSource(as: wanted)
     }
 
+    /// The sound's format and a queue of its units from now on, when the sound is running (nil otherwise: a stream
+    /// that promised sound and got none would stall its player).
+    public func subscribeSound() -> (format: AudioFormat, units: SoundSubscription)? {
+        guard let sound, sound.status().state == .running, let format = recorder?.audio else { return nil }
+        return (format, SoundSubscription(soundUnits))
+    }
+
     /// Records silence (true) or the microphone (false); no-op without sound. Kept in the settings.
     public func setAudioMuted(_ muted: Bool) {
         guard let sound else { return }
@@ -280,6 +287,9 @@ public final class Camera: Sendable {
     /// mode. No-op without a recorder.
     public func setRecordMode(_ wanted: RecordingMode) {
         guard recorder != nil else { return }
+        // A mode chosen while parked is the one kept when the car drives again, and records at full rate.
+        state.withLock { $0.parkedFrom = nil }
+        recorder?.setTimelapse(seconds: nil)
         apply(wanted)
         state.withLock { $0.config.recordMode = wanted }
     }
@@ -287,7 +297,33 @@ public final class Camera: Sendable {
     /// Switches recording on (back to the last mode that recorded, continuous at first) or off, for this run
     /// only: after a restart the camera records in its configured mode again.
     public func setRecording(_ on: Bool) {
+        state.withLock { $0.parkedFrom = nil }
+        recorder?.setTimelapse(seconds: nil)
         apply(on ? state.withLock { $0.lastActiveMode } : .off)
+    }
+
+    /// Parks the camera (the ignition is off) or drives again. Parked, continuous recording gives way to motion and
+    /// impact clips (a parked car watched for days without filling the card), saved as parking clips; driving again
+    /// returns to the mode before. A camera recording nothing, or only clips, keeps its mode. With `timelapseFps`,
+    /// continuous recording goes on while parked as a time-lapse of that many frames a second.
+    public func setParked(_ parked: Bool, timelapseFps: Double? = nil) {
+        guard let recorder else { return }
+        recorder.setParked(parked)
+        let target = state.withLock { s -> RecordingMode? in
+            if parked {
+                guard s.parkedFrom == nil, s.mode == .continuous else { return nil }
+                s.parkedFrom = .continuous
+                return .motion
+            }
+            defer { s.parkedFrom = nil }
+            return s.parkedFrom
+        }
+        if !parked { recorder.setTimelapse(seconds: nil) }
+        if let target { apply(target) }
+        if parked, target != nil, let fps = timelapseFps, fps > 0 {
+            recorder.setTimelapse(seconds: 1 / fps)
+            recorder.setRecording(true)
+        }
     }
 
     private func apply(_ wanted: RecordingMode) {
@@ -403,7 +439,7 @@ public final class Camera: Sendable {
             codec: codec,
             jpegOnDemand: !jpegDemand.always,
             jpegSkipped: jpegDemand.skipped.load(ordering: .relaxed),
-            lastFrameAgeMs: last.map { Double(now &- $0.time.monotonicNanos) / 1e6 },
+            lastFrameAgeMs: last.map { Double(MonotonicClock.elapsed(from: $0.time.monotonicNanos, to: now)) / 1e6 },
             audio: sound?.status(),
             recording: recorder?.status(),
             recordMode: recordMode,

@@ -25,6 +25,8 @@ final class CameraState: Sendable {
         var mode: RecordingMode?
         /// The last mode that recorded something (what "recording on" returns to).
         var lastActiveMode = RecordingMode.continuous
+        /// While parked: the mode to return to when the car drives again (nil when parking changed nothing).
+        var parkedFrom: RecordingMode?
     }
 
     private let fields: Mutex<Fields>

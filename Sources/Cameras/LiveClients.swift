@@ -22,6 +22,8 @@ public struct LiveClientStatus: Codable, Sendable {
     public var bytes: Int
     /// Seconds since it connected.
     public var seconds: Double
+    /// Sound units it was not sent (it fell behind, or waited for a keyframe); 0 without sound.
+    public var soundUnitsSkipped: Int
 }
 
 /// The live clients of a camera and what each is sent, for `/api/status`.
@@ -33,6 +35,7 @@ public final class LiveClients: Sendable {
         var windowStart: UInt64
         var windowBytes = 0
         var rate: Double?
+        var soundSkipped = 0
     }
 
     private let clients = Mutex<[Int: Client]>([:])
@@ -56,8 +59,9 @@ public final class LiveClients: Sendable {
             guard var c = all[id] else { return }
             c.bytes += bytes
             c.windowBytes += bytes
-            if now &- c.windowStart >= 2_000_000_000 {
-                c.rate = Double(c.windowBytes) / (Double(now &- c.windowStart) / 1e9)
+            let window = MonotonicClock.elapsed(from: c.windowStart, to: now)
+            if window >= 2_000_000_000 {
+                c.rate = Double(c.windowBytes) / (Double(window) / 1e9)
                 c.windowStart = now
                 c.windowBytes = 0
             }
@@ -69,6 +73,12 @@ public final class LiveClients: Sendable {
     public func sentToAll(_ bytes: Int, kind: LiveKind) {
         let ids = clients.withLock { $0.filter { $0.value.kind == kind }.map(\.key) }
         for id in ids { sent(bytes, to: id) }
+    }
+
+    /// Counts `units` sound units client `id` was not sent.
+    public func skippedSound(_ units: Int, for id: Int) {
+        guard units > 0 else { return }
+        clients.withLock { $0[id]?.soundSkipped += units }
     }
 
     /// Forgets client `id`.
@@ -86,9 +96,9 @@ public final class LiveClients: Sendable {
         let now = MonotonicClock.nanos()
         return clients.withLock { all in
             all.sorted { $0.key < $1.key }.map { _, c in
-                let seconds = Double(now &- c.since) / 1e9
+                let seconds = Double(MonotonicClock.elapsed(from: c.since, to: now)) / 1e9
                 return LiveClientStatus(kind: c.kind, bytesPerSecond: ((c.rate ?? Double(c.bytes) / max(seconds, 0.001)) * 10).rounded() / 10,
-                                        bytes: c.bytes, seconds: (seconds * 10).rounded() / 10)
+                                        bytes: c.bytes, seconds: (seconds * 10).rounded() / 10, soundUnitsSkipped: c.soundSkipped)
             }
         }
     }

@@ -1,3 +1,4 @@
+import Platform
 import Synchronization
 
 /// Frames per second over the last two seconds.
@@ -19,7 +20,7 @@ final class RateMeter: Sendable {
     }
 
     func rate(now: UInt64, window: UInt64 = 2_000_000_000) -> Double {
-        let recent = ring.withLock { r in r.times.prefix(r.filled).filter { now &- $0 <= window } }.sorted()
+        let recent = ring.withLock { r in r.times.prefix(r.filled).filter { MonotonicClock.elapsed(from: $0, to: now) <= window } }.sorted()
         guard recent.count >= 2, let first = recent.first, let last = recent.last, last > first else { return 0 }
         return (Double(recent.count - 1) / (Double(last - first) / 1e9) * 10).rounded() / 10
     }

@@ -6,6 +6,7 @@
 // convert is a passthrough when the camera already gives I420 (the Pi's ISP does); appsink keeps at most two frames
 // and drops the oldest, so a slow consumer never holds the camera's buffers.
 #include "capture_glue.h"
+#include "gst_glue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,24 +27,11 @@ typedef struct {
     GstVideoFrame frame;
 } pulled;
 
-static char *copy_error(const char *format, const char *a, const char *b) {
-    size_t n = strlen(format) + (a ? strlen(a) : 0) + (b ? strlen(b) : 0) + 1;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, format, a ? a : "", b ? b : "");
-    return s;
-}
-
 static int ensure_init(char **error) {
     // libcamera logs its INFO and WARN lines (in colour) to stderr; the daemon says what matters itself. A user's own
     // LIBCAMERA_LOG_LEVELS is kept.
     setenv("LIBCAMERA_LOG_LEVELS", "*:ERROR", 0);
-    GError *err = NULL;
-    if (!gst_init_check(NULL, NULL, &err)) {
-        *error = copy_error("GStreamer did not start: %s%s", err ? err->message : "unknown", NULL);
-        if (err) g_error_free(err);
-        return -1;
-    }
-    return 0;
+    return bb_gst_init(error);
 }
 
 int bb_libcamera_list(char **lines, char **error) {
@@ -52,7 +40,7 @@ int bb_libcamera_list(char **lines, char **error) {
     if (ensure_init(error) != 0) return -1;
     GstDeviceProvider *provider = gst_device_provider_factory_get_by_name("libcameraprovider");
     if (!provider) {
-        *error = copy_error("GStreamer's libcamera plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libcamera)", NULL, NULL);
+        *error = strdup("GStreamer's libcamera plugin is not installed (Debian and Raspberry Pi OS: gstreamer1.0-libcamera)");
         return -1;
     }
     GList *devices = gst_device_provider_get_devices(provider);
@@ -93,20 +81,8 @@ int bb_libcamera_list(char **lines, char **error) {
 static char *bus_error(GstBus *bus) {
     GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
     if (!msg) return NULL;
-    char *text;
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
-        text = strdup("the camera's stream ended");
-    } else {
-        GError *err = NULL;
-        gchar *debug = NULL;
-        gst_message_parse_error(msg, &err, &debug);
-        // libcamerasrc puts the useful part ("Camera in use", "cameras() is empty") in the debug text.
-        const char *detail = debug ? strrchr(debug, '\n') : NULL;
-        text = copy_error("%s%s", err ? err->message : "error", detail ? detail : (debug ? debug : ""));
-        for (char *p = text; p && *p; p++) if (*p == '\n') *p = ' ';
-        if (err) g_error_free(err);
-        g_free(debug);
-    }
+    // libcamerasrc puts the useful part ("Camera in use", "cameras() is empty") in the debug text.
+    char *text = bb_gst_message_text(msg, "the camera's stream ended", 1);
     gst_message_unref(msg);
     return text;
 }
@@ -132,7 +108,7 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
     GstElement *pipeline = gst_parse_launch(description, &err);
     g_free(description);
     if (!pipeline || err) {
-        *error = copy_error("the capture pipeline could not be built: %s%s", err ? err->message : "unknown", NULL);
+        *error = bb_gst_format("the capture pipeline could not be built: %s", err ? err->message : "unknown", NULL);
         if (err) g_error_free(err);
         if (pipeline) gst_object_unref(pipeline);
         return NULL;

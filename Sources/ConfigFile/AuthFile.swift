@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import ServiceSettings
 import TOMLKit
 
@@ -62,6 +63,11 @@ public enum AuthFile {
         return StoredCredentials(user: user, passwordHash: hash, digestHA1: ha1)
     }
 
+    /// Sets the auth file aside when a power cut left it empty (see `StateFile.setAsideIfEmptied`); where it went.
+    public static func setAsideIfEmptied(path: String) -> String? {
+        StateFile.setAsideIfEmptied(path)
+    }
+
     /// Writes `credentials` to `path` with mode 0600 (its folder 0700), replacing any old file atomically.
     public static func save(_ credentials: StoredCredentials, path: String) throws(ConfigFileError) {
         let text = "# Written by blackbox. The password itself is not stored; change it with `blackbox passwd`.\n" + credentials.toml
@@ -77,6 +83,18 @@ enum StateFile {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
+    /// Moves `path` aside (to `PATH.damaged-UNIXTIME`) when a power cut left it empty: no bytes, or only NUL bytes or
+    /// blanks (FAT's directory entry written without the file's data). Such a file holds nothing to keep, and treated
+    /// as missing it is made again, where reading it would stop the daemon at every start. Returns where it went.
+    static func setAsideIfEmptied(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path), data.allSatisfy({ $0 == 0 || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
+        else { return nil }
+        let aside = "\(path).damaged-\(Int(Date().timeIntervalSince1970))"
+        guard rename(path, aside) == 0 else { return nil }
+        syncDirectory((path as NSString).deletingLastPathComponent)
+        return aside
+    }
+
     /// Reads and parses `path`; nil when it does not exist.
     static func load(_ path: String, what: String, remedy: String) throws(ConfigFileError) -> TOMLTable? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
@@ -90,7 +108,9 @@ enum StateFile {
         }
     }
 
-    /// Writes `text` to `path`: a temporary file, fsync, rename.
+    /// Writes `text` to `path`: a temporary file, fsync, a rename that survives a power cut (on FAT too: the device key
+    /// written at a first start came back empty after a cut, and the daemon could not start again), and the folder's
+    /// own entry synced in its parent.
     static func save(_ text: String, to path: String, what: String) throws(ConfigFileError) {
         let folder = (path as NSString).deletingLastPathComponent
         do {
@@ -109,11 +129,13 @@ enum StateFile {
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
+        let failure = written == bytes.count && synced ? durableRename(fd: fd, from: temporary, to: path, directory: folder.isEmpty ? "." : folder)
+            : ("write", errno)
         close(fd)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        if let failure {
             unlink(temporary)
-            throw ConfigFileError(description: "\(path): cannot write \(what): \(reason)")
+            throw ConfigFileError(description: "\(path): cannot write \(what): \(String(cString: strerror(failure.errno)))")
         }
+        if !folder.isEmpty { syncDirectory((folder as NSString).deletingLastPathComponent) }
     }
 }

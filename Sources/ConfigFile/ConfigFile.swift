@@ -64,6 +64,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var gps: GPSSettings?
     /// `[gsensor]`: the accelerometer (nil: none).
     public var gsensor: GSensorSettings?
+    /// `[gpio]`: the ignition and button lines (nil: none).
+    public var gpio: GPIOSettings?
     /// `[rtsp]` with the cameras' `rtsp_path`s (checked against the cameras when the daemon starts).
     public var rtsp: RTSPSettings?
     /// `[recording] codec`.
@@ -112,7 +114,10 @@ public enum ConfigLoader {
         "rtsp": ["enabled": .bool, "host": .string, "port": .int, "publish": .string],
         "gps": ["gpsd": .string, "units": .string, "overlay_position": .bool, "speed_event_kmh": .number, "tiles": .string,
                 "tiles_attribution": .string],
-        "gsensor": ["device": .string, "threshold_g": .number],
+        "gsensor": ["device": .string, "threshold_g": .number, "parking_threshold_g": .number],
+        "gpio": ["ignition": .string, "button": .string, "active_low": .bool, "bias": .string, "debounce_ms": .int,
+                 "parking_shutdown_after": .string, "shutdown_command": .stringList,
+                 "parking_timelapse": .number],
         "hooks": ["on_event_clip": .stringList, "on_segment_complete": .stringList, "timeout_seconds": .number, "max_running": .int, "queue": .int],
         "camera": ["id": .string, "source": .string, "size": .string, "fps": .int, "format": .string, "quality": .int,
                    "overlay": .bool, "workers": .int, "codec": .string, "mode": .string, "motion": .table,
@@ -204,7 +209,24 @@ public enum ConfigLoader {
                 // Checked above: what is here is valid.
                 guard var g = try? GSensorSettings(device: device, name: "device") else { continue }
                 if let x = v["threshold_g"] as? Double { g.thresholdG = x }
+                if let x = v["parking_threshold_g"] as? Double { g.parkingThresholdG = x }
                 out.gsensor = g
+            case "gpio":
+                // Checked above: what is here is valid.
+                var g = GPIOSettings()
+                g.ignition = (v["ignition"] as? String).flatMap { try? GPIOLineSpec(parsing: $0, name: "ignition") }
+                g.button = (v["button"] as? String).flatMap { try? GPIOLineSpec(parsing: $0, name: "button") }
+                if let x = v["active_low"] as? Bool { g.activeLow = x }
+                if let x = (v["bias"] as? String).flatMap(GPIOBias.init) { g.bias = x }
+                if let x = v["debounce_ms"] as? Int { g.debounceMs = x }
+                g.parkingTimelapse = v["parking_timelapse"] as? Double
+                g.parkingShutdownAfter = (v["parking_shutdown_after"] as? String).flatMap { try? GPIOSettings.duration($0, name: "parking_shutdown_after") }
+                if let x = v["shutdown_command"] as? [String] {
+                    guard !x.isEmpty else { throw fail("gpio", "shutdown_command", "[]", "needs a program, e.g. [\"systemctl\", \"poweroff\"]") }
+                    g.shutdownCommand = x
+                }
+                if g.isEmpty { throw fail("gpio", "ignition", "", "a line is needed: ignition = or button = \"CHIP:LINE\" (\(GPIOLineSpec.allowed))") }
+                out.gpio = g
             case "gps":
                 guard let address = v["gpsd"] as? String else { throw fail("gps", "gpsd", "", "gpsd's address is needed, e.g. gpsd = \"127.0.0.1:2947\"") }
                 // Checked above: what is here is valid.
@@ -410,6 +432,13 @@ public enum ConfigLoader {
         try range("speed_event_kmh", GPSSettings.speedEventRule)
         try accepted("device", { (try? GSensorSettings(device: $0, name: "device")) != nil }, GSensorSettings.deviceAllowed)
         try range("threshold_g", GSensorSettings.thresholdRule)
+        try range("parking_threshold_g", GSensorSettings.thresholdRule)
+        for key in ["ignition", "button"] { try accepted(key, { (try? GPIOLineSpec(parsing: $0, name: key)) != nil }, GPIOLineSpec.allowed) }
+        try choice("bias", GPIOBias.self)
+        try range("debounce_ms", GPIOSettings.debounceRule)
+        try range("parking_timelapse", GPIOSettings.timelapseRule)
+        try accepted("parking_shutdown_after", { (try? GPIOSettings.duration($0, name: "parking_shutdown_after")) != nil },
+                     GPIOSettings.shutdownRule.allowed)
         try accepted("tiles", { (try? MapTiles(template: $0, name: "tiles")) != nil }, MapTiles.allowed)
         if table == "recording" || table == "camera" {
             try choice("mode", RecordingMode.self)

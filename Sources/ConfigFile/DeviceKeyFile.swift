@@ -24,9 +24,11 @@ public enum DeviceKeyFile {
         }
     }
 
-    /// The key at `path`, made and saved first when there is none.
-    public static func loadOrCreate(path: String) throws(ConfigFileError) -> (key: DeviceKey, created: Bool) {
-        if let key = try load(path: path) { return (key, false) }
+    /// The key at `path`, made and saved first when there is none, or when a power cut left the file empty (it is set
+    /// aside, and `setAside` says where: recording goes on with a new key rather than not at all).
+    public static func loadOrCreate(path: String) throws(ConfigFileError) -> (key: DeviceKey, created: Bool, setAside: String?) {
+        let setAside = StateFile.setAsideIfEmptied(path)
+        if let key = try load(path: path) { return (key, false, nil) }
         let key = DeviceKey.generate()
         let text = """
             # Written by blackbox: the key that signs every recorded fragment. Keep it secret and back it up;
@@ -36,6 +38,6 @@ public enum DeviceKeyFile {
 
             """
         try StateFile.save(text, to: path, what: "the device key")
-        return (key, true)
+        return (key, true, setAside)
     }
 }

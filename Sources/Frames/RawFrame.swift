@@ -75,6 +75,14 @@ public struct CaptureTime: Sendable, Equatable {
         clock_gettime(CLOCK_REALTIME, &wall)
         return CaptureTime(monotonicNanos: MonotonicClock.nanos(), wallSeconds: Int(wall.tv_sec), wallNanos: Int(wall.tv_nsec))
     }
+
+    /// A past moment of the capture clock (an impact, a button's edge) on both clocks, its wall time counted back from now.
+    public static func at(monotonicNanos: UInt64) -> CaptureTime {
+        let now = CaptureTime.now()
+        let ago = max(0, Int64(bitPattern: now.monotonicNanos &- monotonicNanos))
+        let wall = Int64(now.wallSeconds) * 1_000_000_000 + Int64(now.wallNanos) - ago
+        return CaptureTime(monotonicNanos: monotonicNanos, wallSeconds: Int(wall / 1_000_000_000), wallNanos: Int(wall % 1_000_000_000))
+    }
 }
 
 /// An uncompressed frame on its way from a source to the encoder.

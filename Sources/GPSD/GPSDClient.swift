@@ -54,8 +54,9 @@ public final class GPSDClient: Sendable {
         var s = state.withLock { $0 }
         let now = MonotonicClock.nanos()
         if let last = s.last {
-            s.lastAgeSeconds = Double(now &- last.monotonicNanos) / 1e9
-            if s.state == .fix, now &- last.monotonicNanos > Self.staleNanos { s.state = .noFix }
+            let age = MonotonicClock.elapsed(from: last.monotonicNanos, to: now)
+            s.lastAgeSeconds = Double(age) / 1e9
+            if s.state == .fix, age > Self.staleNanos { s.state = .noFix }
         }
         s.speed = s.state == .fix ? s.last?.speed.map(settings.units.convert) : nil
         s.overlay = Self.overlayLine(s, settings: settings)

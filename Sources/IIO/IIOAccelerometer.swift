@@ -20,6 +20,7 @@ public final class IIOAccelerometer: Sendable {
     public let impacts = Observers<Impact>()
     private let worker = Worker()
     private let state: Mutex<Shared>
+    private let parked = Atomic<Bool>(false)
     private let logger: Logger
     private let sysfs: String
     private let devices: String
@@ -46,6 +47,12 @@ public final class IIOAccelerometer: Sendable {
     /// Stops reading (the buffer is switched off) and joins the thread (within the 200 ms a wait lasts).
     public func stop() {
         worker.stop()
+    }
+
+    /// Uses the parking threshold from now on (or the driving one again).
+    public func setParked(_ on: Bool) {
+        parked.store(on, ordering: .relaxed)
+        state.withLock { $0.status.thresholdG = on ? settings.parkingThresholdG : settings.thresholdG }
     }
 
     /// The status now.
@@ -115,6 +122,7 @@ public final class IIOAccelerometer: Sendable {
         var meter = RateMeter()
         let deliver = { [self] (sample: AccelSample) in
             readings.publish(sample)
+            detector.thresholdG = parked.load(ordering: .relaxed) ? settings.parkingThresholdG : settings.thresholdG
             let impact = detector.feed(sample)
             if let impact { impacts.publish(impact) }
             let change = detector.change(sample), learned = detector.learned

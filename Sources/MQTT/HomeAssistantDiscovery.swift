@@ -17,6 +17,8 @@ public struct HomeAssistantDiscovery: Sendable {
     public var gps: String { "\(base)/gps" }
     /// ON / OFF with the newest impact's size and time, JSON, retained: the impact binary sensor's state and attributes.
     public var impact: String { "\(base)/impact" }
+    /// ON while parked (the ignition off) / OFF, with the time it began, JSON, retained: the parked binary sensor's state.
+    public var parked: String { "\(base)/parked" }
     private let settings: MQTTSettings
     private let version: String
 
@@ -105,6 +107,13 @@ public struct HomeAssistantDiscovery: Sendable {
         entity(object: settings.nodeID, deviceName: "Blackbox \(settings.nodeID)")(
             "binary_sensor", "impact", "Impact", ["state_topic": impact, "value_template": "{{ value_json.state }}", "payload_on": "ON",
                                                   "payload_off": "OFF", "device_class": "vibration", "json_attributes_topic": impact])
+    }
+
+    /// Discovery message of the ignition line: a **Parked** `binary_sensor`, on while the ignition is off.
+    public func parkedMessage() -> (topic: String, payload: String) {
+        entity(object: settings.nodeID, deviceName: "Blackbox \(settings.nodeID)")(
+            "binary_sensor", "parked", "Parked", ["state_topic": parked, "value_template": "{{ value_json.state }}", "payload_on": "ON",
+                                                  "payload_off": "OFF", "icon": "mdi:car-brake-parking", "json_attributes_topic": parked])
     }
 
     /// Makes the discovery message of one entity of device `object`: (component, key, name, its own fields) → (topic, JSON).

@@ -33,6 +33,7 @@ public final class MQTTBridge: Sendable {
     private let onModeChange: @Sendable () -> Void
     private let gps: (@Sendable () -> GPSStatus)?
     private let gsensor: (@Sendable () -> GSensorStatus)?
+    private let gpio: (@Sendable () -> GPIOStatus)?
     private let logger: Logger
     private let load = SystemLoad()
     /// How often the GPS topic is looked at: a car moves about 30 m in that time at 50 km/h.
@@ -41,15 +42,17 @@ public final class MQTTBridge: Sendable {
     static let impactOnSeconds = 10.0
 
     /// A bridge for `cameras`; `disk` gives the recordings disk's usage, `gps` the receiver's status (nil: no GPS),
-    /// `gsensor` the accelerometer's (nil: none),
+    /// `gsensor` the accelerometer's (nil: none), `gpio` the ignition's and button's (nil: none),
     /// `onModeChange` keeps a mode or a mute chosen over MQTT across restarts.
     public init(settings: MQTTSettings, cameras: [Camera], version: String, disk: @escaping @Sendable () -> DiskUsage?,
-                gps: (@Sendable () -> GPSStatus)? = nil, gsensor: (@Sendable () -> GSensorStatus)? = nil, onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
+                gps: (@Sendable () -> GPSStatus)? = nil, gsensor: (@Sendable () -> GSensorStatus)? = nil,
+                gpio: (@Sendable () -> GPIOStatus)? = nil, onModeChange: @escaping @Sendable () -> Void, logger: Logger) throws(MQTTError) {
         self.settings = settings
         self.cameras = cameras
         self.disk = disk
         self.gps = gps
         self.gsensor = gsensor
+        self.gpio = gpio
         self.onModeChange = onModeChange
         self.logger = logger
         let discovery = HomeAssistantDiscovery(settings: settings, version: version)
@@ -88,10 +91,11 @@ public final class MQTTBridge: Sendable {
         let interval = UInt64(settings.stateIntervalSeconds * 1e9)
         let telemetryInterval = UInt64(Self.telemetryIntervalSeconds * 1e9)
         var nextState = MonotonicClock.nanos() + interval
-        var nextTelemetry = gps == nil && gsensor == nil ? UInt64.max : MonotonicClock.nanos() + telemetryInterval
+        var nextTelemetry = gps == nil && gsensor == nil && gpio == nil ? UInt64.max : MonotonicClock.nanos() + telemetryInterval
         // What was last published on the GPS and impact topics: a parked car's unchanged position is not sent again.
         var gpsPublished: String?
         var impactPublished: String?
+        var parkedPublished: String?
         while !stopped.load(ordering: .acquiring) {
             let now = MonotonicClock.nanos()
             if now >= nextState {
@@ -107,6 +111,10 @@ public final class MQTTBridge: Sendable {
                     let payload = Self.impactPayload(gsensor(), now: Date().timeIntervalSince1970)
                     if payload != impactPublished, client.publish(discovery.impact, payload, retain: true) { impactPublished = payload }
                 }
+                if let status = gpio?(), status.ignition != nil {
+                    let payload = Self.parkedPayload(status)
+                    if payload != parkedPublished, client.publish(discovery.parked, payload, retain: true, qos: 1) { parkedPublished = payload }
+                }
                 nextTelemetry = now + telemetryInterval
             }
             let wake = min(nextState, nextTelemetry)
@@ -116,6 +124,7 @@ public final class MQTTBridge: Sendable {
                 announce()
                 gpsPublished = nil
                 impactPublished = nil
+                parkedPublished = nil
                 for (i, on) in motion.enumerated() { client.publish(discovery.topics(camera: cameras[i].config.id).motion, on ? "ON" : "OFF", retain: true) }
             case .motion(let i, let active):
                 guard motion[i] != active else { continue }
@@ -144,6 +153,10 @@ public final class MQTTBridge: Sendable {
         }
         if gsensor != nil {
             let message = discovery.impactMessage()
+            client.publish(message.topic, message.payload, retain: true, qos: 1)
+        }
+        if gpio?().ignition != nil {
+            let message = discovery.parkedMessage()
             client.publish(message.topic, message.payload, retain: true, qos: 1)
         }
         client.publish(discovery.availability, "online", retain: true, qos: 1)
@@ -179,7 +192,7 @@ public final class MQTTBridge: Sendable {
         let topics = discovery.topics(camera: camera.config.id)
         switch topic {
         case topics.event:
-            guard let ticket = camera.recorder?.triggerEvent(reason: "mqtt") else { return }
+            guard let ticket = camera.recorder?.triggerEvent(reason: "mqtt", manual: true) else { return }
             logger.info("MQTT: event clip requested", metadata: ["camera": "\(camera.config.id)", "file": "\(ticket.file)"])
         case topics.recordingSet where payload == "ON" || payload == "OFF":
             camera.setRecording(payload == "ON")
@@ -224,6 +237,15 @@ public final class MQTTBridge: Sendable {
             if let used = status.satellitesUsed { body["satellites"] = used }
         }
         return json(body)
+    }
+
+    /// The parked topic's JSON: ON while parked with the time it began, OFF while driving, unknown while the ignition
+    /// line cannot be read.
+    static func parkedPayload(_ status: GPIOStatus) -> String {
+        var body: [String: Any] = ["state": status.ignitionState == .unknown ? "unknown" : status.parked ? "ON" : "OFF", "presses": status.presses]
+        if let since = status.parkedSince { body["since"] = since }
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The impact topic's JSON: ON while the newest impact is under `impactOnSeconds` old (at `now`, Unix seconds), with

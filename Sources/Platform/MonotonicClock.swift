@@ -13,4 +13,12 @@ public enum MonotonicClock {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
+
+    /// Nanoseconds from `earlier` to `later`, 0 when `earlier` is in fact later. A time read before taking a lock
+    /// can be older than one another thread stored under it meanwhile: a wrapping `later &- earlier` then gives
+    /// 584 years (once it ended a busy browser's session as "idle for too long").
+    @inlinable
+    public static func elapsed(from earlier: UInt64, to later: UInt64) -> UInt64 {
+        later > earlier ? later - earlier : 0
+    }
 }

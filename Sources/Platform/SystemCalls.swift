@@ -39,3 +39,23 @@ public func writeSystemFile(_ path: String, _ text: String) -> String? {
     let n = retryingEINTR { write(fd, bytes, bytes.count) }
     return n == bytes.count ? nil : String(cString: strerror(errno))
 }
+
+/// Renames the synced file open as `fd` from `from` to `to` so that the new name survives a power cut on every
+/// filesystem: the file is fsynced once more after the rename, then its folder. On FAT (vfat, exFAT: what many SD
+/// cards come formatted with) a rename writes the new directory entry with size 0 and no first cluster, and only the
+/// file's own inode write fills them in: a folder sync alone left finished segments as 0-byte files after a cut.
+/// Nil, or the call that failed and its errno.
+public func durableRename(fd: Int32, from: String, to: String, directory: String) -> (call: String, errno: Int32)? {
+    guard rename(from, to) == 0 else { return ("rename", errno) }
+    guard fsync(fd) == 0 else { return ("fsync", errno) }
+    syncDirectory(directory)
+    return nil
+}
+
+/// fsyncs a directory so that a file created, renamed or removed in it survives a power cut.
+public func syncDirectory(_ path: String) {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = fsync(fd)
+    close(fd)
+}

@@ -1,19 +1,25 @@
-/// H.264 in RTP (RFC 6184, packetization mode 1): a NAL unit that fits goes in one packet, a larger one in
-/// FU-A fragments; the marker bit ends each access unit. Clock 90 kHz.
+/// One RTP stream: H.264 (RFC 6184, packetization mode 1: a NAL unit that fits goes in one packet, a larger one in
+/// FU-A fragments; the marker bit ends each access unit; clock 90 kHz) or AAC (RFC 3640 AAC-hbr, one access unit per
+/// packet; clock the sample rate).
 struct RTPPacketizer {
     /// Largest RTP payload (fits a 1500-byte Ethernet frame with IP, TCP and the interleaving header).
     static let maxPayload = 1400
-    /// RTP payload type announced in the SDP.
+    /// RTP payload type of H.264 announced in the SDP.
     static let payloadType: UInt8 = 96
+    /// RTP payload type of AAC announced in the SDP.
+    static let aacPayloadType: UInt8 = 97
 
     let ssrc: UInt32
+    /// This stream's payload type.
+    let type: UInt8
     private(set) var sequence: UInt16
     /// Packets and payload bytes made, for the sender reports.
     private(set) var packetCount: UInt32 = 0
     private(set) var octetCount: UInt32 = 0
 
-    /// A packetizer with a random SSRC and first sequence number (RFC 3550).
-    init() {
+    /// A packetizer of `type` with a random SSRC and first sequence number (RFC 3550).
+    init(type: UInt8 = RTPPacketizer.payloadType) {
+        self.type = type
         ssrc = UInt32.random(in: 1...UInt32.max)
         sequence = UInt16.random(in: 0...UInt16.max)
     }
@@ -52,8 +58,17 @@ struct RTPPacketizer {
         return out
     }
 
+    /// One AAC access unit (no ADTS header) as an AAC-hbr packet: a 16-bit AU-headers length (16 bits), one AU header
+    /// (13-bit size, 3-bit index 0), the unit; the marker set (the packet ends the unit).
+    mutating func packet(aacUnit: [UInt8], timestamp: UInt32) -> [UInt8] {
+        let size = UInt16(min(aacUnit.count, 0x1FFF)) << 3
+        return aacUnit.withUnsafeBytes { unit in
+            packet(payload: [unit], prefix: [0, 16, UInt8(size >> 8), UInt8(size & 0xFF)], marker: true, timestamp: timestamp)
+        }
+    }
+
     private mutating func packet(payload: [UnsafeRawBufferPointer], prefix: [UInt8], marker: Bool, timestamp: UInt32) -> [UInt8] {
-        var p: [UInt8] = [0x80, (marker ? 0x80 : 0) | Self.payloadType, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
+        var p: [UInt8] = [0x80, (marker ? 0x80 : 0) | type, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
         p += Self.bigEndian(timestamp) + Self.bigEndian(ssrc) + prefix
         for part in payload { p.append(contentsOf: part) }
         sequence &+= 1

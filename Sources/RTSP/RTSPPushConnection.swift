@@ -7,7 +7,7 @@ import ServiceSettings
 #endif
 
 /// One RTSP RECORD session to a receiver (MediaMTX, go2rtc, ffmpeg's `-rtsp_flags listen`): ANNOUNCE with the SDP,
-/// SETUP for RTP over this TCP connection (interleaved channels 0 and 1), RECORD, then RTP and RTCP packets.
+/// SETUP for RTP over this TCP connection (interleaved channels 0 and 1, and 2 and 3 for sound), RECORD, then RTP and RTCP packets.
 /// Blocking, with 5 s timeouts on every call: used on the publisher's own thread.
 final class RTSPPushConnection {
     /// The parts of an `rtsp://user:password@host:port/path` address.
@@ -51,16 +51,20 @@ final class RTSPPushConnection {
         if fd >= 0 { Glibc.close(fd) }
     }
 
-    /// ANNOUNCE `sdp`, SETUP the one video track, RECORD.
-    func start(sdp: String) throws(RTSPError) {
+    /// ANNOUNCE `sdp`, SETUP each of its `streams` tracks (`streamid=N` on interleaved channels 2N and 2N+1), RECORD.
+    func start(sdp: String, streams: Int = 1) throws(RTSPError) {
         _ = try request("ANNOUNCE", address.url, headers: ["Content-Type": "application/sdp"], body: sdp)
-        let reply = try request("SETUP", address.url + "/streamid=0", headers: ["Transport": "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"])
-        guard let id = reply["session"]?.split(separator: ";").first else { throw RTSPError("the receiver's SETUP answer has no Session") }
-        session = String(id).trimmingCharacters(in: .whitespaces)
+        for stream in 0..<streams {
+            let reply = try request("SETUP", address.url + "/streamid=\(stream)",
+                                    headers: ["Transport": "RTP/AVP/TCP;unicast;interleaved=\(2 * stream)-\(2 * stream + 1);mode=record"])
+            guard session == nil else { continue }
+            guard let id = reply["session"]?.split(separator: ";").first else { throw RTSPError("the receiver's SETUP answer has no Session") }
+            session = String(id).trimmingCharacters(in: .whitespaces)
+        }
         _ = try request("RECORD", address.url, headers: ["Range": "npt=0.000-"])
     }
 
-    /// Sends one RTP (channel 0) or RTCP (channel 1) packet.
+    /// Sends one RTP (even channel) or RTCP (odd channel) packet.
     func send(channel: UInt8, _ packet: [UInt8]) throws(RTSPError) {
         try write([0x24, channel, UInt8(packet.count >> 8), UInt8(packet.count & 0xFF)] + packet)
     }

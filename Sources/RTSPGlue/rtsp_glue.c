@@ -3,8 +3,10 @@
 // every GStreamer type on the C side; Swift sees the small API of rtsp_glue.h.
 #define _GNU_SOURCE
 #include "rtsp_glue.h"
+#include "gst_glue.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -196,6 +198,8 @@ typedef struct {
     /// The sound's appsrc while the media is prepared (NULL without sound), and the last running time given to it.
     GstElement *sound_src;
     GstClockTime sound_last;
+    /// 1 from the moment the shared media is told to stop until the factory has dropped it (see mount_settled).
+    gint closing;
 } mount;
 
 static void sound_clear(mount *m) {
@@ -219,10 +223,10 @@ struct bb_rtsp_server {
 };
 
 int bb_rtsp_init(char *error, size_t error_size) {
-    GError *err = NULL;
-    if (!gst_init_check(NULL, NULL, &err)) {
-        snprintf(error, error_size, "GStreamer did not start: %s", err ? err->message : "unknown error");
-        g_clear_error(&err);
+    char *failed = NULL;
+    if (bb_gst_init(&failed) != 0) {
+        snprintf(error, error_size, "%s", failed ? failed : "GStreamer did not start");
+        free(failed);
         return -1;
     }
     const char *needed[] = {"appsrc", "rtph264pay", "rtpmp4gpay", "rtpbin", "udpsrc", "udpsink"};
@@ -280,6 +284,19 @@ static void media_prepared(GstRTSPMedia *media, gpointer data) {
     }
 }
 
+/// The shared media is being stopped (its last client left): until it is gone from the factory's cache, a new client
+/// would be given it and refused with 503 ("can not reuse media"), so new clients wait for it (mount_settled).
+static void media_target_state(GstRTSPMedia *media, GstState state, mount *m) {
+    (void)media;
+    if (state == GST_STATE_NULL) g_atomic_int_set(&m->closing, 1);
+}
+
+/// Connected after the factory's own handler: by now the stopped media is out of its cache (or a new one prepares).
+static void media_gone(GstRTSPMedia *media, mount *m) {
+    (void)media;
+    g_atomic_int_set(&m->closing, 0);
+}
+
 static void media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, mount *m) {
     (void)factory;
     GstElement *element = gst_rtsp_media_get_element(media);
@@ -297,6 +314,10 @@ static void media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, m
     g_mutex_unlock(&m->lock);
     g_signal_connect(media, "unprepared", G_CALLBACK(media_unprepared), m);
     g_signal_connect(media, "prepared", G_CALLBACK(media_prepared), NULL);
+    g_signal_connect(media, "target-state", G_CALLBACK(media_target_state), m);
+    g_signal_connect_after(media, "unprepared", G_CALLBACK(media_gone), m);
+    // A media that prepares was built after any stopped one left the cache.
+    g_signal_connect(media, "prepared", G_CALLBACK(media_gone), m);
     if (started && m->owner->callbacks.demand) m->owner->callbacks.demand(m->owner->callbacks.context, m->index, 1);
 }
 
@@ -383,20 +404,35 @@ static void client_stopped(GstRTSPClient *client) {
     g_free(p);
 }
 
-static void on_play(GstRTSPClient *client, GstRTSPContext *ctx, bb_rtsp_server *self) {
-    if (!ctx->uri || !ctx->uri->abspath || g_object_get_data(G_OBJECT(client), "bb-playing")) return;
+/// The mount a request's path names, or NULL.
+static mount *mount_of(bb_rtsp_server *self, GstRTSPContext *ctx) {
+    if (!ctx->uri || !ctx->uri->abspath) return NULL;
     for (int i = 0; i < self->count; i++) {
         const char *path = self->mounts[i].path;
         size_t n = strlen(path);
-        if (strncmp(ctx->uri->abspath, path, n) == 0 && (ctx->uri->abspath[n] == 0 || ctx->uri->abspath[n] == '/')) {
-            playing *p = g_new0(playing, 1);
-            p->owner = self;
-            p->mount = self->mounts[i].index;
-            p->id = self->callbacks.client_joined ? self->callbacks.client_joined(self->callbacks.context, p->mount) : 0;
-            g_object_set_data(G_OBJECT(client), "bb-playing", p);
-            return;
-        }
+        if (strncmp(ctx->uri->abspath, path, n) == 0 && (ctx->uri->abspath[n] == 0 || ctx->uri->abspath[n] == '/')) return &self->mounts[i];
     }
+    return NULL;
+}
+
+/// Before a DESCRIBE or SETUP: a shared media being stopped is waited for (a few milliseconds; at most 2 s) so that
+/// the factory builds a new one instead of handing out the old one, which GStreamer then refuses to prepare again.
+static GstRTSPStatusCode mount_settled(GstRTSPClient *client, GstRTSPContext *ctx, bb_rtsp_server *self) {
+    (void)client;
+    mount *m = mount_of(self, ctx);
+    for (int waited = 0; m && g_atomic_int_get(&m->closing) && waited < 2000; waited++) g_usleep(1000);
+    return GST_RTSP_STS_OK;
+}
+
+static void on_play(GstRTSPClient *client, GstRTSPContext *ctx, bb_rtsp_server *self) {
+    if (g_object_get_data(G_OBJECT(client), "bb-playing")) return;
+    mount *m = mount_of(self, ctx);
+    if (!m) return;
+    playing *p = g_new0(playing, 1);
+    p->owner = self;
+    p->mount = m->index;
+    p->id = self->callbacks.client_joined ? self->callbacks.client_joined(self->callbacks.context, p->mount) : 0;
+    g_object_set_data(G_OBJECT(client), "bb-playing", p);
 }
 
 static void on_teardown(GstRTSPClient *client, GstRTSPContext *ctx, gpointer data) {
@@ -422,6 +458,8 @@ static void client_connected(GstRTSPServer *server, GstRTSPClient *client, bb_rt
     g_signal_connect(client, "closed", G_CALLBACK(on_closed), self);
     g_signal_connect(client, "play-request", G_CALLBACK(on_play), self);
     g_signal_connect(client, "teardown-request", G_CALLBACK(on_teardown), NULL);
+    g_signal_connect(client, "pre-describe-request", G_CALLBACK(mount_settled), self);
+    g_signal_connect(client, "pre-setup-request", G_CALLBACK(mount_settled), self);
 }
 
 static gboolean cleanup_sessions(gpointer data) {

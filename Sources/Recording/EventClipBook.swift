@@ -38,8 +38,8 @@ struct EventClipBook: Sendable {
     }
 
     /// An event at `now`: the open clip's end moves when it may grow that far, else a new clip is planned.
-    /// Returns the clip's file and whether an open clip was extended.
-    mutating func request(reason: String, now: CaptureTime) -> (file: String, extended: Bool) {
+    /// Returns the clip's file and whether an open clip was extended. A new clip's name says its `kind`.
+    mutating func request(reason: String, now: CaptureTime, kind: FileKind = .event) -> (file: String, extended: Bool) {
         let end = now.monotonicNanos + postNanos
         if var clip = open, end <= clip.firstMono + growNanos {
             clip.endMono = max(clip.endMono, end)
@@ -50,7 +50,7 @@ struct EventClipBook: Sendable {
         counter = lastStamp == stamp ? counter + 1 : 0
         lastStamp = stamp
         let suffix = counter == 0 ? "" : "-\(counter)"
-        let file = "events/\(camera)/\(day)/\(stamp)_\(camera)_event\(suffix).mp4"
+        let file = "events/\(camera)/\(day)/\(stamp)_\(camera)_\(kind.isClip ? kind.rawValue : "event")\(suffix).mp4"
         open = Plan(file: file, reason: reason, firstMono: now.monotonicNanos, endMono: end)
         return (file, false)
     }

@@ -82,12 +82,8 @@ public final class MP4File {
     private let chain: FragmentChain?
     /// The sound track's format (nil: the file has no sound track).
     let audio: AudioFormat?
-    /// Sound units of the fragment being gathered, and their durations in the sound track's ticks (samples).
-    private var pendingSound: [(bytes: [UInt8], duration: UInt32)] = []
-    /// Track time of the first pending sound unit.
-    private var soundBase: UInt64 = 0
-    /// Track time just past the last sound unit taken (nil before the first).
-    private var soundEnd: UInt64?
+    /// Sound units of the fragment being gathered (nil: the file has no sound track).
+    private var sound: SoundRun?
     /// Whether the file has a timed metadata track.
     let hasMetadata: Bool
     /// Metadata samples not yet written, at their track time (picture ticks from the first picture).
@@ -107,6 +103,7 @@ public final class MP4File {
         partPath = finalPath + ".part"
         directory = String(finalPath[..<(finalPath.lastIndex(of: "/") ?? finalPath.startIndex)])
         start = first.time
+        sound = audio.map { SoundRun(format: $0, startNanos: first.time.monotonicNanos) }
         width = first.width
         height = first.height
         self.fragmentNanos = fragmentNanos
@@ -176,28 +173,11 @@ public final class MP4File {
         return true
     }
 
-    /// Adds a sound unit at its capture time on the file's clock (the first picture's capture is time 0). Units follow
-    /// each other without gaps while the sound keeps time; a unit more than one unit late starts after a gap (the
-    /// sound stopped: the unit before it lasts until then), one more than a unit early is dropped (returns false), so
-    /// the sound never drifts from the picture by more than a unit (21 ms at 48 kHz). Units before the file's start
-    /// belong to the file before.
+    /// Adds a sound unit at its capture time on the file's clock (the first picture's capture is time 0), by the rule of
+    /// `SoundRun`; false when it is dropped (units before the file's start belong to the file before).
     @discardableResult
     public func appendAudio(_ unit: EncodedAudio) -> Bool {
-        guard let audio, unit.monotonicNanos >= start.monotonicNanos else { return false }
-        let per = UInt64(AudioFormat.samplesPerUnit)
-        let at = (unit.monotonicNanos - start.monotonicNanos) * UInt64(audio.sampleRate) / 1_000_000_000
-        var position = soundEnd ?? at
-        if at > position + per {
-            // A gap: the unit before (if still pending) lasts until this one; else this fragment's run starts later.
-            if let last = pendingSound.indices.last { pendingSound[last].duration += UInt32(at - position) } else { soundBase = at }
-            position = at
-        } else if at + per < position {
-            return false
-        }
-        if pendingSound.isEmpty { soundBase = position }
-        pendingSound.append((unit.bytes, UInt32(per)))
-        soundEnd = position + per
-        return true
+        sound?.append(unit) ?? false
     }
 
     /// Adds a metadata sample at its capture time on the file's clock (always after the one before); samples before the
@@ -242,17 +222,14 @@ public final class MP4File {
         let end = ticks(nextSlot ?? last.slot + 1)
         var runs = [FragmentedMP4.TrackRun(trackID: 1, baseTime: base, durations: durations, sizes: pending.map(\.frame.bytes.readableBytes),
                                            keyframes: flagsPerSample ? pending.map(\.frame.isKeyframe) : nil)]
-        if audio != nil {
-            runs.append(FragmentedMP4.TrackRun(trackID: FragmentedMP4.soundTrackID, baseTime: soundBase, durations: pendingSound.map(\.duration),
-                                               sizes: pendingSound.map(\.bytes.count)))
-        }
+        if let sound { runs.append(sound.trackRun) }
         let metadata = hasMetadata ? metadataRun(until: end, all: final) : nil
         if let metadata { runs.append(metadata) }
         let header = FragmentedMP4.fragmentHeader(sequence: sequence, runs: runs)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: header)
         for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
-        for unit in pendingSound { scratch.append(contentsOf: unit.bytes) }
+        for unit in sound?.units ?? [] { scratch.append(contentsOf: unit.bytes) }
         for sample in pendingMetadata.prefix(metadata?.sizes.count ?? 0) { scratch.append(contentsOf: sample.bytes) }
         if let chain {
             // The link goes out in the same write as its fragment: a cut leaves both or neither whole. It covers every
@@ -274,7 +251,7 @@ public final class MP4File {
         frames += pending.count
         endTicks = end
         pending.removeAll(keepingCapacity: true)
-        pendingSound.removeAll(keepingCapacity: true)
+        sound?.clear()
         if let metadata, !metadata.sizes.isEmpty {
             lastMetadataTime = pendingMetadata[metadata.sizes.count - 1].at
             pendingMetadata.removeFirst(metadata.sizes.count)

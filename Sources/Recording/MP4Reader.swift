@@ -127,7 +127,8 @@ public struct MP4Scan: Sendable {
     /// Decode time just past the last sample, in ticks.
     public var endTime: UInt64 {
         guard let last = fragments.last else { return 0 }
-        return last.baseTime + last.durations.reduce(0) { $0 + UInt64($1) }
+        // Wrapping: a damaged file's times are nonsense, never a trap.
+        return last.baseTime &+ last.durations.reduce(0) { $0 &+ UInt64($1) }
     }
 
     /// Duration of the complete fragments in seconds.
@@ -137,11 +138,15 @@ public struct MP4Scan: Sendable {
     /// file states (its start plus the track time, to the second the start is given in), else the stated time.
     public func wallStart(of fragment: Fragment) -> Int64 {
         let base = fragments.first?.baseTime ?? 0
-        let stated = Int64(creationTime ?? 0) * 1_000_000_000 + Int64((fragment.baseTime &- base) * 1_000_000_000 / max(1, timescale))
+        // Wrapping arithmetic: the times of a damaged file may be anything, and must not trap.
+        let ticks = fragment.baseTime &- base, scale = max(1, timescale)
+        let offset = (ticks / scale) &* 1_000_000_000 &+ (ticks % scale) &* 1_000_000_000 / scale
+        let stated = Int64(creationTime ?? 0) &* 1_000_000_000 &+ Int64(truncatingIfNeeded: offset)
         // A fragment an export cut starts later than it was signed to, by the frames cut before it.
         guard let link = fragment.link else { return stated }
-        let signed = link.wallStartNanos + (fragment.trim?.keptStartOffsetNanos ?? 0)
-        return abs(signed - stated) < 2_000_000_000 ? signed : stated
+        let signed = link.wallStartNanos &+ (fragment.trim?.keptStartOffsetNanos ?? 0)
+        let (apart, overflow) = signed.subtractingReportingOverflow(stated)
+        return !overflow && apart.magnitude < 2_000_000_000 ? signed : stated
     }
 }
 
@@ -168,8 +173,8 @@ public enum MP4Reader {
                   let (boxSize, type, headerSize) = boxHeader(header, available: size - offset) else {
                 break
             }
+            guard boxSize >= headerSize, boxSize <= size - offset else { break }  // cut off: stop at the last whole box
             let end = offset + boxSize
-            guard boxSize >= headerSize, end <= size else { break }  // cut off: stop at the last whole box
             switch type {
             case "ftyp":
                 break
@@ -254,7 +259,7 @@ public enum MP4Reader {
         var headerSize = 8
         if size == 1 {
             guard bytes.count >= 16 else { return nil }
-            size = Int(be64(bytes, 8))
+            size = Int(clamping: be64(bytes, 8))
             headerSize = 16
         } else if size == 0 {
             size = available
@@ -262,8 +267,15 @@ public enum MP4Reader {
         return (size, type, headerSize)
     }
 
+    /// The big-endian u32 at `i`; 0 past the end of `b` (a damaged box may claim fields it does not hold).
     static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+        guard i >= 0, i <= b.count - 4 else { return 0 }
+        return UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+
+    /// The byte at `i`; 0 past the end of `b`.
+    static func byte(_ b: [UInt8], _ i: Int) -> UInt8 {
+        i >= 0 && i < b.count ? b[i] : 0
     }
 
     static func be64(_ b: [UInt8], _ i: Int) -> UInt64 {
@@ -276,7 +288,7 @@ public enum MP4Reader {
         var i = range.lowerBound
         while i + 8 <= range.upperBound {
             let size = Int(be32(b, i))
-            guard size >= 8, i + size <= range.upperBound else { break }
+            guard size >= 8, size <= range.upperBound - i else { break }
             out.append((String(decoding: b[i + 4..<i + 8], as: UTF8.self), i + 8..<i + size, i))
             i += size
         }
@@ -288,7 +300,7 @@ public enum MP4Reader {
             if type == "mvhd", body.count >= 12 {
                 let version1 = b[body.lowerBound] == 1
                 let created = version1 ? be64(b, body.lowerBound + 4) : UInt64(be32(b, body.lowerBound + 4))
-                scan.creationTime = Int(created) - Int(FragmentedMP4.epochOffset)
+                scan.creationTime = Int(clamping: created) &- Int(FragmentedMP4.epochOffset)
                 if version1 { scan.creationFieldOffset = base + body.lowerBound + 4 }
             } else if type == "mvex" {
                 for (t, r, _) in children(b, body) where t == "mehd" && r.count >= 12 {
@@ -316,14 +328,14 @@ public enum MP4Reader {
     private static func parseTrak(_ b: [UInt8], _ body: Range<Int>, into scan: inout MP4Scan) {
         var trackID: UInt32 = 1
         for (t, r, _) in children(b, body) where t == "tkhd" && r.count >= 24 {
-            trackID = be32(b, r.lowerBound + 4 + (b[r.lowerBound] == 1 ? 16 : 8))
+            trackID = be32(b, r.lowerBound + 4 + (byte(b, r.lowerBound) == 1 ? 16 : 8))
         }
         for (t, r, _) in children(b, body) where t == "mdia" {
             var timescale: UInt64?
             var handler = ""
             for (t2, r2, _) in children(b, r) {
                 if t2 == "mdhd" {
-                    let at = r2.lowerBound + 4 + (b[r2.lowerBound] == 1 ? 16 : 8)
+                    let at = r2.lowerBound + 4 + (byte(b, r2.lowerBound) == 1 ? 16 : 8)
                     if at + 4 <= r2.upperBound { timescale = UInt64(be32(b, at)) }
                 } else if t2 == "hdlr", r2.count >= 12 {
                     handler = String(decoding: b[(r2.lowerBound + 8)..<(r2.lowerBound + 12)], as: UTF8.self)
@@ -363,8 +375,10 @@ public enum MP4Reader {
             switch tag {
             case 0x03: i = j + 3  // ES_Descriptor: ES_ID and flags, then its children
             case 0x04: i = j + 13  // DecoderConfigDescriptor: fixed fields, then its children
-            case 0x05: return j + length <= stsd.upperBound ? Array(b[j..<j + length]) : nil
-            default: i = j + length
+            case 0x05: return length >= 0 && length <= stsd.upperBound - j ? Array(b[j..<j + length]) : nil
+            default:
+                guard length >= 0, length <= stsd.upperBound - j else { return nil }
+                i = j + length
             }
         }
         return nil
@@ -384,7 +398,7 @@ public enum MP4Reader {
                     if t == "tfhd", r.count >= 8 {
                         track = be32(b, r.lowerBound + 4)
                     } else if t == "tfdt" {
-                        base = b[r.lowerBound] == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4))
+                        base = byte(b, r.lowerBound) == 1 ? be64(b, r.lowerBound + 4) : UInt64(be32(b, r.lowerBound + 4))
                     } else if t == "trun" {
                         let flags = be32(b, r.lowerBound) & 0xFF_FFFF
                         let count = Int(be32(b, r.lowerBound + 4))
@@ -392,7 +406,7 @@ public enum MP4Reader {
                         if flags & 0x1 != 0 { dataOffset = Int(Int32(bitPattern: be32(b, i))); i += 4 }
                         if flags & 0x4 != 0 { i += 4 }
                         let perSample = [0x100, 0x200, 0x400, 0x800].filter { flags & UInt32($0) != 0 }.count * 4
-                        guard count >= 0, i + count * perSample <= r.upperBound else { return nil }
+                        guard r.count >= 8, count >= 0, i + count * perSample <= r.upperBound else { return nil }
                         for _ in 0..<count {
                             var duration: UInt32 = 0, size: UInt32 = 0
                             if flags & 0x100 != 0 { duration = be32(b, i); i += 4 }

@@ -43,6 +43,8 @@ public final class Recorder: Sendable {
     let metadataQueue = BoundedQueue<MetadataSample>(capacity: 1024)
     /// Metadata samples the queue refused.
     let metadataRefused = Atomic<UInt64>(0)
+    /// Whether the car is parked: a clip that nobody asked for is then a parking clip.
+    let parked = Atomic<Bool>(false)
     /// Every segment and event clip finished, on the writer's thread (observers hand it on at once).
     public let finished = Observers<FinishedRecording>()
 
@@ -50,6 +52,8 @@ public final class Recorder: Sendable {
     struct Shared {
         /// Whether segments are written (continuous mode).
         var wantRecording: Bool
+        /// While parked with a time-lapse: continuous segments keep one keyframe every this long (0: every frame).
+        var timelapseNanos: UInt64 = 0
         /// The event clip rules and the clip open to extension.
         var clips: EventClipBook
         /// What `/api/status` shows.
@@ -127,20 +131,35 @@ public final class Recorder: Sendable {
     /// Requests an event clip: pre-roll from memory plus post-roll from now. While a clip of this
     /// camera is open (asked for or being written), the event extends it instead, up to
     /// `eventMaxSeconds`: a burst of requests writes one clip, not one per request. With `protect`, the clip is
-    /// protected from loop overwrite when it is written (as a dashcam locks an impact's file).
-    public func triggerEvent(reason rawReason: String, now: CaptureTime = .now(), protect: Bool = false) -> EventTicket {
+    /// protected from loop overwrite when it is written (as a dashcam locks an impact's file). A new clip's
+    /// kind is `manual` when someone asked for it, `parking` while parked, else `event`.
+    public func triggerEvent(reason rawReason: String, now: CaptureTime = .now(), protect: Bool = false, manual: Bool = false) -> EventTicket {
         // The reason reaches the log and the clip's metadata: control characters never do, raw.
         let reason = String(String.UnicodeScalarView(rawReason.unicodeScalars.prefix(200).map {
             $0.properties.generalCategory == .control ? "\u{FFFD}" : $0
         }))
         let (file, extended) = state.withLock { s -> (String, Bool) in
-            let answer = s.clips.request(reason: reason, now: now)
+            let answer = s.clips.request(reason: reason, now: now, kind: manual ? .manual : parked.load(ordering: .relaxed) ? .parking : .event)
             if answer.extended { s.status.eventsMerged += 1 }
             if protect { s.protectedClips.insert(answer.file) }
             return answer
         }
         return EventTicket(camera: camera, reason: reason, file: file, preRollSeconds: config.eventPreSeconds,
                            postRollSeconds: config.eventPostSeconds, extended: extended)
+    }
+
+    /// Records continuous segments as a time-lapse from now on: one keyframe every `seconds` (nil: every frame again), in
+    /// files of their own named `…_timelapse.mp4`. Keyframes come every fragment, so a frame is kept at most that often.
+    public func setTimelapse(seconds: Double?) {
+        state.withLock {
+            $0.timelapseNanos = seconds.map { UInt64(max(0, $0) * 1e9) } ?? 0
+            $0.status.timelapseSeconds = seconds
+        }
+    }
+
+    /// Marks the clips from now on as saved while parked (or not).
+    public func setParked(_ on: Bool) {
+        parked.store(on, ordering: .relaxed)
     }
 
     /// Current state and counters.

@@ -15,6 +15,8 @@ public struct RecorderStatus: Codable, Sendable {
     /// Whether recording is switched on.
     public var enabled: Bool
     /// What the recorder is doing.
+    /// Seconds between the frames kept while continuous recording is a time-lapse (parked); absent otherwise.
+    public var timelapseSeconds: Double?
     public var state: RecorderState
     /// Segment being written, relative to the root.
     public var currentFile: String?

@@ -44,6 +44,10 @@ final class RecorderWriter {
     private let chain: FragmentChain?
     private let started = MonotonicClock.nanos()
     private var bytesSinceStart = 0
+    /// The time-lapse interval in force (0: none), whether the segment being written is one, and its newest frame.
+    private var timelapseNanos: UInt64 = 0
+    private var segmentIsTimelapse = false
+    private var lastLapseFrame: UInt64?
 
     /// A writer of `recorder`'s files, reading `subscription`.
     init(recorder: Recorder, subscription: FrameSubscription) {
@@ -77,9 +81,14 @@ final class RecorderWriter {
                 if recorder.subscription.withLock({ $0 }) === sub { break }
                 continue
             }
-            let (want, newClip) = recorder.state.withLock { s -> (Bool, EventClipBook.Plan?) in
-                (s.wantRecording, frame == nil ? nil : s.clips.startNext())
+            let (want, newClip, lapse) = recorder.state.withLock { s -> (Bool, EventClipBook.Plan?, UInt64) in
+                (s.wantRecording, frame == nil ? nil : s.clips.startNext(), s.timelapseNanos)
             }
+            if (lapse > 0) != segmentIsTimelapse, segment != nil {
+                // A time-lapse is a file of its own: the segment being written ends here.
+                finishSegment()
+            }
+            timelapseNanos = lapse
             if !want && segment != nil {
                 finishSegment()
                 update { $0.state = .stopped }
@@ -231,6 +240,12 @@ final class RecorderWriter {
             update { $0.droppedFrames += 1 }
             return
         }
+        if timelapseNanos > 0 {
+            // A time-lapse keeps keyframes only (each decodes alone), one per interval; the rest is not recorded
+            // (not a drop: event clips still get every frame from the pre-roll).
+            guard frame.isKeyframe, lastLapseFrame.map({ cadence.reached(now &- $0, timelapseNanos) }) ?? true else { return }
+            lastLapseFrame = now
+        }
         if let s = segment, frame.isKeyframe,
            cadence.reached(now &- s.startTime.monotonicNanos, segmentNanos) || s.width != frame.width || s.height != frame.height {
             // Segments end only where the next can start: at a keyframe. A size change (settings
@@ -246,7 +261,8 @@ final class RecorderWriter {
                     return
                 }
                 let (day, stamp) = LocalTime.stamp(frame.time.wallSeconds)
-                let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera).mp4")
+                let path = Recovery.uniquePath("\(config.root)/\(camera)/\(day)/\(stamp)_\(camera)\(timelapseNanos > 0 ? "_timelapse" : "").mp4")
+                segmentIsTimelapse = timelapseNanos > 0
                 segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), audio: recorder.audio, metadata: recorder.metadata,
                                       fragmentNanos: fragmentNanos,
                                       sync: config.sync, nominalFps: recorder.fps, chain: chain,

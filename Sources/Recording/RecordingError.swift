@@ -52,34 +52,35 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RecordingError
     if failure != 0 { throw RecordingError(errno: failure, "write", path) }
 }
 
-/// Renames the synced file open as `fd` from `from` to `to` so that the new name survives a power cut on every
-/// filesystem: the file is fsynced once more after the rename, then its folder. On FAT (vfat, exFAT: what many SD
-/// cards come formatted with) a rename writes the new directory entry with size 0 and no first cluster, and only the
-/// file's own inode write fills them in: a folder sync alone left finished segments as 0-byte files after a cut.
+/// `Platform.durableRename` with its failure as a `RecordingError`.
 func renameDurably(fd: Int32, from: String, to: String, directory: String) throws(RecordingError) {
-    guard rename(from, to) == 0 else { throw RecordingError(errno: errno, "rename", from) }
-    guard fsync(fd) == 0 else { throw RecordingError(errno: errno, "fsync", to) }
-    syncDirectory(directory)
+    if let failure = durableRename(fd: fd, from: from, to: to, directory: directory) {
+        throw RecordingError(errno: failure.errno, failure.call, failure.call == "rename" ? from : to)
+    }
 }
 
-/// fsyncs a directory so that a file created, renamed or removed in it survives a power cut.
-func syncDirectory(_ path: String) {
-    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    _ = fsync(fd)
-    close(fd)
-}
-
-/// Creates `path` and its missing parents (mode 0755); refuses to pass through symlinks unless `followLinks`.
+/// Creates `path` and its missing parents (mode 0755); refuses to pass through symlinks unless `followLinks`. Each
+/// folder made is synced, and its parent: on FAT (no journal) a new day's folder whose entry never reached the card
+/// takes every file written in it with it at a power cut, however well each file was synced.
 func makeDirectories(_ path: String, followLinks: Bool = false) throws(RecordingError) {
     var current = path.hasPrefix("/") ? "" : "."
+    var made: [(folder: String, parent: String)] = []
     for part in path.split(separator: "/") {
+        let parent = current.isEmpty ? "/" : current
         current += "/" + part
         var st = stat()
         if (followLinks ? stat(current, &st) : lstat(current, &st)) == 0 {
             guard st.st_mode & S_IFMT == S_IFDIR else { throw RecordingError(errno: ENOTDIR, "mkdir", current) }
             continue
         }
-        if mkdir(current, 0o755) != 0 && errno != EEXIST { throw RecordingError(errno: errno, "mkdir", current) }
+        if mkdir(current, 0o755) != 0 {
+            guard errno == EEXIST else { throw RecordingError(errno: errno, "mkdir", current) }
+        } else {
+            made.append((current, parent))
+        }
+    }
+    for m in made {
+        syncDirectory(m.folder)
+        syncDirectory(m.parent)
     }
 }

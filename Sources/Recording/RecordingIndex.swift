@@ -36,6 +36,8 @@ public struct IndexedRecording: Codable, Sendable, Equatable {
     public var reason: String?
     /// Whether it has a sound track (nil in an index written before sound was recorded).
     public var sound: Bool?
+    /// normal, event, parking or manual, from the file name (nil in an index written before files had one).
+    public var type: FileKind?
 }
 
 /// Which recordings cover which time, per camera: cheap for a day with thousands of files. Entries are
@@ -121,10 +123,12 @@ public final class RecordingIndex: Sendable {
         guard let scan = try? MP4Reader.scan(path: "\(root)/\(relative)", maxFragments: writing ? .max : 1),
               let first = scan.fragments.first else { return nil }
         let start = scan.wallStart(of: first)
-        let seconds = writing || scan.statedDuration == 0 ? scan.duration : scan.statedDuration
+        let stated = writing || scan.statedDuration == 0 ? scan.duration : scan.statedDuration
+        // At most a day, never NaN: a damaged head may state anything.
+        let seconds = stated.isFinite ? min(max(stated, 0), 86_400) : 0
         let entry = IndexedRecording(path: writing ? String(relative.dropLast(5)) : relative, camera: camera, kind: kind, start: start,
-                                     end: start + Int64(seconds * 1e9), codec: scan.codec, size: size, modified: modified, writing: writing,
-                                     reason: kind == .event ? scan.comment : nil, sound: scan.sound != nil)
+                                     end: start &+ Int64(seconds * 1e9), codec: scan.codec, size: size, modified: modified, writing: writing,
+                                     reason: kind == .event ? scan.comment : nil, sound: scan.sound != nil, type: FileKind.of(relative))
         state.withLock { s in
             if s.entries.count > 200_000 { s.entries.removeAll() }
             s.entries[relative] = entry

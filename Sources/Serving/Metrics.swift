@@ -114,6 +114,10 @@ final class Metrics: Sendable {
             counter("gsensor_samples", "Accelerometer readings", "all", value: a.samples)
             counter("gsensor_impacts", "Impacts found (each saved a protected event clip)", "all", value: a.impacts)
         }
+        if let p = services.gpio?() {
+            if p.ignition != nil { gauge("parked", "bool", "1 while parked (the ignition off)", [], p.parked ? 1 : 0) }
+            counter("button_presses", "Presses of the save button (each saved a protected manual clip)", "all", value: p.presses)
+        }
         if let g = services.gps?() {
             gauge("gps_fix", "bool", "1 while the GPS has a fix", [], g.state == .fix ? 1 : 0)
             gauge("gps_connected", "bool", "1 while gpsd answers", [], g.state == .fix || g.state == .noFix ? 1 : 0)

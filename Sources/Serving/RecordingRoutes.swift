@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import NIOPosix
 import Recording
+import Rules
 import ServiceSettings
 import Synchronization
 
@@ -74,6 +75,8 @@ struct RecordingRoutes: Sendable {
         var camera: String
         var day: String
         var kind: String
+        /// normal, event, parking or manual (as the file name says).
+        var type: FileKind
         var size: Int
         var duration: Double?
         var codec: VideoCodec?
@@ -150,24 +153,28 @@ struct RecordingRoutes: Sendable {
         let reason = body?.reason ?? "api"
         let selected = try targets(request.uri.queryParameters["camera"].map(String.init) ?? body?.camera)
         guard access != nil else { return noRecording() }
-        let tickets = selected.compactMap { $0.recorder?.triggerEvent(reason: reason) }
+        let tickets = selected.compactMap { $0.recorder?.triggerEvent(reason: reason, manual: true) }
         return JSON.response(["events": tickets], status: .accepted)
     }
 
     /// Default and largest `limit` of the recordings list.
     static let listLimit = (default: 500, max: 5000)
 
-    /// Newest first; `camera`, `day` (YYYY-MM-DD), `kind` (segment|event) and `reason` (of event clips) filter, `limit` caps the count;
+    /// Newest first; `camera`, `day` (YYYY-MM-DD), `kind` (segment|event), `type` (normal|event|parking|manual) and `reason` (of
+    /// event clips) filter, `limit` caps the count;
     /// `before` (the `next` of the page before) or `offset` pages. New files arrive at the front, so a
     /// cursor returns every file once while recording goes on.
     private func list(_ request: Request) throws -> Response {
         guard let access else { return noRecording() }
-        let query = try StrictQuery(request, allowed: ["camera", "day", "kind", "reason", "limit", "before", "offset"])
+        let query = try StrictQuery(request, allowed: ["camera", "day", "kind", "type", "reason", "limit", "before", "offset"])
         let camera = query["camera"]
         let day = try query.day("day")
         let kind = query["kind"]
         if let kind, kind != "segment", kind != "event" {
             throw HTTPErrorResponse(JSON.error(.badRequest, "unknown kind", "kind '\(kind.prefix(32))' is not known; allowed: segment, event"))
+        }
+        let type = try query["type"].map { text throws(HTTPErrorResponse) -> FileKind in
+            do throws(RuleError) { return try FileKind.parse(text, name: "type") } catch { throw HTTPErrorResponse(JSON.error(.badRequest, "unknown type", error.description)) }
         }
         let limit = try query.integer("limit", in: 1...Self.listLimit.max) ?? Self.listLimit.default
         let offset = try query.integer("offset", in: 0...1_000_000) ?? 0
@@ -194,7 +201,7 @@ struct RecordingRoutes: Sendable {
         }
         let matching = files.filter { f in
             (f.isVideo || f.isPartial) && (camera == nil || f.camera == camera) && (day == nil || f.day == day)
-                && (kind == nil || (kind == "event") == f.isEvent)
+                && (kind == nil || (kind == "event") == f.isEvent) && (type == nil || FileKind.of(f.relative) == type)
                 && (reason == nil || (f.isEvent && access.facts.facts(of: f)?.reason == reason))
         }
         let ordered = matching.sorted { ($0.modified, name($0)) > ($1.modified, name($1)) }
@@ -204,7 +211,7 @@ struct RecordingRoutes: Sendable {
         let listed = page.map { f in
             let scanned = access.facts.facts(of: f)
             return Listed(path: name(f), camera: f.camera, day: f.day,
-                   kind: f.isEvent ? "event" : "segment", size: f.size, duration: scanned?.seconds, codec: scanned?.codec, sound: scanned?.sound, modified: f.modified,
+                   kind: f.isEvent ? "event" : "segment", type: FileKind.of(f.relative), size: f.size, duration: scanned?.seconds, codec: scanned?.codec, sound: scanned?.sound, modified: f.modified,
                    protected: markers.contains(f.relative + RecordingsTree.protectedSuffix), writing: f.isPartial,
                    signature: scanned?.signature, reason: f.isEvent ? scanned?.reason : nil)
         }

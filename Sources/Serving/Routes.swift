@@ -121,6 +121,8 @@ struct Routes: Sendable {
         var gps: GPSStatus?
         /// The accelerometer (absent when none is configured).
         var gsensor: GSensorStatus?
+        /// The ignition and button lines and parking (absent when no line is configured).
+        var gpio: GPIOStatus?
         var system: SystemLoad.Reading
         var connections: ConnectionRegistry.Snapshot
     }
@@ -128,7 +130,8 @@ struct Routes: Sendable {
     private func status() -> Status {
         Status(version: BlackboxVersion.string, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
                cameras: cameras.map { $0.status() }, recordingsRoot: recordings?.root, disk: recordings?.retention.usage,
-               hooks: recordings?.hooks?(), mqtt: services.mqtt?(), rtsp: services.rtsp?(), gps: services.gps?(), gsensor: services.gsensor?(), system: load.reading(), connections: connections.snapshot())
+               hooks: recordings?.hooks?(), mqtt: services.mqtt?(), rtsp: services.rtsp?(), gps: services.gps?(), gsensor: services.gsensor?(),
+               gpio: services.gpio?(), system: load.reading(), connections: connections.snapshot())
     }
 
     /// Liveness: 200 while every camera delivers frames; 503 naming the stalled ones.

@@ -11,13 +11,16 @@ public struct ServiceReports: Sendable {
     public var gps: (@Sendable () -> GPSStatus)?
     /// The accelerometer.
     public var gsensor: (@Sendable () -> GSensorStatus)?
+    /// The ignition and button lines, and parking.
+    public var gpio: (@Sendable () -> GPIOStatus)?
 
     /// Reports of the given services.
     public init(mqtt: (@Sendable () -> MQTTStatus)? = nil, rtsp: (@Sendable () -> RTSPStatus)? = nil, gps: (@Sendable () -> GPSStatus)? = nil,
-                gsensor: (@Sendable () -> GSensorStatus)? = nil) {
+                gsensor: (@Sendable () -> GSensorStatus)? = nil, gpio: (@Sendable () -> GPIOStatus)? = nil) {
         self.mqtt = mqtt
         self.rtsp = rtsp
         self.gps = gps
         self.gsensor = gsensor
+        self.gpio = gpio
     }
 }

@@ -34,13 +34,18 @@ struct TimelineRoutes: Sendable {
         router.get("/api/play") { request, _ in try await play(request) }
         router.get("/api/export") { request, _ in try await export(request) }
         router.get("/api/track") { request, _ in try await track(request) }
+        router.get("/api/gforce") { request, _ in try await gForce(request) }
     }
 
     /// Covered spans, gaps, event marks and files of a camera for a day or a span.
     struct Timeline: Codable {
         struct Span: Codable { var start: Double; var end: Double; var writing: Bool }
         struct Gap: Codable { var start: Double; var end: Double }
-        struct Event: Codable { var start: Double; var end: Double; var path: String; var reason: String?; var `protected`: Bool; var writing: Bool }
+        struct Event: Codable {
+            var start: Double; var end: Double; var path: String; var reason: String?; var `protected`: Bool; var writing: Bool
+            /// event, parking or manual.
+            var type: FileKind
+        }
         struct File: Codable {
             var path: String; var start: Double; var end: Double; var codec: VideoCodec; var size: Int; var `protected`: Bool; var writing: Bool
         }
@@ -53,6 +58,8 @@ struct TimelineRoutes: Sendable {
         var gaps: [Gap]
         var events: [Event]
         var files: [File]
+        /// When the car was parked (the ignition off).
+        var parked: [Gap]
     }
 
     private func recordings() throws(HTTPErrorResponse) -> RecordingsAccess {
@@ -119,10 +126,14 @@ struct TimelineRoutes: Sendable {
         }
         if until > covered + 2 { gaps.append(.init(start: covered, end: until)) }
         let events = found.filter { $0.kind == .event }.map {
-            Timeline.Event(start: seconds($0.start), end: seconds($0.end), path: $0.path, reason: $0.reason, protected: isProtected($0), writing: $0.writing)
+            Timeline.Event(start: seconds($0.start), end: seconds($0.end), path: $0.path, reason: $0.reason, protected: isProtected($0), writing: $0.writing,
+                           type: $0.type ?? FileKind.of($0.path))
         }
+        let parked = ParkingJournal(root: access.root).spans(from: seconds(from), to: seconds(to), now: Date().timeIntervalSince1970)
+            .map { Timeline.Gap(start: $0.start, end: $0.end) }
         return JSON.response(Timeline(camera: camera, from: WallTime.format(from), to: WallTime.format(to), fromEpoch: seconds(from), toEpoch: seconds(to),
-                                      codec: found.last?.codec, spans: spans, gaps: gaps.filter { $0.end > $0.start }, events: events, files: files))
+                                      codec: found.last?.codec, spans: spans, gaps: gaps.filter { $0.end > $0.start }, events: events, files: files,
+                                      parked: parked))
     }
 
     /// The files (`.part` for the one being written) of `camera`'s recordings overlapping the span.
@@ -274,6 +285,24 @@ struct TimelineRoutes: Sendable {
         headers[.contentType] = "application/geo+json"
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The accelerometer's peak change from gravity over a span, in `buckets` equal parts (default 500): the timeline's
+    /// g-force graph.
+    private func gForce(_ request: Request) async throws -> Response {
+        let query = try StrictQuery(request, allowed: ["camera", "from", "to", "buckets"])
+        let access = try recordings()
+        let camera = try camera(query)
+        let (from, to) = try span(query, names: ("from", "to"))
+        let buckets = try query.integer("buckets", in: 1...2000) ?? 500
+        let peaks = try await Blocking.run { RecordedTrack.gForce(files: files(access, camera: camera, kind: .segment, from: from, to: to), from: from, to: to, buckets: buckets) }
+        struct Answer: Codable {
+            var camera: String; var fromEpoch: Double; var bucketSeconds: Double
+            /// Peak change from gravity per bucket, g (null: nothing recorded).
+            var peaks: [Double?]
+        }
+        return JSON.response(Answer(camera: camera, fromEpoch: Double(from) / 1e9, bucketSeconds: Double((to - from) / Int64(buckets)) / 1e9,
+                                    peaks: peaks.map { $0.map { ($0 * 100).rounded() / 100 } }))
     }
 
     /// The plan's bytes, read a fragment at a time on the blocking-I/O pool.

@@ -6,10 +6,12 @@ public struct GSensorSettings: Sendable, Equatable {
     public var device: String
     /// The change from gravity that is an impact, g.
     public var thresholdG = 1.5
+    /// The same while parked: lower, as a knock on a parked car is smaller than a pothole at speed.
+    public var parkingThresholdG = 1.2
 
     /// How a device is named.
     public static let deviceAllowed = "an IIO device's name (e.g. mpu6050, lis3dh, accel_3d) or iio:deviceN"
-    /// The thresholds allowed.
+    /// The thresholds allowed (both of them).
     public static let thresholdRule = RangeRule<Double>(0.3...16, allowed: "0.3 to 16 g")
 
     /// Settings for `device`, or an error naming `name` and what is allowed.

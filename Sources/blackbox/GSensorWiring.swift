@@ -21,10 +21,7 @@ enum GSensorWiring {
         reader.impacts.add { impact in
             let reason = "impact \(String(format: "%.1f", impact.g)) g"
             // The clip is placed at the impact itself (its pre-roll before it), not at the moment the burst was over.
-            let now = CaptureTime.now()
-            let ago = Int64(bitPattern: now.monotonicNanos &- impact.monotonicNanos)
-            let wall = Int64(now.wallSeconds) * 1_000_000_000 + Int64(now.wallNanos) - max(0, ago)
-            let at = CaptureTime(monotonicNanos: impact.monotonicNanos, wallSeconds: Int(wall / 1_000_000_000), wallNanos: Int(wall % 1_000_000_000))
+            let at = CaptureTime.at(monotonicNanos: impact.monotonicNanos)
             for camera in cameras {
                 guard let recorder = camera.recorder else { continue }
                 let ticket = recorder.triggerEvent(reason: reason, now: at, protect: true)

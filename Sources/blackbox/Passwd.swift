@@ -82,6 +82,10 @@ struct Passwd: ParsableCommand {
             path = p
         }
         do {
+            if let setAside = AuthFile.setAsideIfEmptied(path: path) {
+                logger.error("the auth file was empty after a power cut; set aside, and a new password generated (below)",
+                             metadata: ["file": "\(path)", "setAside": "\(setAside)"])
+            }
             if let stored = try AuthFile.load(path: path) {
                 guard StoredCredentials.isHash(stored.passwordHash) else {
                     throw StartupError("\(path): password_hash is not a bcrypt hash; run 'blackbox passwd' to set a new password")

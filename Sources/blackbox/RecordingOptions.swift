@@ -117,8 +117,12 @@ struct RecordingOptions: ParsableArguments {
         let keyPath = DeviceKeyFile.defaultPath(recordings: config.root)
         let key: DeviceKey
         do {
-            let (loaded, created) = try DeviceKeyFile.loadOrCreate(path: keyPath)
+            let (loaded, created, setAside) = try DeviceKeyFile.loadOrCreate(path: keyPath)
             key = loaded
+            if let setAside {
+                logger.error("the device key file was empty after a power cut; set aside, and a new key made: recordings from now on verify with the new public key ('blackbox key'), older ones with the old (restore the old file from a backup to keep one key)",
+                             metadata: ["file": "\(keyPath)", "setAside": "\(setAside)"])
+            }
             logger.info(created ? "device key created; every fragment is signed with it" : "signing recordings with the device key",
                         metadata: ["file": "\(keyPath)", "fingerprint": "\(key.publicKey.fingerprint)"])
         } catch {

@@ -138,6 +138,8 @@ struct Run: AsyncParsableCommand {
         var gps: GPSSettings?
         /// `[gsensor]` with `--gsensor` over it (nil: no accelerometer).
         var gsensor: GSensorSettings?
+        /// `[gpio]`: the ignition and button lines (nil: none).
+        var gpio: GPIOSettings?
     }
 
     /// Where the account comes from: the configuration file's `[auth]`, or the auth state file.
@@ -215,7 +217,8 @@ struct Run: AsyncParsableCommand {
                         buffers: buffers, h264Fallback: h264Fallback ?? file.h264Fallback ?? false,
                         recording: recordingConfig, publicLive: publicLive ?? file.publicLive ?? false, auth: auth,
                         limits: limits, trustedProxies: proxies, motion: file.motion ?? MotionSettings(),
-                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings, gps: gps, gsensor: gsensorSettings)
+                        hooks: file.hooks ?? HookSettings(), mqtt: file.mqtt, rtsp: rtspSettings, gps: gps, gsensor: gsensorSettings,
+                        gpio: file.gpio)
     }
 
     /// The camera configurations: --camera flags, else the file's [[camera]] tables, else one test pattern.
@@ -337,11 +340,15 @@ struct Run: AsyncParsableCommand {
         // Stops before the cameras, as the GPS does.
         defer { gsensor?.stop() }
         let gsensorStatus: (@Sendable () -> GSensorStatus)? = gsensor.map { g in { @Sendable in g.status() } }
+        let gpio = settings.gpio.map { GPIOWiring($0, cameras: running, gsensor: gsensor, recordings: setup?.config.root, logger: logger) }
+        // Released before the cameras stop, as the GPS and the accelerometer are.
+        defer { gpio?.stop() }
+        let gpioStatus: (@Sendable () -> GPIOStatus)? = gpio.map { g in { @Sendable in g.status() } }
         var mqtt: MQTTBridge?
         if let mqttSettings = settings.mqtt {
             do {
                 mqtt = try MQTTBridge(settings: mqttSettings, cameras: running, version: BlackboxVersion.string,
-                                      disk: { access?.retention.usage }, gps: gpsStatus, gsensor: gsensorStatus, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
+                                      disk: { access?.retention.usage }, gps: gpsStatus, gsensor: gsensorStatus, gpio: gpioStatus, onModeChange: { Self.saveSettings(running, path: savedPath, logger: logger) },
                                       logger: logger)
                 try mqtt?.start()
             } catch {
@@ -374,7 +381,7 @@ struct Run: AsyncParsableCommand {
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
-                                         services: ServiceReports(mqtt: mqttStatus, rtsp: rtspStatus, gps: gpsStatus, gsensor: gsensorStatus),
+                                         services: ServiceReports(mqtt: mqttStatus, rtsp: rtspStatus, gps: gpsStatus, gsensor: gsensorStatus, gpio: gpioStatus),
                                          onSettingsChanged: {
                                              Self.saveSettings(running, path: savedPath, logger: logger)
                                          }) { bound in

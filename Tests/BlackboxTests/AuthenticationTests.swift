@@ -125,6 +125,24 @@ struct AuthenticationTests {
         #expect(table.user(for: c) == nil)
     }
 
+    @Test("a request that read the clock before another one refreshed the session keeps it (no wrap to 584 years)")
+    func sessionsOutOfOrderClock() {
+        let clock = ManualClock(nanos: 1_000_000_000)
+        // Two requests at once: the first reads the clock, the second reads it later and refreshes the session
+        // first; then the first looks the session up with its older time.
+        let early = Atomic<Bool>(false)
+        let table = SessionTable(idleSeconds: 300, capacity: 3) { early.load(ordering: .relaxed) ? 1_500_000_000 : clock.read() }
+        let token = table.open(user: "admin")
+        clock.advance(1_000_000_000)
+        #expect(table.user(for: token) == "admin")
+        early.store(true, ordering: .relaxed)
+        #expect(table.user(for: token) == "admin")
+        early.store(false, ordering: .relaxed)
+        // The older time did not move the idle timer back: 300 s after the newest request it ends.
+        clock.advance(300_000_000_001)
+        #expect(table.user(for: token) == nil)
+    }
+
     @Test("form bodies decode + and percent escapes")
     func formFields() {
         let f = LoginRoutes.formFields("user=ad%6Din&password=a+b%26c%3D&empty=")
@@ -146,6 +164,30 @@ struct AuthenticationTests {
         #expect(try AuthFile.load(path: dir + "/missing.toml") == nil)
         try "user = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ConfigFileError.self) { try AuthFile.load(path: path) }
+        // What a power cut leaves on FAT (an entry with no data) is set aside; a file with text in it never is.
+        #expect(AuthFile.setAsideIfEmptied(path: path) == nil)
+        try Data(count: 512).write(to: URL(fileURLWithPath: path))
+        let aside = try #require(AuthFile.setAsideIfEmptied(path: path))
+        #expect(!FileManager.default.fileExists(atPath: path) && FileManager.default.contents(atPath: aside) == Data(count: 512))
+    }
+
+    @Test("a device key file a power cut left empty is set aside and a new key made; a wrong one is still refused")
+    func emptiedDeviceKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-key-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/.blackbox/device-key.toml"
+        let first = try DeviceKeyFile.loadOrCreate(path: path)
+        #expect(first.created && first.setAside == nil)
+        let again = try DeviceKeyFile.loadOrCreate(path: path)
+        #expect(!again.created && again.key.publicKey.fingerprint == first.key.publicKey.fingerprint)
+        try Data().write(to: URL(fileURLWithPath: path))
+        let replaced = try DeviceKeyFile.loadOrCreate(path: path)
+        let aside = try #require(replaced.setAside)
+        #expect(replaced.created && replaced.key.publicKey.fingerprint != first.key.publicKey.fingerprint)
+        #expect(FileManager.default.contents(atPath: aside)?.isEmpty == true)
+        #expect(try DeviceKeyFile.load(path: path)?.publicKey.fingerprint == replaced.key.publicKey.fingerprint)
+        try "public_key = \"x\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigFileError.self) { try DeviceKeyFile.loadOrCreate(path: path) }
     }
 }
 

@@ -1,5 +1,5 @@
 import Cameras
-import Capture
+@testable import Capture
 import Encoding
 import Frames
 import NIOCore
@@ -159,5 +159,36 @@ struct ConversionTests {
         #expect(y.filter { $0 == 40 }.count > y.count * 3 / 4)
         let jpeg = try JPEGEncoder().encode(frame, quality: 80) { Array($0) }
         #expect(try jpeg.withUnsafeBytes { try JPEGDecoder().info($0) } == JPEGInfo(width: 320, height: 240))
+    }
+}
+
+@Suite("Frame pacing")
+struct FramePacerTests {
+    /// A clock that moves only when the pacer sleeps or the test says so.
+    final class FakeTime: @unchecked Sendable {
+        var now: UInt64 = 1_000_000_000
+    }
+
+    @Test("a wake-up late in its slot keeps the next frame half a period away; missed slots are skipped, not burst")
+    func lateWakeups() {
+        let time = FakeTime()
+        var pacer = FramePacer(fps: 10, clock: { time.now }, sleep: { time.now += $0 })
+        var at: [UInt64] = []
+        func frame() -> UInt64? {
+            let missed = pacer.next(while: { true })
+            at.append(time.now)
+            return missed
+        }
+        #expect(frame() == 0)
+        // Woken 99 ms into the next 100 ms slot: that frame is taken; the next waits at least 50 ms, not 1 ms.
+        time.now += 199_000_000
+        #expect(frame() == 0)
+        #expect(frame() == 0)
+        #expect(at[2] - at[1] >= 50_000_000)
+        // 350 ms asleep: the two slots that passed are counted as missed, the one under way gives a frame now.
+        time.now += 350_000_000
+        #expect(frame() == 2)
+        #expect(frame() == 0)
+        #expect(at[4] - at[3] >= 50_000_000)
     }
 }

@@ -103,7 +103,7 @@ struct H264Tests {
             for unit in units { file += unit.bytes }
         }
         let path = dir.path + "/h264.mp4"
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(file))
         let scan = try MP4Reader.scan(path: path)
         #expect(scan.problems.isEmpty && scan.frameCount == 45 && scan.fragments.count == 3)
         let decode = try run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])

@@ -146,6 +146,23 @@ struct RTSPTests {
         let sdp = RTSPPublisher.sdp(sets: sets, fps: 15, host: "10.0.0.1")
         #expect(sdp.contains("sprop-parameter-sets=\(Data(sets.sps).base64EncodedString()),\(Data(sets.pps).base64EncodedString())"))
         #expect(sdp.contains("profile-level-id=\(sets.sps[1...3].map { String(format: "%02X", $0) }.joined())"))
-        #expect(sdp.contains("a=control:streamid=0") && sdp.hasSuffix("\r\n"))
+        #expect(sdp.contains("a=control:streamid=0") && sdp.hasSuffix("\r\n") && !sdp.contains("m=audio"))
+        // With sound: an AAC-hbr track after the picture, with the AudioSpecificConfig of AAC-LC mono 48 kHz (0x1188).
+        let withSound = RTSPPublisher.sdp(sets: sets, fps: 15, host: "10.0.0.1", audio: AudioFormat())
+        #expect(withSound.hasPrefix(sdp) && withSound.contains("m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/1\r\n"))
+        #expect(withSound.contains("mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1188\r\na=control:streamid=1\r\n"))
+    }
+
+    @Test("an AAC unit is one RTP packet: type 97, marker set, the AU-headers length (16 bits) and the unit's size in 13 bits")
+    func aacPacket() {
+        var rtp = RTPPacketizer(type: RTPPacketizer.aacPayloadType)
+        let unit = [UInt8](repeating: 7, count: 300)
+        let first = rtp.packet(aacUnit: unit, timestamp: 48_000)
+        let second = rtp.packet(aacUnit: unit, timestamp: 49_024)
+        #expect(first[1] == 0x80 | 97 && first.count == 12 + 4 + 300)
+        #expect(Array(first[4..<8]) == RTPPacketizer.bigEndian(48_000) && Array(second[4..<8]) == RTPPacketizer.bigEndian(49_024))
+        #expect(Array(first[12..<16]) == [0x00, 0x10, UInt8(300 >> 5), UInt8((300 & 0x1F) << 3)])
+        #expect(UInt16(second[2]) << 8 | UInt16(second[3]) == (UInt16(first[2]) << 8 | UInt16(first[3])) &+ 1)
+        #expect(Array(first[16...]) == unit)
     }
 }

@@ -52,6 +52,21 @@ def refused(*args):
     return r.stderr
 
 
+def refused_config(folder, text):
+    """What `blackbox run` says as it refuses a configuration file holding `text` (written into `folder`)."""
+    config = folder / "blackbox.toml"
+    config.write_text(text)
+    return refused("--config", config)
+
+
+def timeline(daemon, camera="front"):
+    """Today's `/api/timeline` of `camera`."""
+    day = time.strftime("%Y-%m-%d", time.localtime())
+    code, _, body = get(daemon, f"/api/timeline?camera={camera}&day={day}")
+    assert code == 200, body
+    return json.loads(body)
+
+
 def listening(port):
     """Whether something accepts TCP connections on 127.0.0.1:`port` now."""
     try:

@@ -4,7 +4,7 @@ tests/vm/test_gsensor.py."""
 import pytest
 
 from conftest import Daemon
-from helpers import camera_status, get, refused, status, wait_for
+from helpers import camera_status, get, refused, refused_config, status, wait_for
 
 
 @pytest.mark.parametrize("args, words", [
@@ -18,12 +18,10 @@ def test_a_bad_device_is_refused_naming_what_is_allowed(args, words):
 @pytest.mark.parametrize("text, words", [
     ('[gsensor]\ndevice = "mpu6050"\nthreshold_g = 40\n', ':3: [gsensor] threshold_g = 40.0: out of range; allowed: 0.3 to 16 g'),
     ('[gsensor]\nthreshold_g = 2\n', '[gsensor] device: the accelerometer is needed, e.g. device = "mpu6050"'),
-    ('[gsensor]\ndevice = "mpu6050"\nthreshold = 2\n', ':3: [gsensor] threshold = 2: unknown setting; allowed: device, threshold_g'),
+    ('[gsensor]\ndevice = "mpu6050"\nthreshold = 2\n', ':3: [gsensor] threshold = 2: unknown setting; allowed: device, parking_threshold_g, threshold_g'),
 ])
 def test_bad_settings_in_the_file_are_refused_with_the_line_and_what_is_allowed(tmp_path, text, words):
-    config = tmp_path / "blackbox.toml"
-    config.write_text(text)
-    assert words in refused("--config", config)
+    assert words in refused_config(tmp_path, text)
 
 
 def test_a_missing_accelerometer_is_said_and_recording_goes_on(tmp_path):

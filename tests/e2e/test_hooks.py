@@ -54,7 +54,7 @@ PY
         assert d.stop() == 0
     clip = next(c for c in calls() if c["argv"][:1] == ["clip"])
     _, camera, path = clip["argv"]
-    assert camera == "front" and os.path.isabs(path) and pathlib.Path(path).is_file() and path.endswith("_event.mp4"), clip
+    assert camera == "front" and os.path.isabs(path) and pathlib.Path(path).is_file() and path.endswith("_manual.mp4"), clip
     env = clip["env"]
     assert env["BLACKBOX_PATH"] == path and env["BLACKBOX_KIND"] == "event" and env["BLACKBOX_REASON"] == "doorbell", env
     assert env["BLACKBOX_CAMERA"] == "front" and int(env["BLACKBOX_BYTES"]) == pathlib.Path(path).stat().st_size, env

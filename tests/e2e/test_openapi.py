@@ -89,6 +89,8 @@ def requests_for(d, segment):
         ("get", "/api/export"): (f"/api/export?camera=front&start={q(iso(now - 5))}&end={q(iso(now - 3))}", {}, b"", 200),
         # No GPS here: an empty track (tests/e2e/test_gps.py checks one with points).
         ("get", "/api/track"): (f"/api/track?camera=front&from={q(iso(now - 5))}&to={q(iso(now - 3))}", {}, b"", 200),
+        # No accelerometer here: no readings (tests/vm/test_gsensor.py checks one with an impact).
+        ("get", "/api/gforce"): (f"/api/gforce?camera=front&from={q(iso(now - 5))}&to={q(iso(now - 3))}&buckets=4", {}, b"", 200),
         ("post", "/api/cameras/{id}/source"): ("/api/cameras/front/source", js, b'{"source": "testpattern:320x240@10"}', 200),
         ("get", "/recordings/{path}"): (f"/recordings/{q(segment)}", {}, b"", 200),
         # MJPEG replay of a recording in the default codec (H.264) is the documented refusal; /api/play plays it.

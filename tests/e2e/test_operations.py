@@ -144,7 +144,7 @@ def test_bad_configuration_files_name_file_line_key_value_and_what_is_allowed(tm
         ("[capture]\noverlay = 1\n", ":2: [capture] overlay = 1: must be true or false"),
         ("[[camera]]\nid = \"a\"\n\n[[camera]]\nid = \"b\"\nquality = 0\n", ":6: [[camera]] quality = 0: out of range; allowed: 1 to 100"),
         ("[[camera]]\nid = \"a\"\nsource = \"webcam\"\n", ":3: [[camera]] source = \"webcam\": camera 'a': unknown source 'webcam'"),
-        ("[cameras]\nid = 1\n", ":1: cameras: unknown setting; allowed tables: [auth], [[camera]], [capture], [gps], [gsensor], [hooks], [log], [motion], [mqtt], [recording], [rtsp], [server]"),
+        ("[cameras]\nid = 1\n", ":1: cameras: unknown setting; allowed tables: [auth], [[camera]], [capture], [gpio], [gps], [gsensor], [hooks], [log], [motion], [mqtt], [recording], [rtsp], [server]"),
         ("[server\n", ":1: not valid TOML"),
         ("[server]\npublic_live = \"yes\"\n", ":2: [server] public_live = \"yes\": must be true or false"),
         ("[auth]\npassword_hash = \"secret\"\n", ":2: [auth] password_hash = \"secret\": not allowed; allowed: a bcrypt hash"),

@@ -186,7 +186,7 @@ def test_timeline_recordings_play_and_export_refuse_bad_parameters_naming_what_i
         ("/api/timeline?camera=nope", 404, "no camera 'nope'"),
         ("/api/timeline?cam=front", 400, "parameter 'cam' is not known; allowed: camera, day, from, to"),
         ("/api/recordings?day=yesterday", 400, "allowed: YYYY-MM-DD"),
-        ("/api/recordings?page=2", 400, "allowed: camera, day, kind, reason, limit, before, offset"),
+        ("/api/recordings?page=2", 400, "allowed: camera, day, kind, type, reason, limit, before, offset"),
         ("/api/recordings?before=x", 400, "the 'next' value of the page before"),
         ("/api/play?camera=front", 400, "give start="),
         ("/api/play?camera=front&start=2026-11-25T14:05:00Z&speed=3", 400, "allowed: 0.5, 1, 2, 4, 8, 16"),

@@ -180,7 +180,8 @@ def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
     wait(browser, lambda d: "events/front/" in msg.text, message="no event confirmation")
     clip = msg.text.split("saved: ", 1)[1].split(" ", 1)[0]
     browser.find_element(By.CSS_SELECTOR, 'nav a[data-section="recordings"]').click()
-    Select(browser.find_element(By.ID, "rec-kind")).select_by_value("event")
+    # A clip someone asked for is a manual clip, as a dashcam files it.
+    Select(browser.find_element(By.ID, "rec-kind")).select_by_value("manual")
 
     def listed(d):
         rows = d.find_elements(By.CSS_SELECTOR, f'#rec-body tr[data-path="{clip}"]')
@@ -190,7 +191,7 @@ def test_saves_an_event_clip_and_finds_it_in_the_list(browser, ui_daemon):
         return None
 
     row = wait(browser, listed, timeout=20, message=f"event clip {clip} never listed as finished")
-    assert row.find_element(By.CSS_SELECTOR, ".tag.event").text == "event: button"
+    assert row.find_element(By.CSS_SELECTOR, ".tag.manual").text == "manual: button"
     shot(browser, "05-event-listed")
     # Protect it, see the mark, and unprotect it again.
     row.find_element(By.CSS_SELECTOR, "button.protect").click()
@@ -428,6 +429,16 @@ def test_sound_plays_in_the_browser_and_the_live_view_mutes_it_and_shows_its_lev
              message="the card does not show the mute")
         mute.click()
         wait(driver, lambda drv: not api(d, "/api/status")["cameras"][0]["audio"]["muted"], message="the button did not unmute")
+        # The live H.264 view carries the sound: the page decodes it while muted (as pages must start), Listen unmutes it.
+        listen = front.find_element(By.CSS_SELECTOR, "button.listen")
+        wait(driver, lambda drv: listen.is_displayed(), message="no Listen button on the live H.264 view")
+        live_sound = "const v = arguments[0].querySelector('video.live-video'); return [v.webkitAudioDecodedByteCount, v.muted, v.currentTime];"
+        wait(driver, lambda drv: (a := drv.execute_script(live_sound, front))[0] > 0 and a[1] and a[2] > 0.5, message="the live view decodes no sound")
+        listen.click()
+        wait(driver, lambda drv: drv.execute_script(live_sound, front)[1] is False and listen.text == "Silence", message="Listen did not unmute")
+        playing = driver.execute_script(live_sound, front)
+        wait(driver, lambda drv: (a := drv.execute_script(live_sound, front))[0] > playing[0] and a[2] > playing[2] + 1,
+             message="the live view stopped when unmuted")
         wait(driver, lambda drv: [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]], timeout=30,
              message="no finished segment")
         segment = [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]][0]

@@ -1,10 +1,15 @@
 """Power cuts through a real kernel and filesystem: the daemon records onto a virtio disk in the VM (tests/vm/run.sh)
 and QEMU is killed at a random moment, so the guest loses its page cache as a car's Pi does when the ignition goes.
-After each cut the disk is checked (fsck) and the daemon starts on it again; at the end every segment the daemon had
-finished before a cut must be there, whole and signed, and nothing on the disk may verify as changed or broken.
+An event clip is asked for every 3 s and the clips' share of the quota is small (100 KB: two or three clips), so cuts
+also fall in clips being written and in loop-overwrite deletions.
+After each cut the disk is checked (fsck) and the daemon starts on it again; at the end every segment and clip the
+daemon had finished before a cut (and loop overwrite had not deleted) must be there, whole and signed, nothing on the
+disk may verify as changed or broken, and the timeline's only holes are at the cuts, each losing at most the fragment
+being written (1 s) before the cut.
 
 BLACKBOX_POWER_CUTS (default 3) cuts per filesystem and BLACKBOX_POWER_FS (default "vfat ext4"; exfat too) make a longer
 run than `make test` affords under software emulation."""
+import json
 import os
 import pathlib
 import random
@@ -48,16 +53,24 @@ def lines_of(proc, until):
 
 def record_until_cut(image, fs, pidfile, rng, log):
     """Boots, records, and kills QEMU between 0 and 5 s after the boot's first finished segment (4 s segments: the
-    cut falls anywhere in the next segment, around its rename too). Returns the segments finished before the cut."""
+    cut falls anywhere in the next segment, around its rename too). Returns the files finished and deleted before the
+    cut, and the guest's clock when it last spoke before it."""
     proc = boot(image, fs, "record", pidfile)
-    finished, cut_at = [], None
+    finished, deleted, cut_at, clock = [], [], None, None
     try:
         for line in lines_of(proc, lambda _: cut_at is not None and time.monotonic() >= cut_at):
             log.append(line)
             assert "MOUNT FAILED" not in line, "\n".join(log)
+            if line.startswith("DAEMON EXITED"):
+                rest = "".join(l + "\n" for l in lines_of(proc, lambda _: False))
+                raise AssertionError("the daemon ended while recording:\n" + "\n".join(log[-20:]) + "\n" + rest)
+            if line.startswith("NOW "):
+                clock = float(line.split()[1])
+            if line.startswith("DELETED "):
+                deleted.append(line.split(" ", 1)[1])
             if line.startswith("FINISHED "):
                 finished.append(line.split(" ", 1)[1])
-                if cut_at is None:
+                if cut_at is None and "/events/" not in line:
                     cut_at = time.monotonic() + rng.uniform(0, 5)
             if cut_at is not None and time.monotonic() >= cut_at:
                 break
@@ -66,7 +79,7 @@ def record_until_cut(image, fs, pidfile, rng, log):
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    return finished
+    return finished, deleted, clock
 
 
 @pytest.mark.parametrize("fs", FILESYSTEMS)
@@ -77,21 +90,42 @@ def test_segments_finished_before_a_power_cut_survive_it(fs, tmp_path):
     subprocess.run([*MKFS[fs], str(image)], check=True, capture_output=True, timeout=60)
     pidfile = tmp_path / "qemu.pid"
     rng = random.Random()
-    log, finished = [], []
+    log, finished, deleted, cuts = [], [], set(), []
     for _ in range(CUTS):
-        finished += record_until_cut(image, fs, pidfile, rng, log)
+        done, gone, clock = record_until_cut(image, fs, pidfile, rng, log)
+        finished += done
+        deleted |= set(gone)
+        cuts.append(clock)
 
     proc = boot(image, fs, "check", pidfile)
     out = list(lines_of(proc, lambda _: False))
     proc.wait(timeout=60)
     text = "\n".join(out)
     assert "DAEMON 0" in out, text
+    deleted |= {line.split(" ", 1)[1] for line in out if line.startswith("DELETED ")}
     sizes = {m.group(1): int(m.group(2)) for m in (re.match(r"FILE (\S+) (\d+)$", line) for line in out) if m}
     verdicts = {m.group(2): m.group(1) for m in (re.match(r"VERIFY (\w+)\s+(\S+?):", line) for line in out) if m}
-    # Every segment finished (renamed and synced) before a cut is still there, with its data, and verifies.
-    lost = [path for path in finished if sizes.get(path, 0) == 0 or verdicts.get(path) != "INTACT"]
+    # Every segment and clip finished (renamed and synced) before a cut is still there, with its data, and verifies,
+    # unless loop overwrite deleted it.
+    assert any("/events/" in p for p in finished) and deleted, (finished, deleted)
+    lost = [path for path in finished if path not in deleted and (sizes.get(path, 0) == 0 or verdicts.get(path) != "INTACT")]
     assert not lost, f"{len(lost)} of {len(finished)} finished segments lost or damaged by the cuts: " \
-                     f"{[(p, sizes.get(p), verdicts.get(p)) for p in lost]}\n{text}"
+                     f"{[(p, sizes.get(p), verdicts.get(p)) for p in lost]}\n{text}\n" + "\n".join(l for l in log if not l.startswith("NOW "))
     # Files cut mid-write were repaired to their last whole fragment: nothing on the disk is changed or broken.
     assert set(verdicts.values()) <= {"INTACT", "CUT"}, text
     assert not [p for p, size in sizes.items() if p.endswith(".part")], "a .part was left after recovery:\n" + text
+    # The timeline: a hole at each cut, losing at most the fragment being written before it (1 s, plus the half second
+    # between the guest's clock lines), and no hole elsewhere in what loop overwrite kept.
+    timeline = json.loads(next(line.split(" ", 1)[1] for line in out if line.startswith("TIMELINE ")))
+    spans = timeline["spans"]
+    holes = [(a["end"], b["start"]) for a, b in zip(spans, spans[1:])]
+    for cut in cuts:
+        if cut is None or cut < spans[0]["start"]:
+            continue  # before what loop overwrite kept
+        hole = next((h for h in holes if h[0] - 0.5 <= cut <= h[1] + 0.5), None)
+        assert hole is not None, (f"no hole in the timeline at the cut at {cut}; spans within 30 s of it:",
+                                  [s for s in spans if s["end"] > cut - 30 and s["start"] < cut + 30])
+        assert cut - hole[0] <= 2.0, f"{cut - hole[0]:.2f} s recorded before the cut at {cut} were lost: {holes}"
+    assert all(any(a - 0.5 <= c <= b + 0.5 for c in cuts if c) for a, b in holes), (holes, cuts)
+    print(f"{fs}: {CUTS} cuts, {len(finished)} files finished before them, {len(deleted)} deleted by loop overwrite, "
+          f"{len(sizes)} checked; lost before each cut: {[round(c - next(h[0] for h in holes if h[0] - 0.5 <= c <= h[1] + 0.5), 2) for c in cuts if c and c >= spans[0]['start']]} s")

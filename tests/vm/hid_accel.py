@@ -4,16 +4,11 @@ as a sensor hub with one 3D accelerometer (HID Sensor Usages), and the kernel's 
 a laptop's sensor hub. The test says what it measures (in g, as a function of time); the device answers the
 kernel's feature requests (report interval, power and reporting state) and sends an input report at each interval.
 Runs inside the VM (tests/vm/run.sh) as root."""
-import os
-import select
 import struct
-import threading
 import time
 
-UHID_DESTROY, UHID_START, UHID_STOP, UHID_OPEN, UHID_CLOSE, UHID_OUTPUT = 1, 2, 3, 4, 5, 6
-UHID_GET_REPORT, UHID_GET_REPORT_REPLY, UHID_CREATE2, UHID_INPUT2, UHID_SET_REPORT, UHID_SET_REPORT_REPLY = 9, 10, 11, 12, 13, 14
-EVENT_SIZE = 4380  # sizeof(struct uhid_event): a u32 type and the largest request (create2, 4372 bytes), padded
-FEATURE, INPUT = 0, 2  # uhid's report types (UHID_FEATURE_REPORT, UHID_INPUT_REPORT)
+from uhid import FEATURE, UHIDDevice
+
 REPORT_ID = 1
 COUNTS_PER_G = 100  # unit exponent -2 on a value in g: the driver's scale is 0.0980665 m/s² per count
 
@@ -42,90 +37,47 @@ def descriptor():
     return d + _item(end, 0, 0)
 
 
-class Accelerometer:
+class Accelerometer(UHIDDevice):
     """The device, alive from `start()` to `close()`; `g(t)` gives (x, y, z) in g at `t` seconds (time.time())."""
 
+    bus, vendor, product = 0x03, 0x1D6B, 0x0104
+
     def __init__(self, g, name="Blackbox test accelerometer"):
+        super().__init__()
         self.g = g
         self.name = name
         self.interval_ms = 10
+        self.tick_seconds = self.interval_ms / 1000
         self.feature = struct.pack("<IBB", self.interval_ms, 0, 0)
         self.sent = []  # (time.time(), x, y, z in counts) of every input report
-        self.requests = []  # (kind, report type) the kernel asked
-        self.started = threading.Event()
-        self.stopping = threading.Event()
-        self.fd = None
-        self.thread = None
 
-    def start(self, timeout=30):
-        self.fd = os.open("/dev/uhid", os.O_RDWR | os.O_CLOEXEC)
-        rd = descriptor()
-        body = struct.pack("<128s64s64sHHIIII", self.name.encode(), b"blackbox-test", b"", len(rd), 0x03, 0x1D6B, 0x0104, 1, 0)
-        self._write(UHID_CREATE2, body + rd)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        if not self.started.wait(timeout):
-            raise AssertionError("the kernel did not start the uhid device")
-        return self
-
-    def close(self):
-        """Unplugs the device (the kernel removes the IIO device) and stops."""
-        self.stopping.set()
-        if self.thread:
-            self.thread.join(5)
-        if self.fd is not None:
-            self._write(UHID_DESTROY, b"")
-            os.close(self.fd)
-            self.fd = None
-
-    def _write(self, kind, body):
-        os.write(self.fd, struct.pack("<I", kind) + body.ljust(EVENT_SIZE - 4, b"\0"))
-
-    def _run(self):
-        next_report = time.monotonic()
-        while not self.stopping.is_set():
-            wait = max(0.0, next_report - time.monotonic())
-            ready, _, _ = select.select([self.fd], [], [], wait)
-            if ready:
-                self._answer(os.read(self.fd, EVENT_SIZE))
-            if self.started.is_set() and time.monotonic() >= next_report:
-                self._send()
-                next_report += max(1, self.interval_ms) / 1000
-                if next_report < time.monotonic() - 0.1:
-                    next_report = time.monotonic()
+    def descriptor(self):
+        return descriptor()
 
     def _counts(self):
         x, y, z = self.g(time.time())
         return [max(-32767, min(32767, round(v * COUNTS_PER_G))) for v in (x, y, z)]
 
-    def _send(self):
+    def tick(self):
         counts = self._counts()
-        report = struct.pack("<Bhhh", REPORT_ID, *counts)
-        self._write(UHID_INPUT2, struct.pack("<H", len(report)) + report)
+        self.send(struct.pack("<Bhhh", REPORT_ID, *counts))
         self.sent.append((time.time(), *counts))
 
-    def _answer(self, event):
-        kind = struct.unpack_from("<I", event)[0]
-        if kind == UHID_START:
-            self.started.set()
-        elif kind == UHID_GET_REPORT:
-            ident, number, rtype = struct.unpack_from("<IBB", event, 4)
-            self.requests.append(("get", rtype))
-            data = bytes([REPORT_ID]) + (self.feature if rtype == FEATURE else struct.pack("<hhh", *self._counts()))
-            self._write(UHID_GET_REPORT_REPLY, struct.pack("<IHH", ident, 0, len(data)) + data)
-        elif kind == UHID_SET_REPORT:
-            ident, number, rtype, size = struct.unpack_from("<IBBH", event, 4)
-            self.requests.append(("set", rtype))
-            data = event[12:12 + size]
-            if rtype == FEATURE and len(data) >= 7:
-                self.feature = data[1:7]
-                self.interval_ms = struct.unpack_from("<I", self.feature)[0] or self.interval_ms
-            self._write(UHID_SET_REPORT_REPLY, struct.pack("<IH", ident, 0))
+    def get_report(self, number, rtype):
+        return bytes([REPORT_ID]) + (self.feature if rtype == FEATURE else struct.pack("<hhh", *self._counts()))
+
+    def set_report(self, number, rtype, data):
+        if rtype == FEATURE and len(data) >= 7:
+            self.feature = data[1:7]
+            self.interval_ms = struct.unpack_from("<I", self.feature)[0] or self.interval_ms
+            self.tick_seconds = max(1, self.interval_ms) / 1000
+        return True
 
 
 if __name__ == "__main__":
     # A look by hand inside the VM: python3 tests/vm/hid_accel.py
     import glob
+    import os
     import subprocess
     subprocess.run(["modprobe", "-a", "uhid", "hid-sensor-hub", "hid-sensor-accel-3d"], check=True)
     device = Accelerometer(lambda t: (0.0, 0.0, 1.0)).start()

@@ -3,8 +3,11 @@
 # virtio-9p, loads the kernel's `vivid` virtual camera (and `vimc`, built here, for libcamera) and runs COMMAND inside, as root, in the
 # repository folder. Prints the guest's output and exits with COMMAND's exit code.
 #   tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND...
+#   tests/vm/run.sh [--timeout SECONDS] --boot IMAGE FILE...
 # --disk gives the guest IMAGE as a virtio disk (/dev/vda), written through to the image file: killing QEMU (its PID in
 # --pidfile) loses what the guest had not yet written, as a power cut loses a machine's page cache.
+# --boot boots the system on IMAGE (ext4) instead, with its own init (systemd): FILEs are shared with it, read-write, at
+# /mnt/vmjob, and the exit code is what the guest writes to /mnt/vmjob/rc before it powers off.
 # See ../shared/notes/v4l2-in-a-vm.md for why it is done this way (no media drivers on the build
 # machines' kernel, and their /dev/kvm cannot boot a stock kernel).
 set -euo pipefail
@@ -13,15 +16,17 @@ repo=$PWD
 timeout_s=900
 disk=()
 pidfile=()
+boot=""
 while [ $# -gt 0 ]; do
     case "$1" in
+        --boot) boot=$2; disk=(-drive "file=$2,format=raw,if=none,id=disk0,cache=writeback" -device virtio-blk-device,drive=disk0); shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --disk) disk=(-drive "file=$2,format=raw,if=none,id=disk0,cache=writeback" -device virtio-blk-device,drive=disk0); shift 2 ;;
         --pidfile) pidfile=(-pidfile "$2"); shift 2 ;;
         *) break ;;
     esac
 done
-[ $# -gt 0 ] || { echo "usage: tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || [ -n "$boot" ] || { echo "usage: tests/vm/run.sh [--timeout SECONDS] [--disk IMAGE] [--pidfile FILE] COMMAND..." >&2; exit 2; }
 
 kver=$(ls /lib/modules | sort -V | tail -n 1)
 [ -f "/boot/vmlinuz-$kver" ] || { echo "vm: no /boot/vmlinuz-$kver (install linux-image-amd64)" >&2; exit 1; }
@@ -46,12 +51,16 @@ if [ ! -s "$cache/initramfs.cpio.gz" ]; then
     mkdir -p "$work"/{bin,dev,proc,sys,lower,upper,newroot,modules}
     cp "$(readlink -f /bin/busybox)" "$work/bin/busybox"
     : >"$work/modules/order"
-    for m in virtio_mmio 9pnet_virtio 9p overlay; do
+    : >"$work/modules/boot"
+    # order: loaded at every start; boot: also for --boot, to mount an ext4 root from the disk.
+    for m in virtio_mmio 9pnet_virtio 9p overlay boot:virtio_blk boot:ext4; do
+        list=order
+        case "$m" in boot:*) list=boot; m=${m#boot:} ;; esac
         modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r ko; do
             base=$(basename "$ko")
-            if ! grep -qx "$base" "$work/modules/order"; then
+            if ! grep -qx "$base" "$work/modules/order" "$work/modules/boot"; then
                 cp "$ko" "$work/modules/$base"
-                echo "$base" >>"$work/modules/order"
+                echo "$base" >>"$work/modules/$list"
             fi
         done
     done
@@ -60,6 +69,16 @@ if [ ! -s "$cache/initramfs.cpio.gz" ]; then
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t devtmpfs dev /dev
 for m in $(/bin/busybox cat /modules/order); do /bin/busybox insmod /modules/$m; done
+if /bin/busybox grep -q blackbox.boot /proc/cmdline; then
+    # --boot: the disk's own system, its init as PID 1, with the job folder at /mnt/vmjob.
+    for m in $(/bin/busybox cat /modules/boot); do /bin/busybox insmod /modules/$m 2>/dev/null; done
+    for i in $(/bin/busybox seq 100); do [ -b /dev/vda ] && break; /bin/busybox usleep 100000; done
+    /bin/busybox mount -t ext4 /dev/vda /newroot
+    /bin/busybox mkdir -p /newroot/mnt/vmjob
+    /bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L job /newroot/mnt/vmjob
+    /bin/busybox umount /proc /dev
+    exec /bin/busybox switch_root /newroot /sbin/init
+fi
 # cache=loose keeps what was read in the guest's page cache (the root is read-only and does not change during a run)
 # and msize=512k reads in large messages: without them every start of the 97 MB debug binary read it again over 9p
 # in 8 KiB pieces, 4–6 s a start under emulation instead of ~1.
@@ -104,6 +123,16 @@ gst-inspect-1.0 appsrc >/dev/null 2>&1 || true
 registry="${XDG_CACHE_HOME:-$HOME/.cache}/gstreamer-1.0/registry.$(uname -m).bin"
 [ -r "$registry" ] || registry=""
 printf '%q ' "$@" >"$job/command"
+append="console=ttyS0 quiet loglevel=3 panic=-1 tsc_early_khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
+shares=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot)
+if [ -n "$boot" ]; then
+    # The booted system sees none of the host: only its disk and the files given.
+    [ $# -eq 0 ] || cp "$@" "$job/"
+    rm -f "$job/command"
+    chmod 0777 "$job"
+    append="$append blackbox.boot systemd.show_status=0"
+    shares=()
+fi
 cat >"$job/guest.sh" <<GUEST
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
@@ -133,15 +162,12 @@ sync
 busybox poweroff -f
 GUEST
 
-khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
 set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -machine microvm,pit=on,rtc=on -accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
     -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "$cache/vmlinux" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 tsc_early_khz=$khz" \
-    -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
-    -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot \
+    -append "$append" "${shares[@]}" \
     -fsdev local,id=job,path="$job",security_model=none \
     -device virtio-9p-device,fsdev=job,mount_tag=job \
     "${disk[@]}" "${pidfile[@]}" \

@@ -15,7 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import Daemon  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
-from helpers import camera_status, get, status, wait_for  # noqa: E402
+from helpers import camera_status, get, status, timeline, wait_for  # noqa: E402
 from test_mqtt import Broker, Listener, mqtt_config  # noqa: E402
 from test_recording import decodes_cleanly  # noqa: E402
 from test_signing import export_key, ours, theirs, verdicts  # noqa: E402
@@ -109,6 +109,16 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         assert max(xs) > 2.5, max(xs)
         assert len(xs) >= 0.9 * 100 * (events[0]["end"] - events[0]["start"]), (len(xs), events[0])
         assert decodes_cleanly(clip), clip
+        # The timeline's g-force graph: the spike's second peaks near 3 g, the braking seconds near 0.4, the rest small.
+        t0 = int(drive.start) - 2
+        code, _, body = get(d, f"/api/gforce?camera=front&from={iso(t0)}&to={iso(t0 + 12)}&buckets=12")
+        assert code == 200, body
+        peaks = json.loads(body)["peaks"]
+        second = lambda t: int(t - t0)  # noqa: E731
+        # (the recorded time may put the spike in the next second's bucket)
+        assert abs(max(p or 0 for p in peaks[second(spike):second(spike) + 2]) - SPIKE) < 0.4, (peaks, second(spike))
+        assert all(p is not None and p < 0.6 for i, p in enumerate(peaks) if abs(i - second(spike)) > 1), peaks
+        assert max(peaks[second(drive.start + 4.2):second(drive.start + 5.8)]) > 0.3, peaks
         # Signed with the pictures: both verifiers find the clip intact.
         pem = export_key(tmp_path)
         for code, out in (ours(clip, key=pem), theirs(clip, key=pem)):
@@ -136,11 +146,8 @@ def wait_for_message(listener, topic):
     return listener.on(topic)[-1]
 
 
-def timeline(d):
-    day = time.strftime("%Y-%m-%d", time.localtime())
-    code, _, body = get(d, f"/api/timeline?camera=front&day={day}")
-    assert code == 200, body
-    return json.loads(body)
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def struct_unpack(record):

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <linux/videodev2.h>
+#include <linux/gpio.h>
 
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, which Swift's Glibc omits).
 int blackbox_set_thread_name(const char *name);
@@ -21,6 +22,24 @@ int blackbox_pipe_cloexec(int fds[2]);
 
 /// ioctl(2) with a pointer argument, retried on EINTR. Returns -1 with errno set on failure.
 int blackbox_ioctl(int fd, unsigned long request, void *arg);
+
+/// A GPIO chip's name (gpiochipN), label (e.g. pinctrl-rp1) and number of lines (GPIO_GET_CHIPINFO_IOCTL). 0 or -errno.
+int blackbox_gpio_chip_info(int fd, char name[GPIO_MAX_NAME_SIZE], char label[GPIO_MAX_NAME_SIZE], uint32_t *lines);
+
+/// Line `offset`'s name ("" when it has none) and whether someone holds it (GPIO_V2_GET_LINEINFO_IOCTL). 0 or -errno.
+int blackbox_gpio_line_info(int fd, uint32_t offset, char name[GPIO_MAX_NAME_SIZE], int *used);
+
+/// Requests line `offset` of the chip open at `chipfd` as an input, active-low when asked, with `bias` (0 as is, 1 pull-up,
+/// 2 pull-down, 3 disabled), reporting both edges with CLOCK_MONOTONIC times when `edges` (GPIO uAPI v2). The line's fd
+/// (close-on-exec), or -errno: a chip that cannot interrupt refuses edges, and the caller reads values instead.
+int blackbox_gpio_request_input(int chipfd, uint32_t offset, int activeLow, int bias, int edges, const char *consumer);
+
+/// The line's logical value (1 active, 0 not), or -errno.
+int blackbox_gpio_get_value(int linefd);
+
+/// Reads one edge event of the line: 1 (to active) or 2 (to inactive) with its time, CLOCK_MONOTONIC nanoseconds;
+/// 0 when none is waiting (the fd is non-blocking), or -errno.
+int blackbox_gpio_read_event(int linefd, uint64_t *nanos);
 
 static const unsigned long BB_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP;
 static const unsigned long BB_VIDIOC_ENUM_FMT = VIDIOC_ENUM_FMT;

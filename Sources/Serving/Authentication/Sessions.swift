@@ -48,11 +48,11 @@ final class SessionTable: Sendable {
         let idle = UInt64(idleSeconds * 1e9)
         return entries.withLock { table in
             guard var entry = table[token] else { return nil }
-            if now &- entry.lastSeen > idle {
+            if MonotonicClock.elapsed(from: entry.lastSeen, to: now) > idle {
                 table[token] = nil
                 return nil
             }
-            entry.lastSeen = now
+            entry.lastSeen = max(entry.lastSeen, now)
             table[token] = entry
             return entry.user
         }

@@ -8,6 +8,10 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// Connections per client address that are not being answered (never sent a whole request head,
     /// or idle between requests); past it that address's oldest such connection is closed.
     public var maxWaitingPerClient = 32
+    /// How long a new connection is spared by `maxWaitingPerClient`: its request may already be in the
+    /// socket, unread, while a burst from the same address arrives (the whole cap can turn over in a few
+    /// milliseconds). `maxConnections` alone still bounds the total.
+    public var waitingGrace = TimeAmount.seconds(1)
     /// Time from connecting to a complete request head (slowloris, idle sockets).
     public var headTimeout = TimeAmount.seconds(10)
     /// Time an idle keep-alive connection may wait for its next request.

@@ -38,8 +38,8 @@ public final class ConnectionRegistry: Sendable {
     public var count: Int { entries.withLock { $0.count } }
 
     /// Admits `channel` from `client`, closing the connections it displaces; false when it must be refused.
-    func admit(_ channel: any Channel, client: String) -> Bool {
-        let now = MonotonicClock.nanos()
+    func admit(_ channel: any Channel, client: String, now: UInt64 = MonotonicClock.nanos()) -> Bool {
+        let grace = UInt64(max(0, limits.waitingGrace.nanoseconds))
         let outcome = entries.withLock { table -> (admitted: Bool, victims: [any Channel]) in
             var victims: [ObjectIdentifier] = []
             func oldestWaiting(_ match: (Entry) -> Bool) -> ObjectIdentifier? {
@@ -47,7 +47,9 @@ public final class ConnectionRegistry: Sendable {
                     .min { $0.value.since < $1.value.since }?.key
             }
             let waitingHere = table.values.filter { $0.waiting && $0.client == client }.count
-            if waitingHere >= limits.maxWaitingPerClient, let victim = oldestWaiting({ $0.client == client }) {
+            // Only connections past their grace count against the address's cap; younger ones are spared.
+            if waitingHere >= limits.maxWaitingPerClient,
+               let victim = oldestWaiting({ $0.client == client && MonotonicClock.elapsed(from: $0.since, to: now) >= grace }) {
                 victims.append(victim)
             }
             if table.count - victims.count >= limits.maxConnections {
@@ -69,8 +71,7 @@ public final class ConnectionRegistry: Sendable {
     }
 
     /// Marks `channel` as waiting for a request (true) or being answered (false).
-    func setWaiting(_ channel: any Channel, _ waiting: Bool) {
-        let now = MonotonicClock.nanos()
+    func setWaiting(_ channel: any Channel, _ waiting: Bool, now: UInt64 = MonotonicClock.nanos()) {
         entries.withLock { table in
             guard table[ObjectIdentifier(channel)]?.waiting != waiting else { return }
             table[ObjectIdentifier(channel)]?.waiting = waiting

@@ -122,6 +122,9 @@ function showLive(card) {
 }
 
 function stopH264(card) {
+  card.listen.hidden = true;
+  card.video.muted = true;
+  card.listen.textContent = "Listen";
   if (!card.h264) return;
   card.h264.controller.abort();
   card.h264 = null;
@@ -139,8 +142,10 @@ async function startH264(card) {
     const response = await fetch(`/stream.mp4?camera=${encodeURIComponent(card.id)}&t=${Date.now()}`,
                                  { signal: session.controller.signal, headers: { "X-Requested-With": "blackbox" } });
     if (!response.ok) throw new Error(`the H.264 stream answered ${response.status}`);
-    const type = `video/mp4; codecs="${response.headers.get("X-Codec") || "avc1.64001f"}"`;
+    const codecs = response.headers.get("X-Codec") || "avc1.64001f";
+    const type = `video/mp4; codecs="${codecs}"`;
     if (!MediaSource.isTypeSupported(type)) throw new Error(`this browser cannot play ${type}`);
+    card.listen.hidden = !codecs.includes("mp4a");
     card.startEpoch = Number(response.headers.get("X-Start-Epoch"));
     card.root.dataset.startEpoch = String(card.startEpoch);
     const source = new MediaSource();
@@ -203,7 +208,7 @@ function makeCard(camera) {
     recToggle: $(".rec-toggle", root), recState: $(".rec-state", root), retry: null,
     mode: $(".mode", root), motionBadge: $(".motion-badge", root), zones: $(".zones", root), zonesDrawn: "",
     mute: $(".mute", root), sound: $(".sound", root), soundLevel: $(".sound-level", root), soundStat: $(".sound-stat", root),
-    video: $(".live-video", root), liveKind: $(".live-kind", root), liveSelect: $(".live-choice", root), codec: camera.codec,
+    video: $(".live-video", root), listen: $(".listen", root), liveKind: $(".live-kind", root), liveSelect: $(".live-choice", root), codec: camera.codec,
     h264: null, failedH264: false,
   };
   card.liveSelect.value = localStorage.getItem(LIVE_CHOICE) || "auto";
@@ -217,6 +222,11 @@ function makeCard(camera) {
     }
   });
   card.video.addEventListener("error", () => { if (card.h264) reconnectLive(card); });
+  // Unmuting is a click on the page, which is what lets a browser play sound.
+  card.listen.addEventListener("click", () => {
+    card.video.muted = !card.video.muted;
+    card.listen.textContent = card.video.muted ? "Listen" : "Silence";
+  });
   card.mode.addEventListener("change", async () => {
     card.mode.disabled = true;
     try {
@@ -478,7 +488,10 @@ function recordingRow(recording) {
   const kind = document.createElement("td");
   kind.textContent = recording.kind === "event" ? "" : "segment";
   const tags = [];
-  if (recording.kind === "event") tags.push(recording.reason === "motion" ? ["motion", "motion"] : ["event", recording.reason ? `event: ${recording.reason}` : "event"]);
+  // A clip's kind as a dashcam says it: event (motion, impact), parking (saved while parked), manual (asked for).
+  const type = recording.type || (recording.kind === "event" ? "event" : "normal");
+  if (type === "event") tags.push(recording.reason === "motion" ? ["motion", "motion"] : ["event", recording.reason ? `event: ${recording.reason}` : "event"]);
+  if (type === "parking" || type === "manual") tags.push([type, recording.reason ? `${type}: ${recording.reason}` : type]);
   if (recording.protected) tags.push(["protected", "protected"]);
   if (recording.writing) tags.push(["writing", "recording…"]);
   // The signature mark: links and signatures checked by the list; "Verify" re-hashes every sample.
@@ -558,8 +571,9 @@ async function loadRecordings(more = false) {
     const value = $(id).value;
     if (value) query.set(name, value);
   }
-  // "motion clips" is the event clips written for motion.
+  // "motion clips" is the event clips written for motion; parking and manual clips are a type of their own.
   if (query.get("kind") === "motion") { query.set("kind", "event"); query.set("reason", "motion"); }
+  if (["parking", "manual"].includes(query.get("kind"))) { query.set("type", query.get("kind")); query.delete("kind"); }
   let answer;
   try {
     answer = await api(`/api/recordings?${query}`);
@@ -706,6 +720,7 @@ const tl = {
   position: null,      // wall time being shown
   selection: [null, null],
   track: null,         // the day's GPS track: {epochs, coordinates, speeds} (null: none)
+  gforce: null,        // the day's g-force peaks: {fromEpoch, bucketSeconds, peaks} (null: no accelerometer readings)
   tiles: undefined,    // the map tiles to draw under the track: {template, attribution} (null: none; undefined: not asked yet)
 };
 
@@ -752,6 +767,8 @@ function drawTimeline() {
   const data = tl.data;
   const bars = [], ticks = [];
   if (data) {
+    // Parked spans (the ignition off) shaded under everything else.
+    for (const p of data.parked || []) { const b = block("tl-parked", p.start, p.end, `parked ${hourMinute(p.start, true)}–${hourMinute(p.end, true)}`); if (b) bars.push(b); }
     for (const gap of data.gaps) { const b = block("tl-gap", gap.start, gap.end, `no recording ${hourMinute(gap.start, true)}–${hourMinute(gap.end, true)}`); if (b) bars.push(b); }
     for (const span of data.spans) {
       const b = block("tl-span" + (span.writing ? " writing" : ""), span.start, span.end, `recorded ${hourMinute(span.start, true)}–${hourMinute(span.end, true)}`);
@@ -759,8 +776,9 @@ function drawTimeline() {
     }
     for (const file of data.files) if (file.protected) { const b = block("tl-protected", file.start, file.end, `protected: ${file.path}`); if (b) bars.push(b); }
     for (const event of data.events) {
-      const kind = event.reason === "motion" ? "motion" : "event";
-      const b = block(`tl-event ${kind}` + (event.protected ? " protected" : ""), event.start, event.end,
+      const kind = event.type === "parking" || event.type === "manual" ? event.type : event.reason === "motion" ? "motion" : "event";
+      const impact = (event.reason || "").startsWith("impact") ? " impact" : "";
+      const b = block(`tl-event ${kind}${impact}` + (event.protected ? " protected" : ""), event.start, event.end,
                       `${kind}${event.reason && event.reason !== kind ? ": " + event.reason : ""} ${hourMinute(event.start, true)}`);
       if (b) { b.dataset.path = event.path; bars.push(b); }
     }
@@ -788,6 +806,7 @@ function drawTimeline() {
   }
   $("#tl-export").disabled = $("#tl-protect").disabled = selection.hidden;
   drawSpeedGraph();
+  drawGForceGraph();
 }
 
 function drawCursor() {
@@ -829,6 +848,36 @@ function drawSpeedGraph() {
   graph.querySelector("title")?.remove();
   const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
   title.textContent = `speed, up to ${(top * 3.6).toFixed(0)} km/h`;
+  graph.prepend(title);
+}
+
+/** The day's accelerometer readings as the peak change from gravity per 43 s (2,000 parts of the day). */
+async function loadGForce(camera, day) {
+  const [from, to] = dayBounds(day);
+  try {
+    const g = await api(`/api/gforce?camera=${encodeURIComponent(camera)}&from=${encodeURIComponent(rfc3339(from))}&to=${encodeURIComponent(rfc3339(to))}&buckets=2000`);
+    tl.gforce = g.peaks.some((p) => p != null) ? g : null;
+  } catch (e) {
+    tl.gforce = null;
+  }
+}
+
+/** G-force over the view, scaled to 2 g or the day's hardest knock; impacts are also marked on the track. */
+function drawGForceGraph() {
+  const graph = $("#tl-gforce-graph");
+  graph.style.display = tl.gforce ? "block" : "none";
+  if (!tl.gforce) return;
+  const g = tl.gforce, top = Math.max(2, ...g.peaks.map((p) => p || 0));
+  const points = [];
+  g.peaks.forEach((p, i) => {
+    if (p == null) return;
+    const x = percentOf(g.fromEpoch + (i + 0.5) * g.bucketSeconds) * 10;
+    if (x >= -10 && x <= 1010) points.push(`${x.toFixed(1)},${(38 - (p / top) * 36).toFixed(1)}`);
+  });
+  $("#tl-gforce-line").setAttribute("points", points.join(" "));
+  graph.querySelector("title")?.remove();
+  const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+  title.textContent = `g-force (change from gravity), up to ${top.toFixed(1)} g`;
   graph.prepend(title);
 }
 
@@ -916,6 +965,7 @@ async function loadTimeline() {
   const camera = $("#tl-camera").value, day = $("#tl-date").value;
   if (!camera || !day) return;
   loadTrack(camera, day).then(drawSpeedGraph);
+  loadGForce(camera, day).then(drawGForceGraph);
   try {
     tl.data = await api(`/api/timeline?camera=${encodeURIComponent(camera)}&day=${day}`);
     const hours = tl.data.spans.reduce((sum, s) => sum + s.end - s.start, 0) / 3600;
