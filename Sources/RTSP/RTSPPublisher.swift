@@ -22,6 +22,8 @@ final class RTSPPublisher: Sendable {
     private let thread = Worker()
     private let current: Mutex<RTSPPublisherStatus>
     private let sent = Atomic<UInt64>(0)
+    private let soundSent = Atomic<UInt64>(0)
+    private let soundDropped = Atomic<UInt64>(0)
 
     init(camera: Camera, url: String, logger: Logger) {
         self.camera = camera
@@ -48,6 +50,8 @@ final class RTSPPublisher: Sendable {
     func status() -> RTSPPublisherStatus {
         var s = current.withLock { $0 }
         s.framesSent = sent.load(ordering: .relaxed)
+        s.soundUnitsSent = soundSent.load(ordering: .relaxed)
+        s.soundUnitsDropped = soundDropped.load(ordering: .relaxed)
         return s
     }
 
@@ -164,10 +168,13 @@ final class RTSPPublisher: Sendable {
             }
             if let sound {
                 // Units captured before the first frame belong to nothing sent; each goes as one packet at its capture time.
-                for unit in sound.units.take().units where unit.monotonicNanos >= startMono {
+                let (units, dropped) = sound.units.take()
+                soundDropped.add(UInt64(dropped), ordering: .relaxed)
+                for unit in units where unit.monotonicNanos >= startMono {
                     do { try connection.send(channel: 2, soundRTP.packet(aacUnit: unit.bytes, timestamp: soundTimestamp(unit.monotonicNanos))) } catch {
                         return error.description
                     }
+                    soundSent.add(1, ordering: .relaxed)
                 }
                 if sound.units.silent(for: 1_500_000_000) { return "the camera's sound stopped: announcing it again" }
             } else if next?.isKeyframe == true, camera.sound?.status().state == .running {

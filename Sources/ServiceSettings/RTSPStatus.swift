@@ -84,6 +84,10 @@ public struct RTSPPublisherStatus: Codable, Sendable {
     public var failures: UInt64
     /// Frames sent since the start.
     public var framesSent: UInt64
+    /// Sound units (AAC) sent since the start.
+    public var soundUnitsSent: UInt64 = 0
+    /// Sound units dropped because the connection could not take them as fast as they came (its queue was full).
+    public var soundUnitsDropped: UInt64 = 0
     /// Why the last attempt failed.
     public var lastError: String?
 

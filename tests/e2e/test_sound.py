@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from conftest import BINARY, Daemon
-from helpers import camera_status, post, wait_for
+from helpers import camera_status, post, status, wait_for
 from test_recording import decodes_cleanly, finished
 from test_signing import export_key, fragment_ranges, ours, theirs, verdicts
 
@@ -379,6 +379,10 @@ def test_an_rtsp_push_carries_the_sound_that_an_ffmpeg_listener_records_in_step(
     try:
         _, errors = listener.communicate(timeout=60)
         assert listener.returncode == 0, errors
+        # 8 s of 48 kHz AAC is 375 units of 1,024 samples: all sent (the first ones wait for the first frame), none
+        # dropped from the push's queue.
+        push = status(d)["rtsp"]["publish"][0]
+        assert push["soundUnitsSent"] >= 300 and push["soundUnitsDropped"] == 0, push
     finally:
         assert d.stop() == 0
         listener.kill()

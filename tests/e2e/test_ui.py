@@ -439,6 +439,14 @@ def test_sound_plays_in_the_browser_and_the_live_view_mutes_it_and_shows_its_lev
         playing = driver.execute_script(live_sound, front)
         wait(driver, lambda drv: (a := drv.execute_script(live_sound, front))[0] > playing[0] and a[2] > playing[2] + 1,
              message="the live view stopped when unmuted")
+        # Listening is kept when the live view connects again (here: MJPEG chosen, then H.264 again).
+        choice = Select(front.find_element(By.CSS_SELECTOR, ".live-choice"))
+        choice.select_by_value("mjpeg")
+        wait(driver, lambda drv: not listen.is_displayed(), message="Listen shown on MJPEG")
+        choice.select_by_value("h264")
+        wait(driver, lambda drv: listen.is_displayed() and (a := drv.execute_script(live_sound, front))[0] > 0 and a[1] is False
+             and a[2] > 0.5 and listen.text == "Silence", message="the reconnected live view forgot Listen")
+        choice.select_by_value("auto")
         wait(driver, lambda drv: [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]], timeout=30,
              message="no finished segment")
         segment = [r for r in api(d, "/api/recordings?kind=segment")["recordings"] if not r["writing"]][0]

@@ -124,7 +124,6 @@ function showLive(card) {
 function stopH264(card) {
   card.listen.hidden = true;
   card.video.muted = true;
-  card.listen.textContent = "Listen";
   if (!card.h264) return;
   card.h264.controller.abort();
   card.h264 = null;
@@ -146,6 +145,8 @@ async function startH264(card) {
     const type = `video/mp4; codecs="${codecs}"`;
     if (!MediaSource.isTypeSupported(type)) throw new Error(`this browser cannot play ${type}`);
     card.listen.hidden = !codecs.includes("mp4a");
+    // Listen, once chosen, holds for the card across reconnects (the click already let the page play sound).
+    video.muted = !(card.listening && codecs.includes("mp4a"));
     card.startEpoch = Number(response.headers.get("X-Start-Epoch"));
     card.root.dataset.startEpoch = String(card.startEpoch);
     const source = new MediaSource();
@@ -209,7 +210,7 @@ function makeCard(camera) {
     mode: $(".mode", root), motionBadge: $(".motion-badge", root), zones: $(".zones", root), zonesDrawn: "",
     mute: $(".mute", root), sound: $(".sound", root), soundLevel: $(".sound-level", root), soundStat: $(".sound-stat", root),
     video: $(".live-video", root), listen: $(".listen", root), liveKind: $(".live-kind", root), liveSelect: $(".live-choice", root), codec: camera.codec,
-    h264: null, failedH264: false,
+    h264: null, failedH264: false, listening: false,
   };
   card.liveSelect.value = localStorage.getItem(LIVE_CHOICE) || "auto";
   card.liveSelect.querySelector('option[value="h264"]').disabled = !mseAvailable();
@@ -224,8 +225,9 @@ function makeCard(camera) {
   card.video.addEventListener("error", () => { if (card.h264) reconnectLive(card); });
   // Unmuting is a click on the page, which is what lets a browser play sound.
   card.listen.addEventListener("click", () => {
-    card.video.muted = !card.video.muted;
-    card.listen.textContent = card.video.muted ? "Listen" : "Silence";
+    card.listening = !card.listening;
+    card.video.muted = !card.listening;
+    card.listen.textContent = card.listening ? "Silence" : "Listen";
   });
   card.mode.addEventListener("change", async () => {
     card.mode.disabled = true;
