@@ -50,8 +50,9 @@ def debian_root():
 def build_packages(work):
     """The package (scripts/make-deb.sh) and the same package as a newer version."""
     env = {**os.environ, "BLACKBOX_DEB_CONFIG": "debug", "BLACKBOX_DEB_OUT": str(work)}
-    out = subprocess.run([ROOT / "scripts" / "make-deb.sh"], check=True, env=env, capture_output=True, text=True).stdout
-    print(out)
+    made = subprocess.run([ROOT / "scripts" / "make-deb.sh"], env=env, capture_output=True, text=True)
+    print(made.stdout)
+    assert made.returncode == 0, f"make-deb.sh failed ({made.returncode}):\n" + "\n".join(made.stderr.splitlines()[-40:])
     deb = next(work.glob("blackbox_*.deb"))
     unpacked = work / "unpacked"
     subprocess.run(["dpkg-deb", "-R", deb, unpacked], check=True)
