@@ -38,15 +38,15 @@ def boxes(data, start=0, end=None):
         start += size
 
 
-def camm_bytes(path):
-    """(trak bytes, traf bytes, sample bytes) of the camm track in one fragmented MP4."""
+def track_bytes(path, entry=b"camm"):
+    """(trak bytes, traf bytes, sample bytes) of the track whose sample entry is `entry` in one fragmented MP4."""
     data = path.read_bytes()
     trak_bytes = traf_bytes = sample_bytes = 0
     track_id = None
     for kind, body, end in boxes(data):
         if kind == "moov":
             for k, b, e in boxes(data, body, end):
-                if k == "trak" and b"camm" in data[b:e]:
+                if k == "trak" and entry in data[b:e]:
                     trak_bytes += e - b + 8
                     for k2, b2, e2 in boxes(data, b, e):
                         if k2 == "tkhd":
@@ -73,13 +73,13 @@ def camm_bytes(path):
     return trak_bytes, traf_bytes, sample_bytes
 
 
-def track_cost(files):
-    """(seconds recorded, camm trak bytes, traf bytes, sample bytes) over `files`."""
+def track_cost(files, entry=b"camm"):
+    """(seconds recorded, trak bytes, traf bytes, sample bytes) of the `entry` track (camm, mp4a) over `files`."""
     recorded = sum(float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(f)],
                                         capture_output=True, text=True).stdout.strip() or 0) for f in files)
     trak = traf = samples = 0
     for f in files:
-        a, b, c = camm_bytes(f)
+        a, b, c = track_bytes(f, entry)
         trak, traf, samples = trak + a, traf + b, samples + c
     return recorded, trak, traf, samples
 
