@@ -46,17 +46,18 @@ def flashes(path):
 
 
 def clicks(path):
-    """Times the clicks start: the first loud sample after half a second without one (AAC's pre-echo stays below)."""
-    start = float(streams(path)["audio"]["start_time"])
-    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", str(RATE), "-"],
-                         capture_output=True, timeout=120).stdout
+    """Times the clicks start on the file's clock: the first loud sample after half a second without one (AAC's pre-echo
+    stays below). The sound is decoded by its timestamps (silence where the track starts late or has a gap: a
+    microphone plugged in mid-file, or pulled out), not as the samples one after the other."""
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-af", "aresample=async=1:first_pts=0",
+                          "-f", "s16le", "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, timeout=120).stdout
     samples = array.array("h")
     samples.frombytes(pcm[:len(pcm) // 2 * 2])
     out, last = [], -RATE
     for i, v in enumerate(samples):
         if abs(v) > 6000:
             if i - last > RATE // 2:
-                out.append(start + i / RATE)
+                out.append(i / RATE)
             last = i
     return out
 
