@@ -97,9 +97,10 @@ class Device:
 
     # The protocol.
     @staticmethod
-    def _reply(sock, seqnum, status, data=b"", lengths=None, packets=()):
+    def _reply(sock, seqnum, status, data=b"", lengths=None, packets=(), written=0):
+        """RET_SUBMIT: `data` for an IN transfer, or the count of bytes `written` for an OUT one (whose data came with it)."""
         iso = b"".join(struct.pack(">IIIi", offset, length, actual, 0) for (offset, length), actual in zip(packets, lengths or []))
-        sock.sendall(struct.pack(">IIIIIiIIII", RET_SUBMIT, seqnum, 0, 0, 0, -status, len(data), 0, len(packets), 0)
+        sock.sendall(struct.pack(">IIIIIiIIII", RET_SUBMIT, seqnum, 0, 0, 0, -status, len(data) or written, 0, len(packets), 0)
                      + bytes(8) + data + iso)
 
     def _serve(self, sock):
@@ -166,4 +167,7 @@ class Device:
             answer = self.class_request(kind, request, value, index, length, data)
         if answer is None:
             return self._reply(sock, seqnum, EPIPE)
-        self._reply(sock, seqnum, 0, answer[:length] if kind & 0x80 else b"")
+        if kind & 0x80:
+            self._reply(sock, seqnum, 0, answer[:length])
+        else:
+            self._reply(sock, seqnum, 0, written=len(data))

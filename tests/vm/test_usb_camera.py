@@ -1,0 +1,105 @@
+"""A USB webcam (#24) through the kernel's own uvcvideo: the UVC device of tests/vm/usbip_camera.py on the kernel's
+USB/IP host controller, sending the street clip as Motion JPEG at 640x480 and 320x240, 10 frames a second. The daemon
+records each size at its rate (H.264, the product's default; every frame decodes), serves the camera's JPEGs as they
+came (pass-through), and when the camera is pulled out shows NO SIGNAL within a second, then takes it back when it is
+plugged in again, twenty times over with no descriptor or mapping left behind. Runs inside the VM (tests/vm/run.sh)."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from conftest import Daemon  # noqa: E402
+from helpers import camera_status as status, get, wait_for  # noqa: E402
+from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
+from overlay import no_signal_title  # noqa: E402
+from usbip_camera import FPS, SIZES, Camera, video_device  # noqa: E402
+
+import pytest  # noqa: E402
+
+CYCLES = 20
+
+
+@pytest.fixture(scope="module")
+def camera():
+    cam = Camera("/run/tmp/usb-camera-frames")
+    cam.plug()
+    wait_for(video_device, 30, "uvcvideo's /dev/video node for the USB camera")
+    yield cam, video_device()
+    cam.unplug()
+
+
+def frame_times(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time,width,height", "-of", "json",
+                        str(path)], capture_output=True, text=True, timeout=120)
+    return json.loads(r.stdout)["frames"]
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_each_size_is_recorded_at_its_rate_and_the_camera_s_jpegs_are_served_as_they_came(camera, width, height, tmp_path):
+    cam, device = camera
+    d = Daemon("--camera", f"front=v4l2:{device}:{width}x{height}@{FPS}", "--segment-seconds", "60", recordings=tmp_path)
+    try:
+        wait_for(lambda: status(d)["recording"]["framesWritten"] >= 10 * FPS, 60, "10 s recorded")
+        s = status(d)
+        assert s["state"] == "streaming" and "MJPG" in s["source"] and f"{width}x{height}" in s["source"], s
+        # Live MJPEG is the camera's own JPEG, byte for byte.
+        sent = set(cam.pictures[SIZES.index((width, height))])
+        stream = MJPEGStream(d.base, "/stream")
+        served = [stream.next_part()[1] for _ in range(5)]
+        stream.close()
+        assert all(part in sent for part in served), [len(p) for p in served]
+    finally:
+        assert d.stop() == 0
+    path = next(tmp_path.rglob("*.mp4"))
+    frames = frame_times(path)
+    assert {(f["width"], f["height"]) for f in frames} == {(width, height)}
+    times = [float(f["pts_time"]) for f in frames]
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(f"{width}x{height}: {len(times)} frames at {rate:.3f} fps")
+    assert abs(rate - FPS) <= 0.02 * FPS, rate
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    assert decode.returncode == 0 and decode.stderr == "", decode.stderr
+
+
+def test_pulled_out_is_no_signal_within_a_second_and_plugged_in_again_is_taken_back_without_leaking(camera):
+    cam, device = camera
+    d = Daemon("--camera", f"front=v4l2:{device}:320x240@{FPS}", "--no-record")
+    pid = d.proc.pid
+
+    def resources():
+        maps = sum(1 for line in open(f"/proc/{pid}/maps") if "/dev/video" in line)
+        return len(os.listdir(f"/proc/{pid}/fd")), maps
+
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 30, "streaming")
+        baseline = None
+        for cycle in range(CYCLES):
+            stream = MJPEGStream(d.base, "/stream")
+            stream.next_part()
+            cam.unplug()
+            lost, lost_wall = time.monotonic(), time.time()
+            while True:
+                headers, jpeg = stream.next_part()
+                if float(headers["x-timestamp"]) >= lost_wall - 0.5 and no_signal_title(decode_jpeg(jpeg)) == "NO SIGNAL":
+                    break
+                assert time.monotonic() - lost < 10, f"cycle {cycle}: no NO SIGNAL card in 10 s; camera {status(d)['state']}"
+            seen = time.monotonic() - lost
+            stream.close()
+            assert seen < 1.0, f"cycle {cycle}: NO SIGNAL reached the viewer {seen:.2f} s after the camera was pulled out"
+            wait_for(lambda: video_device() is None, 10, "the node gone")
+            cam.plug()
+            wait_for(lambda: video_device() == device, 30, f"{device} back after the replug")
+            wait_for(lambda: status(d)["state"] == "streaming", 30, f"streaming again in cycle {cycle}")
+            code, _, body = get(d, "/snapshot")
+            assert code == 200 and no_signal_title(decode_jpeg(body)) != "NO SIGNAL", f"cycle {cycle}: still NO SIGNAL"
+            if baseline is None:
+                baseline = resources()
+        fds, mappings = resources()
+        assert fds <= baseline[0] and mappings == baseline[1], f"fds and mappings {(fds, mappings)} after {CYCLES} cycles, {baseline} after the first"
+        assert status(d)["reconnects"] >= CYCLES
+    finally:
+        assert d.stop() == 0
