@@ -105,3 +105,11 @@ def cpu_seconds(pid):
     import os
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descriptors_and_video_mappings(pid):
+    """(open descriptors, mappings of /dev/video nodes) of the process `pid`: what a leak of capture devices grows."""
+    import os
+    with open(f"/proc/{pid}/maps") as maps:
+        mapped = sum(1 for line in maps if "/dev/video" in line)
+    return len(os.listdir(f"/proc/{pid}/fd")), mapped

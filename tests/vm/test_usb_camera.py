@@ -4,7 +4,6 @@ records each size at its rate (H.264, the product's default; every frame decodes
 came (pass-through), and when the camera is pulled out shows NO SIGNAL within a second, then takes it back when it is
 plugged in again, twenty times over with no descriptor or mapping left behind. Runs inside the VM (tests/vm/run.sh)."""
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import Daemon  # noqa: E402
-from helpers import camera_status as status, get, wait_for  # noqa: E402
+from helpers import camera_status as status, descriptors_and_video_mappings, get, wait_for  # noqa: E402
 from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
 from overlay import no_signal_title  # noqa: E402
 from usbip_camera import FPS, SIZES, Camera, video_device  # noqa: E402
@@ -70,10 +69,6 @@ def test_pulled_out_is_no_signal_within_a_second_and_plugged_in_again_is_taken_b
     d = Daemon("--camera", f"front=v4l2:{device}:320x240@{FPS}", "--no-record")
     pid = d.proc.pid
 
-    def resources():
-        maps = sum(1 for line in open(f"/proc/{pid}/maps") if "/dev/video" in line)
-        return len(os.listdir(f"/proc/{pid}/fd")), maps
-
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 30, "streaming")
         baseline = None
@@ -97,8 +92,8 @@ def test_pulled_out_is_no_signal_within_a_second_and_plugged_in_again_is_taken_b
             code, _, body = get(d, "/snapshot")
             assert code == 200 and no_signal_title(decode_jpeg(body)) != "NO SIGNAL", f"cycle {cycle}: still NO SIGNAL"
             if baseline is None:
-                baseline = resources()
-        fds, mappings = resources()
+                baseline = descriptors_and_video_mappings(pid)
+        fds, mappings = descriptors_and_video_mappings(pid)
         assert fds <= baseline[0] and mappings == baseline[1], f"fds and mappings {(fds, mappings)} after {CYCLES} cycles, {baseline} after the first"
         assert status(d)["reconnects"] >= CYCLES
     finally:

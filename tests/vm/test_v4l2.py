@@ -11,6 +11,7 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 from conftest import BINARY, Daemon  # noqa: E402
+from helpers import descriptors_and_video_mappings  # noqa: E402
 from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
 from overlay import no_signal_title  # noqa: E402
 
@@ -82,10 +83,6 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
     d = Daemon("--camera", f"front=v4l2:{DEVICE}:320x180@30,yuyv", "--no-record")
     pid = d.proc.pid
 
-    def resources():
-        maps = sum(1 for line in open(f"/proc/{pid}/maps") if "/dev/video" in line)
-        return len(os.listdir(f"/proc/{pid}/fd")), maps
-
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 20, "streaming")
         assert not is_no_signal(snapshot(d))
@@ -123,9 +120,9 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
             wait_for(lambda: status(d)["state"] == "streaming", 15, f"recovery in cycle {cycle}")
             wait_for(lambda: not is_no_signal(snapshot(d)), 5, "a camera picture again")
             if baseline is None:
-                baseline = resources()
+                baseline = descriptors_and_video_mappings(pid)
         # A leak grows; one file the recorder happened to have open at the first count may be closed by now.
-        fds, mappings = resources()
+        fds, mappings = descriptors_and_video_mappings(pid)
         assert fds <= baseline[0] and mappings == baseline[1], f"fds and mappings {(fds, mappings)} after 20 cycles, {baseline} after the first"
         assert status(d)["reconnects"] >= 20
     except BaseException:
