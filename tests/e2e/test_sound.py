@@ -343,7 +343,17 @@ def test_rtsp_carries_the_sound_as_a_second_stream_that_ffmpeg_and_gstreamer_rec
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         pulls = [ffmpeg_pull(url(d), "tcp", 9, tmp_path / "ffmpeg.mkv"), gst]
         for p in pulls:
-            p.wait(30)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                # Seen once in CI: ffmpeg still running after 30 s. Say what it had and what the server was sending.
+                rtsp_status = status(d).get("rtsp")
+                p.send_signal(signal.SIGINT)
+                _, errors = p.communicate(timeout=10)
+                got = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time,duration:format=duration",
+                                      "-of", "compact", str(tmp_path / "ffmpeg.mkv")], capture_output=True, text=True).stdout
+                raise AssertionError(f"{p.args[0]} did not finish 9 s in 30 s; its errors: {errors[-1500:]!r}; its file: {got!r}; "
+                                     f"the server: {rtsp_status}; audio: {camera_status(d)['audio']}")
     finally:
         assert d.stop() == 0
     for name in ["ffmpeg.mkv", "gst.mkv"]:
