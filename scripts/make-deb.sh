@@ -14,10 +14,12 @@ maintainer=${DEB_MAINTAINER:-Blackbox maintainers <blackbox@example.org>}
 config=${BLACKBOX_DEB_CONFIG:-release}
 case "$config" in release|debug) ;; *) echo "make-deb: BLACKBOX_DEB_CONFIG is '$config'; allowed: release, debug" >&2; exit 2 ;; esac
 # The debug build relinks the tests' own build (.build) with the static runtime: its objects are the same. Unused sections
-# are dropped at the link, as a release build does anyway: a debug link otherwise keeps Foundation's ICU calls and fails.
+# are dropped at the link. Foundation's ICU library is named by hand: the static runtime's link list leaves it out, so a
+# link that keeps any of Foundation's locale code (a debug link after `swift test`, seen in CI) otherwise fails with
+# undefined swift_u* symbols (swiftlang/swift-package-manager#10564); where nothing uses it, it is dropped with the rest.
 scratch=.build-deb
 [ "$config" = debug ] && scratch=.build
-swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections --scratch-path "$scratch"
+swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections -Xlinker -l_FoundationICU --scratch-path "$scratch"
 bin="$scratch/$config/blackbox"
 version=$("$bin" --version | awk '{print $NF}')
 arch=$(dpkg --print-architecture)
