@@ -3,7 +3,8 @@ import Platform
 /// A fixed set of equally sized pixel buffers, allocated once at start.
 ///
 /// Sources take a buffer per frame and the encoder gives it back; when none is free the frame is
-/// dropped (and counted by the caller) rather than allocating more: memory stays flat for a year.
+/// dropped (and counted by the caller) rather than allocating more: memory stays flat for a year. The buffer given back
+/// last is lent first: buffers only a burst needs are never touched, so their pages never become resident.
 public final class BufferPool: Sendable {
     /// One buffer of the pool; releasing it puts it back.
     public final class Buffer: FrameStorage, @unchecked Sendable {
@@ -35,7 +36,7 @@ public final class BufferPool: Sendable {
             made.append(Buffer(bytes: UnsafeMutableRawPointer.allocate(byteCount: bytesPerBuffer, alignment: 64), count: bytesPerBuffer, index: i))
         }
         buffers = made
-        free = BoundedQueue(capacity: count)
+        free = BoundedQueue(capacity: count, order: .newestFirst)
         for i in 0..<count { _ = free.offer(i) }
         for b in made { b.pool = self }
     }

@@ -2,13 +2,23 @@
 import Glibc
 #endif
 
-/// A fixed-capacity FIFO shared between threads: producers never block, consumers may.
+/// A fixed-capacity queue shared between threads (FIFO, or LIFO for free lists): producers never block, consumers may.
 ///
 /// Used where a dedicated thread consumes work (encoder workers, the recorder). `offer` refuses
 /// when full so that the producer (the capture loop) can drop and count instead of waiting.
 public final class BoundedQueue<Element>: @unchecked Sendable {
+    /// Which element a take removes.
+    public enum Order: Sendable {
+        /// The oldest: work in arrival order.
+        case oldestFirst
+        /// The newest: a free list hands out the buffer used last, so the ones never needed stay untouched (no resident
+        /// pages) and the one handed out is still in the cache.
+        case newestFirst
+    }
+
     /// Maximum number of queued elements.
     public let capacity: Int
+    private let order: Order
     private var ring: [Element?]
     private var head = 0
     private var size = 0
@@ -17,10 +27,11 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     private var notEmpty = pthread_cond_t()
     private var notFull = pthread_cond_t()
 
-    /// Creates an empty queue holding at most `capacity` elements.
-    public init(capacity: Int) {
+    /// Creates an empty queue holding at most `capacity` elements, taken in `order`.
+    public init(capacity: Int, order: Order = .oldestFirst) {
         precondition(capacity > 0)
         self.capacity = capacity
+        self.order = order
         ring = Array(repeating: nil, count: capacity)
         pthread_mutex_init(&mutex, nil)
         var attr = pthread_condattr_t()
@@ -69,21 +80,22 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
         }
     }
 
-    /// Removes the oldest element if there is one; never blocks.
+    /// Removes the next element (in the queue's order) if there is one; never blocks.
     public func tryTake() -> Element? {
         locked { size > 0 ? pop() : nil }
     }
 
     private func pop() -> Element? {
-        let element = ring[head]
-        ring[head] = nil
-        head = (head + 1) % capacity
+        let index = order == .oldestFirst ? head : (head + size - 1) % capacity
+        let element = ring[index]
+        ring[index] = nil
+        if order == .oldestFirst { head = (head + 1) % capacity }
         size -= 1
         pthread_cond_signal(&notFull)
         return element
     }
 
-    /// Removes the oldest element, waiting up to `timeoutNanos` (forever when nil).
+    /// Removes the next element (in the queue's order), waiting up to `timeoutNanos` (forever when nil).
     /// Returns nil on timeout, or once the queue is closed and empty.
     public func take(timeoutNanos: UInt64? = nil) -> Element? {
         locked {

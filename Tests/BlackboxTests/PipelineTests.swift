@@ -32,6 +32,21 @@ struct BufferTests {
         #expect(pool.acquire() === a)
     }
 
+    @Test("the buffer given back last is lent first, so a buffer only a burst needed stays untouched")
+    func poolLendsNewestFirst() {
+        let pool = BufferPool(count: 4, bytesPerBuffer: 64)
+        let a = pool.acquire(), b = pool.acquire(), c = pool.acquire()
+        a?.release(); c?.release(); b?.release()
+        #expect(pool.acquire() === b)
+        #expect(pool.acquire() === c)
+        #expect(pool.acquire() === a)
+        let q = BoundedQueue<Int>(capacity: 3, order: .newestFirst)
+        #expect(q.offer(1) && q.offer(2) && q.offer(3))
+        #expect(q.tryTake() == 3)
+        #expect(q.offer(4))
+        #expect([q.take(), q.take(), q.take()] == [4, 2, 1])
+    }
+
     @Test("a full queue refuses instead of blocking, and close wakes a waiting consumer")
     func boundedQueue() {
         let q = BoundedQueue<Int>(capacity: 2)
