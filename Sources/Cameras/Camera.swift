@@ -352,9 +352,18 @@ public final class Camera: Sendable {
             meter.tick(frame.time.monotonicNanos)
             // Motion sees the picture before any overlay: the running clock is never motion.
             motion?.submit(frame)
-            // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
-            self?.h264?.submit(frame)
-            guard demand.isWanted else {
+            let wanted = demand.isWanted
+            if let h264 = self?.h264 {
+                guard wanted else {
+                    // Nobody wants a JPEG of it: the H.264 stream takes the frame itself (no copy where it can).
+                    demand.skipped.add(1, ordering: .relaxed)
+                    h264.submit(handingOver: frame)
+                    return
+                }
+                // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
+                h264.submit(frame)
+            }
+            guard wanted else {
                 demand.skipped.add(1, ordering: .relaxed)
                 frame.storage.release()
                 return

@@ -77,6 +77,25 @@ public final class H264Stream: Sendable {
         return true
     }
 
+    /// Takes `frame` itself when nothing else reads it (no JPEG is wanted of it): an I420 picture in the daemon's own pooled
+    /// memory (a file, test pattern or rpicam camera) is encoded in place, with no copy, and its buffer given back once
+    /// encoded; any other frame (a device's buffer, which must go back to the driver soon; 4:2:2; a camera JPEG) is copied
+    /// as by `submit` and released at once. The frame is always consumed; false (counted) when the encoder is behind.
+    @discardableResult
+    public func submit(handingOver frame: RawFrame) -> Bool {
+        guard frame.format == .yuv420, frame.planes.count == 3, frame.storage is BufferPool.Buffer else {
+            defer { frame.storage.release() }
+            return submit(frame)
+        }
+        guard queue.offer(.planes(frame)) else {
+            frame.storage.release()
+            stats.droppedBusy.add(1, ordering: .relaxed)
+            return false
+        }
+        progress.accept()
+        return true
+    }
+
     /// A free I420 buffer of this size (a new pool when the size changed), nil when all are in use.
     private func pooledBuffer(width: Int, height: Int) -> BufferPool.Buffer? {
         pool.withLock { current in
