@@ -2,6 +2,8 @@ import Encoding
 import Foundation
 import Frames
 import NIOCore
+import Platform
+import Synchronization
 import Testing
 @testable import Recording
 
@@ -83,6 +85,34 @@ struct H264Tests {
             #expect(i == unit.bytes.count)
         }
         #expect(keyframes.enumerated().allSatisfy { n, key in key == (n % 10 == 0) })
+    }
+
+    @Test("x264 encodes up to 720p30 on its own thread (no helper threads waking per picture) and 1080p30 sliced over the cores")
+    func encoderThreads() throws {
+        #expect(H264Settings().threads(width: 1280, height: 720, fps: 30) == 1)
+        #expect(H264Settings().threads(width: 1920, height: 1080, fps: 30) == 0)
+        var fixed = H264Settings()
+        fixed.threads = 2
+        #expect(fixed.threads(width: 640, height: 480, fps: 10) == 2)
+        // What x264 starts, counted by the kernel: the encoder opens on a thread of a name of its own, which x264's
+        // threads inherit (other tests' threads, running beside this one, have other names).
+        func x264Threads(width: Int, height: Int) -> Int {
+            let name = "x264-\(width)"
+            let counted = Mutex(-1)
+            let probe = DedicatedThread(name: name) {
+                guard let encoder = try? H264Encoder(width: width, height: height, fps: 30, keyframeInterval: 30) else { return }
+                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+                let named = tasks.filter { (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8))?.hasPrefix(name) == true }
+                withExtendedLifetime(encoder) { counted.withLock { $0 = named.count - 1 } }
+            }
+            probe.join()
+            return counted.withLock { $0 }
+        }
+        #expect(x264Threads(width: 1280, height: 720) == 0)
+        if System.coreCount > 1 {
+            // x264's own choice on more than one core: sliced threads of its own.
+            #expect(x264Threads(width: 1920, height: 1080) > 0)
+        }
     }
 
     @Test("a fragmented avc1 MP4 that ffmpeg decodes silently, every fragment starting with a keyframe")
