@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""What the whole daemon costs around its encoders, in one run, side by side for both recording codecs: the street clip
+re-timed to 720p30 plays through a file: camera, recording with RTSP on and nobody watching; the daemon's CPU per
+captured frame (the kernel's count over SECONDS) is divided by the bare encoder's on the same frames (`blackbox bench
+--y4m`: one thread, nothing around it); then its resident memory (anonymous and file-backed), the time from start to the
+first frame, and the memory again with five MJPEG viewers.
+    python3 bench/daemon.py [SECONDS]        (BLACKBOX_BIN: the binary; default .build/release/blackbox)"""
+import base64
+import json
+import os
+import pathlib
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from helpers import cpu_seconds  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "release" / "blackbox"))
+CLIP = ROOT.parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 30
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def memory(pid):
+    """(VmRSS, RssAnon, RssFile) of `pid` in MB."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile"))
+
+
+class Daemon:
+    """`blackbox run` recording the clip in `codec`; knows its port, password and when its first frame came."""
+
+    def __init__(self, work, clip, codec):
+        began = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "run", "--host", "127.0.0.1", "--port", "0", "--rtsp-port", str(free_port()),
+                                      "--recordings", str(work / f"rec-{codec}"), "--camera", f"front=file:{clip}", "--codec", codec],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        password, self.port = None, None
+        while self.port is None:
+            if not select.select([self.proc.stdout], [], [], 30)[0]:
+                raise RuntimeError("the daemon did not say where it serves within 30 s")
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the daemon exited ({self.proc.wait()}) before serving")
+            if "generated password for user 'admin': " in line:
+                password = line.split("'admin': ", 1)[1].split()[0]
+            if "serving http://" in line:
+                self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # keep its output flowing
+        self.auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+        while self.captured() == 0:
+            if time.monotonic() - began > 30:
+                raise RuntimeError("no frame within 30 s of the start")
+            time.sleep(0.005)
+        self.first_frame = time.monotonic() - began
+
+    def get(self, path, timeout=10):
+        return urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": self.auth}),
+                                      timeout=timeout)
+
+    def captured(self):
+        with self.get("/api/status") as r:
+            return json.load(r)["cameras"][0]["framesCaptured"]
+
+    def cpu_per_frame(self, seconds):
+        """CPU seconds per captured frame over `seconds`, and the frames per second captured."""
+        cpu0, frames0, t0 = cpu_seconds(self.proc.pid), self.captured(), time.monotonic()
+        time.sleep(seconds)
+        cpu, frames, wall = cpu_seconds(self.proc.pid) - cpu0, self.captured() - frames0, time.monotonic() - t0
+        return cpu / max(1, frames), frames / wall
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def watch_mjpeg(daemon, stop):
+    with daemon.get("/stream") as r:
+        while not stop.is_set() and r.read1(65536):
+            pass
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        clip = work / "street720p30.y4m"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-vf", "setpts=N/30/TB,scale=1280:720", "-r", "30", "-frames:v", "300",
+                        "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(clip)], check=True)
+        bench = subprocess.run([BIN, "bench", "--y4m", str(clip), "--output", str(work / "bench")], check=True, capture_output=True, text=True).stdout
+        bare = {codec: float(re.search(rf"^{codec}\s+([0-9.]+) ms CPU/frame", bench, re.M).group(1)) / 1000 for codec in ("mjpeg", "h264")}
+        pipeline = {codec: float(re.search(rf"^{codec}\s+recording pipeline\s+([0-9.]+) ms", bench, re.M).group(1)) / 1000
+                    for codec in ("mjpeg", "h264")}
+        print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec")
+        print(f"{'codec':6}{'bare encoder':>14}{'bench pipeline':>16}{'ratio':>7}{'daemon':>12}{'ratio':>7}{'fps':>6}"
+              f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
+        for codec in ("mjpeg", "h264"):
+            daemon = Daemon(work, clip, codec)
+            try:
+                time.sleep(5)
+                cpu, fps = daemon.cpu_per_frame(SECONDS)
+                rss, anon, file = memory(daemon.proc.pid)
+                print(f"{codec:6}{bare[codec] * 1000:11.3f} ms{pipeline[codec] * 1000:13.3f} ms{pipeline[codec] / bare[codec]:7.2f}"
+                      f"{cpu * 1000:9.3f} ms{cpu / bare[codec]:7.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{daemon.first_frame * 1000:10.0f} ms")
+                if codec == "h264":
+                    stop = threading.Event()
+                    viewers = [threading.Thread(target=watch_mjpeg, args=(daemon, stop), daemon=True) for _ in range(5)]
+                    for v in viewers:
+                        v.start()
+                    time.sleep(10)
+                    rss, anon, file = memory(daemon.proc.pid)
+                    stop.set()
+                    print(f"h264 with 5 MJPEG viewers: RSS {rss:.1f} MB (anonymous {anon:.1f}, file-backed {file:.1f})")
+            finally:
+                daemon.stop()
+
+
+if __name__ == "__main__":
+    main()
