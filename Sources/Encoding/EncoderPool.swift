@@ -54,15 +54,22 @@ public final class EncodeStats: Sendable {
     /// Creates zeroed statistics.
     public init() {}
 
-    private let observer = Mutex<(@Sendable (UInt64) -> Void)?>(nil)
+    /// The observer, in a struct: a function type held directly as a Mutex's value is re-wrapped in two reabstraction
+    /// thunks at every `withLock` (Swift 6.3), so each frame made the next call one level deeper: CPU per frame grew with
+    /// the uptime, memory with it, and the stack would have overflowed within hours.
+    private struct Observer {
+        var call: (@Sendable (UInt64) -> Void)?
+    }
+
+    private let observer = Mutex(Observer())
 
     /// Calls `body` with every encode time from now on (for the metrics histogram).
     public func observe(_ body: @escaping @Sendable (UInt64) -> Void) {
-        observer.withLock { $0 = body }
+        observer.withLock { $0.call = body }
     }
 
     func record(nanos: UInt64) {
-        observer.withLock { $0 }?(nanos)
+        observer.withLock { $0.call }?(nanos)
         window.withLock { w in
             w.samples[w.next] = nanos
             w.next = (w.next + 1) % w.samples.count

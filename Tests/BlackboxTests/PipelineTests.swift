@@ -1,6 +1,6 @@
 import Cameras
 import Capture
-import Encoding
+@testable import Encoding
 import FrameBus
 import Frames
 import Platform
@@ -117,6 +117,25 @@ struct TestPatternTests {
 
 @Suite("Encoder pool")
 struct EncoderPoolTests {
+    @Test("the encode-time observer is called at the same stack depth on the 10,000th frame as on the first")
+    func observerDoesNotDeepen() {
+        // A closure held directly as a Mutex's value was wrapped in two more thunks at every frame: each call went
+        // deeper into the stack (a daemon would have overflowed it within hours).
+        let stats = EncodeStats()
+        let depths = Mutex<[UInt]>([])
+        stats.observe { _ in
+            var marker = 0
+            let address = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+            depths.withLock { $0.append(address) }
+        }
+        for n in 0..<10_000 { stats.record(nanos: UInt64(n)) }
+        let seen = depths.withLock { $0 }
+        #expect(seen.count == 10_000)
+        if let first = seen.first, let last = seen.last {
+            #expect(first > last ? first - last < 4096 : last - first < 4096, "the stack at the 10,000th call is \(Int(first) - Int(last)) bytes deeper")
+        }
+    }
+
     @Test("frames come out in capture order with several workers")
     func ordered() throws {
         let out = Mutex<[UInt64]>([])
