@@ -48,6 +48,13 @@ class Daemon:
         self.proc = subprocess.Popen([BIN, "run", "--host", "127.0.0.1", "--port", "0", "--rtsp-port", str(free_port()),
                                       "--recordings", str(work / f"rec-{codec}"), "--camera", f"front=file:{clip}", "--codec", codec],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self._started(began)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _started(self, began):
         password, self.port = None, None
         while self.port is None:
             if not select.select([self.proc.stdout], [], [], 30)[0]:

@@ -77,13 +77,13 @@ public final class H264Stream: Sendable {
         return true
     }
 
-    /// Takes `frame` itself when nothing else reads it (no JPEG is wanted of it): an I420 picture in the daemon's own pooled
+    /// Takes `frame` itself when nothing else reads it (no JPEG is wanted of it): an I420 picture in the daemon's own
     /// memory (a file, test pattern or rpicam camera) is encoded in place, with no copy, and its buffer given back once
     /// encoded; any other frame (a device's buffer, which must go back to the driver soon; 4:2:2; a camera JPEG) is copied
     /// as by `submit` and released at once. The frame is always consumed; false (counted) when the encoder is behind.
     @discardableResult
     public func submit(handingOver frame: RawFrame) -> Bool {
-        guard frame.format == .yuv420, frame.planes.count == 3, frame.storage is BufferPool.Buffer else {
+        guard frame.format == .yuv420, frame.planes.count == 3, frame.storage.mayBeKept else {
             defer { frame.storage.release() }
             return submit(frame)
         }

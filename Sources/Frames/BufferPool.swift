@@ -23,6 +23,9 @@ public final class BufferPool: Sendable {
 
         /// Returns this buffer to its pool.
         public func release() { pool?.giveBack(index) }
+
+        /// The daemon's own memory: a consumer may keep it while it encodes.
+        public var mayBeKept: Bool { true }
     }
 
     private let buffers: [Buffer]

@@ -46,6 +46,14 @@ public struct Plane: @unchecked Sendable {
 public protocol FrameStorage: AnyObject, Sendable {
     /// Gives the memory back to its owner (a buffer pool, or the V4L2 driver via QBUF). Called exactly once.
     func release()
+    /// Whether a consumer may keep and draw on this memory for as long as it encodes (the daemon's own memory), rather
+    /// than copying it and giving it back at once (a device's buffer, which the driver waits for).
+    var mayBeKept: Bool { get }
+}
+
+extension FrameStorage {
+    /// A device's buffer unless the storage says otherwise.
+    public var mayBeKept: Bool { false }
 }
 
 /// Wall-clock and monotonic capture times of a frame.
