@@ -13,8 +13,10 @@ maintainer=${DEB_MAINTAINER:-Blackbox maintainers <blackbox@example.org>}
 # two cores); BLACKBOX_DEB_OUT is the folder the package is written to (the repository's by default).
 config=${BLACKBOX_DEB_CONFIG:-release}
 case "$config" in release|debug) ;; *) echo "make-deb: BLACKBOX_DEB_CONFIG is '$config'; allowed: release, debug" >&2; exit 2 ;; esac
-# The debug build relinks the tests' own build (.build) with the static runtime: its objects are the same. Unused sections
-# are dropped at the link. Foundation's ICU library is named by hand: the static runtime's link list leaves it out, so a
+# The debug build reuses the tests' own build folder (.build), so its packages are not built twice. The static runtime
+# recompiles the objects (their autolink entries differ) and SwiftPM does not notice the change back: a later dynamic
+# `swift build` there fails to link until `rm -rf .build/*/debug`; so the package test runs last. Unused sections are
+# dropped at the link. Foundation's ICU library is named by hand: the static runtime's link list leaves it out, so a
 # link that keeps any of Foundation's locale code (a debug link after `swift test`, seen in CI) otherwise fails with
 # undefined swift_u* symbols (swiftlang/swift-package-manager#10564); where nothing uses it, it is dropped with the rest.
 scratch=.build-deb
