@@ -43,10 +43,11 @@ def memory(pid):
 class Daemon:
     """`blackbox run` recording the clip in `codec`; knows its port, password and when its first frame came."""
 
-    def __init__(self, work, clip, codec):
+    def __init__(self, work, clip, codec, extra=(), rtsp_port=None):
         began = time.monotonic()
-        self.proc = subprocess.Popen([BIN, "run", "--host", "127.0.0.1", "--port", "0", "--rtsp-port", str(free_port()),
-                                      "--recordings", str(work / f"rec-{codec}"), "--camera", f"front=file:{clip}", "--codec", codec],
+        self.proc = subprocess.Popen([BIN, "run", "--host", "127.0.0.1", "--port", "0", "--rtsp-port", str(rtsp_port or free_port()),
+                                      "--recordings", str(work / f"rec-{codec}"), "--camera", f"front=file:{clip}", "--codec", codec,
+                                      *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             self._started(began)
@@ -67,6 +68,7 @@ class Daemon:
             if "serving http://" in line:
                 self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # keep its output flowing
+        self.password = password
         self.auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
         while self.captured() == 0:
             if time.monotonic() - began > 30:
@@ -94,6 +96,14 @@ class Daemon:
         self.proc.wait(10)
 
 
+def street_720p30(folder):
+    """The street clip re-timed to 30 fps and scaled to 1280x720 (10 s), as a Y4M file in `folder` for a file: camera."""
+    clip = folder / "street720p30.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-vf", "setpts=N/30/TB,scale=1280:720", "-r", "30", "-frames:v", "300",
+                    "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(clip)], check=True)
+    return clip
+
+
 def watch_mjpeg(daemon, stop):
     with daemon.get("/stream") as r:
         while not stop.is_set() and r.read1(65536):
@@ -103,9 +113,7 @@ def watch_mjpeg(daemon, stop):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
-        clip = work / "street720p30.y4m"
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-vf", "setpts=N/30/TB,scale=1280:720", "-r", "30", "-frames:v", "300",
-                        "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(clip)], check=True)
+        clip = street_720p30(work)
         bench = subprocess.run([BIN, "bench", "--y4m", str(clip), "--output", str(work / "bench")], check=True, capture_output=True, text=True).stdout
         bare = {codec: float(re.search(rf"^{codec}\s+([0-9.]+) ms CPU/frame", bench, re.M).group(1)) / 1000 for codec in ("mjpeg", "h264")}
         pipeline = {codec: float(re.search(rf"^{codec}\s+recording pipeline\s+([0-9.]+) ms", bench, re.M).group(1)) / 1000
