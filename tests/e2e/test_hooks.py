@@ -129,7 +129,9 @@ def test_a_hook_that_cannot_start_or_fails_is_counted_and_bad_settings_are_refus
     clip = [line for line in failures if "hook=on_event_clip" in line]
     segment = [line for line in failures if "hook=on_segment_complete" in line]
     assert len(clip) == 1 and "/nonexistent/uploader" in clip[0], failures
-    assert len(segment) >= 2 and all("false" in line and "status 1" in line for line in segment), failures
+    # A segment finished as the daemon stops may start one more `false`, stopped with the daemon (seen in CI).
+    ran = [line for line in segment if "false" in line and "status 1" in line]
+    assert len(ran) >= 2 and all(line in ran or "stopped with the daemon" in line for line in segment), failures
     assert len(failures) == len(clip) + len(segment), failures
     import subprocess
     from conftest import BINARY

@@ -152,8 +152,12 @@ def test_an_export_across_segments_keeps_the_sound_and_verifies(session, tmp_pat
     assert decodes_cleanly(out_file)
     for code, out in (ours(out_file, key=pem), theirs(out_file, key=pem)):
         assert code == 0 and verdicts(out) == {"export.mp4": "INTACT"}, out
-    # Whole fragments keep their sound in step with the picture.
+    # Whole fragments keep their sound in step with the picture. The sound may begin up to a picture before the first
+    # picture (the export starts at a keyframe; seen in CI: sound from 0.000 s, the first picture at 0.071 s): a click
+    # there belongs to a flash left out with the fragment before, so only clicks from the first picture on count.
     seen, heard = flashes(out_file), clicks(out_file)
+    first_picture = frames(out_file)[0][0]
+    heard = [t for t in heard if t >= first_picture - 0.040]
     assert len(heard) >= 5 and all(min(abs(t - f) for f in seen) <= 0.040 for t in heard), (seen, heard)
 
 
