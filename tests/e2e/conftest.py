@@ -66,10 +66,22 @@ class Daemon:
         self.password = PASSWORDS.get(str(self.recordings))
         deadline = time.monotonic() + timeout
         line = ""
+        # The start lines are read from the descriptor itself: a buffered readline after select may take two lines
+        # into its buffer and return one, and select then never says the other is there (seen in CI: "serving rtsp"
+        # read, "serving http" waited for 20 s in the buffer).
+        fd, pending, lines = self.proc.stdout.fileno(), b"", []
         while time.monotonic() < deadline and self.port is None:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
+            if not lines:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    chunk = os.read(fd, 65536)
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    lines += [c.decode(errors="replace") + "\n" for c in complete]
+                    if not chunk and pending:
+                        lines, pending = [pending.decode(errors="replace")], b""
+            if lines:
+                line = lines.pop(0)
                 if "generated password for user 'admin': " in line:
                     self.password = line.split("'admin': ", 1)[1].split()[0]
                     PASSWORDS[str(self.recordings)] = self.password
@@ -77,10 +89,10 @@ class Daemon:
                     self.rtsp_port = int(line.split("rtsp://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
                 if "serving http://" in line:
                     self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-            if self.proc.poll() is not None:
+            if not lines and self.proc.poll() is not None:
                 break
         # The daemon's output is read all along: a pipe nobody reads fills at 64 KiB and then blocks the thread that logs.
-        self._stdout, self._stderr = [], []
+        self._stdout, self._stderr = [*lines, *([pending.decode(errors="replace")] if pending else [])], []
         self._drains = [threading.Thread(target=self._drain, args=(stream, into), daemon=True)
                         for stream, into in ((self.proc.stdout, self._stdout), (self.proc.stderr, self._stderr))]
         for t in self._drains:
