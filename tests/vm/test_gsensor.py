@@ -117,7 +117,9 @@ def test_an_impact_saves_one_protected_clip_at_its_moment_and_every_reading_is_r
         second = lambda t: int(t - t0)  # noqa: E731
         # (the recorded time may put the spike in the next second's bucket)
         assert abs(max(p or 0 for p in peaks[second(spike):second(spike) + 2]) - SPIKE) < 0.4, (peaks, second(spike))
-        assert all(p is not None and p < 0.6 for i, p in enumerate(peaks) if abs(i - second(spike)) > 1), peaks
+        # A second wholly before the drive may hold no reading yet: the recording can start after it (seen in CI).
+        assert all((p is not None or t0 + i + 1 <= drive.start) and (p or 0) < 0.6
+                   for i, p in enumerate(peaks) if abs(i - second(spike)) > 1), peaks
         assert max(peaks[second(drive.start + 4.2):second(drive.start + 5.8)]) > 0.3, peaks
         # Signed with the pictures: both verifiers find the clip intact.
         pem = export_key(tmp_path)
