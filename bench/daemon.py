@@ -9,8 +9,8 @@ import base64
 import json
 import os
 import pathlib
+import queue
 import re
-import select
 import socket
 import subprocess
 import sys
@@ -56,18 +56,28 @@ class Daemon:
             raise
 
     def _started(self, began):
+        # One thread reads every line all along (a pipe nobody reads blocks the daemon's logging); the start lines come
+        # through a queue, so none waits unseen in a reader's buffer as after select + readline.
+        lines = queue.Queue()
+
+        def read_all():
+            for line in self.proc.stdout:
+                lines.put(line)
+            lines.put("")  # the end of its output
+
+        threading.Thread(target=read_all, daemon=True).start()
         password, self.port = None, None
         while self.port is None:
-            if not select.select([self.proc.stdout], [], [], 30)[0]:
-                raise RuntimeError("the daemon did not say where it serves within 30 s")
-            line = self.proc.stdout.readline()
+            try:
+                line = lines.get(timeout=max(0.1, began + 30 - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError("the daemon did not say where it serves within 30 s") from None
             if not line:
                 raise RuntimeError(f"the daemon exited ({self.proc.wait()}) before serving")
             if "generated password for user 'admin': " in line:
                 password = line.split("'admin': ", 1)[1].split()[0]
             if "serving http://" in line:
                 self.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # keep its output flowing
         self.password = password
         self.auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
         while self.captured() == 0:

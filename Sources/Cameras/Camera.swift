@@ -352,22 +352,15 @@ public final class Camera: Sendable {
             meter.tick(frame.time.monotonicNanos)
             // Motion sees the picture before any overlay: the running clock is never motion.
             motion?.submit(frame)
-            let wanted = demand.isWanted
-            if let h264 = self?.h264 {
-                guard wanted else {
-                    // Nobody wants a JPEG of it: the H.264 stream takes the frame itself (no copy where it can).
-                    demand.skipped.add(1, ordering: .relaxed)
-                    h264.submit(handingOver: frame)
-                    return
-                }
-                // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
-                h264.submit(frame)
-            }
-            guard wanted else {
+            let h264 = self?.h264
+            guard demand.isWanted else {
                 demand.skipped.add(1, ordering: .relaxed)
-                frame.storage.release()
+                // Nobody wants a JPEG of it: the H.264 stream takes the frame itself (no copy where it can).
+                if let h264 { h264.submit(handingOver: frame) } else { frame.storage.release() }
                 return
             }
+            // The H.264 stream takes its own copy before the JPEG encoders draw on the frame.
+            h264?.submit(frame)
             let taken = lossless ? encoder.submitWaiting(frame) : encoder.submit(frame)
             if !taken { frame.storage.release() }
         }

@@ -53,12 +53,7 @@ public final class H264Stream: Sendable {
         if frame.format == .jpeg {
             let plane = frame.planes[0]
             let bytes = Array(UnsafeBufferPointer(start: plane.base, count: plane.width))
-            guard queue.offer(.jpeg(bytes, sequence: frame.sequence, time: frame.time, width: frame.width, height: frame.height)) else {
-                stats.droppedBusy.add(1, ordering: .relaxed)
-                return false
-            }
-            progress.accept()
-            return true
+            return enqueue(.jpeg(bytes, sequence: frame.sequence, time: frame.time, width: frame.width, height: frame.height), holding: nil)
         }
         guard let buffer = pooledBuffer(width: frame.width, height: frame.height) else {
             stats.droppedBusy.add(1, ordering: .relaxed)
@@ -68,8 +63,13 @@ public final class H264Stream: Sendable {
         Self.copyAsI420(frame, into: planes)
         let copy = RawFrame(format: .yuv420, width: frame.width, height: frame.height, planes: planes, sequence: frame.sequence,
                             time: frame.time, storage: buffer)
-        guard queue.offer(.planes(copy)) else {
-            buffer.release()
+        return enqueue(.planes(copy), holding: buffer)
+    }
+
+    /// Queues `job` for the encoder; when the encoder is behind, counts the drop and releases what the job holds.
+    private func enqueue(_ job: Job, holding storage: (any FrameStorage)?) -> Bool {
+        guard queue.offer(job) else {
+            storage?.release()
             stats.droppedBusy.add(1, ordering: .relaxed)
             return false
         }
@@ -87,13 +87,7 @@ public final class H264Stream: Sendable {
             defer { frame.storage.release() }
             return submit(frame)
         }
-        guard queue.offer(.planes(frame)) else {
-            frame.storage.release()
-            stats.droppedBusy.add(1, ordering: .relaxed)
-            return false
-        }
-        progress.accept()
-        return true
+        return enqueue(.planes(frame), holding: frame.storage)
     }
 
     /// A free I420 buffer of this size (a new pool when the size changed), nil when all are in use.
