@@ -43,12 +43,14 @@ def memory(pid):
 class Daemon:
     """`blackbox run` recording the clip in `codec`; knows its port, password and when its first frame came."""
 
-    def __init__(self, work, clip, codec, extra=(), rtsp_port=None):
+    def __init__(self, work, clip, codec, extra=(), rtsp_port=None, source=None, env=None):
+        """`source`: another camera source than the clip (`file:CLIP`); `env`: added to the daemon's environment."""
         began = time.monotonic()
         self.proc = subprocess.Popen([BIN, "run", "--host", "127.0.0.1", "--port", "0", "--rtsp-port", str(rtsp_port or free_port()),
-                                      "--recordings", str(work / f"rec-{codec}"), "--camera", f"front=file:{clip}", "--codec", codec,
-                                      *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                      "--recordings", str(work / f"rec-{codec}"), "--camera", f"front={source or f'file:{clip}'}",
+                                      "--codec", codec, *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=None if env is None else {**os.environ, **env})
         try:
             self._started(began)
         except BaseException:

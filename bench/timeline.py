@@ -11,11 +11,11 @@ import datetime
 import json
 import os
 import pathlib
-import select
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -27,12 +27,15 @@ def start(root, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     password, port = None, None
     while port is None:
-        select.select([proc.stdout], [], [], 10)
-        line = proc.stdout.readline()
+        line = proc.stdout.readline()  # blocks until a whole line: select() would not see one already in the buffer
+        if not line:
+            raise RuntimeError(f"the daemon exited ({proc.wait()}) before serving")
         if "generated password for user 'admin': " in line:
             password = line.split("'admin': ", 1)[1].split()[0]
         if "serving http://" in line:
             port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    # Read on all along: a pipe nobody reads blocks the daemon's logging once 64 KiB wait in it.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     return proc, port, password
 
 

@@ -125,6 +125,14 @@ registry="${XDG_CACHE_HOME:-$HOME/.cache}/gstreamer-1.0/registry.$(uname -m).bin
 printf '%q ' "$@" >"$job/command"
 append="console=ttyS0 quiet loglevel=3 panic=-1 tsc_early_khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
 shares=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot)
+# A USB port on a PCI controller (QEMU's xHCI, under the ACPI-described PCI root: libcamera's uvcvideo pipeline handler
+# names cameras after that firmware node) with a usb-redir device on it, whose usbredir connection QEMU joins to the
+# guest's virtio-serial port "usbredir" through a socket in the job folder: a device written in Python inside the guest
+# (tests/vm/usbredir_port.py) is plugged into it.
+usb=(-device virtio-serial-device -device qemu-xhci,id=xhci
+     -chardev "socket,id=redir,path=$job/usbredir.sock,server=on,wait=off" -chardev "socket,id=redirport,path=$job/usbredir.sock"
+     -device virtserialport,chardev=redirport,name=usbredir -device usb-redir,chardev=redir,bus=xhci.0)
+machine=microvm,pit=on,rtc=on,pcie=on
 if [ -n "$boot" ]; then
     # The booted system sees none of the host: only its disk and the files given.
     [ $# -eq 0 ] || cp "$@" "$job/"
@@ -132,6 +140,7 @@ if [ -n "$boot" ]; then
     chmod 0777 "$job"
     append="$append blackbox.boot systemd.show_status=0"
     shares=()
+    usb=()
 fi
 cat >"$job/guest.sh" <<GUEST
 mkdir -p /dev/pts /dev/shm
@@ -152,6 +161,8 @@ rc=\$?
 if [ -n "$vimc" ]; then
     modprobe -a videobuf2-vmalloc videobuf2-dma-contig v4l2-tpg videobuf2-v4l2 mc && insmod "$vimc" || rc=1
 fi
+# The xHCI controller and the virtio-serial port of the usb-redir device (udev here does not load them by itself).
+modprobe -a xhci_pci virtio_console || rc=1
 /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1 && udevadm trigger && udevadm settle -t 30
 if [ \$rc -eq 0 ]; then
     sh -c "\$(cat /run/vmjob/command)" 2>&1
@@ -164,13 +175,13 @@ GUEST
 
 set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-    -machine microvm,pit=on,rtc=on -accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
+    -machine "$machine" -accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
     -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "$cache/vmlinux" -initrd "$cache/initramfs.cpio.gz" \
     -append "$append" "${shares[@]}" \
     -fsdev local,id=job,path="$job",security_model=none \
     -device virtio-9p-device,fsdev=job,mount_tag=job \
-    "${disk[@]}" "${pidfile[@]}" \
+    "${usb[@]}" "${disk[@]}" "${pidfile[@]}" \
     | grep --line-buffered -v -E '^\[ *[0-9.]+\] (reboot: Power down|PCI: Fatal: No config space)'
 qemu=${PIPESTATUS[0]}
 set -e

@@ -46,7 +46,7 @@ def test_each_size_is_recorded_at_its_rate_and_the_camera_s_jpegs_are_served_as_
         s = status(d)
         assert s["state"] == "streaming" and "MJPG" in s["source"] and f"{width}x{height}" in s["source"], s
         # Live MJPEG is the camera's own JPEG, byte for byte.
-        sent = set(cam.pictures[SIZES.index((width, height))])
+        sent = set(cam.pictures[0][SIZES.index((width, height))])
         stream = MJPEGStream(d.base, "/stream")
         served = [stream.next_part()[1] for _ in range(5)]
         stream.close()

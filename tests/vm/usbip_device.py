@@ -151,6 +151,17 @@ class Device:
         return buf
 
     def _control(self, sock, seqnum, setup, data):
+        answer = self.control(setup, data)
+        if answer is None:
+            return self._reply(sock, seqnum, EPIPE)
+        if setup[0] & 0x80:
+            self._reply(sock, seqnum, 0, answer)
+        else:
+            self._reply(sock, seqnum, 0, written=len(data))
+
+    def control(self, setup, data):
+        """The answer to a control request on endpoint 0 (whichever way it came): the data of an IN request, b"" for an
+        OUT request done, or None to stall it."""
         kind, request, value, index, length = struct.unpack("<BBHHH", setup)
         answer = None
         if kind == 0x80 and request == 6:  # GET_DESCRIPTOR
@@ -165,9 +176,4 @@ class Device:
             answer = b""
         elif kind & 0x60:  # class or vendor
             answer = self.class_request(kind, request, value, index, length, data)
-        if answer is None:
-            return self._reply(sock, seqnum, EPIPE)
-        if kind & 0x80:
-            self._reply(sock, seqnum, 0, answer[:length])
-        else:
-            self._reply(sock, seqnum, 0, written=len(data))
+        return None if answer is None else answer[:length] if kind & 0x80 else b""

@@ -99,5 +99,8 @@ def card():
     for line in cards.read_text().splitlines() if cards.exists() else []:
         if PRODUCT in line:
             number = line.split()[0]
-            return f"plughw:CARD={pathlib.Path(f'/proc/asound/card{number}/id').read_text().strip()},DEV=0"
+            try:
+                return f"plughw:CARD={pathlib.Path(f'/proc/asound/card{number}/id').read_text().strip()},DEV=0"
+            except FileNotFoundError:
+                return None  # listed a moment before its folder appears, or after it went (seen in the VM)
     return None

@@ -1,0 +1,102 @@
+"""libcamera:N on a USB webcam, through libcamera's own uvcvideo pipeline handler (#24): the UVC device of
+tests/vm/usbip_camera.py with its uncompressed YUYV format, plugged into the VM's xHCI controller through QEMU's
+usb-redir (tests/vm/usbredir_port.py), so that Linux's xhci-hcd and uvcvideo and then libcamera (Debian's 0.0.3, through
+GStreamer's libcamerasrc) drive it as a webcam on a USB port. The daemon records it at its size and rate; while the
+daemon holds it libcamera's `cam` is refused, and gets it on its first try once the daemon has stopped. Not here:
+pulling it out while the daemon streams it, which crashes the daemon inside libcamerasrc 0.0.3's teardown (a late
+release of the camera posts to the thread of a CameraManager already gone; README, Tests): an open defect. H.264, the product's default. Runs inside the VM
+(tests/vm/run.sh)."""
+import json
+import pathlib
+import subprocess
+import sys
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from conftest import BINARY, Daemon  # noqa: E402
+from helpers import camera_status as status, wait_for  # noqa: E402
+from mjpeg import decode_jpeg  # noqa: E402
+from usbip_camera import FPS, RAW_SIZES, USB_ID, Camera  # noqa: E402
+from usbredir_port import PORT, RedirPort  # noqa: E402
+
+import pytest  # noqa: E402
+from PIL import ImageStat  # noqa: E402
+
+SIZE = RAW_SIZES[0]
+CAM_ENV = {"LIBCAMERA_LOG_LEVELS": "*:ERROR", "PATH": "/usr/bin:/bin"}
+
+if not pathlib.Path(PORT).exists():
+    pytest.fail(f"no {PORT}: run these tests through tests/vm/run.sh, which gives the guest a usb-redir port", pytrace=False)
+
+
+def listed():
+    """(N of libcamera:N, libcamera's id) of the USB camera in `blackbox devices`, or None while libcamera does not list
+    it. The index is what the daemon is given; `cam` is given the id, because a camera another program holds is not
+    listed to it and the indexes after it move."""
+    out = subprocess.run([BINARY, "devices"], capture_output=True, text=True, timeout=120).stdout
+    found = [(line.split()[0].split(":")[1], line.rsplit("(id ", 1)[1].rstrip(")")) for line in out.splitlines()
+             if line.startswith("libcamera:") and USB_ID in line]
+    return found[0] if found else None
+
+
+def libcamera_index():
+    return listed()[0]
+
+
+@pytest.fixture(scope="module")
+def camera():
+    cam = Camera("/run/tmp/usb-camera-frames", raw=True)
+    port = RedirPort(cam)
+    port.plug()
+    try:
+        wait_for(lambda: listed() is not None, 90, "libcamera listing the USB camera")
+        yield cam, port
+    finally:
+        port.unplug()
+
+
+def cam(camera_id, frames):
+    """libcamera's `cam` capturing `frames` frames from the camera: (frames it got, what it said)."""
+    r = subprocess.run(["cam", "-c", camera_id, f"-C{frames}"], capture_output=True, text=True, timeout=60, env=CAM_ENV)
+    return sum(1 for line in r.stdout.splitlines() if "seq:" in line), r.stdout + r.stderr
+
+
+def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
+    index = libcamera_index()
+    d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--segment-seconds", "12", recordings=tmp_path)
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
+        with urllib.request.urlopen(d.base + "/snapshot", timeout=30) as r:
+            picture = decode_jpeg(r.read())
+        # The street, not the grey NO SIGNAL card.
+        assert picture.size == SIZE and ImageStat.Stat(picture.convert("L")).stddev[0] > 20, picture.size
+        wait_for(lambda: any(tmp_path.rglob("*.mp4")), 60, "a finished segment")
+    finally:
+        assert d.stop() == 0
+    segment = sorted(tmp_path.rglob("*.mp4"))[0]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time,width,height",
+                            "-of", "json", str(segment)], capture_output=True, text=True, timeout=120)
+    frames = json.loads(probe.stdout)["frames"]
+    assert {(f["width"], f["height"]) for f in frames} == {SIZE}, probe.stdout[:300]
+    times = [float(f["pts_time"]) for f in frames]
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(f"libcamera USB {SIZE}: {len(times)} frames at {rate:.3f} fps")
+    assert abs(rate - FPS) <= 0.05 * FPS, rate
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(segment), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    assert decode.returncode == 0 and decode.stderr == "", decode.stderr
+
+
+def test_another_program_is_refused_while_the_daemon_holds_it_and_gets_it_once_it_stops(camera, tmp_path):
+    index, camera_id = listed()
+    d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--no-record")
+    try:
+        wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
+        got, said = cam(camera_id, 3)
+        assert got == 0, said
+    finally:
+        code, seconds = d.terminate_timed()
+    assert code == 0 and seconds < 2, (code, seconds)
+    # Stopped: the first try of another program gets the camera.
+    got, said = cam(camera_id, 3)
+    assert got == 3, said
