@@ -21,7 +21,15 @@ case "$config" in release|debug) ;; *) echo "make-deb: BLACKBOX_DEB_CONFIG is '$
 # undefined swift_u* symbols (swiftlang/swift-package-manager#10564); where nothing uses it, it is dropped with the rest.
 scratch=.build-deb
 [ "$config" = debug ] && scratch=.build
-swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections -Xlinker -l_FoundationICU --scratch-path "$scratch"
+build() { swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections -Xlinker -l_FoundationICU --scratch-path "$scratch"; }
+# In the reused debug folder the first static link can still see the dynamic build's link records and miss Foundation's
+# own archives (undefined _FoundationCollections and _stringshims_* symbols, seen in CI once); that attempt recompiles
+# the objects, and a second one links (checked on the CI clone that failed).
+if ! build; then
+    [ "$config" = debug ] || exit 1
+    echo "make-deb: the static link in the reused build folder failed; building once more" >&2
+    build
+fi
 bin="$scratch/$config/blackbox"
 version=$("$bin" --version | awk '{print $NF}')
 arch=$(dpkg --print-architecture)

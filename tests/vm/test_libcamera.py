@@ -31,6 +31,13 @@ def cam(frames):
     return sum(1 for line in r.stdout.splitlines() if "seq:" in line), r.stdout + r.stderr
 
 
+def assert_shows_a_picture(d, size):
+    """The daemon's snapshot is `size` and a real picture, not the grey NO SIGNAL card."""
+    with urllib.request.urlopen(d.base + "/snapshot", timeout=30) as r:
+        picture = decode_jpeg(r.read())
+    assert picture.size == size and ImageStat.Stat(picture.convert("L")).stddev[0] > 20, picture.size
+
+
 def test_devices_lists_the_libcamera_camera_first():
     r = subprocess.run([BINARY, "devices"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -47,10 +54,8 @@ def test_a_libcamera_camera_streams_at_its_size_and_rate_and_is_recorded(tmp_pat
         time.sleep(5)
         fps = (status(d)["framesCaptured"] - s0) / (time.monotonic() - t0)
         assert abs(fps - FPS) <= 1.5, fps
-        with urllib.request.urlopen(d.base + "/snapshot", timeout=20) as r:
-            picture = decode_jpeg(r.read())
-        # vimc's sensor draws colour bars: a real picture, not the grey NO SIGNAL card.
-        assert picture.size == SIZE and ImageStat.Stat(picture.convert("L")).stddev[0] > 20, picture.size
+        # vimc's sensor draws colour bars.
+        assert_shows_a_picture(d, SIZE)
         wait_for(lambda: any(tmp_path.rglob("*.mp4")), 40, "a finished segment")
     finally:
         assert d.stop() == 0

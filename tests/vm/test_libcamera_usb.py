@@ -6,22 +6,21 @@ daemon holds it libcamera's `cam` is refused, and gets it on its first try once 
 pulling it out while the daemon streams it, which crashes the daemon inside libcamerasrc 0.0.3's teardown (a late
 release of the camera posts to the thread of a CameraManager already gone; README, Tests): an open defect. H.264, the product's default. Runs inside the VM
 (tests/vm/run.sh)."""
-import json
 import pathlib
 import subprocess
 import sys
-import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import BINARY, Daemon  # noqa: E402
 from helpers import camera_status as status, wait_for  # noqa: E402
-from mjpeg import decode_jpeg  # noqa: E402
+from test_libcamera import assert_shows_a_picture  # noqa: E402
+from test_recording import decodes_cleanly  # noqa: E402
+from test_usb_camera import sizes_and_rate  # noqa: E402
 from usbip_camera import FPS, RAW_SIZES, USB_ID, Camera  # noqa: E402
 from usbredir_port import PORT, RedirPort  # noqa: E402
 
 import pytest  # noqa: E402
-from PIL import ImageStat  # noqa: E402
 
 SIZE = RAW_SIZES[0]
 CAM_ENV = {"LIBCAMERA_LOG_LEVELS": "*:ERROR", "PATH": "/usr/bin:/bin"}
@@ -67,24 +66,14 @@ def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
     d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--segment-seconds", "12", recordings=tmp_path)
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
-        with urllib.request.urlopen(d.base + "/snapshot", timeout=30) as r:
-            picture = decode_jpeg(r.read())
-        # The street, not the grey NO SIGNAL card.
-        assert picture.size == SIZE and ImageStat.Stat(picture.convert("L")).stddev[0] > 20, picture.size
+        assert_shows_a_picture(d, SIZE)  # the street
         wait_for(lambda: any(tmp_path.rglob("*.mp4")), 60, "a finished segment")
     finally:
         assert d.stop() == 0
     segment = sorted(tmp_path.rglob("*.mp4"))[0]
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time,width,height",
-                            "-of", "json", str(segment)], capture_output=True, text=True, timeout=120)
-    frames = json.loads(probe.stdout)["frames"]
-    assert {(f["width"], f["height"]) for f in frames} == {SIZE}, probe.stdout[:300]
-    times = [float(f["pts_time"]) for f in frames]
-    rate = (len(times) - 1) / (times[-1] - times[0])
-    print(f"libcamera USB {SIZE}: {len(times)} frames at {rate:.3f} fps")
-    assert abs(rate - FPS) <= 0.05 * FPS, rate
-    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(segment), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
-    assert decode.returncode == 0 and decode.stderr == "", decode.stderr
+    sizes, rate = sizes_and_rate(segment)
+    assert sizes == {SIZE} and abs(rate - FPS) <= 0.05 * FPS, (sizes, rate)
+    assert decodes_cleanly(segment)
 
 
 def test_another_program_is_refused_while_the_daemon_holds_it_and_gets_it_once_it_stops(camera, tmp_path):

@@ -15,6 +15,7 @@ from conftest import Daemon  # noqa: E402
 from helpers import camera_status as status, descriptors_and_video_mappings, get, wait_for  # noqa: E402
 from mjpeg import MJPEGStream, decode_jpeg  # noqa: E402
 from overlay import no_signal_title  # noqa: E402
+from test_recording import decodes_cleanly  # noqa: E402
 from usbip_camera import FPS, SIZES, Camera, video_device  # noqa: E402
 
 import pytest  # noqa: E402
@@ -31,10 +32,15 @@ def camera():
     cam.unplug()
 
 
-def frame_times(path):
+def sizes_and_rate(path):
+    """The picture sizes in a recording and its frame rate from its frames' times (ffprobe)."""
     r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time,width,height", "-of", "json",
                         str(path)], capture_output=True, text=True, timeout=120)
-    return json.loads(r.stdout)["frames"]
+    frames = json.loads(r.stdout)["frames"]
+    times = [float(f["pts_time"]) for f in frames]
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(f"{path.name}: {len(times)} frames at {rate:.3f} fps")
+    return {(f["width"], f["height"]) for f in frames}, rate
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -54,14 +60,9 @@ def test_each_size_is_recorded_at_its_rate_and_the_camera_s_jpegs_are_served_as_
     finally:
         assert d.stop() == 0
     path = next(tmp_path.rglob("*.mp4"))
-    frames = frame_times(path)
-    assert {(f["width"], f["height"]) for f in frames} == {(width, height)}
-    times = [float(f["pts_time"]) for f in frames]
-    rate = (len(times) - 1) / (times[-1] - times[0])
-    print(f"{width}x{height}: {len(times)} frames at {rate:.3f} fps")
-    assert abs(rate - FPS) <= 0.02 * FPS, rate
-    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=120)
-    assert decode.returncode == 0 and decode.stderr == "", decode.stderr
+    sizes, rate = sizes_and_rate(path)
+    assert sizes == {(width, height)} and abs(rate - FPS) <= 0.02 * FPS, (sizes, rate)
+    assert decodes_cleanly(path)
 
 
 def test_pulled_out_is_no_signal_within_a_second_and_plugged_in_again_is_taken_back_without_leaking(camera):
