@@ -17,7 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "vm"))
 from daemon import BIN, CLIP, Daemon  # noqa: E402
-from usbip_camera import FPS, RAW_SIZES, USB_ID, Camera, video_device  # noqa: E402
+from helpers import wait_for  # noqa: E402
+from usbip_camera import FPS, RAW_SIZES, Camera, in_libcamera, video_device  # noqa: E402
 from usbredir_port import RedirPort  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 30
@@ -31,20 +32,6 @@ COPIES = {
 }
 
 
-def libcamera_index():
-    out = subprocess.run([BIN, "devices"], capture_output=True, text=True, timeout=120).stdout
-    found = [line.split()[0].split(":")[1] for line in out.splitlines() if line.startswith("libcamera:") and USB_ID in line]
-    return found[0] if found else None
-
-
-def wait(condition, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {what} within {seconds} s")
-        time.sleep(0.5)
-
-
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="blackbox-capture-"))
     camera = Camera(work / "frames", raw=True)
@@ -54,10 +41,10 @@ def main():
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-frames:v", "50", "-vf", f"scale={WIDTH}:{HEIGHT}", "-pix_fmt", "yuv420p",
                     "-f", "rawvideo", str(i420)], check=True, timeout=300)
     try:
-        wait(lambda: video_device() is not None and libcamera_index() is not None, 90, "USB camera in V4L2 and libcamera")
+        wait_for(lambda: video_device() is not None and in_libcamera(BIN) is not None, 90, "the USB camera in V4L2 and libcamera")
         paths = {
             "v4l2": (f"v4l2:{video_device()}:{WIDTH}x{HEIGHT}@{FPS},yuyv", None),
-            "libcamera": (f"libcamera:{libcamera_index()}:{WIDTH}x{HEIGHT}@{FPS}", None),
+            "libcamera": (f"libcamera:{in_libcamera(BIN)[0]}:{WIDTH}x{HEIGHT}@{FPS}", None),
             "rpicam": (f"rpicam:0:{WIDTH}x{HEIGHT}@{FPS}",
                        {"PATH": f"{ROOT / 'tests' / 'fake-rpicam'}:/usr/bin:/bin", "FAKE_RPICAM_I420": str(i420)}),
         }

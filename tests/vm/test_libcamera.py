@@ -24,9 +24,10 @@ if not list(pathlib.Path("/dev").glob("media*")):
     pytest.fail("no media device: run these tests through tests/vm/run.sh, which loads vimc", pytrace=False)
 
 
-def cam(frames):
-    """libcamera's `cam` capturing `frames` frames from the first camera: (frames it got, what it said)."""
-    r = subprocess.run(["cam", "-c", "1", f"-C{frames}"], capture_output=True, text=True, timeout=60,
+def cam(frames, camera="1"):
+    """libcamera's `cam` capturing `frames` frames from `camera` (its number from 1, or its id; the first by default):
+    (frames it got, what it said)."""
+    r = subprocess.run(["cam", "-c", camera, f"-C{frames}"], capture_output=True, text=True, timeout=60,
                        env={"LIBCAMERA_LOG_LEVELS": "*:ERROR", "PATH": "/usr/bin:/bin"})
     return sum(1 for line in r.stdout.splitlines() if "seq:" in line), r.stdout + r.stderr
 

@@ -14,33 +14,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from conftest import BINARY, Daemon  # noqa: E402
 from helpers import camera_status as status, wait_for  # noqa: E402
-from test_libcamera import assert_shows_a_picture  # noqa: E402
+from test_libcamera import assert_shows_a_picture, cam  # noqa: E402
 from test_recording import decodes_cleanly  # noqa: E402
 from test_usb_camera import sizes_and_rate  # noqa: E402
-from usbip_camera import FPS, RAW_SIZES, USB_ID, Camera  # noqa: E402
+from usbip_camera import FPS, RAW_SIZES, Camera, in_libcamera  # noqa: E402
 from usbredir_port import PORT, RedirPort  # noqa: E402
 
 import pytest  # noqa: E402
 
 SIZE = RAW_SIZES[0]
-CAM_ENV = {"LIBCAMERA_LOG_LEVELS": "*:ERROR", "PATH": "/usr/bin:/bin"}
 
 if not pathlib.Path(PORT).exists():
     pytest.fail(f"no {PORT}: run these tests through tests/vm/run.sh, which gives the guest a usb-redir port", pytrace=False)
-
-
-def listed():
-    """(N of libcamera:N, libcamera's id) of the USB camera in `blackbox devices`, or None while libcamera does not list
-    it. The index is what the daemon is given; `cam` is given the id, because a camera another program holds is not
-    listed to it and the indexes after it move."""
-    out = subprocess.run([BINARY, "devices"], capture_output=True, text=True, timeout=120).stdout
-    found = [(line.split()[0].split(":")[1], line.rsplit("(id ", 1)[1].rstrip(")")) for line in out.splitlines()
-             if line.startswith("libcamera:") and USB_ID in line]
-    return found[0] if found else None
-
-
-def libcamera_index():
-    return listed()[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +34,14 @@ def camera():
     port = RedirPort(cam)
     port.plug()
     try:
-        wait_for(lambda: listed() is not None, 90, "libcamera listing the USB camera")
+        wait_for(lambda: in_libcamera(BINARY) is not None, 90, "libcamera listing the USB camera")
         yield cam, port
     finally:
         port.unplug()
 
 
-def cam(camera_id, frames):
-    """libcamera's `cam` capturing `frames` frames from the camera: (frames it got, what it said)."""
-    r = subprocess.run(["cam", "-c", camera_id, f"-C{frames}"], capture_output=True, text=True, timeout=60, env=CAM_ENV)
-    return sum(1 for line in r.stdout.splitlines() if "seq:" in line), r.stdout + r.stderr
-
-
 def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
-    index = libcamera_index()
+    index, _ = in_libcamera(BINARY)
     d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--segment-seconds", "12", recordings=tmp_path)
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
@@ -77,15 +56,15 @@ def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
 
 
 def test_another_program_is_refused_while_the_daemon_holds_it_and_gets_it_once_it_stops(camera, tmp_path):
-    index, camera_id = listed()
+    index, camera_id = in_libcamera(BINARY)
     d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--no-record")
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
-        got, said = cam(camera_id, 3)
+        got, said = cam(3, camera_id)
         assert got == 0, said
     finally:
         code, seconds = d.terminate_timed()
     assert code == 0 and seconds < 2, (code, seconds)
     # Stopped: the first try of another program gets the camera.
-    got, said = cam(camera_id, 3)
+    got, said = cam(3, camera_id)
     assert got == 3, said

@@ -144,3 +144,13 @@ def video_device():
         if (node / "name").read_text().strip() == PRODUCT and (node / "index").read_text().strip() == "0":
             return f"/dev/{node.name}"
     return None
+
+
+def in_libcamera(binary):
+    """(N of libcamera:N, libcamera's id) of the camera in `binary devices`, or None while libcamera does not list it.
+    The index is what the daemon is given; `cam` is given the id, because a camera another program holds is not listed
+    to it and the indexes after it move."""
+    out = subprocess.run([binary, "devices"], capture_output=True, text=True, timeout=120).stdout
+    found = [(line.split()[0].split(":")[1], line.rsplit("(id ", 1)[1].rstrip(")")) for line in out.splitlines()
+             if line.startswith("libcamera:") and USB_ID in line]
+    return found[0] if found else None

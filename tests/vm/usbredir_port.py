@@ -3,8 +3,9 @@ uvcvideo pipeline handler names a camera after the firmware (ACPI) node of the U
 USB/IP controller, a platform device, has none, so libcamera skips every camera on it ("Can not find controller ID").
 run.sh gives the guest QEMU's qemu-xhci (a PCI device, under the ACPI-described PCI root) with a usb-redir device
 whose character device is joined to the virtio-serial port PORT; this side speaks the usbredir protocol (usbredir's
-usb-redirection-protocol.md, version 0.7: little-endian) as usbredir's own host side would for a device on a USB port. QEMU forwards the guest's transfers to it and Linux's xhci-hcd, uvcvideo and libcamera see a
-USB device on a PCI controller. Unplugging sends a disconnect (the guest sees the device go); plugging connects it
+usb-redirection-protocol.md, version 0.7: little-endian) as usbredir's own host side would for a device on a USB port.
+QEMU forwards the guest's transfers to it, and Linux's xhci-hcd, uvcvideo and libcamera see a USB device on a PCI
+controller. Unplugging sends a disconnect (the guest sees the device go); plugging connects it
 again. The port stays open for the whole VM run: QEMU says hello once per connection of its character device."""
 import collections
 import os
