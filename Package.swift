@@ -55,7 +55,9 @@ let package = Package(
         .target(name: "CShims"),
         // Starting GStreamer and its error texts, shared by the three glue targets below.
         .target(name: "GstGlue", dependencies: ["CGstVideo"]),
-        .target(name: "CaptureGlue", dependencies: ["CGstVideo", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
+        .target(name: "CaptureGlue", dependencies: ["CGstVideo", "GstGlue", "LibcameraHold"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
+        // One lasting reference on libcamerasrc's CameraManager (C++: the plugin's getter returns a std::shared_ptr).
+        .target(name: "LibcameraHold"),
         // Sound: ALSA (or pushed PCM) encoded to AAC-LC by GStreamer's avenc_aac, behind a small C API.
         .target(name: "AudioGlue", dependencies: ["CGstVideo", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).

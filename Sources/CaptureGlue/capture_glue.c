@@ -7,6 +7,7 @@
 // and drops the oldest, so a slow consumer never holds the camera's buffers.
 #include "capture_glue.h"
 #include "gst_glue.h"
+#include "libcamera_hold.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ struct bb_capture {
     GstElement *pipeline;
     GstElement *sink;
     GstBus *bus;
+    // libcamerasrc's buffer pool and allocator, kept past the element (see keep_camera_buffers).
+    GstBufferPool *pool;
+    GstAllocator *allocator;
 };
 
 typedef struct {
@@ -87,6 +91,31 @@ static char *bus_error(GstBus *bus) {
     return text;
 }
 
+/// Keeps libcamerasrc's CameraManager for the process, before the first camera opens (libcamera_hold.cpp says why).
+static void hold_camera_manager(void) {
+    GstPlugin *plugin = gst_registry_find_plugin(gst_registry_get(), "libcamera");
+    if (!plugin) return;
+    const gchar *path = gst_plugin_get_filename(plugin);
+    if (path && !bb_libcamera_hold(path)) GST_WARNING("libcamera's CameraManager could not be held: unplugging a camera may crash");
+    gst_object_unref(plugin);
+}
+
+/// libcamerasrc 0.0.3 loses a camera pulled out while streamed badly: the camera refuses to stop, so the requests it
+/// had queued are freed only with the element, after its task, and their buffers' return then resumes the freed task
+/// and frees libcamera's buffers before the requests that still point at them (SIGSEGV). The first buffer out of the
+/// element tells its pool and allocator (public GstBuffer and GstMemory fields); holding both until the element is
+/// gone keeps the buffers alive past the requests, and the pool's wake-up of the task is cut before the teardown.
+static GstPadProbeReturn keep_camera_buffers(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    (void)pad;
+    bb_capture *c = data;
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+    GstMemory *memory = buffer && gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : NULL;
+    if (!memory || !memory->allocator || !buffer->pool) return GST_PAD_PROBE_OK;
+    g_atomic_pointer_set(&c->allocator, gst_object_ref(memory->allocator));
+    g_atomic_pointer_set(&c->pool, gst_object_ref(buffer->pool));
+    return GST_PAD_PROBE_REMOVE;
+}
+
 bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, int height, int fps, char **error) {
     *error = NULL;
     if (ensure_init(error) != 0) return NULL;
@@ -95,10 +124,10 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
         source = g_strdup(fake);
     } else if (camera_id && *camera_id) {
         gchar *quoted = g_strescape(camera_id, NULL);
-        source = g_strdup_printf("libcamerasrc camera-name=\"%s\"", quoted);
+        source = g_strdup_printf("libcamerasrc name=camera camera-name=\"%s\"", quoted);
         g_free(quoted);
     } else {
-        source = g_strdup("libcamerasrc");
+        source = g_strdup("libcamerasrc name=camera");
     }
     gchar *description = g_strdup_printf(
         "%s ! video/x-raw,width=%d,height=%d ! videorate drop-only=true max-rate=%d ! videoconvert ! video/x-raw,format=I420 "
@@ -113,10 +142,17 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
         if (pipeline) gst_object_unref(pipeline);
         return NULL;
     }
+    if (!(fake && *fake)) hold_camera_manager();
     bb_capture *c = calloc(1, sizeof *c);
+    bb_libcamera_pipelines(1);
     c->pipeline = pipeline;
     c->sink = gst_bin_get_by_name(GST_BIN(pipeline), "out");
     c->bus = gst_element_get_bus(pipeline);
+    GstElement *camera = fake && *fake ? NULL : gst_bin_get_by_name(GST_BIN(pipeline), "camera");
+    GstPad *pad = camera ? gst_element_get_static_pad(camera, "src") : NULL;
+    if (pad) gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, keep_camera_buffers, c, NULL);
+    if (pad) gst_object_unref(pad);
+    if (camera) gst_object_unref(camera);
     if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
         *error = bus_error(c->bus);
         if (!*error) *error = strdup("the camera did not start");
@@ -172,9 +208,15 @@ void bb_frame_release(bb_frame *frame) {
 
 void bb_capture_close(bb_capture *c) {
     if (!c) return;
+    GstBufferPool *pool = g_atomic_pointer_get(&c->pool);
+    if (pool) g_signal_handlers_disconnect_matched(pool, G_SIGNAL_MATCH_FUNC, 0, 0, NULL, (gpointer)gst_task_resume, NULL);
     gst_element_set_state(c->pipeline, GST_STATE_NULL);
     if (c->sink) gst_object_unref(c->sink);
     if (c->bus) gst_object_unref(c->bus);
     gst_object_unref(c->pipeline);
+    // Only now, with the element and its requests gone, may libcamera's buffers go.
+    if (c->pool) gst_object_unref(c->pool);
+    if (c->allocator) gst_object_unref(c->allocator);
+    bb_libcamera_pipelines(-1);
     free(c);
 }

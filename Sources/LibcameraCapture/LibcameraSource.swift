@@ -8,8 +8,8 @@ import Glibc
 #endif
 
 /// `libcamera:N` or `libcamera:NAME`: a camera read in the daemon's own process through libcamera (GStreamer's
-/// libcamerasrc), no child process. The camera is looked up by index or id at every (re)start, so one plugged in
-/// later is found; while it is missing, held by another program or failing, viewers see NO SIGNAL with the reason and
+/// libcamerasrc), no child process. The camera is looked up at every (re)start, so one plugged in later is found (an
+/// index keeps to the camera it found first); while it is missing, held by another program or failing, viewers see NO SIGNAL with the reason and
 /// the source retries with backoff. Each frame is copied once, from libcamera's buffer into the camera's pool, so
 /// libcamera gets its buffer back at once and a slow encoder never stalls the camera.
 public final class LibcameraSource: FrameSource, @unchecked Sendable {
@@ -30,6 +30,7 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
     private let pool: BufferPool
     private let worker = Worker()
     private var sequence: UInt64 = 0  // capture thread only
+    private var pinnedID: String?  // capture thread only: libcamera's id of the camera the selector found first
 
     /// Creates the source; the camera is opened by `start`.
     public init(cameraID: String, selector: String, geometry: FrameGeometry, logger: Logger = Logger(label: "libcamera"),
@@ -76,8 +77,12 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
     private func capture(sink: @Sendable (RawFrame) -> Void) -> String {
         var cameraName: String?
         if fake == nil {
-            switch LibcameraCameras.list().flatMap({ LibcameraCameras.find(selector, in: $0) }) {
-            case .success(let camera): cameraName = camera.id
+            // An index names the camera found there first: once that camera is pulled out, the index belongs to
+            // another one, and the source waits for its own camera instead of switching.
+            switch LibcameraCameras.list().flatMap({ LibcameraCameras.find(pinnedID ?? selector, in: $0) }) {
+            case .success(let camera):
+                pinnedID = camera.id
+                cameraName = camera.id
             case .failure(let error): return LibcameraSource.heldElsewhere() ?? error.description
             }
         }
@@ -88,18 +93,26 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
         }
         // Closing releases the camera before the next attempt or before `stop` returns.
         defer { bb_capture_close(pipeline) }
+        // libcamerasrc says nothing when its camera is pulled out: frames just stop. Once streaming, a second (or three
+        // frame times) without one counts as lost; a starting camera is given 5 s.
+        let lostAfter = max(1_000_000_000, 3_000_000_000 / UInt64(max(geometry.fps, 1)))
         var lastFrame = MonotonicClock.nanos()
+        var streaming = false
         while worker.isRunning {
             var frame = bb_frame()
-            let got = bb_capture_pull(pipeline, 200_000_000, &frame, &error)
+            let got = bb_capture_pull(pipeline, 100_000_000, &frame, &error)
             if got < 0 {
                 defer { free(error); error = nil }
                 return LibcameraError.reason(forPipelineError: error.map { String(cString: $0) } ?? "the camera failed")
             }
             if got == 0 {
-                if MonotonicClock.nanos() - lastFrame > 2_000_000_000 { return "no frame from libcamera for 2 s" }
+                let silent = MonotonicClock.nanos() - lastFrame
+                if silent > (streaming ? lostAfter : 5_000_000_000) {
+                    return "no frame from libcamera for \(silent / 1_000_000) ms (camera unplugged or stalled)"
+                }
                 continue
             }
+            streaming = true
             lastFrame = MonotonicClock.nanos()
             deliver(&frame, sink: sink)
             bb_frame_release(&frame)

@@ -43,6 +43,30 @@ def sizes_and_rate(path):
     return {(f["width"], f["height"]) for f in frames}, rate
 
 
+def seconds_to_no_signal(d, pull_out, cycle):
+    """Pulls the camera out (`pull_out()`) while a viewer watches `d`'s stream: seconds until the viewer gets a NO SIGNAL
+    card stamped after that."""
+    stream = MJPEGStream(d.base, "/stream")
+    try:
+        stream.next_part()
+        pull_out()
+        lost, lost_wall = time.monotonic(), time.time()
+        while True:
+            headers, jpeg = stream.next_part()
+            if float(headers["x-timestamp"]) >= lost_wall - 0.5 and no_signal_title(decode_jpeg(jpeg)) == "NO SIGNAL":
+                return time.monotonic() - lost
+            assert time.monotonic() - lost < 10, f"cycle {cycle}: no NO SIGNAL card in 10 s; camera {status(d)['state']}"
+    finally:
+        stream.close()
+
+
+def assert_taken_back(d, cycle, seconds=30):
+    """The camera plugged in again streams within `seconds`, and the snapshot is a picture again."""
+    wait_for(lambda: status(d)["state"] == "streaming", seconds, f"streaming again in cycle {cycle}")
+    code, _, body = get(d, "/snapshot")
+    assert code == 200 and no_signal_title(decode_jpeg(body)) != "NO SIGNAL", f"cycle {cycle}: still NO SIGNAL"
+
+
 @pytest.mark.parametrize("width,height", SIZES)
 def test_each_size_is_recorded_at_its_rate_and_the_camera_s_jpegs_are_served_as_they_came(camera, width, height, tmp_path):
     cam, device = camera
@@ -74,24 +98,12 @@ def test_pulled_out_is_no_signal_within_a_second_and_plugged_in_again_is_taken_b
         wait_for(lambda: status(d)["state"] == "streaming", 30, "streaming")
         baseline = None
         for cycle in range(CYCLES):
-            stream = MJPEGStream(d.base, "/stream")
-            stream.next_part()
-            cam.unplug()
-            lost, lost_wall = time.monotonic(), time.time()
-            while True:
-                headers, jpeg = stream.next_part()
-                if float(headers["x-timestamp"]) >= lost_wall - 0.5 and no_signal_title(decode_jpeg(jpeg)) == "NO SIGNAL":
-                    break
-                assert time.monotonic() - lost < 10, f"cycle {cycle}: no NO SIGNAL card in 10 s; camera {status(d)['state']}"
-            seen = time.monotonic() - lost
-            stream.close()
+            seen = seconds_to_no_signal(d, cam.unplug, cycle)
             assert seen < 1.0, f"cycle {cycle}: NO SIGNAL reached the viewer {seen:.2f} s after the camera was pulled out"
             wait_for(lambda: video_device() is None, 10, "the node gone")
             cam.plug()
             wait_for(lambda: video_device() == device, 30, f"{device} back after the replug")
-            wait_for(lambda: status(d)["state"] == "streaming", 30, f"streaming again in cycle {cycle}")
-            code, _, body = get(d, "/snapshot")
-            assert code == 200 and no_signal_title(decode_jpeg(body)) != "NO SIGNAL", f"cycle {cycle}: still NO SIGNAL"
+            assert_taken_back(d, cycle)
             if baseline is None:
                 baseline = descriptors_and_video_mappings(pid)
         fds, mappings = descriptors_and_video_mappings(pid)
