@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What reading a camera costs by each way the daemon can (#24): one USB webcam (tests/vm/usbip_camera.py's UVC device,
-YUYV 320x240 at 10 fps, on the VM's xHCI through QEMU's usb-redir) read as `v4l2:` (uvcvideo's mmap buffers, converted
+YUYV 640x480 at 10 fps, on the VM's xHCI through QEMU's usb-redir) read as `v4l2:` (uvcvideo's mmap buffers, converted
 to YUV 4:2:0 once) and as `libcamera:` (libcamera's uvcvideo pipeline handler through GStreamer's libcamerasrc), and the
 same pictures as YUV 4:2:0 from an rpicam-vid-style pipe (tests/fake-rpicam's rpicam-vid on the daemon's PATH, whose
 own CPU is not counted). The daemon records nothing and nobody watches, so its CPU per frame is the capture path's:
@@ -22,7 +22,7 @@ from usbip_camera import FPS, RAW_SIZES, Camera, in_libcamera, video_device  # n
 from usbredir_port import RedirPort  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 30
-WIDTH, HEIGHT = RAW_SIZES[0]
+WIDTH, HEIGHT = RAW_SIZES[-1]  # 640x480, as #24 asks
 # Copies of a frame's pixels in the daemon's process on each path, from the code (Sources/Capture/V4L2/V4L2Source.swift,
 # Sources/CaptureGlue/capture_glue.c, Sources/LibcameraCapture/LibcameraSource.swift, Sources/Capture/RpicamSource.swift).
 COPIES = {

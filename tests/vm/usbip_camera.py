@@ -14,7 +14,7 @@ from usbip_device import HIGH_SPEED, Device, string_descriptor
 PRODUCT = "Blackbox Test Camera"
 USB_ID = "1d6b:0102"  # vendor:product, as libcamera's camera id ends
 SIZES = [(640, 480), (320, 240)]
-RAW_SIZES = [(320, 240)]
+RAW_SIZES = [(320, 240), (640, 480)]
 YUY2 = b"YUY2" + bytes.fromhex("00001000800000aa00389b71")  # the uncompressed format's GUID
 FPS = 10
 INTERVAL = 10_000_000 // FPS  # 100 ns units
