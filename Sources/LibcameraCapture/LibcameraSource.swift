@@ -9,9 +9,9 @@ import Glibc
 
 /// `libcamera:N` or `libcamera:NAME`: a camera read in the daemon's own process through libcamera (GStreamer's
 /// libcamerasrc), no child process. The camera is looked up at every (re)start, so one plugged in later is found (an
-/// index keeps to the camera it found first); while it is missing, held by another program or failing, viewers see NO SIGNAL with the reason and
-/// the source retries with backoff. Each frame is copied once, from libcamera's buffer into the camera's pool, so
-/// libcamera gets its buffer back at once and a slow encoder never stalls the camera.
+/// index keeps to the camera it found first); while it is missing, held by another program or failing, viewers see
+/// NO SIGNAL with the reason and the source retries with backoff. Each frame is copied once, from libcamera's buffer
+/// into the camera's pool, so libcamera gets its buffer back at once and a slow encoder never stalls the camera.
 public final class LibcameraSource: FrameSource, @unchecked Sendable {
     /// Camera id in this daemon.
     public let cameraID: String
