@@ -7,6 +7,7 @@ streamed, viewers see NO SIGNAL, and plugged in again it is taken back, with no 
 free for another program after the daemon stops. H.264, the product's default. Runs inside the VM (tests/vm/run.sh)."""
 import os
 import pathlib
+import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
@@ -39,6 +40,10 @@ def camera_descriptors(pid):
 
 @pytest.fixture(scope="module")
 def camera():
+    # libcamera's order of cameras can differ from one process to the next (seen in CI: the N that `blackbox devices`
+    # gave for the USB camera was vimc's in the daemon). vimc, used only by test_libcamera.py (run before this file),
+    # is unloaded so that the USB camera is libcamera's only one and N names it in every process.
+    subprocess.run(["rmmod", "vimc"], capture_output=True, timeout=60)
     cam = Camera("/run/tmp/usb-camera-frames", raw=True)
     port = RedirPort(cam)
     port.plug()
