@@ -103,6 +103,8 @@ def test_pulled_out_is_no_signal_and_plugged_in_again_is_taken_back(camera):
         held = camera_descriptors(d.proc.pid)
         assert held == baseline, f"device and buffer descriptors and mappings {held} after {CYCLES} cycles, {baseline} after the first"
     finally:
+        if sys.exc_info()[0] is not None:
+            print(d.log()[-4000:])  # what the daemon said, kept for a failure seen once
         code, seconds = d.terminate_timed()
     assert code == 0 and seconds < 2, (code, seconds)
     # Stopped: the first try of another program gets the camera.
