@@ -54,9 +54,14 @@ def camera():
         port.unplug()
 
 
+def daemon_on_it(*args, **kwargs):
+    """A daemon reading the USB camera as libcamera:N at its size and rate, and libcamera's id of the camera."""
+    index, camera_id = in_libcamera(BINARY)
+    return Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", *args, **kwargs), camera_id
+
+
 def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
-    index, _ = in_libcamera(BINARY)
-    d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--segment-seconds", "12", recordings=tmp_path)
+    d, _ = daemon_on_it("--segment-seconds", "12", recordings=tmp_path)
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
         assert_shows_a_picture(d, SIZE)  # the street
@@ -70,8 +75,7 @@ def test_the_usb_camera_is_recorded_at_its_size_and_rate(camera, tmp_path):
 
 
 def test_another_program_is_refused_while_the_daemon_holds_it_and_gets_it_once_it_stops(camera, tmp_path):
-    index, camera_id = in_libcamera(BINARY)
-    d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--no-record")
+    d, camera_id = daemon_on_it("--no-record")
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
         got, said = cam(3, camera_id)
@@ -88,8 +92,7 @@ def test_pulled_out_is_no_signal_and_plugged_in_again_is_taken_back(camera):
     # libcamerasrc says nothing when its camera goes: the daemon counts a second with no frame as lost (the v4l2 path
     # hears it from the driver and has a 1 s bound), so NO SIGNAL may take up to 2 s here.
     _, port = camera
-    index, camera_id = in_libcamera(BINARY)
-    d = Daemon("--camera", f"front=libcamera:{index}:{SIZE[0]}x{SIZE[1]}@{FPS}", "--no-record")
+    d, camera_id = daemon_on_it("--no-record")
     try:
         wait_for(lambda: status(d)["state"] == "streaming", 60, "streaming")
         baseline = None
