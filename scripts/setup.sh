@@ -13,6 +13,9 @@ packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugi
 # libcamera:N cameras (the Pi's camera modules) in-process: GStreamer's libcamerasrc into an appsink (plugins-base's
 # app and video libraries). Raspberry Pi OS ships its own libcamera 0.5 build of the same package.
 packages+=(libgstreamer-plugins-base1.0-dev gstreamer1.0-libcamera libcamera-ipa)
+# Sources/LibcameraHold is C++ (libcamera 0.0.3's camera manager is reached through a std::shared_ptr); the Swift
+# toolchain wants these headers too, so this only makes the need explicit.
+packages+=(libstdc++-12-dev)
 # Sound: ALSA capture (plugins' alsasrc) encoded to AAC-LC by libavcodec's encoder through gst-libav's avenc_aac.
 packages+=(gstreamer1.0-alsa gstreamer1.0-libav)
 if [ "$mode" = test ]; then
