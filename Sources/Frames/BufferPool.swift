@@ -1,23 +1,28 @@
 import Platform
+import Synchronization
 
-/// A fixed set of equally sized pixel buffers, allocated once at start.
+/// A fixed set of equally sized pixel buffers, mapped once at start.
 ///
 /// Sources take a buffer per frame and the encoder gives it back; when none is free the frame is
 /// dropped (and counted by the caller) rather than allocating more: memory stays flat for a year. The buffer given back
-/// last is lent first: buffers only a burst needs are never touched, so their pages never become resident.
+/// last is lent first: buffers only a burst needs are never touched, so their pages never become resident; and a buffer
+/// a burst did touch (the encoder starting, a stall) gives its pages back to the kernel once `idleLends` frames have
+/// passed without it, so one burst does not hold its memory for the rest of the year.
 public final class BufferPool: Sendable {
     /// One buffer of the pool; releasing it puts it back.
     public final class Buffer: FrameStorage, @unchecked Sendable {
-        /// Start of the buffer's memory (aligned to 64 bytes).
+        /// Start of the buffer's memory (page-aligned).
         public let bytes: UnsafeMutableRawPointer
         /// Size in bytes.
         public let count: Int
+        fileprivate let mappedCount: Int
         fileprivate weak var pool: BufferPool?
         fileprivate let index: Int
 
-        fileprivate init(bytes: UnsafeMutableRawPointer, count: Int, index: Int) {
+        fileprivate init(bytes: UnsafeMutableRawPointer, count: Int, mappedCount: Int, index: Int) {
             self.bytes = bytes
             self.count = count
+            self.mappedCount = mappedCount
             self.index = index
         }
 
@@ -28,24 +33,40 @@ public final class BufferPool: Sendable {
         public var mayBeKept: Bool { true }
     }
 
+    /// What the pool knows of each buffer, under one lock: lent or not, when it was last lent (counted in lends), and
+    /// whether its pages may be resident.
+    private struct Ledger {
+        var lent: [Bool]
+        var lastLent: [Int]
+        var touched: [Bool]
+        var lends = 0
+    }
+
+    /// Lends after which a buffer not lent in all of them gives its pages back (about 8 s at 30 fps).
+    public static let idleLends = 256
+
     private let buffers: [Buffer]
     private let free: BoundedQueue<Int>
+    private let ledger: Mutex<Ledger>
 
-    /// Allocates `count` buffers of `bytesPerBuffer` bytes each.
+    /// Maps `count` buffers of `bytesPerBuffer` bytes each (pages become resident only when written).
     public init(count: Int, bytesPerBuffer: Int) {
         precondition(count > 0 && bytesPerBuffer > 0)
         var made: [Buffer] = []
         for i in 0..<count {
-            made.append(Buffer(bytes: UnsafeMutableRawPointer.allocate(byteCount: bytesPerBuffer, alignment: 64), count: bytesPerBuffer, index: i))
+            guard let pages = mapPages(bytesPerBuffer) else { fatalError("out of address space for \(count) buffers of \(bytesPerBuffer) bytes") }
+            made.append(Buffer(bytes: pages.base, count: bytesPerBuffer, mappedCount: pages.count, index: i))
         }
         buffers = made
+        ledger = Mutex(Ledger(lent: Array(repeating: false, count: count), lastLent: Array(repeating: 0, count: count),
+                              touched: Array(repeating: false, count: count)))
         free = BoundedQueue(capacity: count, order: .newestFirst)
         for i in 0..<count { _ = free.offer(i) }
         for b in made { b.pool = self }
     }
 
     deinit {
-        for b in buffers { b.bytes.deallocate() }
+        for b in buffers { unmapPages(b.bytes, count: b.mappedCount) }
     }
 
     /// Number of buffers in the pool.
@@ -54,17 +75,39 @@ public final class BufferPool: Sendable {
     /// Number of buffers not currently lent out.
     public var available: Int { free.count }
 
+    /// Buffers whose pages may be resident: lent at least once since they were last given back to the kernel.
+    public var touched: Int { ledger.withLock { $0.touched.filter { $0 }.count } }
+
     /// Takes a free buffer, or nil when all are in use (never blocks, never allocates).
     public func acquire() -> Buffer? {
-        free.tryTake().map { buffers[$0] }
+        free.tryTake().map(lend)
     }
 
     /// Takes a free buffer, waiting for one to come back; for producers allowed to wait (benchmarks).
     public func acquireWaiting() -> Buffer? {
-        free.take().map { buffers[$0] }
+        free.take().map(lend)
+    }
+
+    /// Marks buffer `index` lent; every `idleLends` lends, gives back the pages of free buffers not lent since.
+    private func lend(_ index: Int) -> Buffer {
+        ledger.withLock { ledger in
+            ledger.lends += 1
+            ledger.lent[index] = true
+            ledger.touched[index] = true
+            ledger.lastLent[index] = ledger.lends
+            guard ledger.lends % Self.idleLends == 0 else { return }
+            // Under the lock, so no buffer is lent while its pages go: one taken from the free list but not yet marked
+            // lent has not been written yet.
+            for (i, buffer) in buffers.enumerated() where !ledger.lent[i] && ledger.touched[i] && ledger.lends - ledger.lastLent[i] >= Self.idleLends {
+                releasePages(buffer.bytes, count: buffer.mappedCount)
+                ledger.touched[i] = false
+            }
+        }
+        return buffers[index]
     }
 
     fileprivate func giveBack(_ index: Int) {
+        ledger.withLock { $0.lent[index] = false }
         let accepted = free.offer(index)
         precondition(accepted, "buffer \(index) released twice")
     }

@@ -59,3 +59,31 @@ public func syncDirectory(_ path: String) {
     _ = fsync(fd)
     close(fd)
 }
+
+/// Anonymous memory the kernel lends page by page: `count` bytes rounded up to whole pages, zero until written; nil
+/// when the kernel refuses. Pages can be handed back (`releasePages`) without unmapping.
+public func mapPages(_ count: Int) -> (base: UnsafeMutableRawPointer, count: Int)? {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let rounded = (count + page - 1) / page * page
+    guard let base = mmap(nil, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else { return nil }
+    return (base, rounded)
+}
+
+/// Unmaps what `mapPages` returned.
+public func unmapPages(_ base: UnsafeMutableRawPointer, count: Int) {
+    munmap(base, count)
+}
+
+/// Gives the pages of a `mapPages` region back to the kernel: they stop counting as resident and read as zero when
+/// next touched.
+public func releasePages(_ base: UnsafeMutableRawPointer, count: Int) {
+    _ = madvise(base, count, MADV_DONTNEED)
+}
+
+/// How many of the pages of a `mapPages` region are resident now (the kernel's `mincore`).
+public func residentPages(_ base: UnsafeMutableRawPointer, count: Int) -> Int {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    var vector = [UInt8](repeating: 0, count: (count + page - 1) / page)
+    guard mincore(base, count, &vector) == 0 else { return 0 }
+    return vector.reduce(0) { $0 + Int($1 & 1) }
+}

@@ -47,6 +47,38 @@ struct BufferTests {
         #expect([q.take(), q.take(), q.take()] == [4, 2, 1])
     }
 
+
+    @Test("buffers a burst touched give their pages back to the kernel once frames have passed without them")
+    func poolGivesIdlePagesBack() throws {
+        let bytes = 1 << 20
+        let pool = BufferPool(count: 4, bytesPerBuffer: bytes)
+        func resident(_ buffer: BufferPool.Buffer) -> Int { residentPages(buffer.bytes, count: buffer.count) }
+        // A burst: all four lent at once and written, as when the encoder starts late.
+        let burst = (0..<4).compactMap { _ in pool.acquire() }
+        #expect(burst.count == 4)
+        for buffer in burst { memset(buffer.bytes, 0x5A, buffer.count) }
+        let pages = resident(burst[0])
+        #expect(pages >= bytes / Int(sysconf(Int32(_SC_PAGESIZE))))
+        for buffer in burst { buffer.release() }
+        #expect(pool.touched == 4)
+        // Steady state: one buffer at a time, lent and given back (the last given back is lent first), until the burst's
+        // buffers have gone a whole check period unlent.
+        var used: BufferPool.Buffer?
+        for _ in 0..<(2 * BufferPool.idleLends - 4) {
+            let buffer = try #require(pool.acquire())
+            memset(buffer.bytes, 0x33, 4096)
+            used = buffer
+            buffer.release()
+        }
+        let steady = try #require(used)
+        #expect(pool.touched == 1)
+        #expect(resident(steady) > 0)
+        for buffer in burst where buffer !== steady {
+            #expect(resident(buffer) == 0)
+            // Lent again, it reads as zero until written: nothing of an old frame leaks.
+            #expect(buffer.bytes.load(fromByteOffset: 100, as: UInt8.self) == 0)
+        }
+    }
     @Test("a full queue refuses instead of blocking, and close wakes a waiting consumer")
     func boundedQueue() {
         let q = BoundedQueue<Int>(capacity: 2)
