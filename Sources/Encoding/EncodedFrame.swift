@@ -68,3 +68,11 @@ public struct EncodedFrame: Sendable {
 }
 
 extension VideoCodec: NamedChoice {}
+
+extension EncodedFrame {
+    /// The same frame around other bytes (the recorder's pre-roll drops them once written and reads them back).
+    public func with(bytes: ByteBuffer) -> EncodedFrame {
+        EncodedFrame(codec: codec, isKeyframe: isKeyframe, bytes: bytes, sequence: sequence, time: time, width: width, height: height,
+                     encodeNanos: encodeNanos, parameterSets: parameterSets)
+    }
+}

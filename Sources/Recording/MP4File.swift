@@ -88,14 +88,25 @@ public final class MP4File {
     let hasMetadata: Bool
     /// Metadata samples not yet written, at their track time (picture ticks from the first picture).
     private var pendingMetadata: [(bytes: [UInt8], at: UInt64)] = []
+    /// Where the frames written since the last `takeWritten()` lie in the file (kept only when asked for).
+    private var written: [WrittenFrame] = []
+    private let keepsOffsets: Bool
+
+    /// A frame written into the file: its capture time, and where its bytes lie.
+    struct WrittenFrame {
+        let monotonicNanos: UInt64
+        let offset: Int
+        let count: Int
+    }
 
     /// Creates `finalPath + ".part"` (never overwriting) and writes the init section.
     /// `beforeWrite` is told the size of every write first (retention makes room there, or refuses it by throwing).
     public init(path finalPath: String, first: EncodedFrame, codec: TrackCodec = .mjpeg, audio: AudioFormat? = nil, metadata: Bool = false,
                 fragmentNanos: UInt64,
-         sync: SyncPolicy, nominalFps: Int, comment: String? = nil, chain: FragmentChain? = nil,
+         sync: SyncPolicy, nominalFps: Int, comment: String? = nil, chain: FragmentChain? = nil, keepsOffsets: Bool = false,
          beforeWrite: @escaping (Int) throws(RecordingError) -> Void = { _ in }) throws(RecordingError) {
         self.beforeWrite = beforeWrite
+        self.keepsOffsets = keepsOffsets
         self.audio = audio
         hasMetadata = metadata
         self.chain = chain
@@ -134,6 +145,12 @@ public final class MP4File {
 
     /// Capture time of the first frame.
     var startTime: CaptureTime { start }
+
+    /// The frames written since the last call, in order, and where they lie (empty unless made with `keepsOffsets`).
+    func takeWritten() -> [WrittenFrame] {
+        defer { written.removeAll(keepingCapacity: true) }
+        return written
+    }
 
     /// Seconds of video written or pending.
     var seconds: Double {
@@ -247,6 +264,13 @@ public final class MP4File {
         }
         try beforeWrite(scratch.count)
         try writeAll(fd, scratch, path: partPath)
+        if keepsOffsets {
+            var offset = bytesWritten + header.count
+            for entry in pending {
+                written.append(WrittenFrame(monotonicNanos: entry.frame.time.monotonicNanos, offset: offset, count: entry.frame.bytes.readableBytes))
+                offset += entry.frame.bytes.readableBytes
+            }
+        }
         bytesWritten += scratch.count
         frames += pending.count
         endTicks = end

@@ -35,6 +35,8 @@ final class RecorderWriter {
     /// Capture time of the newest sound unit taken (0: none yet).
     private var latestSound: UInt64 = 0
     private var segment: MP4File?
+    /// The segment being written, open for reading: the pre-roll's written frames are read back from it.
+    private var segmentReadBack: SegmentReadBack?
     private var events: [ActiveEvent] = []
     /// While a write failed, frames before this time are dropped (counted).
     private var retryAt: UInt64 = 0
@@ -126,7 +128,7 @@ final class RecorderWriter {
         guard recorder.audio != nil else { return }
         while let unit = recorder.soundQueue.tryTake() { handle(unit) }
         // The sound ring reaches as far back as the picture's.
-        if let oldest = ring.frames.first?.time.monotonicNanos {
+        if let oldest = ring.oldestNanos {
             soundRing.removeFirst(soundRing.firstIndex { $0.monotonicNanos >= oldest } ?? soundRing.count)
         } else if ring.frames.isEmpty, soundRing.count > 512 {
             soundRing.removeFirst(soundRing.count - 512)
@@ -141,7 +143,7 @@ final class RecorderWriter {
             for event in events { event.file.appendMetadata(sample) }
             if let segment, segment.appendMetadata(sample) { update { $0.metadataSamplesWritten += 1 } }
         }
-        if let oldest = ring.frames.first?.time.monotonicNanos {
+        if let oldest = ring.oldestNanos {
             metadataRing.removeFirst(metadataRing.firstIndex { $0.monotonicNanos >= oldest } ?? metadataRing.count)
         } else if metadataRing.count > 64 {
             metadataRing.removeFirst(metadataRing.count - 64)
@@ -224,8 +226,10 @@ final class RecorderWriter {
     private func finishSegment() {
         guard let s = segment else { return }
         segment = nil
+        defer { segmentReadBack = nil }
         do {
             let path = try s.finish()
+            spillWritten(s)
             update { $0.segments += 1; $0.currentFile = nil }
             announce(s, path: path, kind: .segment, reason: nil)
             recorder.logger.debug("segment finished", metadata: ["file": "\(path)", "seconds": "\(s.seconds)"])
@@ -265,12 +269,14 @@ final class RecorderWriter {
                 segmentIsTimelapse = timelapseNanos > 0
                 segment = try MP4File(path: path, first: frame, codec: Recorder.trackCodec(frame), audio: recorder.audio, metadata: recorder.metadata,
                                       fragmentNanos: fragmentNanos,
-                                      sync: config.sync, nominalFps: recorder.fps, chain: chain,
+                                      sync: config.sync, nominalFps: recorder.fps, chain: chain, keepsOffsets: true,
                                       beforeWrite: { [unowned self] bytes throws(RecordingError) in try segmentWrite(bytes) })
+                segmentReadBack = SegmentReadBack(path: segment!.partPath)
                 let relative = String(path.dropFirst(config.root.count + 1))
                 update { $0.state = .recording; $0.currentFile = relative; $0.lastError = nil }
             }
             let kept = try segment!.append(frame)
+            spillWritten(segment!)
             backoff.reset()
             update { if kept { $0.framesWritten += 1 } else { $0.droppedFrames += 1 } }
         } catch {
@@ -278,11 +284,25 @@ final class RecorderWriter {
         }
     }
 
+    /// Lets the pre-roll drop the bytes of the frames `file` (the segment) has just written: a clip reads them back.
+    private func spillWritten(_ file: MP4File) {
+        let written = file.takeWritten()
+        guard !written.isEmpty, let readBack = segmentReadBack else { return }
+        ring.spill(written, to: readBack)
+    }
+
     /// Starts the clip from the pre-roll's first keyframe; false when there is none yet (try again at the next frame).
     private func startEvent(_ plan: EventClipBook.Plan, frame: EncodedFrame) -> Bool {
         // `frame` itself is appended by advanceEvents, like every later frame.
-        let preRoll = ring.clipStart(before: frame, preNanos: preNanos)
-        guard let seed = preRoll.first ?? (frame.isKeyframe ? frame : nil) else { return false }
+        var preRoll = ring.clipStart(before: frame, preNanos: preNanos)
+        // The first frame is read now (it makes the file); the others one by one as they are appended.
+        var first = preRoll.first?.materialized()
+        while !preRoll.isEmpty && first == nil {
+            // A frame the segment no longer holds: the clip starts at the next keyframe that can be read.
+            preRoll = preRoll.dropFirst().drop { !$0.frame.isKeyframe }
+            first = preRoll.first?.materialized()
+        }
+        guard let seed = first ?? (frame.isKeyframe ? frame : nil) else { return false }
         let reason = plan.reason.isEmpty ? "event" : plan.reason
         do {
             let file = try MP4File(path: "\(config.root)/\(plan.file)", first: seed, codec: Recorder.trackCodec(seed), audio: recorder.audio,
@@ -292,12 +312,23 @@ final class RecorderWriter {
                                    beforeWrite: { [unowned self] bytes throws(RecordingError) in try makeRoom(bytes) })
             // The pre-roll's sound goes in beside its pictures, in time order.
             var sound = soundRing[...]
-            for f in preRoll {
+            var (waiting, unread) = (false, 0)
+            for (index, held) in zip(preRoll.indices, preRoll) {
+                // Frames after one that could not be read wait for the next keyframe: nothing before it decodes.
+                guard !waiting || held.frame.isKeyframe, let f = index == preRoll.startIndex ? seed : held.materialized() else {
+                    (waiting, unread) = (true, unread + 1)
+                    continue
+                }
+                waiting = false
                 while let unit = sound.first, unit.monotonicNanos < f.time.monotonicNanos { file.appendAudio(unit); sound = sound.dropFirst() }
                 try file.append(f)
             }
             for unit in sound { file.appendAudio(unit) }
             for sample in metadataRing { file.appendMetadata(sample) }
+            if unread > 0 {
+                recorder.logger.warning("pre-roll frames could not be read back from the segment; the clip leaves them out",
+                                        metadata: ["file": "\(plan.file)", "frames": "\(unread)"])
+            }
             events.append(ActiveEvent(file: file, relative: plan.file, endMono: plan.endMono, reason: reason))
             recorder.logger.info("event clip started", metadata: ["camera": "\(camera)", "file": "\(plan.file)", "reason": "\(plan.reason)"])
         } catch {

@@ -79,10 +79,10 @@ struct EventClipTests {
         var ring = PreRoll(maxNanos: 5 * Self.second, maxFrames: 1000, maxBytes: 1 << 20)
         for tenth in 0...40 { ring.append(Self.frame(Double(tenth) / 10, key: tenth % 10 == 0)) }  // keyframes at 0, 1, 2, 3, 4 s
         let now = Self.frame(4.1, key: false)
-        #expect(ring.clipStart(before: now, preNanos: 2 * Self.second).first?.time.monotonicNanos == 2 * Self.second)
-        #expect(ring.clipStart(before: now, preNanos: 1_500_000_000).first?.time.monotonicNanos == 2 * Self.second)
+        #expect(ring.clipStart(before: now, preNanos: 2 * Self.second).first?.frame.time.monotonicNanos == 2 * Self.second)
+        #expect(ring.clipStart(before: now, preNanos: 1_500_000_000).first?.frame.time.monotonicNanos == 2 * Self.second)
         // Further back than the ring reaches: its first keyframe.
-        #expect(ring.clipStart(before: now, preNanos: 60 * Self.second).first?.time.monotonicNanos == 0)
+        #expect(ring.clipStart(before: now, preNanos: 60 * Self.second).first?.frame.time.monotonicNanos == 0)
         var empty = PreRoll(maxNanos: Self.second, maxFrames: 10, maxBytes: 1 << 20)
         empty.append(Self.frame(0.1, key: false))
         #expect(empty.clipStart(before: now, preNanos: Self.second).isEmpty)

@@ -1,4 +1,5 @@
 import Encoding
+import Evidence
 import Foundation
 import Frames
 import Testing
@@ -156,10 +157,41 @@ struct MP4Tests {
         var ring = PreRoll(maxNanos: 1_000_000_000, maxFrames: 1000, maxBytes: 1 << 30)
         for f in jpegFrames(90) { ring.append(f) }
         #expect(ring.frames.count == 31)
-        #expect(ring.frames.first?.sequence == 59)
+        #expect(ring.frames.first?.frame.sequence == 59)
         var small = PreRoll(maxNanos: 10_000_000_000, maxFrames: 5, maxBytes: 1 << 30)
         for f in jpegFrames(20) { small.append(f) }
-        #expect(small.frames.map(\.sequence) == [15, 16, 17, 18, 19])
+        #expect(small.frames.map(\.frame.sequence) == [15, 16, 17, 18, 19])
+    }
+
+    @Test("frames the segment has written leave the pre-roll's memory and are read back byte for byte, even once deleted")
+    func preRollReadsWrittenFramesBack() throws {
+        let dir = TempDir()
+        // Every frame different (a byte after the JPEG's end), so that a frame read from the wrong place shows.
+        let frames = jpegFrames(60).map { f in
+            var bytes = f.bytes
+            bytes.writeInteger(UInt16(f.sequence))
+            return f.with(bytes: bytes)
+        }
+        let file = try MP4File(path: dir.path + "/cam/a.mp4", first: frames[0], fragmentNanos: 500_000_000, sync: .never, nominalFps: 30,
+                               chain: FragmentChain(id: "cam", key: DeviceKey.generate(), after: nil), keepsOffsets: true)
+        let readBack = try #require(SegmentReadBack(path: file.partPath))
+        var ring = PreRoll(maxNanos: 10_000_000_000, maxFrames: 1000, maxBytes: 1 << 30)
+        for f in frames {
+            ring.append(f)
+            try file.append(f)
+            ring.spill(file.takeWritten(), to: readBack)
+        }
+        // Fragments of half a second: three written, the fourth (15 frames) still gathered, so still in memory.
+        #expect(ring.frames.prefix(45).allSatisfy { $0.file != nil && $0.frame.bytes.readableBytes == 0 })
+        #expect(ring.frames.suffix(15).allSatisfy { $0.file == nil })
+        #expect(ring.bytes == frames.suffix(15).reduce(0) { $0 + $1.bytes.readableBytes })
+        for (held, original) in zip(ring.frames, frames) { #expect(held.materialized()?.bytes == original.bytes) }
+        let path = try file.finish()
+        ring.spill(file.takeWritten(), to: readBack)
+        #expect(ring.bytes == 0)
+        // Retention may delete the segment while a clip still needs its frames: the open descriptor still reads them.
+        #expect(unlink(path) == 0)
+        for (held, original) in zip(ring.frames, frames) { #expect(held.materialized()?.bytes == original.bytes) }
     }
 }
 
