@@ -34,7 +34,8 @@ public struct RecorderStatus: Codable, Sendable {
     public var events: Int
     /// Events that extended a clip already being written instead of starting another.
     public var eventsMerged: Int = 0
-    /// Seconds of footage held in memory for the next event clip's pre-roll (up to the pre-roll and one fragment).
+    /// Seconds of footage held for the next event clip's pre-roll (up to the pre-roll and one fragment): the fragment being
+    /// gathered in memory, the rest read back from the segment when a clip starts (in memory when nothing is recorded).
     public var preRollSeconds: Double = 0
     /// Sound units written into segments since launch (0 without sound).
     public var soundUnitsWritten: Int = 0

@@ -46,12 +46,16 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Folder for the two recordings --y4m writes.", valueName: "dir"))
     var output = "bench-output"
 
+    @Option(help: "Seconds of the --y4m clip encoded again as a camera gives frames (at its rate, out of the caches); 0: not.")
+    var pacedSeconds = 8.0
+
     @Option(help: "x264 preset for --y4m.")
     var preset = "ultrafast"
 
     func validate() throws {
         guard (10...100_000).contains(frames) else { throw ValidationError("--frames \(frames) is out of range; allowed: 10 to 100000") }
         if let problem = CameraConfig.qualityRule.problem(quality, name: "--quality") { throw ValidationError(problem) }
+        guard (0...600).contains(pacedSeconds) else { throw ValidationError("--paced-seconds \(pacedSeconds) is out of range; allowed: 0-600") }
         if let workers, let problem = CameraConfig.workersRule.problem(workers, name: "--workers") { throw ValidationError(problem) }
         do { try Orientation.checkRotation(rotation, name: "--rotation") } catch { throw ValidationError(error.description) }
         _ = try parsedSizes()
@@ -69,7 +73,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let y4m {
-            return try CodecBench.run(path: y4m, output: output, quality: quality, preset: preset)
+            return try CodecBench.run(path: y4m, output: output, quality: quality, preset: preset, pacedSeconds: pacedSeconds)
         }
         guard let data = FileManager.default.contents(atPath: image) else {
             throw StartupError("cannot read image '\(image)'; give --image PATH to a JPEG photograph")

@@ -68,9 +68,11 @@ def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
     y4m = tmp_path / "street.y4m"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-vf", "scale=320:240", "-frames:v", "20", "-pix_fmt", "yuv420p",
                     "-f", "yuv4mpegpipe", str(y4m)], check=True, timeout=120)
-    r = subprocess.run([BINARY, "bench", "--y4m", str(y4m), "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([BINARY, "bench", "--y4m", str(y4m), "--output", str(tmp_path / "out"), "--paced-seconds", "2"], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "20 frames 320x240@10" in r.stdout and "h264 / mjpeg: CPU" in r.stdout
+    assert "as a camera gives them (20 frames at 10 fps" in r.stdout and "as a camera gives frames" in r.stdout
     assert "mjpeg recording pipeline" in r.stdout and "h264  recording pipeline" in r.stdout
     for codec in ("mjpeg", "h264"):
         path = tmp_path / "out" / f"bench-{codec}.mp4"
