@@ -63,16 +63,23 @@ public final class Y4MFile {
 
     /// Reads the next frame (Y, U, V) straight into `buffer` (at least `frameBytes` long); false at the end of the file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard buffer.count >= frameBytes, let marker = try? handle.read(upToCount: 6), marker.count == 6,
-              marker.starts(with: Array("FRAME".utf8)) else { return false }
-        var last = marker.last
-        while last != 0x0A {  // frame parameters, if any, up to the line's end
-            guard let byte = try? handle.read(upToCount: 1)?.first else { return false }
-            last = byte
+        // "FRAME", then frame parameters (if any) up to the line's end; read with plain read(2): per frame, Foundation's
+        // FileHandle.read made a Data for six bytes.
+        var marker: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        guard buffer.count >= frameBytes,
+              withUnsafeMutableBytes(of: &marker, { readFully(into: $0) && $0.starts(with: "FRAME".utf8) }) else { return false }
+        var last = marker.5
+        while last != 0x0A {
+            guard withUnsafeMutableBytes(of: &last, { readFully(into: $0) }) else { return false }
         }
+        return readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<frameBytes]))
+    }
+
+    /// Fills `buffer` from the file; false at the end of the file or on an error.
+    private func readFully(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         var done = 0
-        while done < frameBytes {
-            let n = Glibc.read(handle.fileDescriptor, buffer.baseAddress! + done, frameBytes - done)
+        while done < buffer.count {
+            let n = Glibc.read(handle.fileDescriptor, buffer.baseAddress! + done, buffer.count - done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
