@@ -295,6 +295,7 @@ final class RecorderWriter {
     private func startEvent(_ plan: EventClipBook.Plan, frame: EncodedFrame) -> Bool {
         // `frame` itself is appended by advanceEvents, like every later frame.
         var preRoll = ring.clipStart(before: frame, preNanos: preNanos)
+        let asked = preRoll.count
         // The first frame is read now (it makes the file); the others one by one as they are appended.
         var first = preRoll.first?.materialized()
         while !preRoll.isEmpty && first == nil {
@@ -312,7 +313,7 @@ final class RecorderWriter {
                                    beforeWrite: { [unowned self] bytes throws(RecordingError) in try makeRoom(bytes) })
             // The pre-roll's sound goes in beside its pictures, in time order.
             var sound = soundRing[...]
-            var (waiting, unread) = (false, 0)
+            var (waiting, unread) = (false, asked - preRoll.count)
             for (index, held) in zip(preRoll.indices, preRoll) {
                 // Frames after one that could not be read wait for the next keyframe: nothing before it decodes.
                 guard !waiting || held.frame.isKeyframe, let f = index == preRoll.startIndex ? seed : held.materialized() else {
