@@ -9,15 +9,12 @@ import Glibc
 /// file instead of holding them in memory. It stays open while a frame of the pre-roll points into it: a segment
 /// renamed or deleted (retention) meanwhile is still read whole.
 final class SegmentReadBack {
-    /// The path it was opened as (for messages).
-    let path: String
     private let fd: Int32
 
     /// Opens `path` for reading; nil when it cannot be (the pre-roll then keeps its frames in memory).
     init?(path: String) {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        self.path = path
     }
 
     deinit { close(fd) }

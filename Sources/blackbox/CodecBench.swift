@@ -26,15 +26,6 @@ enum CodecBench {
         settings.preset = preset
         settings.threads = 1  // CPU per frame of one core, comparable with one JPEG encode
         let x264 = try H264Encoder(width: w, height: h, fps: fps, keyframeInterval: fps * 2, settings: settings)
-        // The same encoders again as a camera drives them: one frame per frame interval (the caches cool while the
-        // encoder waits), each frame written long before (`FromMemory`), so no longer in the CPU's caches, as a camera's
-        // frame arrives by DMA. The loop below reads each frame into the buffer just before encoding it, back to back:
-        // the encoder's best case, which no camera gives it.
-        let jpegCold = try JPEGEncoder()
-        let x264Cold = try H264Encoder(width: w, height: h, fps: fps, keyframeInterval: fps * 2, settings: settings)
-        let delayed = FromMemory(width: w, height: h)
-        let pacedFrames = Int(pacedSeconds * Double(fps))
-        var (jpegColdCPU, x264ColdCPU, coldCount) = (0.0, 0.0, 0)
         var mjpegFile: MP4File?, h264File: MP4File?
         // The motion detector as the daemon runs it, on every frame here (the daemon analyses every 2nd).
         let motion = MotionDetector(settings: MotionSettings())
@@ -81,27 +72,10 @@ enum CodecBench {
             h264Bytes += unit.bytes.count
             count += 1
         }
-        // A second pass, apart from the first so that neither evicts the other's encoder state from the caches.
-        let second = try Y4MFile(path: path)
-        while coldCount < pacedFrames {
-            guard let bytes = second.next() else {
-                second.rewind()  // a short clip plays again until the ring has let its frames leave the cache
-                continue
-            }
-            bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
-            guard let old = delayed.swap(in: buffer) else { continue }
-            Thread.sleep(forTimeInterval: 1 / Double(fps))
-            let time = CaptureTime(monotonicNanos: 1_000_000_000 + UInt64(coldCount) * 1_000_000_000 / UInt64(fps), wallSeconds: 1_764_000_000, wallNanos: 0)
-            let raw = RawFrame(format: .yuv420, width: w, height: h, planes: old, sequence: UInt64(coldCount), time: time, storage: NoStorage())
-            var t = threadCPUSeconds()
-            _ = try jpegCold.encode(raw, quality: quality) { $0.count }
-            jpegColdCPU += threadCPUSeconds() - t
-            t = threadCPUSeconds()
-            _ = try x264Cold.encode(old, pts: Int64(coldCount), keyframe: coldCount % fps == 0)
-            x264ColdCPU += threadCPUSeconds() - t
-            coldCount += 1
-        }
         guard count > 0 else { throw StartupError("'\(path)' holds no frame") }
+        // The loop above reads each frame into the buffer just before encoding it, back to back: the encoder's best
+        // case, which no camera gives it. A second pass, apart so that neither evicts the other's encoder state:
+        let paced = try asACameraGivesThem(path: path, width: w, height: h, fps: fps, quality: quality, settings: settings, seconds: pacedSeconds)
         let files = try [mjpegFile?.finish(), h264File?.finish()].compactMap { $0 }
         let n = Double(count)
         func perHour(_ bytes: Int) -> String { String(format: "%.2f GB/h", Double(bytes) / n * Double(fps) * 3600 / 1e9) }
@@ -109,11 +83,9 @@ enum CodecBench {
         print(String(format: "mjpeg  %.3f ms CPU/frame  %7.1f KiB/frame  %@", jpegCPU / n * 1000, Double(jpegBytes) / n / 1024, perHour(jpegBytes)))
         print(String(format: "h264   %.3f ms CPU/frame  %7.1f KiB/frame  %@", x264CPU / n * 1000, Double(h264Bytes) / n / 1024, perHour(h264Bytes)))
         print(String(format: "h264 / mjpeg: CPU %.2fx, bytes %.3fx", x264CPU / jpegCPU, Double(h264Bytes) / Double(jpegBytes)))
-        // nil: not measured (--paced-seconds 0).
-        let fromMemory: [VideoCodec: Double]? = coldCount == 0 ? nil : [.mjpeg: jpegColdCPU / Double(coldCount), .h264: x264ColdCPU / Double(coldCount)]
-        if let fromMemory {
+        if let paced {
             print(String(format: "as a camera gives them (%d frames at %d fps, each %d MB of frames after it was read): mjpeg %.3f ms CPU/frame, h264 %.3f ms CPU/frame",
-                         coldCount, fps, FromMemory.bytes >> 20, fromMemory[.mjpeg]! * 1000, fromMemory[.h264]! * 1000))
+                         paced.frames, fps, ringBytes >> 20, paced.mjpeg * 1000, paced.h264 * 1000))
         }
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
         print(String(format: "motion detector  %.3f ms CPU/analysed frame (%d px wide grey, scaling included), motion in %d of %d frames",
@@ -135,8 +107,54 @@ enum CodecBench {
             let bare = codec == .h264 ? x264CPU / n : jpegCPU / n
             let fromCache = String(format: "%@ recording pipeline  %.3f ms CPU/frame, %.2fx the bare encode",
                                    codec.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0), cpu * 1000, cpu / bare)
-            print(fromCache + (fromMemory?[codec].map { String(format: ", %.2fx the bare encode as a camera gives frames", cpu / $0) } ?? ""))
+            let asACamera = paced.map { codec == .h264 ? $0.h264 : $0.mjpeg }
+            print(fromCache + (asACamera.map { String(format: ", %.2fx the bare encode as a camera gives frames", cpu / $0) } ?? ""))
         }
+    }
+
+    /// Bytes of frames read between a frame's read and its encode in `asACameraGivesThem`: more than a server's last-level cache.
+    private static let ringBytes = 48 << 20
+
+    /// CPU per frame of each bare encoder as a camera drives it: one frame per frame interval (the caches cool while the
+    /// encoder waits), each frame read `ringBytes` of frames before, so out of the CPU's caches, as a camera's frame
+    /// arrives by DMA. Nil when `seconds` is 0.
+    private static func asACameraGivesThem(path: String, width w: Int, height h: Int, fps: Int, quality: Int, settings: H264Settings,
+                                           seconds: Double) throws -> (frames: Int, mjpeg: Double, h264: Double)? {
+        let frames = Int(seconds * Double(fps))
+        guard frames > 0 else { return nil }
+        let jpeg = try JPEGEncoder()
+        let x264 = try H264Encoder(width: w, height: h, fps: fps, keyframeInterval: fps * 2, settings: settings)
+        let frameBytes = BufferPool.Buffer.byteCount(format: .yuv420, width: w, height: h)
+        let pool = BufferPool(count: max(1, ringBytes / frameBytes) + 1, bytesPerBuffer: frameBytes)
+        let ring = (0..<pool.capacity).compactMap { _ in pool.acquire() }
+        defer { ring.forEach { $0.release() } }
+        let file = try Y4MFile(path: path)
+        var (jpegCPU, x264CPU, read, encoded, rewound) = (0.0, 0.0, 0, 0, false)
+        while encoded < frames {
+            let slot = ring[read % ring.count]
+            guard file.read(into: UnsafeMutableRawBufferPointer(start: slot.bytes, count: slot.count)) else {
+                // A short clip plays again until the ring has let its frames leave the cache.
+                if rewound { throw StartupError("'\(path)' could not be read again") }
+                file.rewind()
+                rewound = true
+                continue
+            }
+            (read, rewound) = (read + 1, false)
+            guard read >= ring.count else { continue }
+            let old = ring[read % ring.count]  // the oldest held: read ring.count - 1 frames ago
+            Thread.sleep(forTimeInterval: 1 / Double(fps))
+            let planes = old.planes(format: .yuv420, width: w, height: h)
+            let time = CaptureTime(monotonicNanos: 1_000_000_000 + UInt64(encoded) * 1_000_000_000 / UInt64(fps), wallSeconds: 1_764_000_000, wallNanos: 0)
+            var t = threadCPUSeconds()
+            _ = try jpeg.encode(RawFrame(format: .yuv420, width: w, height: h, planes: planes, sequence: UInt64(encoded), time: time, storage: old),
+                                quality: quality) { $0.count }
+            jpegCPU += threadCPUSeconds() - t
+            t = threadCPUSeconds()
+            _ = try x264.encode(planes, pts: Int64(encoded), keyframe: encoded % fps == 0)
+            x264CPU += threadCPUSeconds() - t
+            encoded += 1
+        }
+        return (encoded, jpegCPU / Double(encoded), x264CPU / Double(encoded))
     }
 
     /// Process CPU seconds per recorded frame while a camera playing `path` records it in `codec`.
@@ -163,35 +181,5 @@ enum CodecBench {
         let cpu = processCPUSeconds() - cpu0
         guard written > 0 else { throw StartupError("the \(codec) pipeline recorded nothing") }
         return cpu / Double(written)
-    }
-}
-
-/// Frames held back in a ring of buffers larger than the CPU's last-level cache: a frame comes out after `bytes` of
-/// later frames went in, from memory the caches have long since dropped.
-private final class FromMemory {
-    /// Bytes of frames written between a frame's read and its encode (more than a server's last-level cache).
-    static let bytes = 48 << 20
-    private let ring: [UnsafeMutablePointer<UInt8>]
-    private let (width, height): (Int, Int)
-    private var filled = 0
-
-    init(width: Int, height: Int) {
-        (self.width, self.height) = (width, height)
-        let delay = max(1, Self.bytes / (width * height * 3 / 2))
-        ring = (0...delay).map { _ in UnsafeMutablePointer<UInt8>.allocate(capacity: width * height * 3 / 2) }
-    }
-
-    deinit { for buffer in ring { buffer.deallocate() } }
-
-    /// Puts a copy of the I420 frame at `frame` in, and gives the planes of the oldest one held (nil until the ring is full).
-    func swap(in frame: UnsafeMutablePointer<UInt8>) -> [Plane]? {
-        let slot = ring[filled % ring.count]
-        slot.update(from: frame, count: width * height * 3 / 2)
-        filled += 1
-        guard filled >= ring.count else { return nil }
-        let old = ring[filled % ring.count]
-        return [Plane(base: old, stride: width, width: width, height: height),
-                Plane(base: old + width * height, stride: width / 2, width: width / 2, height: height / 2),
-                Plane(base: old + width * height * 5 / 4, stride: width / 2, width: width / 2, height: height / 2)]
     }
 }
