@@ -4,8 +4,10 @@ re-timed to 720p30 plays through a file: camera, recording with RTSP on and nobo
 captured frame (the kernel's count over SECONDS) is divided by the bare encoder's on the same frames (`blackbox bench
 --y4m`: one thread, nothing around it), both as a camera gives frames (at the clip's rate, out of the CPU's caches) and
 back to back with each frame just read (the encoder's best case, which no camera gives it); then its resident memory (anonymous and file-backed), the time from start to the
-first frame, and the memory again with five MJPEG viewers.
-    python3 bench/daemon.py [SECONDS]        (BLACKBOX_BIN: the binary; default .build/release/blackbox)"""
+first frame, and the memory again with five MJPEG viewers. With ROUNDS, all of it that many times, and each figure's
+median: this machine's figures for one binary move by ±10 % from run to run.
+    python3 bench/daemon.py [SECONDS [ROUNDS]]        (BLACKBOX_BIN: the binary; default .build/release/blackbox; the
+                                                       package's: .build-deb/release/blackbox)"""
 import base64
 import json
 import os
@@ -13,6 +15,7 @@ import pathlib
 import queue
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "release" / "blackbox"))
 CLIP = ROOT.parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 30
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+if not (SECONDS > 0 and 1 <= ROUNDS <= 20):
+    sys.exit(f"daemon.py: SECONDS is {SECONDS} and ROUNDS {ROUNDS}; allowed: SECONDS above 0, ROUNDS 1 to 20")
 
 
 def free_port():
@@ -123,41 +129,78 @@ def watch_mjpeg(daemon, stop):
             pass
 
 
+def bare_encoders(work, clip):
+    """{codec: (as a camera gives frames, back to back, the bench's recording pipeline)} in seconds of CPU per frame."""
+    bench = subprocess.run([BIN, "bench", "--y4m", str(clip), "--output", str(work / "bench")], check=True, capture_output=True, text=True).stdout
+    paced = re.search(r"^as a camera gives them .*: mjpeg ([0-9.]+) ms CPU/frame, h264 ([0-9.]+) ms", bench, re.M)
+    return {codec: (float(paced.group(1 if codec == "mjpeg" else 2)) / 1000,
+                    float(re.search(rf"^{codec}\s+([0-9.]+) ms CPU/frame", bench, re.M).group(1)) / 1000,
+                    float(re.search(rf"^{codec}\s+recording pipeline\s+([0-9.]+) ms", bench, re.M).group(1)) / 1000)
+            for codec in ("mjpeg", "h264")}
+
+
+def whole_daemon(work, clip, codec):
+    """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, and
+    with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
+    # A folder of its own each time: a recordings folder that has an account already prints no password.
+    daemon = Daemon(pathlib.Path(tempfile.mkdtemp(dir=work)), clip, codec)
+    try:
+        time.sleep(5)
+        cpu, fps = daemon.cpu_per_frame(SECONDS)
+        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame)
+        viewed = None
+        if codec == "h264":
+            stop = threading.Event()
+            viewers = [threading.Thread(target=watch_mjpeg, args=(daemon, stop), daemon=True) for _ in range(5)]
+            for v in viewers:
+                v.start()
+            time.sleep(10)
+            viewed = memory(daemon.proc.pid)
+            stop.set()
+        return (*figures, viewed)
+    finally:
+        daemon.stop()
+
+
+def row(codec, bare, whole):
+    """One codec's line of the table."""
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, _) = bare, whole
+    return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{pipeline / camera:6.2f} /{pipeline / b2b:5.2f}"
+            f"{cpu * 1000:9.3f} ms{cpu / camera:6.2f} /{cpu / b2b:5.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
         clip = street_720p30(work)
-        bench = subprocess.run([BIN, "bench", "--y4m", str(clip), "--output", str(work / "bench")], check=True, capture_output=True, text=True).stdout
-        bare = {codec: float(re.search(rf"^{codec}\s+([0-9.]+) ms CPU/frame", bench, re.M).group(1)) / 1000 for codec in ("mjpeg", "h264")}
-        pipeline = {codec: float(re.search(rf"^{codec}\s+recording pipeline\s+([0-9.]+) ms", bench, re.M).group(1)) / 1000
-                    for codec in ("mjpeg", "h264")}
-        paced = re.search(r"^as a camera gives them .*: mjpeg ([0-9.]+) ms CPU/frame, h264 ([0-9.]+) ms", bench, re.M)
-        camera = {"mjpeg": float(paced.group(1)) / 1000, "h264": float(paced.group(2)) / 1000}
-        print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec")
+        print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec"
+              + (f", {ROUNDS} rounds (each: the bare encoders, then the daemon with each codec); the median of each figure last" if ROUNDS > 1 else ""))
         print("bare encoder: as a camera gives frames (paced, from memory) / back to back, each frame just read; "
               "ratios: whole ÷ bare, in the same order")
-        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'fps':>6}"
-              f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
-        for codec in ("mjpeg", "h264"):
-            daemon = Daemon(work, clip, codec)
-            try:
-                time.sleep(5)
-                cpu, fps = daemon.cpu_per_frame(SECONDS)
-                rss, anon, file = memory(daemon.proc.pid)
-                print(f"{codec:6}{camera[codec] * 1000:9.3f} / {bare[codec] * 1000:.3f} ms{pipeline[codec] * 1000:13.3f} ms"
-                      f"{pipeline[codec] / camera[codec]:6.2f} /{pipeline[codec] / bare[codec]:5.2f}"
-                      f"{cpu * 1000:9.3f} ms{cpu / camera[codec]:6.2f} /{cpu / bare[codec]:5.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{daemon.first_frame * 1000:10.0f} ms")
-                if codec == "h264":
-                    stop = threading.Event()
-                    viewers = [threading.Thread(target=watch_mjpeg, args=(daemon, stop), daemon=True) for _ in range(5)]
-                    for v in viewers:
-                        v.start()
-                    time.sleep(10)
-                    rss, anon, file = memory(daemon.proc.pid)
-                    stop.set()
-                    print(f"h264 with 5 MJPEG viewers: RSS {rss:.1f} MB (anonymous {anon:.1f}, file-backed {file:.1f})")
-            finally:
-                daemon.stop()
+        header = (f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'fps':>6}"
+                  f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
+        print(header)
+        rounds = []
+        for n in range(ROUNDS):
+            bare = bare_encoders(work, clip)
+            whole = {codec: whole_daemon(work, clip, codec) for codec in ("mjpeg", "h264")}
+            rounds.append((bare, whole))
+            for codec in ("mjpeg", "h264"):
+                print(("" if ROUNDS == 1 else f"round {n + 1}: ") + row(codec, bare[codec], whole[codec]), flush=True)
+        if ROUNDS > 1:
+            # Each figure's median over the rounds, the ratios too (a ratio of medians would pair figures of different rounds).
+            print("median of the rounds; the ratios' range in brackets")
+            for codec in ("mjpeg", "h264"):
+                bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(6)) + (None,)
+                ratios = [(r[1][codec][0] / r[0][codec][0], r[1][codec][0] / r[0][codec][1]) for r in rounds]
+                print(row(codec, bare, whole))
+                print(f"{'':6}daemon ÷ bare: median {statistics.median(a for a, _ in ratios):.2f} [{min(a for a, _ in ratios):.2f}–"
+                      f"{max(a for a, _ in ratios):.2f}] as a camera gives frames, {statistics.median(b for _, b in ratios):.2f} "
+                      f"[{min(b for _, b in ratios):.2f}–{max(b for _, b in ratios):.2f}] back to back")
+        viewed = [r[1]["h264"][-1] for r in rounds]
+        rss, anon, file = (statistics.median(v[i] for v in viewed) for i in range(3))
+        print(f"h264 with 5 MJPEG viewers: RSS {rss:.1f} MB (anonymous {anon:.1f}, file-backed {file:.1f})")
 
 
 if __name__ == "__main__":
