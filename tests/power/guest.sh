@@ -25,7 +25,7 @@ mkdir -p /run/disk
 mount -t "$fs" /dev/vda /run/disk || { echo "MOUNT FAILED"; cat /run/tmp/fsck.log; exit 1; }
 echo "MOUNTED"
 rec=/run/disk/rec
-args="--camera front=testpattern:320x240@10 --segment-seconds 4 --event-pre 1 --event-post 2 --quota 2M --event-quota 5 --recordings $rec
+args="--camera front=testpattern:320x240@10 --segment-seconds 4 --event-pre 1 --event-post 2 --quota 2M --event-quota 3 --recordings $rec
       --host 127.0.0.1 --port 8089 --no-rtsp --log-level debug"
 # A known password, set once on the disk: the guest asks for event clips and the timeline with it.
 [ -f "$rec/.blackbox/auth.toml" ] || { mkdir -p "$rec"; echo power-cut-pass | "$binary" passwd --recordings "$rec" >/dev/null; }
