@@ -1,7 +1,7 @@
 """Power cuts through a real kernel and filesystem: the daemon records onto a virtio disk in the VM (tests/vm/run.sh)
 and QEMU is killed at a random moment, so the guest loses its page cache as a car's Pi does when the ignition goes.
-An event clip is asked for every 3 s and the clips' share of the quota is small (60 KB: one clip of the test pattern,
-38-49 KB), so cuts also fall in clips being written and in loop-overwrite deletions.
+An event clip is asked for every 3 s and the clips' share of the quota is small (60 KB: about one clip of the test
+pattern, 38-61 KB seen), so cuts also fall in clips being written and in loop-overwrite deletions.
 After each cut the disk is checked (fsck) and the daemon starts on it again; at the end every segment and clip the
 daemon had finished before a cut (and loop overwrite had not deleted) must be there, whole and signed, nothing on the
 disk may verify as changed or broken, and the timeline's only holes are at the cuts, each losing at most the fragment
