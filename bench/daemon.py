@@ -162,11 +162,17 @@ def whole_daemon(work, clip, codec):
         daemon.stop()
 
 
-def row(codec, bare, whole):
-    """One codec's line of the table."""
-    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, _) = bare, whole
-    return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{pipeline / camera:6.2f} /{pipeline / b2b:5.2f}"
-            f"{cpu * 1000:9.3f} ms{cpu / camera:6.2f} /{cpu / b2b:5.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
+def ratios(bare, whole):
+    """(pipeline, daemon) ÷ (as a camera gives frames, back to back): four ratios of one round."""
+    (camera, b2b, pipeline), cpu = bare, whole[0]
+    return pipeline / camera, pipeline / b2b, cpu / camera, cpu / b2b
+
+
+def row(codec, bare, whole, four):
+    """One codec's line of the table, with the ratios `four` (as `ratios` gives them)."""
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first) = bare, whole[:6]
+    return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
+            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
 
 
 def main():
@@ -177,27 +183,27 @@ def main():
               + (f", {ROUNDS} rounds (each: the bare encoders, then the daemon with each codec); the median of each figure last" if ROUNDS > 1 else ""))
         print("bare encoder: as a camera gives frames (paced, from memory) / back to back, each frame just read; "
               "ratios: whole ÷ bare, in the same order")
-        header = (f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'fps':>6}"
-                  f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
-        print(header)
+        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'fps':>6}"
+              f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
         rounds = []
         for n in range(ROUNDS):
             bare = bare_encoders(work, clip)
             whole = {codec: whole_daemon(work, clip, codec) for codec in ("mjpeg", "h264")}
             rounds.append((bare, whole))
             for codec in ("mjpeg", "h264"):
-                print(("" if ROUNDS == 1 else f"round {n + 1}: ") + row(codec, bare[codec], whole[codec]), flush=True)
+                print(("" if ROUNDS == 1 else f"round {n + 1}: ") + row(codec, bare[codec], whole[codec], ratios(bare[codec], whole[codec])),
+                      flush=True)
         if ROUNDS > 1:
-            # Each figure's median over the rounds, the ratios too (a ratio of medians would pair figures of different rounds).
-            print("median of the rounds; the ratios' range in brackets")
+            # Each figure's median over the rounds, and each ratio's: a ratio of two medians would pair figures of
+            # different rounds.
+            print("median of the rounds (the ratios: the median of the rounds' ratios); each ratio's range below")
             for codec in ("mjpeg", "h264"):
                 bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
-                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(6)) + (None,)
-                ratios = [(r[1][codec][0] / r[0][codec][0], r[1][codec][0] / r[0][codec][1]) for r in rounds]
-                print(row(codec, bare, whole))
-                print(f"{'':6}daemon ÷ bare: median {statistics.median(a for a, _ in ratios):.2f} [{min(a for a, _ in ratios):.2f}–"
-                      f"{max(a for a, _ in ratios):.2f}] as a camera gives frames, {statistics.median(b for _, b in ratios):.2f} "
-                      f"[{min(b for _, b in ratios):.2f}–{max(b for _, b in ratios):.2f}] back to back")
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(6))
+                each = [ratios(r[0][codec], r[1][codec]) for r in rounds]
+                print(row(codec, bare, whole, [statistics.median(e[i] for e in each) for i in range(4)]))
+                spans = [f"{min(e[i] for e in each):.2f}–{max(e[i] for e in each):.2f}" for i in range(4)]
+                print(f"{'':6}ranges: bench pipeline {spans[0]} / {spans[1]}, daemon {spans[2]} / {spans[3]}")
         viewed = [r[1]["h264"][-1] for r in rounds]
         rss, anon, file = (statistics.median(v[i] for v in viewed) for i in range(3))
         print(f"h264 with 5 MJPEG viewers: RSS {rss:.1f} MB (anonymous {anon:.1f}, file-backed {file:.1f})")
