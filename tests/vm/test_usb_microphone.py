@@ -1,7 +1,7 @@
 """A USB microphone (#25) through the kernel's own USB audio driver: the UAC1 device of tests/vm/usbip_microphone.py on
 the kernel's USB/IP host controller, which snd-usb-audio makes an ALSA card. The daemon records it beside the test
 pattern from the moment it is plugged in (the daemon started without it); clicks the device sends at known wall-clock
-times are in the file at those times (within 50 ms); pulled out mid-recording,
+times are in the file at those times (within 80 ms, and within 45 ms of each other); pulled out mid-recording,
 the picture never stops, the sound's loss is said and counted, and after it is plugged in again the sound comes back
 on its own. H.264, the product's default. Runs inside the VM (tests/vm/run.sh)."""
 import pathlib
@@ -74,4 +74,11 @@ def test_a_usb_microphone_plugged_in_later_is_recorded_in_step_and_comes_back_af
     heard = [begin + t for t in clicks(path)]
     offsets = [min((h - s for h in heard), key=abs) for s in sent]
     print(f"USB microphone: clicks recorded {[round(o * 1000, 2) for o in offsets]} ms from when the device sent them")
-    assert len(heard) >= len(sent) and all(abs(o) <= 0.050 for o in offsets), (sent, heard, offsets)
+    assert len(heard) >= len(sent), (sent, heard)
+    # Where the file puts the sound as a whole is set when the stream starts: alsasrc's first timestamp, against a clock
+    # this emulated device starts when its first transfer reaches Python (slow under TCG). Eight runs on a quiet machine
+    # put the clicks from 62 ms early to 14 ms late. Within a run they move by up to 35 ms: the recorder lets sound that
+    # keeps its own time drift a unit (21 ms) either way before it closes a gap or drops a unit (SoundRun). So each
+    # click within 80 ms of when it was sent, and the clicks within two units and 2 ms of each other.
+    assert all(abs(o) <= 0.080 for o in offsets), (sent, heard, offsets)
+    assert max(offsets) - min(offsets) <= 0.045, offsets
