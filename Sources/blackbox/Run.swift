@@ -13,6 +13,7 @@ import Logging
 import Recording
 import RTSP
 import NIOCore
+import Platform
 import Rules
 import ServiceSettings
 import Telemetry
@@ -388,6 +389,9 @@ struct Run: AsyncParsableCommand {
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
             notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")
+            // Started: the code start-up ran leaves memory; what runs from now on is mapped page by page.
+            let unmapped = MappedCode.trim()
+            logger.debug("start-up code unmapped", metadata: ["bytes": "\(unmapped)"])
         }
         // The cameras come after the server in this group: services stop in reverse order, so the
         // cameras stop first, which ends every live stream, and the server then closes at once.

@@ -3,7 +3,7 @@ import Capture
 @testable import Encoding
 import FrameBus
 import Frames
-import Platform
+@testable import Platform
 import Synchronization
 import Testing
 
@@ -100,6 +100,51 @@ struct BufferTests {
         #expect(woken)
         if woken { consumer.join() }
         #expect(!q.offer(4))
+    }
+}
+
+@Suite("Mapped code")
+struct MappedCodeTests {
+    /// Bytes of the process's read-only file mappings that are resident now.
+    private func resident() -> Int {
+        MappedCode.mappings(readSystemFile("/proc/self/smaps") ?? "").reduce(0) { $0 + $1.residentBytes }
+    }
+
+    @Test("trimming unmaps the code start-up mapped: what runs after comes back page by page")
+    func trimLeavesTheCodeThatRuns() {
+        let before = resident()
+        let unmapped = MappedCode.trim()
+        let after = resident()
+        #expect(before > 4 << 20, "resident read-only mappings before: \(before) bytes")
+        #expect(unmapped > before / 2, "unmapped \(unmapped) of \(before) bytes")
+        #expect(after < before / 2, "resident read-only mappings: \(before) bytes before, \(after) after")
+    }
+
+    @Test("only read-only mappings of files are taken, with their resident and written sizes")
+    func readsReadOnlyFileMappings() {
+        let smaps = """
+        55d0c0000000-55d0c0400000 r-xp 00001000 08:01 42                         /usr/bin/blackbox
+        Size:               4096 kB
+        Rss:                 128 kB
+        Anonymous:             0 kB
+        VmFlags: rd ex mr mw me
+        55d0c0400000-55d0c0500000 r--p 00401000 08:01 42                         /usr/bin/blackbox
+        Rss:                  64 kB
+        Anonymous:             8 kB
+        55d0c0500000-55d0c0600000 rw-p 00501000 08:01 42                         /usr/bin/blackbox
+        Rss:                  64 kB
+        Anonymous:            64 kB
+        7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+        Rss:                  12 kB
+        7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0                          [vdso]
+        Rss:                   8 kB
+        7f0000000000-7f0000001000 r--p 00000000 00:00 0 
+        Rss:                   4 kB
+        """
+        #expect(MappedCode.mappings(smaps) == [
+            MappedCode.Mapping(start: 0x55d0c0000000, end: 0x55d0c0400000, residentBytes: 128 << 10, writtenBytes: 0),
+            MappedCode.Mapping(start: 0x55d0c0400000, end: 0x55d0c0500000, residentBytes: 64 << 10, writtenBytes: 8 << 10),
+        ])
     }
 }
 
