@@ -80,7 +80,7 @@ public func releasePages(_ base: UnsafeMutableRawPointer, count: Int) {
     _ = madvise(base, count, MADV_DONTNEED)
 }
 
-/// How many of the pages of a `mapPages` region are resident now (the kernel's `mincore`).
+/// How many pages of a mapped region are resident now: in memory, or for a file in the page cache (the kernel's `mincore`).
 public func residentPages(_ base: UnsafeMutableRawPointer, count: Int) -> Int {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     var vector = [UInt8](repeating: 0, count: (count + page - 1) / page)

@@ -379,6 +379,8 @@ struct Run: AsyncParsableCommand {
         // Before the cameras stop (defers run in reverse): clients closed, feeds and the encoders they started stopped.
         defer { rtspServer?.stop() }
         let rtspStatus: (@Sendable () -> RTSPStatus)? = rtspServer.map { r in { @Sendable in r.status() } }
+        let codeTrim = Worker()
+        defer { codeTrim.stop() }
         let app = HTTPServer.application(cameras: running, recordings: access,
                                          auth: AuthSettings(credentials: credentials, publicLive: settings.publicLive, trustedProxies: settings.trustedProxies),
                                          host: host, port: port, connections: connections, logger: logger,
@@ -389,9 +391,14 @@ struct Run: AsyncParsableCommand {
             // Printed on stdout so that scripts (and the tests) can find the port when --port 0.
             FileHandle.standardOutput.write(Data("blackbox: serving http://\(shownHost):\(bound)/ (cameras: \(ids))\n".utf8))
             notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")
-            // Started: the code start-up ran leaves memory; what runs from now on is mapped page by page.
-            let unmapped = MappedCode.trim()
-            logger.debug("start-up code unmapped", metadata: ["bytes": "\(unmapped)"])
+            // Started: the code start-up ran leaves memory, and the program file leaves the page cache but for what is
+            // mapped (a fault maps the cached neighbours of its page too). From now on only the code that runs is read
+            // back and mapped, a page at a time.
+            codeTrim.start(name: "code-trim") {
+                let unmapped = MappedCode.trim()
+                let dropped = MappedCode.dropUnmappedCache()
+                logger.debug("start-up code unmapped", metadata: ["bytes": "\(unmapped)", "cacheDropped": "\(dropped)"])
+            }
         }
         // The cameras come after the server in this group: services stop in reverse order, so the
         // cameras stop first, which ends every live stream, and the server then closes at once.

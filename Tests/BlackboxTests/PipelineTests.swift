@@ -120,6 +120,26 @@ struct MappedCodeTests {
         #expect(after < before / 2, "resident read-only mappings: \(before) bytes before, \(after) after")
     }
 
+    @Test("the program file's pages that nothing maps leave the page cache; the code that runs stays")
+    func dropsUnmappedCache() throws {
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        #expect(length > 0)
+        let exe = String(decoding: path[..<max(0, length)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // The program's code mapping; mincore tells which of its pages the page cache holds, mapped here or not.
+        let line = try #require((readSystemFile("/proc/self/maps") ?? "").split(separator: "\n")
+            .first { $0.hasSuffix(exe) && $0.contains(" r-xp ") })
+        let range = line.split(separator: " ")[0].split(separator: "-").compactMap { UInt(String($0), radix: 16) }
+        let base = try #require(UnsafeMutableRawPointer(bitPattern: range[0]))
+        let cached = { residentPages(base, count: Int(range[1] - range[0])) }
+        _ = MappedCode.trim()
+        let before = cached()
+        #expect(MappedCode.dropUnmappedCache())
+        let after = cached()
+        #expect(after > 0, "the code running now stays cached")
+        #expect(after < before / 2, "cached pages of \(exe): \(before) before, \(after) after")
+    }
+
     @Test("only read-only mappings of files are taken, with their resident and written sizes")
     func readsReadOnlyFileMappings() {
         let smaps = """
