@@ -30,11 +30,14 @@ public enum MappedCode {
 
     /// Drops the program file's pages that no process maps from the page cache (a hint the kernel takes at once; pages
     /// mapped now, the code the daemon runs, stay); false when the file could not be opened or the kernel refused.
+    /// A binary just linked (`make run`) is still dirty in the cache, and dirty pages are not dropped: it is written
+    /// back first, which costs nothing for an installed one (clean already) and only writes what the kernel would soon.
     @discardableResult
     public static func dropUnmappedCache() -> Bool {
         let fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        _ = fdatasync(fd)
         return posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0
     }
 

@@ -103,7 +103,7 @@ struct BufferTests {
     }
 }
 
-@Suite("Mapped code")
+@Suite("Mapped code", .serialized)
 struct MappedCodeTests {
     /// Bytes of the process's read-only file mappings that are resident now.
     private func resident() -> Int {
