@@ -13,12 +13,14 @@ maintainer=${DEB_MAINTAINER:-Blackbox maintainers <blackbox@example.org>}
 # two cores); BLACKBOX_DEB_OUT is the folder the package is written to (the repository's by default).
 config=${BLACKBOX_DEB_CONFIG:-release}
 case "$config" in release|debug) ;; *) echo "make-deb: BLACKBOX_DEB_CONFIG is '$config'; allowed: release, debug" >&2; exit 2 ;; esac
-# The debug build reuses the tests' own build folder (.build), so its packages are not built twice. The static runtime
-# recompiles the objects (their autolink entries differ) and SwiftPM does not notice the change back: a later dynamic
-# `swift build` there fails to link until `rm -rf .build/*/debug`; so the package test runs last. Unused sections are
-# dropped at the link. Foundation's ICU library is named by hand: the static runtime's link list leaves it out, so a
-# link that keeps any of Foundation's locale code (a debug link after `swift test`, seen in CI) otherwise fails with
-# undefined swift_u* symbols (swiftlang/swift-package-manager#10564); where nothing uses it, it is dropped with the rest.
+# The debug build reuses the tests' own build folder (.build), so its packages are not built twice. Objects compiled there
+# for the dynamic runtime name in their link records only Foundation's shared libraries, which bring their own
+# dependencies; linked statically, Foundation's archives need theirs named (_FoundationCollections, _FoundationCShims,
+# CoreFoundation, _FoundationICU: undefined symbols otherwise, seen in CI), so they are named here. lld takes an archive
+# wherever it stands on the line, and drops what nothing uses with the unused sections (--gc-sections). ICU is needed
+# even in a clean build: the static runtime's link list leaves it out (swiftlang/swift-package-manager#10564).
+# The static runtime recompiles some objects and SwiftPM does not notice the change back: a later dynamic `swift build`
+# there fails to link until `rm -rf .build/*/debug`; so the package test runs last.
 # LLVM's lld links it, for two things gold cannot do that the daemon's memory shows (4.6 MB less resident, 38.0 -> 33.4
 # MB file-backed, recording 720p30): relative relocations packed (DT_RELR, glibc 2.36: 2.8 MB of .rela.dyn -> 57 KB
 # the loader reads) and no dynamic symbol table for the program's own functions (the static runtime's link list exports
@@ -33,15 +35,8 @@ linker=(-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker 
                                     -Xlinker --symbol-ordering-file="$PWD/scripts/code-order.txt" -Xlinker --no-warn-symbol-ordering)
 scratch=.build-deb
 [ "$config" = debug ] && scratch=.build
-build() { swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections -Xlinker -l_FoundationICU "${linker[@]}" --scratch-path "$scratch"; }
-# In the reused debug folder the first static link can still see the dynamic build's link records and miss Foundation's
-# own archives (undefined _FoundationCollections and _stringshims_* symbols, seen in CI once); that attempt recompiles
-# the objects, and a second one links (checked on the CI clone that failed).
-if ! build; then
-    [ "$config" = debug ] || exit 1
-    echo "make-deb: the static link in the reused build folder failed; building once more" >&2
-    build
-fi
+foundation=(); for lib in _FoundationCollections _FoundationCShims CoreFoundation _FoundationICU; do foundation+=(-Xlinker "-l$lib"); done
+swift build -c "$config" --static-swift-stdlib -Xlinker --gc-sections "${foundation[@]}" "${linker[@]}" --scratch-path "$scratch"
 bin="$scratch/$config/blackbox"
 version=$("$bin" --version | awk '{print $NF}')
 arch=$(dpkg --print-architecture)
