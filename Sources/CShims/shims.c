@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <elf.h>
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -100,4 +102,40 @@ int blackbox_gpio_read_event(int linefd, uint64_t *nanos) {
     if (n != sizeof event) return -EIO;
     *nanos = event.timestamp_ns;
     return (int)event.id;
+}
+
+struct readonly_walk {
+    int (*fn)(uintptr_t, uintptr_t, void *);
+    void *ctx;
+};
+
+static int has_text_relocations(struct dl_phdr_info *info) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr); d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL))) return 1;
+        }
+    }
+    return 0;
+}
+
+static int readonly_segments_of(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct readonly_walk *walk = data;
+    if (has_text_relocations(info)) return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || p->p_memsz == 0) continue;
+        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(page - 1);
+        uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_memsz + page - 1) & ~(page - 1);
+        int stop = walk->fn(start, end, walk->ctx);
+        if (stop) return stop;
+    }
+    return 0;
+}
+
+int blackbox_each_readonly_segment(int (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx) {
+    struct readonly_walk walk = { fn, ctx };
+    return dl_iterate_phdr(readonly_segments_of, &walk);
 }

@@ -1,3 +1,4 @@
+import CShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,19 +14,41 @@ import Glibc
 /// where 6 MB were run; once the file leaves the cache, each page the daemon runs is read back alone (read at random:
 /// no read-ahead), and only those are mapped.
 public enum MappedCode {
-    /// Marks every read-only file mapping as read at random and unmaps its pages; returns the bytes unmapped. A mapping
-    /// with private (written) pages is only marked: they hold relocated data, not the file's.
+    /// Marks every read-only segment of the program and its libraries as read at random and unmaps its pages; returns
+    /// the bytes unmapped. A segment with private (written) pages is only marked: they hold relocated data, not the file's.
+    /// The segments come from the loader's own list, walked under its lock, not from the mappings alone: a library that
+    /// another thread is loading (GStreamer loads its plugins when a pipeline is first made) is first mapped whole and
+    /// read-only, then its data mapped over it and relocated; unmapping such a range threw the relocated data away (a
+    /// pointer read as 0x499, a crash in CI).
     @discardableResult
     public static func trim() -> Int {
         guard let smaps = readSystemFile("/proc/self/smaps") else { return 0 }
-        var trimmed = 0
-        for mapping in mappings(smaps) {
-            guard let base = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
-            let length = Int(mapping.end - mapping.start)
-            guard madvise(base, length, MADV_RANDOM) == 0, mapping.writtenBytes == 0 else { continue }
-            if madvise(base, length, MADV_DONTNEED) == 0 { trimmed += mapping.residentBytes }
+        let walk = TrimWalk(mappings: mappings(smaps))
+        withExtendedLifetime(walk) {
+            _ = blackbox_each_readonly_segment({ start, end, context in
+                Unmanaged<TrimWalk>.fromOpaque(context!).takeUnretainedValue().trim(start: UInt(start), end: UInt(end))
+                return 0
+            }, Unmanaged.passUnretained(walk).toOpaque())
         }
-        return trimmed
+        return walk.trimmed
+    }
+
+    /// The mappings `trim` may touch and the bytes it unmapped, handed to the loader's walk.
+    private final class TrimWalk {
+        let mappings: [Mapping]
+        var trimmed = 0
+
+        init(mappings: [Mapping]) { self.mappings = mappings }
+
+        /// Trims the mappings that lie within one read-only segment.
+        func trim(start: UInt, end: UInt) {
+            for mapping in mappings where mapping.start >= start && mapping.end <= end {
+                guard let base = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
+                let length = Int(mapping.end - mapping.start)
+                guard madvise(base, length, MADV_RANDOM) == 0, mapping.writtenBytes == 0 else { continue }
+                if madvise(base, length, MADV_DONTNEED) == 0 { trimmed += mapping.residentBytes }
+            }
+        }
     }
 
     /// Drops the program file's pages that no process maps from the page cache (a hint the kernel takes at once; pages

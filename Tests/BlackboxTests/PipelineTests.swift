@@ -120,6 +120,29 @@ struct MappedCodeTests {
         #expect(after < before / 2, "resident read-only mappings: \(before) bytes before, \(after) after")
     }
 
+    @Test("a read-only file mapping that is no loaded segment is left mapped, as a library being loaded is")
+    func leavesOtherMappings() throws {
+        // What the loader maps first for a library it is loading: the file read-only and private, not yet in its list. The
+        // loader maps the data over part of it and relocates it next; unmapping that range lost the relocations.
+        let path = "/proc/self/exe"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let length = 64 << 10
+        let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0)
+        let base = try #require(mapped == MAP_FAILED ? nil : mapped)
+        defer { munmap(base, length) }
+        var sum = 0
+        for offset in stride(from: 0, to: length, by: 4096) { sum &+= Int(base.load(fromByteOffset: offset, as: UInt8.self)) }
+        let start = UInt(bitPattern: base)
+        func rss() -> Int? {
+            MappedCode.mappings(readSystemFile("/proc/self/smaps") ?? "").first { $0.start == start }?.residentBytes
+        }
+        #expect(rss() == length, "resident before the trim (sum \(sum))")
+        _ = MappedCode.trim()
+        #expect(rss() == length, "resident after the trim")
+    }
+
     @Test("the program file's pages that nothing maps leave the page cache; the code that runs stays")
     func dropsUnmappedCache() throws {
         var path = [CChar](repeating: 0, count: 4096)
