@@ -105,8 +105,9 @@ int blackbox_gpio_read_event(int linefd, uint64_t *nanos) {
 }
 
 struct readonly_walk {
-    int (*fn)(uintptr_t, uintptr_t, void *);
+    void (*fn)(uintptr_t, uintptr_t, void *);
     void *ctx;
+    uintptr_t page;
 };
 
 static int has_text_relocations(struct dl_phdr_info *info) {
@@ -123,19 +124,17 @@ static int readonly_segments_of(struct dl_phdr_info *info, size_t size, void *da
     (void)size;
     struct readonly_walk *walk = data;
     if (has_text_relocations(info)) return 0;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *p = &info->dlpi_phdr[i];
         if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || p->p_memsz == 0) continue;
-        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(page - 1);
-        uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_memsz + page - 1) & ~(page - 1);
-        int stop = walk->fn(start, end, walk->ctx);
-        if (stop) return stop;
+        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(walk->page - 1);
+        uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_memsz + walk->page - 1) & ~(walk->page - 1);
+        walk->fn(start, end, walk->ctx);
     }
     return 0;
 }
 
-int blackbox_each_readonly_segment(int (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx) {
-    struct readonly_walk walk = { fn, ctx };
-    return dl_iterate_phdr(readonly_segments_of, &walk);
+void blackbox_each_readonly_segment(void (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx) {
+    struct readonly_walk walk = { fn, ctx, (uintptr_t)sysconf(_SC_PAGESIZE) };
+    dl_iterate_phdr(readonly_segments_of, &walk);
 }

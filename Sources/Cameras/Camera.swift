@@ -398,6 +398,9 @@ public final class Camera: Sendable {
         return stages
     }
 
+    /// Frames its source has captured since it started (without the rest of `status()`).
+    public var framesCaptured: UInt64 { source.stats.captured.load(ordering: .relaxed) }
+
     /// A snapshot of the camera's state and counters.
     public func status() -> CameraStatus {
         let s = source.stats
@@ -427,7 +430,7 @@ public final class Camera: Sendable {
             overlay: encoder.settings.overlay.load(ordering: .relaxed),
             orientation: config.orientation.description,
             encoderWorkers: encoder.workerCount,
-            framesCaptured: s.captured.load(ordering: .relaxed),
+            framesCaptured: framesCaptured,
             framesEncoded: e.encoded.load(ordering: .relaxed),
             framesDropped: noBuffer + busy + errors + late + corrupt + deviceDropped + deviceErrors,
             drops: .init(noFreeBuffer: noBuffer, encoderBusy: busy, encodeErrors: errors, sourceLate: late,

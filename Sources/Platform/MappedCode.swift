@@ -25,9 +25,8 @@ public enum MappedCode {
         guard let smaps = readSystemFile("/proc/self/smaps") else { return 0 }
         let walk = TrimWalk(mappings: mappings(smaps))
         withExtendedLifetime(walk) {
-            _ = blackbox_each_readonly_segment({ start, end, context in
+            blackbox_each_readonly_segment({ start, end, context in
                 Unmanaged<TrimWalk>.fromOpaque(context!).takeUnretainedValue().trim(start: UInt(start), end: UInt(end))
-                return 0
             }, Unmanaged.passUnretained(walk).toOpaque())
         }
         return walk.trimmed

@@ -20,8 +20,8 @@ int blackbox_clock_synchronised(void);
 /// Calls `fn(start, end, ctx)` for each read-only loaded segment (PT_LOAD without PF_W, page-aligned) of the program and
 /// each library loaded now, skipping libraries whose text the loader relocates (DT_TEXTREL), from inside
 /// dl_iterate_phdr: a library being loaded at the same moment is not listed until its segments are in place, and none
-/// listed is unloaded while `fn` runs. Stops early when `fn` returns non-zero; returns that value, or 0.
-int blackbox_each_readonly_segment(int (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx);
+/// listed is unloaded while `fn` runs.
+void blackbox_each_readonly_segment(void (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx);
 
 /// pipe2(fds, O_CLOEXEC) (a GNU call Swift's Glibc does not show).
 int blackbox_pipe_cloexec(int fds[2]);
