@@ -57,7 +57,12 @@ let package = Package(
         .target(name: "GstGlue", dependencies: ["CGstVideo"]),
         .target(name: "CaptureGlue", dependencies: ["CGstVideo", "GstGlue", "LibcameraHold"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // One lasting reference on libcamerasrc's CameraManager (C++: the plugin's getter returns a std::shared_ptr).
-        .target(name: "LibcameraHold"),
+        // The two functions of libcamerasrc 0.0.3 whose order request_order.cpp sets right are exported, so that the
+        // plugin's calls find them first.
+        .target(name: "LibcameraHold", linkerSettings: [.unsafeFlags([
+            "-Xlinker", "--export-dynamic-symbol=_ZN9libcamera6Camera12queueRequestEPNS_7RequestE",
+            "-Xlinker", "--export-dynamic-symbol=_ZN20GstLibcameraSrcState12queueRequestEv",
+        ])]),
         // Sound: ALSA (or pushed PCM) encoded to AAC-LC by GStreamer's avenc_aac, behind a small C API.
         .target(name: "AudioGlue", dependencies: ["CGstVideo", "GstGlue"], linkerSettings: [.linkedLibrary("gstapp-1.0")]),
         // GStreamer's RTSP server behind a small C API (GObject subclassing and GLib callbacks stay in C).

@@ -393,9 +393,8 @@ struct Run: AsyncParsableCommand {
             notifier.send("READY=1\nSTATUS=serving on port \(bound), cameras: \(ids)")
             // Started: the code start-up ran leaves memory, and the program file leaves the page cache but for what is
             // mapped (a fault maps the cached neighbours of its page too). From now on only the code that runs is read
-            // back and mapped, a page at a time. It waits for every camera's first second of frames (15 s at most):
-            // libcamera 0.0.3's GStreamer element queues a request before it records it, and a thread stalled there by
-            // the trim while the first request completed crashed the daemon (CI, in the VM).
+            // back and mapped, a page at a time. It waits for every camera's first second of frames (15 s at most), so
+            // that the page faults after it, which slow every thread, do not fall on a camera's start.
             codeTrim.start(name: "code-trim") {
                 let deadline = MonotonicClock.nanos() + 15_000_000_000
                 while codeTrim.isRunning, MonotonicClock.nanos() < deadline,
