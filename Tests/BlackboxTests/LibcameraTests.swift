@@ -3,6 +3,9 @@ import Capture
 import Frames
 @testable import LibcameraCapture
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("libcamera cameras")
 struct LibcameraTests {
@@ -69,5 +72,16 @@ struct LibcameraTests {
         #expect(LibcameraError.reason(forPipelineError: "the camera's stream ended") == "the camera's stream ended")
         #expect(LibcameraError.reason(forPipelineError: "Internal data stream error. streaming stopped, reason not-negotiated (-4)")
             .hasPrefix("the camera cannot give this size exactly"))
+    }
+
+    /// request_order.cpp only works when the program exports its two functions: libcamerasrc's calls must find them first.
+    /// Looked up in the global scope, which holds the program and what it links: libcamera and the plugin, loaded by
+    /// GStreamer on its own, are not in it, so a hit is the program's own definition.
+    @Test("the program exports its own Camera::queueRequest and GstLibcameraSrcState::queueRequest for libcamerasrc to bind",
+          arguments: ["_ZN9libcamera6Camera12queueRequestEPNS_7RequestE", "_ZN20GstLibcameraSrcState12queueRequestEv"])
+    func exportsTheRequestOrderFunctions(symbol: String) throws {
+        let global = try #require(dlopen(nil, RTLD_NOW), "the program's own handle")
+        defer { dlclose(global) }
+        #expect(dlsym(global, symbol) != nil, "\(symbol) is not in the program's dynamic symbols")
     }
 }

@@ -56,6 +56,12 @@ def build_packages(work):
     deb = next(work.glob("blackbox_*.deb"))
     unpacked = work / "unpacked"
     subprocess.run(["dpkg-deb", "-R", deb, unpacked], check=True)
+    # libcamerasrc 0.0.3's request race is mended only while the program exports its own two functions
+    # (Sources/LibcameraHold/request_order.cpp): the package's link must keep them.
+    exported = subprocess.run(["nm", "-D", "--defined-only", unpacked / "usr" / "bin" / "blackbox"], check=True, capture_output=True,
+                              text=True).stdout
+    for symbol in ("_ZN9libcamera6Camera12queueRequestEPNS_7RequestE", "_ZN20GstLibcameraSrcState12queueRequestEv"):
+        assert f" T {symbol}\n" in exported, f"{symbol} is not exported by the packaged program"
     control = unpacked / "DEBIAN" / "control"
     version = re.search(r"^Version: (.*)$", control.read_text(), re.M).group(1)
     control.write_text(control.read_text().replace(f"Version: {version}", f"Version: {version}+1"))
