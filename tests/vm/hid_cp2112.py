@@ -5,6 +5,7 @@ feature report (every 10 jiffies while a line is watched for edges); this device
 Runs inside the VM (tests/vm/run.sh) as root."""
 import struct
 import threading
+import time
 
 from uhid import BUS_USB, FEATURE, UHIDDevice
 
@@ -23,6 +24,7 @@ class CP2112(UHIDDevice):
         self.levels = levels  # bit N: line N high
         self.direction = 0x00  # all inputs
         self.gets = 0
+        self.bouncing = None  # (line, from, until, period) on time.monotonic(): see bounce()
         self.smbus = struct.pack(">BIBBHHBH", SMBUS_CONFIG, 100_000, 0x02, 0, 0, 0, 0, 0)
 
     def descriptor(self):
@@ -32,7 +34,30 @@ class CP2112(UHIDDevice):
 
     def set(self, offset, high):
         with self.lock:
+            self.bouncing = None
             self.levels = self.levels | (1 << offset) if high else self.levels & ~(1 << offset)
+
+    def bounce(self, offset, seconds=0.02, period=0.002):
+        """Closes a contact to ground that bounces: for `seconds` from now a read finds the line low or high by turns of
+        `period`, on this device's own clock, and low after. The window is the device's, not the caller's: the driver
+        reads every 10 jiffies (40 ms at Debian's 250 Hz), so it finds one level at most inside 20 ms, however late this
+        process or the test that drives it runs (under emulation a Python loop of 2 ms sleeps took over 40 ms, and the
+        driver read low, high, low: two presses)."""
+        with self.lock:
+            now = time.monotonic()
+            self.bouncing = (offset, now, now + seconds, period)
+            self.levels &= ~(1 << offset)
+
+    def _levels(self):
+        """The levels a read finds now (under the lock)."""
+        if self.bouncing is None:
+            return self.levels
+        offset, start, until, period = self.bouncing
+        now = time.monotonic()
+        if now >= until:
+            self.bouncing = None
+            return self.levels
+        return self.levels | (1 << offset) if int((now - start) / period) % 2 == 1 else self.levels
 
     def get_report(self, number, rtype):
         if rtype != FEATURE:
@@ -48,7 +73,7 @@ class CP2112(UHIDDevice):
                 return bytes([GPIO_CONFIG, self.direction, 0x00, 0x00, 0x00])
             if number == GPIO_GET:
                 self.gets += 1
-                return bytes([GPIO_GET, self.levels])
+                return bytes([GPIO_GET, self._levels()])
         return None
 
     def set_report(self, number, rtype, data):

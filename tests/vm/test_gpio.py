@@ -62,12 +62,9 @@ def keyframes(path):
     return ["K" in flags for flags in out]
 
 
-def press(chip, bounces=10):
-    """Presses the button (active low: the line goes low) with `bounces` edges in 20 ms first, holds it 0.4 s, lets go."""
-    for i in range(bounces):
-        chip.set(BUTTON, i % 2 == 1)  # low, high, low, ... 2 ms apart
-        time.sleep(0.002)
-    chip.set(BUTTON, False)
+def press(chip):
+    """Presses the button (active low: the line goes low) with 20 ms of contact bounce first, holds it 0.4 s, lets go."""
+    chip.bounce(BUTTON, seconds=0.02)
     time.sleep(0.4)
     chip.set(BUTTON, True)
 
