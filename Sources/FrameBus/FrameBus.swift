@@ -32,9 +32,11 @@ public final class FrameBus: Sendable {
         return settledSkips.load(ordering: .relaxed) + viewers.reduce(0) { $0 + $1.missing(latest: latest) }
     }
 
-    /// Registers a live viewer (call `leave` when its connection ends).
-    public func join() -> LiveViewer {
+    /// Registers a live viewer (call `leave` when its connection ends); one that already has `frame` (sent before it
+    /// joined, as the live stream's first keyframe is) is given only newer frames, and what it misses after is counted.
+    public func join(after frame: EncodedFrame? = nil) -> LiveViewer {
         let viewer = LiveViewer()
+        if let frame { viewer.delivered.store(frame.sequence &+ 1, ordering: .relaxed) }
         state.withLock { $0.viewers[ObjectIdentifier(viewer)] = viewer }
         return viewer
     }

@@ -50,7 +50,9 @@ struct LiveRoutes: Sendable {
         headers[.xStartEpoch] = String(LiveFragments.startEpoch(of: first))
         let fps = camera.config.geometry.fps
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let viewer = camera.h264Bus.join()
+            // After `first`: asked again before a newer frame came, the bus would give `first` once more, and the
+            // sound taken with that repeat went nowhere (a live test saw one unit skipped).
+            let viewer = camera.h264Bus.join(after: first)
             defer {
                 sound?.units.cancel()
                 camera.h264Bus.leave(viewer)

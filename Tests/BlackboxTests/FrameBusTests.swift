@@ -17,6 +17,24 @@ struct FrameBusTests {
         #expect(bus.viewerSkipped == 1)
     }
 
+    @Test("a viewer that joins with a frame it already has waits for a newer one, and what it misses after is counted")
+    func joinsAfterAFrame() async {
+        let bus = FrameBus()
+        bus.publish(fakeEncoded(1))
+        let viewer = bus.join(after: fakeEncoded(1))
+        async let next = bus.next(for: viewer)
+        try? await Task.sleep(for: .milliseconds(20))
+        bus.publish(fakeEncoded(2))
+        #expect(await next?.sequence == 2)
+        #expect(bus.viewerSkipped == 0)
+        let other = FrameBus()
+        other.publish(fakeEncoded(2))
+        let late = other.join(after: fakeEncoded(2))
+        for s in 3...5 { other.publish(fakeEncoded(UInt64(s))) }
+        #expect(await other.next(for: late)?.sequence == 5)
+        #expect(other.viewerSkipped == 2)
+    }
+
     @Test("a stalled viewer's missed frames are counted while it stalls and after it leaves")
     func stalledViewerIsCounted() async {
         let bus = FrameBus()
