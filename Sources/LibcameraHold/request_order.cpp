@@ -17,6 +17,11 @@
 
 #include <atomic>
 
+// The two functions' mangled names, written once: the definitions below take them as their symbol names, and the real
+// ones are looked up by them.
+#define CAMERA_QUEUE_REQUEST "_ZN9libcamera6Camera12queueRequestEPNS_7RequestE"
+#define ELEMENT_QUEUE_REQUEST "_ZN20GstLibcameraSrcState12queueRequestEv"
+
 namespace {
 using CameraQueue = int (*)(void *camera, void *request);
 using ElementQueue = int (*)(void *state);
@@ -51,12 +56,12 @@ void *real(std::atomic<void *> &slot, const char *name, const void *caller, cons
 }  // namespace
 
 /// libcamera::Camera::queueRequest(libcamera::Request *): the member function's ABI is a C function of (this, request).
-extern "C" int bb_camera_queue_request(void *camera, void *request) __asm__("_ZN9libcamera6Camera12queueRequestEPNS_7RequestE");
+extern "C" int bb_camera_queue_request(void *camera, void *request) __asm__(CAMERA_QUEUE_REQUEST);
 /// GstLibcameraSrcState::queueRequest(): a C function of (this).
-extern "C" int bb_element_queue_request(void *state) __asm__("_ZN20GstLibcameraSrcState12queueRequestEv");
+extern "C" int bb_element_queue_request(void *state) __asm__(ELEMENT_QUEUE_REQUEST);
 
 extern "C" int bb_camera_queue_request(void *camera, void *request) {
-    auto queue = reinterpret_cast<CameraQueue>(real(realCameraQueue, "_ZN9libcamera6Camera12queueRequestEPNS_7RequestE",
+    auto queue = reinterpret_cast<CameraQueue>(real(realCameraQueue, CAMERA_QUEUE_REQUEST,
                                                     __builtin_return_address(0), reinterpret_cast<void *>(&bb_camera_queue_request)));
     if (!queue) return -ENOSYS;
     if (deferring && !deferredRequest) {
@@ -68,7 +73,7 @@ extern "C" int bb_camera_queue_request(void *camera, void *request) {
 }
 
 extern "C" int bb_element_queue_request(void *state) {
-    auto queue = reinterpret_cast<ElementQueue>(real(realElementQueue, "_ZN20GstLibcameraSrcState12queueRequestEv",
+    auto queue = reinterpret_cast<ElementQueue>(real(realElementQueue, ELEMENT_QUEUE_REQUEST,
                                                      __builtin_return_address(0), reinterpret_cast<void *>(&bb_element_queue_request)));
     if (!queue) return -ENOSYS;
     deferring = true;
