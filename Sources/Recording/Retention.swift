@@ -245,12 +245,13 @@ public final class Retention: Sendable {
             var candidates = files.filter { $0.isVideo && !inUse.contains($0.path) && !protected.contains($0.path) }
                 .sorted { ($0.modified, $0.relative) < ($1.modified, $1.relative) }
             var deleted: [String] = []
+            var reports: [(file: RecordingFile, why: String)] = []
             let now = Int(Date.now.timeIntervalSince1970)
 
             func remove(_ file: RecordingFile, _ why: String) {
                 guard unlink(file.path) == 0 else { return }
                 deleted.append(file.path)
-                logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)", "for": "\(why)"])
+                reports.append((file, why))
                 used -= file.allocated
                 fs.free += file.allocated
                 if file.isEvent { sharedEvents -= file.allocated }
@@ -279,6 +280,15 @@ public final class Retention: Sendable {
             let spared = Set(recent.map(\.path))
             for file in order where !gone.contains(file.path) && !spared.contains(file.path) && fs.free - incoming < floor {
                 remove(file, "free-space floor")
+            }
+            // Each folder a file left is synced before anything more is written. On FAT the freed clusters reach the
+            // card with the next file's sync while a removed directory entry waits for its folder's: a power cut in
+            // between brought a deleted clip back as an entry pointing at free clusters, or at clusters a newer file
+            // had taken, which fsck then cuts from one of the two.
+            // Logged once synced: a deletion reported is one a power cut cannot undo.
+            for folder in Set(deleted.map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }) { syncDirectory(folder) }
+            for (file, why) in reports {
+                logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)", "for": "\(why)"])
             }
             // `used` was kept up to date while deleting; free space is read again from the filesystem.
             if !deleted.isEmpty { fs = filesystem() }

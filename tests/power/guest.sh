@@ -5,8 +5,8 @@
 #                        rename and the syncs) and "DELETED PATH" for every file loop overwrite deleted; an event clip is
 #                        asked for every 3 s and the clips' share of the quota is small, so cuts also fall in clips
 #                        and in deletions
-#   guest.sh FS check    recovers (a daemon start), records one more segment, prints the day's timeline, stops, and
-#                        prints the verdict of every file
+#   guest.sh FS check    prints "ONDISK PATH SIZE" for every recording the cuts left, recovers (a daemon start),
+#                        records one more segment, prints the day's timeline, stops, and prints the verdict of every file
 fs=$1
 mode=$2
 binary=${BLACKBOX_BIN:-.build/debug/blackbox}
@@ -25,6 +25,8 @@ mkdir -p /run/disk
 mount -t "$fs" /dev/vda /run/disk || { echo "MOUNT FAILED"; cat /run/tmp/fsck.log; exit 1; }
 echo "MOUNTED"
 rec=/run/disk/rec
+# What the cuts left, before a daemon's start-up pass changes it.
+[ "$mode" = check ] && find $rec -name '*.mp4*' -type f -exec stat -c 'ONDISK %n %s' {} \;
 args="--camera front=testpattern:320x240@10 --segment-seconds 4 --event-pre 1 --event-post 2 --quota 2M --event-quota 3 --recordings $rec
       --host 127.0.0.1 --port 8089 --no-rtsp --log-level debug"
 # A known password, set once on the disk: the guest asks for event clips and the timeline with it.
