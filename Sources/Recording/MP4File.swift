@@ -112,7 +112,7 @@ public final class MP4File {
         self.chain = chain
         self.finalPath = finalPath
         partPath = finalPath + ".part"
-        directory = String(finalPath[..<(finalPath.lastIndex(of: "/") ?? finalPath.startIndex)])
+        directory = parentFolder(finalPath)
         start = first.time
         sound = audio.map { SoundRun(format: $0, startNanos: first.time.monotonicNanos) }
         width = first.width

@@ -52,6 +52,11 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RecordingError
     if failure != 0 { throw RecordingError(errno: failure, "write", path) }
 }
 
+/// The folder part of `path` (empty for a bare name).
+func parentFolder(_ path: String) -> String {
+    String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+}
+
 /// `Platform.durableRename` with its failure as a `RecordingError`.
 func renameDurably(fd: Int32, from: String, to: String, directory: String) throws(RecordingError) {
     if let failure = durableRename(fd: fd, from: from, to: to, directory: directory) {

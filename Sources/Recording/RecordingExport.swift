@@ -261,7 +261,7 @@ public enum RecordingExport {
         let reader = plan.reader()
         while let chunk = try reader.nextChunk() { try writeAll(fd, chunk, path: part) }
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", part) }
-        let folder = String(output[..<(output.lastIndex(of: "/") ?? output.startIndex)])
+        let folder = parentFolder(output)
         try renameDurably(fd: fd, from: part, to: output, directory: folder.isEmpty ? "." : folder)
         done = true
         var report = plan.report

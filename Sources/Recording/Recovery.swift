@@ -30,7 +30,7 @@ public enum Recovery {
     /// it to its final name. A file without a single complete fragment holds no readable frame and is removed.
     public static func recover(partPath: String) throws(RecordingError) -> RecoveryReport {
         let scan = try MP4Reader.scan(path: partPath)
-        let directory = String(partPath[..<(partPath.lastIndex(of: "/") ?? partPath.startIndex)])
+        let directory = parentFolder(partPath)
         guard let _ = scan.initEnd, !scan.fragments.isEmpty else {
             guard unlink(partPath) == 0 else { throw RecordingError(errno: errno, "unlink", partPath) }
             syncDirectory(directory)

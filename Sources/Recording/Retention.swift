@@ -244,14 +244,12 @@ public final class Retention: Sendable {
             // Oldest first; among equal times, by name (names carry the start time).
             var candidates = files.filter { $0.isVideo && !inUse.contains($0.path) && !protected.contains($0.path) }
                 .sorted { ($0.modified, $0.relative) < ($1.modified, $1.relative) }
-            var deleted: [String] = []
-            var reports: [(file: RecordingFile, why: String)] = []
+            var deleted: [(file: RecordingFile, why: String)] = []
             let now = Int(Date.now.timeIntervalSince1970)
 
             func remove(_ file: RecordingFile, _ why: String) {
                 guard unlink(file.path) == 0 else { return }
-                deleted.append(file.path)
-                reports.append((file, why))
+                deleted.append((file, why))
                 used -= file.allocated
                 fs.free += file.allocated
                 if file.isEvent { sharedEvents -= file.allocated }
@@ -265,14 +263,14 @@ public final class Retention: Sendable {
             for file in candidates where file.isEvent && sharedEvents > eventQuota && !newestEvents.contains(file.path) {
                 remove(file, "event share")
             }
-            var gone = Set(deleted)
+            var gone = Set(deleted.map(\.file.path))
             candidates.removeAll { gone.contains($0.path) }
             // Then the quota: the oldest normal segments, and event clips only when no segment is left.
             let order = candidates.filter { !$0.isEvent } + candidates.filter(\.isEvent)
             for file in order where used + incoming > quotaBytes {
                 remove(file, "quota")
             }
-            gone = Set(deleted)
+            gone = Set(deleted.map(\.file.path))
             // Then the floor, sparing the newest footage: it is the reason the recorder exists.
             let recent = order.filter { file in
                 !gone.contains(file.path) && now - file.modified < (file.isEvent ? recentEventSeconds : recentSeconds)
@@ -286,8 +284,8 @@ public final class Retention: Sendable {
             // between brought a deleted clip back as an entry pointing at free clusters, or at clusters a newer file
             // had taken, which fsck then cuts from one of the two.
             // Logged once synced: a deletion reported is one a power cut cannot undo.
-            for folder in Set(deleted.map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }) { syncDirectory(folder) }
-            for (file, why) in reports {
+            for folder in Set(deleted.map { parentFolder($0.file.path) }) { syncDirectory(folder) }
+            for (file, why) in deleted {
                 logger?.info("loop overwrite: deleted oldest recording", metadata: ["file": "\(file.relative)", "bytes": "\(file.size)", "for": "\(why)"])
             }
             // `used` was kept up to date while deleting; free space is read again from the filesystem.
@@ -308,14 +306,14 @@ public final class Retention: Sendable {
                     logger?.notice("recording can go on: there is room again")
                 }
             }
-            let removed = Set(deleted)
+            let removed = Set(deleted.map(\.file.path))
             let events = files.filter { $0.isEvent && !removed.contains($0.path) }.reduce(0) { $0 + $1.allocated }
             estimate = Estimate(used: used, lastWalk: MonotonicClock.nanos(), valid: true, problem: problem)
             lastUsage.withLock {
                 $0 = DiskUsage(usedBytes: used, eventBytes: events, freeBytes: fs.free, totalBytes: fs.total,
                                quotaBytes: quotaBytes, floorBytes: floor, problem: problem, passes: ($0?.passes ?? 0) + 1)
             }
-            return deleted
+            return deleted.map(\.file.path)
         }
     }
 }

@@ -105,13 +105,13 @@ def test_segments_finished_before_a_power_cut_survive_it(fs, tmp_path):
     subprocess.run([*MKFS[fs], str(image)], check=True, capture_output=True, timeout=60)
     pidfile = tmp_path / "qemu.pid"
     rng = random.Random()
-    log, finished, deleted, cuts, at_start = [], [], set(), [], None
+    log, finished, deleted, cuts = [], [], set(), []
     for n in range(CUTS):
         done, gone, clock = record_until_cut(image, fs, pidfile, rng, log, after_delete=n == CUTS - 1)
         finished += done
         deleted |= set(gone)
         cuts.append(clock)
-        at_start = clock if n == CUTS - 1 else None
+    at_start = cuts[-1]  # the cut just after a deletion
 
     proc = boot(image, fs, "check", pidfile)
     out = list(lines_of(proc, lambda _: False))
