@@ -74,6 +74,19 @@ def test_capture_at_the_set_rate_and_size(fmt, code):
         assert d.stop() == 0
 
 
+def holders():
+    """(pid, command, descriptor) of every open descriptor on the device: vivid reconnects only when its last one closes."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == DEVICE:
+                    found.append((int(pid), pathlib.Path(f"/proc/{pid}/comm").read_text().strip(), int(fd)))
+        except OSError:
+            pass  # gone meanwhile
+    return found
+
+
 def is_no_signal(image):
     """The NO SIGNAL card itself, read from its title (a black or frozen picture is not it)."""
     return no_signal_title(image) == "NO SIGNAL"
@@ -91,6 +104,9 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
             print(f"cycle {cycle} at {time.monotonic():.2f}", flush=True)
             stream = MJPEGStream(d.base, "/stream")
             stream.next_part()
+            # For the diagnosis of a rare miss (CI, once: the daemon saw no disconnect though vivid logged one and its
+            # reconnect 3 ms later, which needs every descriptor on the device closed): who held it, and the counts.
+            held, before = holders(), status(d)
             ctl("disconnect")
             lost, lost_wall = time.monotonic(), time.time()
             # The live viewer gets the NO SIGNAL card (read from its title). Only pictures captured from the disconnect on
@@ -105,7 +121,8 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
                     kernel = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()
                     raise AssertionError(f"cycle {cycle}: no NO SIGNAL card in 10 s; last part captured {captured - lost_wall:.3f} s "
                                          f"after the disconnect; camera {s['state']}, {s['framesCaptured']} captured, last frame "
-                                         f"{s['lastFrameAgeMs']} ms old; kernel: {[k for k in kernel if 'vivid' in k][-6:]}")
+                                         f"{s['lastFrameAgeMs']} ms old; reconnects {before['reconnects']} before, {s['reconnects']} now; "
+                                         f"device held before by {held}, now by {holders()}; kernel: {[k for k in kernel if 'vivid' in k][-6:]}")
             seen = time.monotonic() - lost
             stream.close()
             print(f"cycle {cycle}: card made {captured - lost_wall:.3f} s, seen {seen:.3f} s after the disconnect", flush=True)
