@@ -3,8 +3,9 @@
 // API, whose ABI changes with every 0.x release. "libcamerasrc ! size ! videorate ! videoconvert ! I420 ! appsink":
 // libcamerasrc 0.0.3 cannot be asked for a frame rate (its caps say the camera's), so videorate drops frames above
 // the asked rate (nothing is copied; a Pi's 0.5 honours the rate itself and videorate then passes everything); the
-// convert is a passthrough when the camera already gives I420 (the Pi's ISP does); appsink keeps at most two frames
-// and drops the oldest, so a slow consumer never holds the camera's buffers.
+// convert is a passthrough when the camera already gives I420 (the Pi's ISP does); at most two frames wait in the
+// appsink, and a frame that finds two waiting is dropped and counted (a slow consumer never holds the camera's buffers).
+// What videorate drops is the asked rate, not a loss, and is not counted.
 #include "capture_glue.h"
 #include "gst_glue.h"
 #include "libcamera_hold.h"
@@ -24,6 +25,10 @@ struct bb_capture {
     // libcamerasrc's buffer pool and allocator, kept past the element (see keep_camera_buffers).
     GstBufferPool *pool;
     GstAllocator *allocator;
+    // Frames let into the appsink and pulled out of it, and frames dropped because two were waiting (appsink's own
+    // drop=true counts nothing).
+    gint passed, pulled;
+    guint dropped;
 };
 
 typedef struct {
@@ -116,6 +121,24 @@ static GstPadProbeReturn keep_camera_buffers(GstPad *pad, GstPadProbeInfo *info,
     return GST_PAD_PROBE_REMOVE;
 }
 
+/// Lets a frame into the appsink only while fewer than two wait there; drops and counts it otherwise. The consumer
+/// only ever lowers the number waiting, so the appsink never drops one itself.
+static GstPadProbeReturn count_drops(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    (void)pad;
+    (void)info;
+    bb_capture *c = data;
+    if (g_atomic_int_get(&c->passed) - g_atomic_int_get(&c->pulled) >= 2) {
+        g_atomic_int_inc(&c->dropped);
+        return GST_PAD_PROBE_DROP;
+    }
+    g_atomic_int_inc(&c->passed);
+    return GST_PAD_PROBE_OK;
+}
+
+int bb_capture_take_dropped(bb_capture *c) {
+    return (int)g_atomic_int_and(&c->dropped, 0);
+}
+
 bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, int height, int fps, char **error) {
     *error = NULL;
     if (ensure_init(error) != 0) return NULL;
@@ -148,6 +171,9 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
     c->pipeline = pipeline;
     c->sink = gst_bin_get_by_name(GST_BIN(pipeline), "out");
     c->bus = gst_element_get_bus(pipeline);
+    GstPad *into = gst_element_get_static_pad(c->sink, "sink");
+    gst_pad_add_probe(into, GST_PAD_PROBE_TYPE_BUFFER, count_drops, c, NULL);
+    gst_object_unref(into);
     GstElement *camera = fake && *fake ? NULL : gst_bin_get_by_name(GST_BIN(pipeline), "camera");
     GstPad *pad = camera ? gst_element_get_static_pad(camera, "src") : NULL;
     if (pad) gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, keep_camera_buffers, c, NULL);
@@ -175,6 +201,7 @@ int bb_capture_pull(bb_capture *c, uint64_t timeout_ns, bb_frame *frame, char **
         }
         return 0;
     }
+    g_atomic_int_inc(&c->pulled);
     GstVideoInfo info;
     GstCaps *caps = gst_sample_get_caps(sample);
     GstBuffer *buffer = gst_sample_get_buffer(sample);

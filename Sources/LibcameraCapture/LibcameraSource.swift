@@ -92,7 +92,10 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
             return LibcameraError.reason(forPipelineError: error.map { String(cString: $0) } ?? "the camera did not start")
         }
         // Closing releases the camera before the next attempt or before `stop` returns.
-        defer { bb_capture_close(pipeline) }
+        defer {
+            countDrops(pipeline)
+            bb_capture_close(pipeline)
+        }
         // libcamerasrc says nothing when its camera is pulled out: frames just stop. Once streaming, a second (or three
         // frame times) without one counts as lost; a starting camera is given 5 s.
         let lostAfter = max(1_000_000_000, 3_000_000_000 / UInt64(max(geometry.fps, 1)))
@@ -101,6 +104,7 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
         while worker.isRunning {
             var frame = bb_frame()
             let got = bb_capture_pull(pipeline, 100_000_000, &frame, &error)
+            countDrops(pipeline)
             if got < 0 {
                 defer { free(error); error = nil }
                 return LibcameraError.reason(forPipelineError: error.map { String(cString: $0) } ?? "the camera failed")
@@ -118,6 +122,12 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
             bb_frame_release(&frame)
         }
         return "stopped"
+    }
+
+    /// Frames the pipeline dropped because this thread was behind: slots of the camera's clock it missed.
+    private func countDrops(_ pipeline: OpaquePointer) {
+        let dropped = bb_capture_take_dropped(pipeline)
+        if dropped > 0 { stats.late.add(UInt64(dropped), ordering: .relaxed) }
     }
 
     /// libcamera does not list a camera whose media device another process holds (its pipeline handler cannot lock it):

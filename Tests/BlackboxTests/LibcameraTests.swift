@@ -1,7 +1,10 @@
 import Cameras
 import Capture
+import Foundation
 import Frames
 @testable import LibcameraCapture
+import Platform
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -83,5 +86,28 @@ struct LibcameraTests {
         let global = try #require(dlopen(nil, RTLD_NOW), "the program's own handle")
         defer { dlclose(global) }
         #expect(dlsym(global, symbol) != nil, "\(symbol) is not in the program's dynamic symbols")
+    }
+
+    /// The pipeline after libcamerasrc, fed by GStreamer's live test source (as BLACKBOX_LIBCAMERA_FAKE does in the e2e
+    /// tests). The consumer holds the capture thread for a second, as a starved thread would: the frames that came
+    /// meanwhile are dropped in the pipeline, and each one is counted, so what came and what was lost add up.
+    @Test("frames the pipeline drops while the capture thread is behind are counted as late")
+    func pipelineDropsAreCounted() throws {
+        let source = LibcameraSource(cameraID: "front", selector: "0", geometry: FrameGeometry(width: 160, height: 120, fps: 30),
+                                     fake: "videotestsrc is-live=true pattern=ball")
+        let firstFrame = Atomic<UInt64>(0)  // monotonic nanoseconds; GStreamer's first start may take seconds
+        try source.start { frame in
+            if firstFrame.compareExchange(expected: 0, desired: frame.time.monotonicNanos, ordering: .relaxed).exchanged { sleep(1) }
+            frame.storage.release()
+        }
+        #expect(waitUntil(20) { source.stats.captured.load(ordering: .relaxed) >= 60 })
+        source.stop()
+        let elapsed = Double(MonotonicClock.nanos() - firstFrame.load(ordering: .relaxed)) / 1e9
+        let (captured, late) = (source.stats.captured.load(ordering: .relaxed), source.stats.late.load(ordering: .relaxed))
+        // About 30 frames came during the held second; two of them waited in the appsink and were delivered after it.
+        #expect((20...32).contains(late), "late \(late), captured \(captured)")
+        // Every frame the source made from the first on is either delivered or counted (give or take one in flight).
+        #expect(Double(captured + late) <= elapsed * 30 + 3 && Double(captured + late) >= (elapsed - 0.2) * 30,
+                "captured \(captured) + late \(late) in \(elapsed) s at 30 fps")
     }
 }

@@ -30,6 +30,9 @@ bb_capture *bb_capture_open(const char *camera_id, const char *fake, int width, 
 /// ended (a malloc'd `error` says why: the camera unplugged, held by another program, …).
 int bb_capture_pull(bb_capture *capture, uint64_t timeout_ns, bb_frame *frame, char **error);
 
+/// Frames dropped since the last call because the consumer was behind (two already waited for it).
+int bb_capture_take_dropped(bb_capture *capture);
+
 /// Gives a pulled frame back.
 void bb_frame_release(bb_frame *frame);
 
