@@ -86,7 +86,6 @@ public enum SignatureVerifier {
             }
             report.signedFragments += 1
             if report.firstLink == nil { report.firstLink = link; report.chainID = link.chainID; report.signer = link.publicKey.fingerprint }
-            let keyframes = fragment.keyframes.count == fragment.sizes.count ? fragment.keyframes : fragment.sizes.map { _ in true }
             if let trim = fragment.trim {
                 // An export may cut the start of its first fragment and the end of its last, nothing else.
                 let before = trim.firstKept, after = trim.removedRows.count - trim.firstKept
