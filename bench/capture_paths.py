@@ -53,7 +53,7 @@ def main():
             d = Daemon(work / name, CLIP, "h264", extra=("--no-record",), source=source, env=env)  # a password each
             try:
                 time.sleep(3)  # past the start
-                results[name] = d.cpu_per_frame(SECONDS)
+                results[name] = d.cpu_per_frame(SECONDS, "h264")[:2]
             finally:
                 d.stop()
         base = results["v4l2"][0]

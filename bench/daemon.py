@@ -103,12 +103,28 @@ class Daemon:
         with self.get("/api/status") as r:
             return json.load(r)["cameras"][0]["framesCaptured"]
 
-    def cpu_per_frame(self, seconds):
-        """CPU seconds per captured frame over `seconds`, and the frames per second captured."""
-        cpu0, frames0, t0 = cpu_seconds(self.proc.pid), self.captured(), time.monotonic()
+    def encoder_cpu(self, codec):
+        """CPU seconds the daemon's threads of `codec`'s encoder have used (JPEG: enc-*, H.264: h264-*)."""
+        prefix = "enc-" if codec == "mjpeg" else "h264-"
+        total = 0.0
+        for task in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().startswith(prefix):
+                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                pass  # a thread that ended meanwhile
+        return total
+
+    def cpu_per_frame(self, seconds, codec):
+        """CPU seconds per captured frame over `seconds`, the frames per second captured, and the whole daemon's CPU ÷ its
+        own encoder threads' over the same seconds (measured at once, so the machine's speed drifting between runs does
+        not move it)."""
+        cpu0, enc0, frames0, t0 = cpu_seconds(self.proc.pid), self.encoder_cpu(codec), self.captured(), time.monotonic()
         time.sleep(seconds)
-        cpu, frames, wall = cpu_seconds(self.proc.pid) - cpu0, self.captured() - frames0, time.monotonic() - t0
-        return cpu / max(1, frames), frames / wall
+        cpu, enc = cpu_seconds(self.proc.pid) - cpu0, self.encoder_cpu(codec) - enc0
+        frames, wall = self.captured() - frames0, time.monotonic() - t0
+        return cpu / max(1, frames), frames / wall, cpu / enc if enc > 0 else float("nan")
 
     def stop(self):
         self.proc.terminate()
@@ -140,14 +156,14 @@ def bare_encoders(work, clip):
 
 
 def whole_daemon(work, clip, codec):
-    """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, and
-    with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
+    """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, whole ÷
+    own encoder threads, and with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
     # A folder of its own each time: a recordings folder that has an account already prints no password.
     daemon = Daemon(pathlib.Path(tempfile.mkdtemp(dir=work)), clip, codec)
     try:
         time.sleep(5)
-        cpu, fps = daemon.cpu_per_frame(SECONDS)
-        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame)
+        cpu, fps, own = daemon.cpu_per_frame(SECONDS, codec)
+        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own)
         viewed = None
         if codec == "h264":
             stop = threading.Event()
@@ -170,9 +186,9 @@ def ratios(bare, whole):
 
 def row(codec, bare, whole, four):
     """One codec's line of the table, with the ratios `four` (as `ratios` gives them)."""
-    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first) = bare, whole[:6]
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own) = bare, whole[:7]
     return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
-            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
+            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
 
 
 def main():
@@ -182,8 +198,8 @@ def main():
         print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec"
               + (f", {ROUNDS} rounds (each: the bare encoders, then the daemon with each codec); the median of each figure last" if ROUNDS > 1 else ""))
         print("bare encoder: as a camera gives frames (paced, from memory) / back to back, each frame just read; "
-              "ratios: whole ÷ bare, in the same order")
-        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'fps':>6}"
+              "ratios: whole ÷ bare, in the same order; own: the daemon ÷ its own encoder threads, in the same seconds")
+        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'fps':>6}"
               f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
         rounds = []
         for n in range(ROUNDS):
@@ -199,7 +215,7 @@ def main():
             print("median of the rounds (the ratios: the median of the rounds' ratios); each ratio's range below")
             for codec in ("mjpeg", "h264"):
                 bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
-                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(6))
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(7))
                 each = [ratios(r[0][codec], r[1][codec]) for r in rounds]
                 print(row(codec, bare, whole, [statistics.median(e[i] for e in each) for i in range(4)]))
                 spans = [f"{min(e[i] for e in each):.2f}–{max(e[i] for e in each):.2f}" for i in range(4)]
