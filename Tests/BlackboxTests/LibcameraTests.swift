@@ -104,10 +104,12 @@ struct LibcameraTests {
         source.stop()
         let elapsed = Double(MonotonicClock.nanos() - firstFrame.load(ordering: .relaxed)) / 1e9
         let (captured, late) = (source.stats.captured.load(ordering: .relaxed), source.stats.late.load(ordering: .relaxed))
-        // About 30 frames came during the held second; two of them waited in the appsink and were delivered after it.
-        #expect((20...32).contains(late), "late \(late), captured \(captured)")
-        // Every frame the source made from the first on is either delivered or counted (give or take one in flight).
-        #expect(Double(captured + late) <= elapsed * 30 + 3 && Double(captured + late) >= (elapsed - 0.2) * 30,
+        // About 30 frames came during the held second; two of them waited in the appsink and were delivered after it (a
+        // loaded machine may starve the thread for a few more).
+        #expect(late >= 20, "late \(late), captured \(captured)")
+        // Every frame the source made from the first on is delivered or counted: the held second's 28 lost frames would
+        // show. The margin is for frames still on their way at the stop, on a loaded machine.
+        #expect(Double(captured + late) <= elapsed * 30 + 3 && Double(captured + late) >= (elapsed - 0.5) * 30,
                 "captured \(captured) + late \(late) in \(elapsed) s at 30 fps")
     }
 }
