@@ -24,7 +24,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from helpers import cpu_seconds  # noqa: E402
+from helpers import cpu_seconds, thread_cpu_seconds  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = os.environ.get("BLACKBOX_BIN", str(ROOT / ".build" / "release" / "blackbox"))
@@ -106,15 +106,7 @@ class Daemon:
     def encoder_cpu(self, codec):
         """CPU seconds the daemon's threads of `codec`'s encoder have used (JPEG: enc-*, H.264: h264-*)."""
         prefix = "enc-" if codec == "mjpeg" else "h264-"
-        total = 0.0
-        for task in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
-            try:
-                if (task / "comm").read_text().startswith(prefix):
-                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except OSError:
-                pass  # a thread that ended meanwhile
-        return total
+        return thread_cpu_seconds(self.proc.pid, lambda name: name.startswith(prefix))
 
     def cpu_per_frame(self, seconds, codec):
         """CPU seconds per captured frame over `seconds`, the frames per second captured, and the whole daemon's CPU ÷ its

@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from timeline import start  # noqa: E402
-from helpers import cpu_seconds  # noqa: E402
+from helpers import cpu_seconds, thread_cpu_seconds  # noqa: E402
 from nmea import GPSD, Drive, feed  # noqa: E402
 
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
@@ -91,19 +91,6 @@ def get(port, password, path):
         return json.loads(r.read())
 
 
-def thread_seconds(pid, name):
-    """CPU seconds of the daemon's threads called `name`."""
-    ticks = 0
-    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if (task / "comm").read_text().strip() == name:
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return ticks / 100
-
-
 def run(work, gps):
     """Records SECONDS with or without a GPS fed a drive: (daemon CPU s, gpsd-thread CPU s, reports, files)."""
     root = work / ("with" if gps else "without")
@@ -116,10 +103,10 @@ def run(work, gps):
     proc, port, password = start(root, *args)
     try:
         time.sleep(5)
-        cpu0, thread0 = cpu_seconds(proc.pid), thread_seconds(proc.pid, "gpsd")
+        cpu0, thread0 = cpu_seconds(proc.pid), thread_cpu_seconds(proc.pid, lambda name: name == "gpsd")
         reports0 = get(port, password, "/api/status").get("gps", {}).get("reports", 0) if gps else 0
         time.sleep(SECONDS)
-        cpu1, thread1 = cpu_seconds(proc.pid), thread_seconds(proc.pid, "gpsd")
+        cpu1, thread1 = cpu_seconds(proc.pid), thread_cpu_seconds(proc.pid, lambda name: name == "gpsd")
         reports1 = get(port, password, "/api/status").get("gps", {}).get("reports", 0) if gps else 0
     finally:
         proc.terminate()

@@ -13,7 +13,8 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "vm"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from gps import get, thread_seconds, track_cost  # noqa: E402
+from gps import get, track_cost  # noqa: E402
+from helpers import thread_cpu_seconds  # noqa: E402
 from timeline import start  # noqa: E402
 from hid_accel import Accelerometer  # noqa: E402
 
@@ -29,9 +30,9 @@ def main():
         deadline = time.monotonic() + 60
         while get(port, password, "/api/status")["gsensor"]["state"] != "reading" and time.monotonic() < deadline:
             time.sleep(0.5)
-        before, samples0 = thread_seconds(proc.pid, "gsensor"), get(port, password, "/api/status")["gsensor"]["samples"]
+        before, samples0 = thread_cpu_seconds(proc.pid, lambda name: name == "gsensor"), get(port, password, "/api/status")["gsensor"]["samples"]
         time.sleep(SECONDS)
-        used, samples = thread_seconds(proc.pid, "gsensor") - before, get(port, password, "/api/status")["gsensor"]["samples"] - samples0
+        used, samples = thread_cpu_seconds(proc.pid, lambda name: name == "gsensor") - before, get(port, password, "/api/status")["gsensor"]["samples"] - samples0
     finally:
         proc.terminate()
         proc.wait(30)

@@ -13,9 +13,9 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from gps import get, thread_seconds, track_cost  # noqa: E402
+from gps import get, track_cost  # noqa: E402
 from timeline import start  # noqa: E402
-from helpers import cpu_seconds  # noqa: E402
+from helpers import cpu_seconds, thread_cpu_seconds  # noqa: E402
 
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 FPS = 30
@@ -31,9 +31,9 @@ def run(work, sound):
     try:
         time.sleep(5)
         units = lambda: get(port, password, "/api/status")["cameras"][0].get("audio", {}).get("units", 0)  # noqa: E731
-        cpu0, thread0, units0 = cpu_seconds(proc.pid), thread_seconds(proc.pid, "aud-front"), units()
+        cpu0, thread0, units0 = cpu_seconds(proc.pid), thread_cpu_seconds(proc.pid, lambda name: name == "aud-front"), units()
         time.sleep(SECONDS)
-        cpu1, thread1, units1 = cpu_seconds(proc.pid), thread_seconds(proc.pid, "aud-front"), units()
+        cpu1, thread1, units1 = cpu_seconds(proc.pid), thread_cpu_seconds(proc.pid, lambda name: name == "aud-front"), units()
     finally:
         proc.terminate()
         proc.wait(10)

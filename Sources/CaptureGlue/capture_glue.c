@@ -26,9 +26,8 @@ struct bb_capture {
     GstBufferPool *pool;
     GstAllocator *allocator;
     // Frames let into the appsink and pulled out of it, and frames dropped because two were waiting (appsink's own
-    // drop=true counts nothing).
-    gint passed, pulled;
-    guint dropped;
+    // drop=true counts nothing). Unsigned: the difference stays right when the counts wrap, after years at 30 fps.
+    guint passed, pulled, dropped;
 };
 
 typedef struct {

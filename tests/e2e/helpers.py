@@ -1,5 +1,7 @@
 """What many end-to-end tests do with a running daemon: read its status, post to its API, find a free port, wait."""
 import json
+import os
+import pathlib
 import socket
 import time
 import urllib.error
@@ -100,11 +102,27 @@ def h264_threads(daemon):
     return count
 
 
+def _stat_cpu_seconds(stat):
+    """User and system CPU seconds in the text of a /proc stat file."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid):
     """User and system CPU seconds the process `pid` has used, as the kernel counts them."""
-    import os
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu_seconds(open(f"/proc/{pid}/stat").read())
+
+
+def thread_cpu_seconds(pid, named):
+    """CPU seconds of the threads of `pid` whose name `named` accepts (a thread that ends meanwhile is left out)."""
+    total = 0.0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if named((task / "comm").read_text().strip()):
+                total += _stat_cpu_seconds((task / "stat").read_text())
+        except OSError:
+            pass
+    return total
 
 
 def descriptors_and_video_mappings(pid):
