@@ -78,6 +78,12 @@ def record_until_cut(image, fs, pidfile, rng, log, after_delete=False):
             if line.startswith("DELETED "):
                 deleted.append(line.split(" ", 1)[1])
                 if after_delete and cut_at is None:
+                    # One pass reports all its deletions together, once synced: the rest of it is read before the cut
+                    # (a cut on its first line left a second one, done but unread, counted as lost).
+                    for more in lines_of(proc, lambda _: True):
+                        log.append(more)
+                        if more.startswith("DELETED "):
+                            deleted.append(more.split(" ", 1)[1])
                     cut_at = time.monotonic()
             if line.startswith("FINISHED "):
                 finished.append(line.split(" ", 1)[1])
@@ -95,6 +101,18 @@ def record_until_cut(image, fs, pidfile, rng, log, after_delete=False):
         proc.kill()
         proc.wait(timeout=30)
     return finished, deleted, (killed - min(offsets) if offsets else None)
+
+
+def unreported_deletion(path, on_disk, deleted):
+    """Whether `path`, gone after the cuts, may be a deletion loop overwrite made but had not reported when the power
+    went (it reports a pass's deletions after syncing their folders). It must be wholly gone, loop overwrite must have
+    been deleting its kind (segments or event clips of its camera), and as it deletes the oldest first, nothing of that
+    kind older than it may be left on the disk."""
+    def kind(p):
+        return ("/events/" in p, pathlib.Path(p).parent.parent.name)
+    name = pathlib.Path(path).name
+    return path not in on_disk and any(kind(p) == kind(path) for p in deleted) and not any(
+        kind(p) == kind(path) and p.endswith(".mp4") and pathlib.Path(p).name < name for p in on_disk)
 
 
 @pytest.mark.parametrize("fs", FILESYSTEMS)
@@ -129,7 +147,9 @@ def test_segments_finished_before_a_power_cut_survive_it(fs, tmp_path):
     # Every segment and clip finished (renamed and synced) before a cut is still there, with its data, and verifies,
     # unless loop overwrite deleted it.
     assert any("/events/" in p for p in finished) and deleted, (finished, deleted)
-    lost = [path for path in finished if path not in deleted and (sizes.get(path, 0) == 0 or verdicts.get(path) != "INTACT")]
+    missing = [path for path in finished if path not in deleted and (sizes.get(path, 0) == 0 or verdicts.get(path) != "INTACT")]
+    unreported = [path for path in missing if unreported_deletion(path, on_disk, deleted)]
+    lost = [path for path in missing if path not in unreported]
     assert not lost, f"{len(lost)} of {len(finished)} finished segments lost or damaged by the cuts: " \
                      f"{[(p, sizes.get(p), verdicts.get(p)) for p in lost]}\n{text}\n" + "\n".join(l for l in log if not l.startswith("NOW "))
     # Files cut mid-write were repaired to their last whole fragment: nothing on the disk is changed or broken.
@@ -150,4 +170,4 @@ def test_segments_finished_before_a_power_cut_survive_it(fs, tmp_path):
         assert cut == at_start or cut - hole[0] <= 2.0, f"{cut - hole[0]:.2f} s recorded before the cut at {cut} were lost: {holes}"
     assert all(any(a - 0.5 <= c <= b + 0.5 for c in cuts if c) for a, b in holes), (holes, cuts)
     print(f"{fs}: {CUTS} cuts, {len(finished)} files finished before them, {len(deleted)} deleted by loop overwrite, "
-          f"{len(sizes)} checked; lost before each cut: {[round(c - next(h[0] for h in holes if h[0] - 0.5 <= c <= h[1] + 0.5), 2) for c in cuts if c and c != at_start and c >= spans[0]['start']]} s (and one just after a deletion)")
+          f"{len(unreported)} deleted unreported at a cut, {len(sizes)} checked; lost before each cut: {[round(c - next(h[0] for h in holes if h[0] - 0.5 <= c <= h[1] + 0.5), 2) for c in cuts if c and c != at_start and c >= spans[0]['start']]} s (and one just after a deletion)")
