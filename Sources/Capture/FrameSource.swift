@@ -50,7 +50,7 @@ public final class SourceStats: Sendable {
     public let droppedNoBuffer = Atomic<UInt64>(0)
     /// Frame slots missed because the source fell behind its clock.
     public let late = Atomic<UInt64>(0)
-    /// Frames the device itself lost (gaps in its sequence numbers).
+    /// Frames the device itself lost (gaps in its sequence numbers or timestamps).
     public let deviceDropped = Atomic<UInt64>(0)
     /// Buffers the device flagged as damaged (skipped).
     public let deviceErrors = Atomic<UInt64>(0)

@@ -16,6 +16,8 @@ import Glibc
 /// dies, stalls for 2 s or reports the camera busy is stopped and restarted with backoff while
 /// viewers see NO SIGNAL. Stopping is SIGTERM to the group, SIGKILL after 2 s, and reaping of the
 /// child and of any grandchild (this process is made their subreaper), so nothing is left behind.
+/// rpicam-vid writes each frame's sensor time to a third pipe (`--save-pts /dev/fd/3`): frames the camera
+/// lost while the daemon read slowly leave gaps there, and are counted as the device's drops.
 public final class RpicamSource: FrameSource, @unchecked Sendable {
     /// What rpicam-vid writes.
     public enum Codec: String, Sendable, CaseIterable {
@@ -44,6 +46,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     private let worker = Worker()
     private let stderrTail = Mutex<[String]>([])
     private var sequence: UInt64 = 0  // capture thread only
+    private var savesTimestamps = true  // capture thread only: off after an rpicam-vid that could not open the pipe
 
     /// Creates the source; the child starts with `start`.
     public init(cameraID: String, index: Int, geometry: FrameGeometry, codec: Codec = .yuv420, program: String = "rpicam-vid",
@@ -81,6 +84,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
     var arguments: [String] {
         [program, "--camera", "\(index)", "--codec", codec.rawValue, "--width", "\(geometry.width)", "--height", "\(geometry.height)",
          "--framerate", "\(geometry.fps)", "--timeout", "0", "--nopreview", "--flush", "-o", "-"]
+            + (savesTimestamps ? ["--save-pts", "/dev/fd/3"] : [])
     }
 
     private func supervise(sink: @escaping @Sendable (RawFrame) -> Void) {
@@ -89,7 +93,7 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             let before = stats.captured.load(ordering: .relaxed)
             var reason: String
             do {
-                let child = try ChildProcess(arguments)
+                let child = try ChildProcess(arguments, pipeFD3: savesTimestamps)
                 let errors = DedicatedThread(name: "rpicam-err") { [self] in readErrors(child.stderr) }
                 reason = read(child, sink: sink)
                 if child.terminate() {
@@ -104,6 +108,12 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             guard worker.isRunning else { break }
             if let busy = recentErrors.last(where: { $0.contains("in use by another process") || $0.contains("no cameras available") }) {
                 reason = "camera unavailable: \(busy)"
+            }
+            if savesTimestamps, recentErrors.contains(where: { $0.contains("timestamp file") }) {
+                // Its frames matter more than counting the ones it loses: the next start goes without.
+                savesTimestamps = false
+                logger.warning("rpicam-vid cannot write its timestamps to /dev/fd/3; frames the camera loses are not counted",
+                               metadata: ["camera": "\(cameraID)"])
             }
             tracker.noSignal(for: backoff.next(), reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
                              running: { [worker] in worker.isRunning }, sink: sink)
@@ -120,10 +130,17 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
         defer { staging.deallocate() }
         var filled = 0
         var lastFrame = MonotonicClock.nanos()
+        var gaps = TimestampGaps(fps: geometry.fps)
+        // The frames, and their timestamps (fd -1 when there are none: poll passes over it).
+        var fds = [pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0), pollfd(fd: child.fd3, events: Int16(POLLIN), revents: 0)]
         while worker.isRunning {
-            var pfd = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 200)
-            if pfd.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            _ = poll(&fds, 2, 200)
+            if fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0, !readTimestamps(fds[1].fd, into: &gaps) {
+                fds[1].fd = -1  // closed: the frames go on without
+            }
+            if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let n = Glibc.read(child.stdout, staging.baseAddress! + filled, capacity - filled)
                 if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
                     return child.exitDescription() ?? "\(program) closed its output"
@@ -147,6 +164,17 @@ public final class RpicamSource: FrameSource, @unchecked Sendable {
             }
         }
         return "stopped"
+    }
+
+    /// Reads what rpicam-vid wrote of its timestamps and counts the frames their gaps show as lost; false once the
+    /// pipe is closed.
+    private func readTimestamps(_ fd: Int32, into gaps: inout TimestampGaps) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: 512, alignment: 8) { chunk in
+            let n = Glibc.read(fd, chunk.baseAddress!, chunk.count)
+            if n < 0 { return errno == EINTR || errno == EAGAIN }
+            stats.deviceDropped.add(gaps.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n])), ordering: .relaxed)
+            return n > 0
+        }
     }
 
     /// Delivers the first complete frame in `bytes`; returns how many bytes it used (nil: need more).

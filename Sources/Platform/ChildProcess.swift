@@ -17,8 +17,8 @@ public struct ChildProcessError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A supervised child (rpicam-vid, a hook): its own process group, default signal handling, stdin from
-/// /dev/null, stdout and stderr piped to us (or both into one pipe). `terminate` ends the whole group and
-/// reaps it, so nothing is left behind on any path.
+/// /dev/null, stdout and stderr piped to us (or both into one pipe), and optionally a third pipe as its fd 3.
+/// `terminate` ends the whole group and reaps it, so nothing is left behind on any path.
 public final class ChildProcess: @unchecked Sendable {
     /// Process id (and process group id).
     public let pid: pid_t
@@ -26,23 +26,25 @@ public final class ChildProcess: @unchecked Sendable {
     public let stdout: Int32
     /// Read end of the child's stderr; -1 when merged into `stdout`.
     public let stderr: Int32
+    /// Read end of the pipe the child has as fd 3 (`/dev/fd/3` names it to the child); -1 when not asked for.
+    public let fd3: Int32
     /// The program, for messages.
     public let program: String
     private var status: Int32?
 
-    /// Starts `arguments[0]` (searched on PATH) with this process's environment plus `environment`.
-    public init(_ arguments: [String], environment: [String: String] = [:], mergeErrors: Bool = false) throws(ChildProcessError) {
+    /// Starts `arguments[0]` (searched on PATH) with this process's environment plus `environment`; with `pipeFD3`, a
+    /// third pipe from the child's fd 3 (rpicam-vid writes its frames' timestamps there).
+    public init(_ arguments: [String], environment: [String: String] = [:], mergeErrors: Bool = false,
+                pipeFD3: Bool = false) throws(ChildProcessError) {
         program = arguments.first ?? ""
         // Grandchildren the child leaves behind become ours, so `terminate` can reap them (idempotent).
         _ = blackbox_set_child_subreaper()
-        var out: [Int32] = [0, 0], err: [Int32] = [-1, -1]
-        guard blackbox_pipe_cloexec(&out) == 0 else { throw ChildProcessError(code: errno, call: "pipe", program: program) }
-        if !mergeErrors {
-            guard blackbox_pipe_cloexec(&err) == 0 else {
-                let code = errno
-                close(out[0]); close(out[1])
-                throw ChildProcessError(code: code, call: "pipe", program: program)
-            }
+        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1], third: [Int32] = [-1, -1]
+        guard blackbox_pipe_cloexec(&out) == 0, mergeErrors || blackbox_pipe_cloexec(&err) == 0,
+              !pipeFD3 || blackbox_pipe_cloexec(&third) == 0 else {
+            let code = errno
+            for fd in out + err + third where fd >= 0 { close(fd) }  // a failed pipe() leaves its pair at -1
+            throw ChildProcessError(code: code, call: "pipe", program: program)
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -50,6 +52,7 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, mergeErrors ? out[1] : err[1], 2)
+        if pipeFD3 { posix_spawn_file_actions_adddup2(&actions, third[1], 3) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -78,16 +81,15 @@ public final class ChildProcess: @unchecked Sendable {
         defer { for e in env { free(e) } }
         var child: pid_t = 0
         let rc = posix_spawnp(&child, program, &actions, &attr, &argv, &env)
-        close(out[1])
-        if !mergeErrors { close(err[1]) }
+        for fd in [out[1], err[1], third[1]] where fd >= 0 { close(fd) }
         guard rc == 0 else {
-            close(out[0])
-            if !mergeErrors { close(err[0]) }
+            for fd in [out[0], err[0], third[0]] where fd >= 0 { close(fd) }
             throw ChildProcessError(code: rc, call: "start", program: program)
         }
         pid = child
         stdout = out[0]
-        stderr = mergeErrors ? -1 : err[0]
+        stderr = err[0]
+        fd3 = third[0]
     }
 
     /// The raw wait status once the child has ended (reaps it); nil while it runs.
@@ -117,6 +119,7 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func terminate(grace: Double = 2) -> Bool {
         close(stdout)  // a child blocked writing to us gets EPIPE at once
+        if fd3 >= 0 { close(fd3) }
         var killed = false
         if exitStatus() == nil {
             kill(-pid, SIGTERM)

@@ -192,3 +192,42 @@ struct FramePacerTests {
         #expect(at[4] - at[3] >= 50_000_000)
     }
 }
+
+@Suite("rpicam-vid's frame timestamps")
+struct TimestampGapsTests {
+    /// `--save-pts` text for frames at `fps` with the ones in `lost` left out.
+    func stream(fps: Double, frames: Int, lost: Set<Int> = []) -> [UInt8] {
+        Array(("# timecode format v2\n" + (0..<frames).filter { !lost.contains($0) }
+            .map { String(format: "%.3f\n", Double($0) * 1000 / fps) }.joined()).utf8)
+    }
+
+    func count(_ bytes: [UInt8], fps: Int, pieces: Int = 1) -> UInt64 {
+        var gaps = TimestampGaps(fps: fps)
+        let size = max(1, bytes.count / pieces)
+        return stride(from: 0, to: bytes.count, by: size).reduce(0) { sum, start in
+            sum + bytes[start..<min(bytes.count, start + size)].withUnsafeBytes { gaps.feed($0) }
+        }
+    }
+
+    @Test("a steady camera loses nothing; each lost frame is counted, lines split across reads or not")
+    func gaps() {
+        #expect(count(stream(fps: 30, frames: 300), fps: 30) == 0)
+        let lost: Set<Int> = [9, 19, 50, 51, 52, 200]
+        #expect(count(stream(fps: 30, frames: 300, lost: lost), fps: 30) == 6)
+        #expect(count(stream(fps: 30, frames: 300, lost: lost), fps: 30, pieces: 37) == 6)
+        // 29.97 fps asked as 30: the interval is a little longer, never half a frame.
+        #expect(count(stream(fps: 29.97, frames: 300, lost: lost), fps: 30) == 6)
+    }
+
+    @Test("a sensor slower than asked is no loss, and its own lost frames still count")
+    func slowSensor() {
+        #expect(count(stream(fps: 20, frames: 200), fps: 30) == 0)
+        #expect(count(stream(fps: 20, frames: 200, lost: [100, 150, 151]), fps: 30) == 3)
+    }
+
+    @Test("what is not a timestamp, and a clock that starts again, count nothing")
+    func noise() {
+        let junk = Array("# timecode format v2\n\(String(repeating: "x", count: 500))\n0.000\n33.333\nbanana\n66.667\n0.000\n33.333\n".utf8)
+        #expect(count(junk, fps: 30) == 0)
+    }
+}
