@@ -103,20 +103,22 @@ class Daemon:
         with self.get("/api/status") as r:
             return json.load(r)["cameras"][0]["framesCaptured"]
 
-    def encoder_cpu(self, codec):
-        """CPU seconds the daemon's threads of `codec`'s encoder have used (JPEG: enc-*, H.264: h264-*)."""
-        prefix = "enc-" if codec == "mjpeg" else "h264-"
+    def threads_cpu(self, prefix):
+        """CPU seconds the daemon's threads named `prefix`… have used."""
         return thread_cpu_seconds(self.proc.pid, lambda name: name.startswith(prefix))
 
     def cpu_per_frame(self, seconds, codec):
-        """CPU seconds per captured frame over `seconds`, the frames per second captured, and the whole daemon's CPU ÷ its
-        own encoder threads' over the same seconds (measured at once, so the machine's speed drifting between runs does
-        not move it)."""
-        cpu0, enc0, frames0, t0 = cpu_seconds(self.proc.pid), self.encoder_cpu(codec), self.captured(), time.monotonic()
+        """CPU seconds per captured frame over `seconds`, the frames per second captured, the whole daemon's CPU ÷ its
+        own encoder threads' (JPEG: enc-*, H.264: h264-*) over the same seconds (measured at once, so the machine's speed
+        drifting between runs does not move it), and the camera's thread's (cap-*) ÷ the encoder threads' likewise."""
+        encoder = "enc-" if codec == "mjpeg" else "h264-"
+        cpu0, enc0, cam0 = cpu_seconds(self.proc.pid), self.threads_cpu(encoder), self.threads_cpu("cap-")
+        frames0, t0 = self.captured(), time.monotonic()
         time.sleep(seconds)
-        cpu, enc = cpu_seconds(self.proc.pid) - cpu0, self.encoder_cpu(codec) - enc0
+        cpu, enc, cam = cpu_seconds(self.proc.pid) - cpu0, self.threads_cpu(encoder) - enc0, self.threads_cpu("cap-") - cam0
         frames, wall = self.captured() - frames0, time.monotonic() - t0
-        return cpu / max(1, frames), frames / wall, cpu / enc if enc > 0 else float("nan")
+        nan = float("nan")
+        return cpu / max(1, frames), frames / wall, cpu / enc if enc > 0 else nan, cam / enc if enc > 0 else nan
 
     def stop(self):
         self.proc.terminate()
@@ -149,13 +151,14 @@ def bare_encoders(work, clip):
 
 def whole_daemon(work, clip, codec):
     """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, whole ÷
-    own encoder threads, and with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
+    own encoder threads, the camera's thread ÷ the encoder threads, and with five MJPEG viewers (RSS, anonymous,
+    file-backed) for H.264, else None)."""
     # A folder of its own each time: a recordings folder that has an account already prints no password.
     daemon = Daemon(pathlib.Path(tempfile.mkdtemp(dir=work)), clip, codec)
     try:
         time.sleep(5)
-        cpu, fps, own = daemon.cpu_per_frame(SECONDS, codec)
-        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own)
+        cpu, fps, own, cam = daemon.cpu_per_frame(SECONDS, codec)
+        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own, cam)
         viewed = None
         if codec == "h264":
             stop = threading.Event()
@@ -178,9 +181,9 @@ def ratios(bare, whole):
 
 def row(codec, bare, whole, four):
     """One codec's line of the table, with the ratios `four` (as `ratios` gives them)."""
-    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own) = bare, whole[:7]
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own, cam) = bare, whole[:8]
     return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
-            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
+            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{cam:6.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
 
 
 def main():
@@ -190,8 +193,10 @@ def main():
         print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec"
               + (f", {ROUNDS} rounds (each: the bare encoders, then the daemon with each codec); the median of each figure last" if ROUNDS > 1 else ""))
         print("bare encoder: as a camera gives frames (paced, from memory) / back to back, each frame just read; "
-              "ratios: whole ÷ bare, in the same order; own: the daemon ÷ its own encoder threads, in the same seconds")
-        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'fps':>6}"
+              "ratios: whole ÷ bare, in the same order; own: the daemon ÷ its own encoder threads, in the same seconds; cam: the "
+              "camera's thread ÷ the encoder threads (the file: camera reads each frame with a CPU copy, which a camera's DMA does "
+              "not cost; the motion picture's scaling is there too)")
+        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'cam':>6}{'fps':>6}"
               f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
         rounds = []
         for n in range(ROUNDS):
@@ -207,7 +212,7 @@ def main():
             print("median of the rounds (the ratios: the median of the rounds' ratios); each ratio's range below")
             for codec in ("mjpeg", "h264"):
                 bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
-                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(7))
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(8))
                 each = [ratios(r[0][codec], r[1][codec]) for r in rounds]
                 print(row(codec, bare, whole, [statistics.median(e[i] for e in each) for i in range(4)]))
                 spans = [f"{min(e[i] for e in each):.2f}–{max(e[i] for e in each):.2f}" for i in range(4)]
