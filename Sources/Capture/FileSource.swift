@@ -48,9 +48,9 @@ public final class FileSource: FrameSource, @unchecked Sendable {
     private func run(_ file: Y4MFile, sink: @Sendable (RawFrame) -> Void) {
         var pacer = FramePacer(fps: geometry.fps)
         var sequence: UInt64 = 0
-        while let behind = pacer.next(while: { worker.isRunning }) {
-            stats.late.add(behind, ordering: .relaxed)
-            sequence += behind
+        while let slot = pacer.next(while: { worker.isRunning }) {
+            stats.late.add(slot.missed, ordering: .relaxed)
+            sequence += slot.missed
             guard let buffer = pool.acquire() else {
                 stats.droppedNoBuffer.add(1, ordering: .relaxed)
                 if file.next() == nil { file.rewind() }  // the clip goes on at its pace
@@ -68,7 +68,7 @@ public final class FileSource: FrameSource, @unchecked Sendable {
             }
             let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
             let frame = RawFrame(format: .yuv420, width: geometry.width, height: geometry.height, planes: planes, sequence: sequence,
-                                 time: .now(), storage: buffer)
+                                 time: .at(monotonicNanos: slot.due), storage: buffer)
             sequence += 1
             stats.captured.add(1, ordering: .relaxed)
             sink(frame)

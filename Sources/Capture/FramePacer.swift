@@ -5,6 +5,14 @@ import Platform
 /// short sleeps (so a stop is answered quickly even at 1 fps), and skips the slots a busy machine
 /// missed rather than bursting to catch up.
 struct FramePacer {
+    /// A slot the pacer reached: when it was due, and how many slots before it were missed.
+    struct Slot: Equatable {
+        /// Monotonic nanoseconds the slot was due: the frame's capture time, as a camera's sensor would give it.
+        let due: UInt64
+        /// Slots missed just before this one.
+        let missed: UInt64
+    }
+
     let period: UInt64
     private let clock: () -> UInt64
     private let sleep: (UInt64) -> Void
@@ -18,20 +26,22 @@ struct FramePacer {
         deadline = clock()
     }
 
-    /// Waits for the next slot while `running()`; returns the number of slots missed before it, or
-    /// nil when stopped.
-    mutating func next(while running: () -> Bool) -> UInt64? {
+    /// Waits for the next slot while `running()`; nil when stopped.
+    ///
+    /// Frames are stamped with their slot's time, not the wake-up's: a thread woken late in its slot (a busy machine)
+    /// still gives frames exactly a period apart. Stamped when woken, two frames once came 0.3 ms apart, and a late
+    /// one within half a period of the next, which players and muxers counting in frames took for the same frame.
+    mutating func next(while running: () -> Bool) -> Slot? {
         while running() {
             let now = clock()
             if now < deadline {
                 sleep(min(deadline - now, 50_000_000))
                 continue
             }
-            let behind = (now - deadline) / period
-            // A wake-up late in its slot would put the next frame just after this one (once 0.3 ms apart: a player
-            // storing milliseconds gave both the same time): frames stay at least half a period apart.
-            deadline = max(deadline + (behind + 1) * period, now + period / 2)
-            return behind
+            let missed = (now - deadline) / period
+            let due = deadline + missed * period
+            deadline = due + period
+            return Slot(due: due, missed: missed)
         }
         return nil
     }

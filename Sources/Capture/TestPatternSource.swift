@@ -57,27 +57,26 @@ public final class TestPatternSource: FrameSource, @unchecked Sendable {
         var pacer = FramePacer(fps: geometry.fps)
         let stall = FaultInjection.stall(.capture)
         var sequence: UInt64 = 0
-        while let behind = pacer.next(while: { worker.isRunning }) {
+        while let slot = pacer.next(while: { worker.isRunning }) {
             stall?.hold(while: { worker.isRunning })  // fault injection: once due, the capture loop hangs here
-            if behind > 0 {
-                stats.late.add(behind, ordering: .relaxed)
-                sequence += behind
+            if slot.missed > 0 {
+                stats.late.add(slot.missed, ordering: .relaxed)
+                sequence += slot.missed
             }
             guard let buffer = pool.acquire() else {
                 stats.droppedNoBuffer.add(1, ordering: .relaxed)
                 sequence += 1
                 continue
             }
-            let frame = makeFrame(in: buffer, sequence: sequence)
+            let frame = makeFrame(in: buffer, sequence: sequence, time: .at(monotonicNanos: slot.due))
             sequence += 1
             stats.captured.add(1, ordering: .relaxed)
             sink(frame)
         }
     }
 
-    /// Renders frame number `sequence` into `buffer` (exposed for tests).
-    public func makeFrame(in buffer: BufferPool.Buffer, sequence: UInt64) -> RawFrame {
-        let time = CaptureTime.now()
+    /// Renders frame number `sequence`, captured at `time`, into `buffer` (exposed for tests).
+    public func makeFrame(in buffer: BufferPool.Buffer, sequence: UInt64, time: CaptureTime = .now()) -> RawFrame {
         buffer.bytes.copyMemory(from: background.bytes, byteCount: background.count)
         let planes = buffer.planes(format: .yuv420, width: geometry.width, height: geometry.height)
         TestPatternSource.paintMotion(planes, sequence: sequence)

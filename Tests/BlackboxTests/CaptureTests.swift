@@ -169,27 +169,23 @@ struct FramePacerTests {
         var now: UInt64 = 1_000_000_000
     }
 
-    @Test("a wake-up late in its slot keeps the next frame half a period away; missed slots are skipped, not burst")
+    @Test("frames are stamped at their slots, a period apart however late the wake-up; missed slots are skipped, not burst")
     func lateWakeups() {
         let time = FakeTime()
         var pacer = FramePacer(fps: 10, clock: { time.now }, sleep: { time.now += $0 })
-        var at: [UInt64] = []
-        func frame() -> UInt64? {
-            let missed = pacer.next(while: { true })
-            at.append(time.now)
-            return missed
-        }
-        #expect(frame() == 0)
-        // Woken 99 ms into the next 100 ms slot: that frame is taken; the next waits at least 50 ms, not 1 ms.
+        func frame() -> FramePacer.Slot? { pacer.next(while: { true }) }
+        #expect(frame() == .init(due: 1_000_000_000, missed: 0))
+        // Woken 99 ms into the next 100 ms slot: that frame keeps its slot's time, and so does the next, 1 ms later.
         time.now += 199_000_000
-        #expect(frame() == 0)
-        #expect(frame() == 0)
-        #expect(at[2] - at[1] >= 50_000_000)
+        #expect(frame() == .init(due: 1_100_000_000, missed: 0))
+        #expect(frame() == .init(due: 1_200_000_000, missed: 0))
+        #expect(time.now == 1_200_000_000)
         // 350 ms asleep: the two slots that passed are counted as missed, the one under way gives a frame now.
         time.now += 350_000_000
-        #expect(frame() == 2)
-        #expect(frame() == 0)
-        #expect(at[4] - at[3] >= 50_000_000)
+        #expect(frame() == .init(due: 1_500_000_000, missed: 2))
+        #expect(time.now == 1_550_000_000)
+        #expect(frame() == .init(due: 1_600_000_000, missed: 0))
+        #expect(time.now == 1_600_000_000)
     }
 }
 
