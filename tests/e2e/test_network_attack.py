@@ -216,6 +216,16 @@ class SchedWatch(threading.Thread):
             except OSError:
                 return
 
+    def starved(self, t):
+        """Whether, in the 2 s from `t`, the daemon's event loops (NIO-*) spent half the time or more runnable but
+        waiting for a CPU: the machine starved them. A loop blocked in a call, or busy in a handler, does not wait."""
+        window = [s for s in self.samples if t - 0.5 <= s[0] <= t + 2.0]
+        if len(window) < 2:
+            return False
+        (t0, a), (t1, b) = window[0], window[-1]
+        waits = [(b[k][2] - a[k][2]) / 1e9 for k in b if k in a and b[k][0].startswith("NIO-")]
+        return bool(waits) and max(waits) >= (t1 - t0) / 2
+
     def around(self, t):
         """The threads that waited longest for a CPU in the 2 s from `t`, with their run and wait ms."""
         window = [s for s in self.samples if t - 0.5 <= s[0] <= t + 2.0]
@@ -268,8 +278,13 @@ def test_flood_slowloris_and_stalled_viewers_do_not_stop_recording_or_live_view(
         # /healthz answered every second of the attack, within two seconds.
         slowest = sorted(answered)[-3:]
         print(f"health checks: {len(answered)} answered, slowest {[round(x, 3) for x in slowest]} s")
-        assert failures == [], (f"{len(failures)} of {len(answered) + len(failures)} health checks failed: "
-                                + "; ".join(f"{f} - {watch.around(f[0])}" for f in failures[:5]))
+        # A check the machine starved (the event loops waited a CPU for half the time or more: SchedWatch) is not the
+        # daemon's; one run of CI's three test files at once on two CPUs starved two of 118 that way. At most a few.
+        starved = [f for f in failures if watch.starved(f[0])]
+        print(f"health checks the machine starved: {[(f, watch.around(f[0])) for f in starved]}")
+        assert len(starved) <= len(answered) // 20 and len(failures) == len(starved), (
+            f"{len(failures)} of {len(answered) + len(failures)} health checks failed, {len(starved)} of them starved: "
+            + "; ".join(f"{f} - {watch.around(f[0])}" for f in failures[:5]))
         # The logged-in viewer kept the camera's rate (first and last 2 s left out: start-up, tear-down).
         span = [t for t in viewer.frames if viewer.frames[0] + 2 <= t <= viewer.frames[-1] - 2]
         fps = (len(span) - 1) / (span[-1] - span[0])
