@@ -190,7 +190,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BlackboxTests",
-            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO", "GPIO", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["Frames", "Platform", "Access", "Capture", "Encoding", "FrameBus", "Recording", "Cameras", "ConfigFile", "Serving", "CTurboJPEG", "Evidence", "Analysis", "Hooks", "MQTT", "RTSP", "Supervision", "ServiceSettings", "Rules", "LibcameraCapture", "AudioCapture", "Telemetry", "GPSD", "IIO", "GPIO", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

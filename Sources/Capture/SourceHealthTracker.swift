@@ -34,25 +34,35 @@ public final class SourceHealthTracker: Sendable {
         }
     }
 
-    /// Marks the source down and shows the NO SIGNAL picture once a second for `nanos`, or until
-    /// `running` turns false.
+    /// Marks the source down and shows the NO SIGNAL picture for `nanos`, or until `running` turns false: every
+    /// quarter second in the outage's first second, then once a second.
     public func noSignal(for nanos: UInt64, reason: String, pool: BufferPool, geometry: FrameGeometry, sequence: inout UInt64,
                   running: () -> Bool, sink: @Sendable (RawFrame) -> Void) {
         set(SourceHealth(state: "no signal", reason: reason))
-        let end = MonotonicClock.nanos() + nanos
+        let start = MonotonicClock.nanos()
+        let end = start + nanos
         var nextFrame: UInt64 = 0
         while running() {
             let now = MonotonicClock.nanos()
             if now >= end { return }
             if now >= nextFrame {
-                nextFrame = now + 1_000_000_000
+                // One card can be lost (an encoder still busy with the last live picture, no free buffer that instant),
+                // and the first outage lasts only the first retry's 1 s: with a single card, viewers and the file
+                // could show no gap at all. Four in the first second make that loss unlikely; after that, one a second
+                // is enough and costs little through a long outage.
                 if let buffer = pool.acquire() {
                     sequence += 1
                     sink(NoSignalFrame.render(into: buffer, width: geometry.width, height: geometry.height, cameraID: cameraID,
                                               reason: reason, sequence: sequence))
+                    nextFrame = now + (now - start < Self.denseNanos ? Self.denseNanos / 4 : 1_000_000_000)
+                } else {
+                    nextFrame = now + 50_000_000
                 }
             }
             sleepNanos(min(50_000_000, min(end, nextFrame) - now))
         }
     }
+
+    /// How long after a loss the card is shown more often than once a second.
+    private static let denseNanos: UInt64 = 1_000_000_000
 }

@@ -1,8 +1,12 @@
 import Cameras
 @testable import Capture
 import Encoding
+import Dispatch
 import Frames
+import Logging
 import NIOCore
+import Platform
+import Synchronization
 import Testing
 
 @Suite("V4L2 format choice")
@@ -159,6 +163,31 @@ struct ConversionTests {
         #expect(y.filter { $0 == 40 }.count > y.count * 3 / 4)
         let jpeg = try JPEGEncoder().encode(frame, quality: 80) { Array($0) }
         #expect(try jpeg.withUnsafeBytes { try JPEGDecoder().info($0) } == JPEGInfo(width: 320, height: 240))
+    }
+}
+
+@Suite("NO SIGNAL cadence")
+struct NoSignalCadenceTests {
+    @Test("a card with no free buffer is sent once one is free, and an outage's first second gets several")
+    func cardsComeEarlyAndAgain() {
+        let pool = BufferPool(count: 1, bytesPerBuffer: BufferPool.Buffer.byteCount(format: .yuv420, width: 320, height: 240))
+        let held = pool.acquire()!
+        let tracker = SourceHealthTracker(cameraID: "front", device: "/dev/video9", logger: Logger(label: "test"))
+        let cards = Mutex<[UInt64]>([])
+        let start = MonotonicClock.nanos()
+        // The only buffer comes back 0.1 s into the outage, as one an encoder held would.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { held.release() }
+        var sequence: UInt64 = 0
+        tracker.noSignal(for: 1_500_000_000, reason: "disconnected", pool: pool, geometry: FrameGeometry(width: 320, height: 240, fps: 30),
+                         sequence: &sequence, running: { true }) { frame in
+            cards.withLock { $0.append(MonotonicClock.nanos() - start) }
+            frame.storage.release()
+        }
+        let times = cards.withLock { $0 }
+        // Once a second and no retry would give one card, at 1 s.
+        #expect(times.count >= 3 && times.count <= 6, "cards at \(times) ns")
+        #expect((times.first ?? .max) < 700_000_000, "cards at \(times) ns")
+        #expect(tracker.current.state == "no signal" && sequence == UInt64(times.count))
     }
 }
 

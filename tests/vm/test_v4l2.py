@@ -122,6 +122,7 @@ def test_disconnect_shows_no_signal_and_recovers_without_leaking():
                     raise AssertionError(f"cycle {cycle}: no NO SIGNAL card in 10 s; last part captured {captured - lost_wall:.3f} s "
                                          f"after the disconnect; camera {s['state']}, {s['framesCaptured']} captured, last frame "
                                          f"{s['lastFrameAgeMs']} ms old; reconnects {before['reconnects']} before, {s['reconnects']} now; "
+                                         f"drops {before['drops']} before, {s['drops']} now; "
                                          f"device held before by {held}, now by {holders()}; kernel: {[k for k in kernel if 'vivid' in k][-6:]}")
             seen = time.monotonic() - lost
             stream.close()
