@@ -155,7 +155,7 @@ public enum MP4Reader {
     /// Scans the file at `path`; with `maxFragments`, stops after that many (with their links): a
     /// finished file's start, stated duration and codec come from its head alone.
     public static func scan(path: String, maxFragments: Int = .max) throws(RecordingError) -> MP4Scan {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = RecordingReadOpen.open(path)
         guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
         defer { close(fd) }
         var st = stat()

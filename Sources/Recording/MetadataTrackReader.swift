@@ -26,7 +26,7 @@ public enum MetadataTrackReader {
     public static func forEach(path: String, cammType: UInt16? = nil, _ body: (Int64, ArraySlice<UInt8>) -> Void) throws(RecordingError) {
         let scan = try MP4Reader.scan(path: path)
         guard let track = scan.metadata else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = RecordingReadOpen.open(path)
         guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
         defer { close(fd) }
         for fragment in scan.fragments {

@@ -119,7 +119,7 @@ public struct ExportPlan: Sendable {
         report.endNanos = pieces[pieces.count - 1].end
         report.seconds = Double(ticks) / Double(firstScan.timescale)
 
-        let fd = open(firstPiece.path, O_RDONLY | O_CLOEXEC)
+        let fd = RecordingReadOpen.open(firstPiece.path)
         guard fd >= 0 else { throw RecordingError(errno: errno, "open", firstPiece.path) }
         defer { close(fd) }
         guard var initSection = MP4Reader.read(fd, at: 0, count: firstScan.initEnd!) else { throw RecordingError("\(firstPiece.path): cut short") }
@@ -237,7 +237,7 @@ public final class ExportReader: @unchecked Sendable {
     }
 
     private func read(_ path: String, at offset: Int, count: Int) throws(RecordingError) -> [UInt8] {
-        let fd = sources[path] ?? open(path, O_RDONLY | O_CLOEXEC)
+        let fd = sources[path] ?? RecordingReadOpen.open(path)
         guard fd >= 0 else { throw RecordingError(errno: errno, "open", path) }
         sources[path] = fd
         guard let bytes = MP4Reader.read(fd, at: offset, count: count) else { throw RecordingError("\(path): shorter than its index says") }

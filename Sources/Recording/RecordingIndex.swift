@@ -86,11 +86,17 @@ public final class RecordingIndex: Sendable {
             if kind != .segment { folders.append(("events/\(camera)/\(day)", .event)) }
         }
         var found: [IndexedRecording] = []
+        var seen = Set<String>()
         for (folder, kind) in folders {
             for name in Directory.entries("\(root)/\(folder)") where name.hasSuffix(".mp4") || name.hasSuffix(".mp4.part") {
-                if let entry = entry("\(folder)/\(name)", camera: camera, kind: kind), entry.end > from, entry.start < to {
-                    found.append(entry)
-                }
+                let relative = "\(folder)/\(name)"
+                // A file listed while it was written and finished since is taken under its finished name: a segment
+                // rotating during a query would otherwise be missing from the answer.
+                let part = relative.hasSuffix(RecordingReadOpen.partSuffix)
+                guard let entry = entry(relative, camera: camera, kind: kind)
+                        ?? (part ? entry(String(relative.dropLast(RecordingReadOpen.partSuffix.count)), camera: camera, kind: kind) : nil),
+                      seen.insert(entry.path).inserted, entry.end > from, entry.start < to else { continue }
+                found.append(entry)
             }
         }
         // Saving is file I/O the answer need not wait for.

@@ -13,7 +13,7 @@ final class SegmentReadBack {
 
     /// Opens `path` for reading; nil when it cannot be (the pre-roll then keeps its frames in memory).
     init?(path: String) {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = RecordingReadOpen.open(path)
         guard fd >= 0 else { return nil }
     }
 

@@ -118,6 +118,10 @@ struct GPSTrackTests {
             #expect(GPSFix(cammRecord: s.bytes[...], monotonicNanos: 0)?.latitude == fixes[i].latitude)
         }
         #expect(SignatureVerifier.verify(path: path, expected: key.publicKey).verdict == .intact)
+        // A reader that listed the file while it was written (`g.mp4.part`) and opens it after it was finished still
+        // reads it (the timeline's g-force graph lost a rotating segment's seconds that way).
+        #expect(try MetadataTrackReader.samples(path: path + ".part").count == 8)
+        #expect(throws: RecordingError.self) { try MP4Reader.scan(path: dir.path + "/none.mp4.part") }
         var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let run = try #require(scan.fragments.compactMap(\.metadata).first)
         data[run.dataOffset + 20] ^= 0x01
