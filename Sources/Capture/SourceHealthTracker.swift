@@ -48,7 +48,7 @@ public final class SourceHealthTracker: Sendable {
             if now >= nextFrame {
                 // One card can be lost (an encoder still busy with the last live picture, no free buffer that instant),
                 // and the first outage lasts only the first retry's 1 s: with a single card, viewers and the file
-                // could show no gap at all. Four in the first second make that loss unlikely; after that, one a second
+                // could show no gap at all. A card every quarter second through the first second makes that loss unlikely; after that, one a second
                 // is enough and costs little through a long outage.
                 if let buffer = pool.acquire() {
                     sequence += 1

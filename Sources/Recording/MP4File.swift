@@ -54,6 +54,8 @@ public enum SyncPolicy: Sendable, Equatable, CustomStringConvertible {
 public final class MP4File {
     let finalPath: String
     let partPath: String
+    /// What a file being written carries after its finished name (renamed away once it is finished).
+    static let partSuffix = ".part"
     let directory: String
     private let fd: Int32
     private let start: CaptureTime
@@ -111,7 +113,7 @@ public final class MP4File {
         hasMetadata = metadata
         self.chain = chain
         self.finalPath = finalPath
-        partPath = finalPath + ".part"
+        partPath = finalPath + MP4File.partSuffix
         directory = parentFolder(finalPath)
         start = first.time
         sound = audio.map { SoundRun(format: $0, startNanos: first.time.monotonicNanos) }

@@ -64,7 +64,7 @@ public final class RecordingIndex: Sendable {
         path = root + "/.blackbox/index.json"
         if let data = FileManager.default.contents(atPath: path),
            let saved = try? JSONDecoder().decode([IndexedRecording].self, from: data) {
-            state.withLock { s in for e in saved { s.entries[e.path + (e.writing ? ".part" : "")] = e } }
+            state.withLock { s in for e in saved { s.entries[e.path + (e.writing ? MP4File.partSuffix : "")] = e } }
         }
     }
 
@@ -92,9 +92,9 @@ public final class RecordingIndex: Sendable {
                 let relative = "\(folder)/\(name)"
                 // A file listed while it was written and finished since is taken under its finished name: a segment
                 // rotating during a query would otherwise be missing from the answer.
-                let part = relative.hasSuffix(RecordingReadOpen.partSuffix)
+                let part = relative.hasSuffix(MP4File.partSuffix)
                 guard let entry = entry(relative, camera: camera, kind: kind)
-                        ?? (part ? entry(String(relative.dropLast(RecordingReadOpen.partSuffix.count)), camera: camera, kind: kind) : nil),
+                        ?? (part ? entry(String(relative.dropLast(MP4File.partSuffix.count)), camera: camera, kind: kind) : nil),
                       seen.insert(entry.path).inserted, entry.end > from, entry.start < to else { continue }
                 found.append(entry)
             }
@@ -124,7 +124,7 @@ public final class RecordingIndex: Sendable {
         guard lstat("\(root)/\(relative)", &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
         let size = Int(st.st_size), modified = Int(st.st_mtim.tv_sec)
         if let e = state.withLock({ $0.entries[relative] }), e.size == size, e.modified == modified { return e }
-        let writing = relative.hasSuffix(".part")
+        let writing = relative.hasSuffix(MP4File.partSuffix)
         // A finished file states its duration in its head; a file being written is read to its last whole fragment.
         guard let scan = try? MP4Reader.scan(path: "\(root)/\(relative)", maxFragments: writing ? .max : 1),
               let first = scan.fragments.first else { return nil }
@@ -132,7 +132,7 @@ public final class RecordingIndex: Sendable {
         let stated = writing || scan.statedDuration == 0 ? scan.duration : scan.statedDuration
         // At most a day, never NaN: a damaged head may state anything.
         let seconds = stated.isFinite ? min(max(stated, 0), 86_400) : 0
-        let entry = IndexedRecording(path: writing ? String(relative.dropLast(5)) : relative, camera: camera, kind: kind, start: start,
+        let entry = IndexedRecording(path: writing ? String(relative.dropLast(MP4File.partSuffix.count)) : relative, camera: camera, kind: kind, start: start,
                                      end: start &+ Int64(seconds * 1e9), codec: scan.codec, size: size, modified: modified, writing: writing,
                                      reason: kind == .event ? scan.comment : nil, sound: scan.sound != nil, type: FileKind.of(relative))
         state.withLock { s in

@@ -9,12 +9,9 @@ enum RecordingReadOpen {
     /// writing segment a moment before it rotates would otherwise lose that segment's seconds.
     static func open(_ path: String) -> Int32 {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd < 0, errno == ENOENT, path.hasSuffix(partSuffix) else { return fd }
-        let finished = Glibc.open(String(path.dropLast(partSuffix.count)), O_RDONLY | O_CLOEXEC)
+        guard fd < 0, errno == ENOENT, path.hasSuffix(MP4File.partSuffix) else { return fd }
+        let finished = Glibc.open(String(path.dropLast(MP4File.partSuffix.count)), O_RDONLY | O_CLOEXEC)
         if finished < 0 { errno = ENOENT }  // the error names the path asked for
         return finished
     }
-
-    /// What a file being written carries after its finished name.
-    static let partSuffix = ".part"
 }

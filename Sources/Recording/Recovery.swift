@@ -46,7 +46,7 @@ public enum Recovery {
             try MP4File.writeDuration(fd: fd, at: field, ticks: scan.endTime, timescale: scan.timescale, path: partPath)
         }
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
-        let finalPath = uniquePath(String(partPath.dropLast(".part".count)), checkingPart: false)
+        let finalPath = uniquePath(String(partPath.dropLast(MP4File.partSuffix.count)), checkingPart: false)
         try renameDurably(fd: fd, from: partPath, to: finalPath, directory: directory)
         return RecoveryReport(partPath: partPath, finalPath: finalPath, seconds: scan.duration, frames: scan.frameCount,
                               bytesCut: scan.fileSize - scan.validEnd)
@@ -57,7 +57,7 @@ public enum Recovery {
         var candidate = path
         var n = 1
         var st = stat()
-        while lstat(candidate, &st) == 0 || (checkingPart && lstat(candidate + ".part", &st) == 0) {
+        while lstat(candidate, &st) == 0 || (checkingPart && lstat(candidate + MP4File.partSuffix, &st) == 0) {
             candidate = String(path.dropLast(4)) + "-\(n).mp4"
             n += 1
         }

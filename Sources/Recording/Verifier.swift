@@ -42,7 +42,7 @@ public enum Verifier {
             report.problems.append("\(scan.fileSize - scan.validEnd) bytes after the last complete fragment (cut off)")
         }
         if scan.fragments.isEmpty { report.problems.append("no complete fragment") }
-        if path.hasSuffix(".part") { report.problems.append("unfinished segment (recovered at the next start)") }
+        if path.hasSuffix(MP4File.partSuffix) { report.problems.append("unfinished segment (recovered at the next start)") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             report.problems.append("cannot open: \(String(cString: strerror(errno)))")
