@@ -112,7 +112,9 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
             if got == 0 {
                 let silent = MonotonicClock.nanos() - lastFrame
                 if silent > (streaming ? lostAfter : 5_000_000_000) {
-                    return "no frame from libcamera for \(silent / 1_000_000) ms (camera unplugged or stalled)"
+                    let reason = "no frame from libcamera for \(silent / 1_000_000) ms (camera unplugged or stalled)"
+                    if let cameraName { awaitUnplugHandled(cameraName, reason: reason, sink: sink) }
+                    return reason
                 }
                 continue
             }
@@ -122,6 +124,39 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
             bb_frame_release(&frame)
         }
         return "stopped"
+    }
+
+    /// libcamera (0.0.3 here, and still 0.5) aborts the whole process when a camera that was pulled out is stopped before
+    /// libcamera's own thread has handled the unplug: PipelineHandler::stop asserts that no request is still queued, and
+    /// the requests a vanished device held never come back. Once handled, libcamera no longer lists the camera and
+    /// stopping it does nothing. So while a device node this process holds is gone and libcamera still lists the camera,
+    /// the pipeline stays open and viewers get NO SIGNAL (udev was seen to take over a second to tell libcamera, with the
+    /// machine busy); a camera that only stalled is closed at once. A camera plugged in again under the same id before the
+    /// old one was seen unlisted keeps this waiting till the bound, after which the old one is long handled.
+    private func awaitUnplugHandled(_ id: String, reason: String, sink: @Sendable (RawFrame) -> Void) {
+        let started = MonotonicClock.nanos()
+        var waiting = Self.holdsUnpluggedDevice()
+        tracker.noSignal(for: Self.unplugWaitNanos, reason: reason, pool: pool, geometry: geometry, sequence: &sequence,
+                         running: {
+                             guard worker.isRunning, waiting else { return false }
+                             waiting = (try? LibcameraCameras.list().get())?.contains { $0.id == id } ?? false
+                             return waiting
+                         }, sink: sink)
+        if waiting || MonotonicClock.nanos() - started > 1_000_000_000 {
+            logger.notice("camera closed after libcamera took the unplug in", metadata: [
+                "camera": "\(cameraID)", "waitedMs": "\((MonotonicClock.nanos() - started) / 1_000_000)", "stillListed": "\(waiting)"])
+        }
+    }
+
+    /// The longest a lost camera is kept open for libcamera to take its unplug in.
+    static let unplugWaitNanos: UInt64 = 10_000_000_000
+
+    /// Whether this process holds a video or media device node that is gone (its descriptor reads `… (deleted)`).
+    static func holdsUnpluggedDevice() -> Bool {
+        Directory.entries("/proc/self/fd").contains { fd in
+            guard let target = Directory.linkTarget("/proc/self/fd/\(fd)") else { return false }
+            return (target.hasPrefix("/dev/video") || target.hasPrefix("/dev/media")) && target.hasSuffix(" (deleted)")
+        }
     }
 
     /// Frames the pipeline dropped because this thread was behind: slots of the camera's clock it missed.
