@@ -30,6 +30,10 @@ int blackbox_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
+int blackbox_disable_transparent_huge_pages(void) {
+    return prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+}
+
 int blackbox_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }

@@ -1,3 +1,4 @@
+import CShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,6 +79,13 @@ public func unmapPages(_ base: UnsafeMutableRawPointer, count: Int) {
 /// next touched.
 public func releasePages(_ base: UnsafeMutableRawPointer, count: Int) {
     _ = madvise(base, count, MADV_DONTNEED)
+}
+
+/// Keeps this process's memory in small pages: x264 asks for 2 MB transparent huge pages for its frame buffers on
+/// x86-64 (not on arm64), which hold memory the encoder never touches. False when the kernel refuses.
+@discardableResult
+public func disableTransparentHugePages() -> Bool {
+    blackbox_disable_transparent_huge_pages() == 0
 }
 
 /// How many pages of a mapped region are resident now: in memory, or for a file in the page cache (the kernel's `mincore`).

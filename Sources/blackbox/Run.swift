@@ -283,6 +283,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try self.settings()
+        disableTransparentHugePages()  // before any encoder allocates
         let (host, port, level) = (settings.host, settings.port, settings.logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -103,6 +103,29 @@ struct BufferTests {
     }
 }
 
+@Suite("System calls")
+struct SystemCallTests {
+    @Test("once asked, the process keeps its memory in small pages: the kernel reports transparent huge pages off")
+    func hugePagesOff() {
+        #expect(disableTransparentHugePages())
+        let status = (readSystemFile("/proc/self/status") ?? "").split(separator: "\n")
+        #expect(status.contains("THP_enabled:\t0"), "\(status.filter { $0.hasPrefix("THP") })")
+    }
+
+    @Test("a descriptor's link names its file, and says ' (deleted)' once the file is gone")
+    func linkTargetOfDeletedFile() throws {
+        var template = Array("/tmp/blackbox-link-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let path = String(cString: template)
+        #expect(Directory.linkTarget("/proc/self/fd/\(fd)") == path)
+        unlink(path)
+        #expect(Directory.linkTarget("/proc/self/fd/\(fd)") == path + " (deleted)")
+        #expect(Directory.linkTarget(path) == nil)
+    }
+}
+
 @Suite("Mapped code", .serialized)
 struct MappedCodeTests {
     /// Bytes of the process's read-only file mappings that are resident now.

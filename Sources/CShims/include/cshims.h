@@ -14,6 +14,9 @@ int blackbox_set_thread_name(const char *name);
 /// grandchildren of a killed subprocess can be reaped here instead of lingering as zombies.
 int blackbox_set_child_subreaper(void);
 
+/// Turns transparent huge pages off for this process and its children (prctl PR_SET_THP_DISABLE); 0 on success.
+int blackbox_disable_transparent_huge_pages(void);
+
 /// 1 when the kernel clock is NTP-synchronised (adjtimex: not TIME_ERROR, STA_UNSYNC clear), else 0.
 int blackbox_clock_synchronised(void);
 
