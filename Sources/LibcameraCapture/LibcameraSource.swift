@@ -143,7 +143,7 @@ public final class LibcameraSource: FrameSource, @unchecked Sendable {
                              return waiting
                          }, sink: sink)
         if waiting || MonotonicClock.nanos() - started > 1_000_000_000 {
-            logger.notice("camera closed after libcamera took the unplug in", metadata: [
+            logger.notice("lost camera closed after waiting for libcamera to take its unplug in", metadata: [
                 "camera": "\(cameraID)", "waitedMs": "\((MonotonicClock.nanos() - started) / 1_000_000)", "stillListed": "\(waiting)"])
         }
     }

@@ -168,10 +168,7 @@ struct MappedCodeTests {
 
     @Test("the program file's pages that nothing maps leave the page cache; the code that runs stays")
     func dropsUnmappedCache() throws {
-        var path = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &path, path.count - 1)
-        #expect(length > 0)
-        let exe = String(decoding: path[..<max(0, length)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let exe = try #require(Directory.linkTarget("/proc/self/exe"))
         // The program's code mapping; mincore tells which of its pages the page cache holds, mapped here or not.
         let line = try #require((readSystemFile("/proc/self/maps") ?? "").split(separator: "\n")
             .first { $0.hasSuffix(exe) && $0.contains(" r-xp ") })
