@@ -54,35 +54,44 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
         return body()
     }
 
+    // Waiters are woken after the lock is let go: a consumer woken while the producer still held it ran only to block
+    // on the lock and be woken again, two more sleeps and wake-ups per frame and queue (seen with strace). A waiter
+    // checks the queue under the lock before it sleeps, so no wake-up is lost.
+
     private func push(_ element: Element) {
         ring[(head + size) % capacity] = element
         size += 1
-        pthread_cond_signal(&notEmpty)
     }
 
     /// Appends `element` unless the queue is full or closed; never blocks.
     public func offer(_ element: Element) -> Bool {
-        locked {
+        let pushed = locked {
             guard !closed, size < capacity else { return false }
             push(element)
             return true
         }
+        if pushed { pthread_cond_signal(&notEmpty) }
+        return pushed
     }
 
     /// Appends `element`, waiting while the queue is full; false when the queue is closed.
     /// Only for producers that may wait (benchmarks, file replay) — never the capture loop.
     public func put(_ element: Element) -> Bool {
-        locked {
+        let pushed = locked {
             while !closed && size == capacity { pthread_cond_wait(&notFull, &mutex) }
             guard !closed else { return false }
             push(element)
             return true
         }
+        if pushed { pthread_cond_signal(&notEmpty) }
+        return pushed
     }
 
     /// Removes the next element (in the queue's order) if there is one; never blocks.
     public func tryTake() -> Element? {
-        locked { size > 0 ? pop() : nil }
+        let element = locked { size > 0 ? pop() : nil }
+        if element != nil { pthread_cond_signal(&notFull) }
+        return element
     }
 
     private func pop() -> Element? {
@@ -91,14 +100,13 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
         ring[index] = nil
         if order == .oldestFirst { head = (head + 1) % capacity }
         size -= 1
-        pthread_cond_signal(&notFull)
         return element
     }
 
     /// Removes the next element (in the queue's order), waiting up to `timeoutNanos` (forever when nil).
     /// Returns nil on timeout, or once the queue is closed and empty.
     public func take(timeoutNanos: UInt64? = nil) -> Element? {
-        locked {
+        let element: Element? = locked {
             if size == 0 && !closed {
                 if let timeoutNanos {
                     var deadline = timespec()
@@ -116,6 +124,8 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
             guard size > 0 else { return nil }
             return pop()
         }
+        if element != nil { pthread_cond_signal(&notFull) }
+        return element
     }
 
     /// Refuses further elements and wakes every waiter; queued elements can still be taken.
