@@ -18,15 +18,29 @@ public struct FragmentDigest: Sendable, Equatable {
         self.init(rows: samples.rows, sampleHashes: samples.hashes)
     }
 
+    /// Digests of samples each in a buffer of its own (a recorder's frames, written from where the encoder left them).
+    public init(durations: [UInt32], keyframes: [Bool], samples: [UnsafeRawBufferPointer]) {
+        let table = Self.samples(durations: durations, keyframes: keyframes, samples: samples)
+        self.init(rows: table.rows, sampleHashes: table.hashes)
+    }
+
     /// Each sample's table row and hash, for samples whose bytes lie back to back in `bytes`.
     public static func samples(durations: [UInt32], sizes: [Int], keyframes: [Bool], bytes: UnsafeRawBufferPointer) -> (rows: [[UInt8]], hashes: [[UInt8]]) {
+        samples(durations: durations, keyframes: keyframes, samples: split(bytes, sizes: sizes))
+    }
+
+    /// Each sample's table row and hash, for samples each in a buffer of its own.
+    public static func samples(durations: [UInt32], keyframes: [Bool], samples: [UnsafeRawBufferPointer]) -> (rows: [[UInt8]], hashes: [[UInt8]]) {
+        (samples.indices.map { tableRow(duration: durations[$0], size: samples[$0].count, keyframe: keyframes[$0]) }, samples.map(sampleHash))
+    }
+
+    /// `bytes` cut into consecutive samples of `sizes`.
+    public static func split(_ bytes: UnsafeRawBufferPointer, sizes: [Int]) -> [UnsafeRawBufferPointer] {
         var offset = 0
-        var hashes: [[UInt8]] = []
-        for size in sizes {
-            hashes.append(sampleHash(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])))
-            offset += size
+        return sizes.map { size in
+            defer { offset += size }
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])
         }
-        return (sizes.indices.map { tableRow(duration: durations[$0], size: sizes[$0], keyframe: keyframes[$0]) }, hashes)
     }
 
     /// Digests from each sample's table row and hash (an export's cut fragment is checked this way).

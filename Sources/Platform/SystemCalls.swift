@@ -13,6 +13,29 @@ public func retryingEINTR<T: SignedInteger>(_ body: () -> T) -> T {
     }
 }
 
+/// Writes every byte of `pieces`, in order, at the file's current offset, in as few `writev` calls as the kernel allows
+/// (at most 1024 pieces each, Linux's `UIO_MAXIOV`, which Glibc's module does not export as `IOV_MAX`; a short write goes on where it stopped). 0, or the errno of the failure (EIO when the
+/// kernel wrote nothing and gave no error).
+public func writeFully(_ fd: Int32, _ pieces: [UnsafeRawBufferPointer]) -> Int32 {
+    var vectors = pieces.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+    var first = 0
+    while first < vectors.count {
+        let batch = min(vectors.count - first, 1024)
+        var n = vectors.withUnsafeBufferPointer { all in retryingEINTR { writev(fd, all.baseAddress! + first, Int32(batch)) } }
+        guard n > 0 else { return n == 0 ? EIO : errno }
+        // Skip what was written: whole pieces, then the written start of the piece the write stopped in.
+        while n > 0, n >= vectors[first].iov_len {
+            n -= vectors[first].iov_len
+            first += 1
+        }
+        if n > 0 {
+            vectors[first].iov_base += n
+            vectors[first].iov_len -= n
+        }
+    }
+    return 0
+}
+
 /// A small `/proc` or `/sys` file's text without trailing NULs, spaces and line breaks (nil when it cannot be read).
 public func readSystemFile(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -74,7 +74,8 @@ public final class MP4File {
     private let fps: Int64
     private var lastSlot: Int64 = -1
     private var sequence: UInt32 = 0
-    private var scratch: [UInt8] = []
+    /// The fragment's bytes after its pictures: sound, metadata, the signature box (kept for its capacity).
+    private var tail: [UInt8] = []
     private var fragmentsSinceSync = 0
     private(set) var bytesWritten = 0
     private(set) var frames = 0
@@ -245,27 +246,34 @@ public final class MP4File {
         let metadata = hasMetadata ? metadataRun(until: end, all: final) : nil
         if let metadata { runs.append(metadata) }
         let header = FragmentedMP4.fragmentHeader(sequence: sequence, runs: runs)
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: header)
-        for entry in pending { entry.frame.bytes.withUnsafeReadableBytes { scratch.append(contentsOf: $0) } }
-        for unit in sound?.units ?? [] { scratch.append(contentsOf: unit.bytes) }
-        for sample in pendingMetadata.prefix(metadata?.sizes.count ?? 0) { scratch.append(contentsOf: sample.bytes) }
+        // The pictures are hashed and written where the encoder left them (one writev), not copied into one buffer
+        // first: for MJPEG that copy was 3.5 MB a second, and the buffer kept as much resident. The small samples after
+        // them (sound, metadata) and the signature box are gathered in `tail`.
+        tail.removeAll(keepingCapacity: true)
+        for unit in sound?.units ?? [] { tail.append(contentsOf: unit.bytes) }
+        for sample in pendingMetadata.prefix(metadata?.sizes.count ?? 0) { tail.append(contentsOf: sample.bytes) }
+        // Each picture's storage is held while its pointer is in use.
+        let pinned = pending.map { $0.frame.bytes.withUnsafeReadableBytesWithStorageManagement { ($0, $1.retain()) } }
+        defer { for (_, storage) in pinned { storage.release() } }
+        let pictures = pinned.map(\.0)
         if let chain {
             // The link goes out in the same write as its fragment: a cut leaves both or neither whole. It covers every
             // sample of every track in the order of the runs (the picture's, the sound's, the metadata's); samples
             // without their own sync flags count as sync samples.
-            let digest = scratch.withUnsafeBytes { all in
-                FragmentDigest(durations: runs.flatMap(\.durations), sizes: runs.flatMap(\.sizes),
-                               keyframes: runs.flatMap { $0.keyframes ?? $0.sizes.map { _ in true } },
-                               bytes: UnsafeRawBufferPointer(rebasing: all[header.count...]))
+            let digest = tail.withUnsafeBytes { others in
+                FragmentDigest(durations: runs.flatMap(\.durations), keyframes: runs.flatMap { $0.keyframes ?? $0.sizes.map { _ in true } },
+                               samples: pictures + FragmentDigest.split(others, sizes: runs.dropFirst().flatMap(\.sizes)))
             }
             let time = first.frame.time
             let link = chain.link(digest, wallStartNanos: Int64(time.wallSeconds) * 1_000_000_000 + Int64(time.wallNanos),
                                   timescale: UInt32(FragmentedMP4.timescale))
-            scratch.append(contentsOf: FragmentedMP4.signatureBox(link))
+            tail.append(contentsOf: FragmentedMP4.signatureBox(link))
         }
-        try beforeWrite(scratch.count)
-        try writeAll(fd, scratch, path: partPath)
+        let fragmentBytes = header.count + pictures.reduce(0) { $0 + $1.count } + tail.count
+        try beforeWrite(fragmentBytes)
+        try writeAll(fd, path: partPath) { write in
+            header.withUnsafeBytes { head in tail.withUnsafeBytes { rest in write([head] + pictures + [rest]) } }
+        }
         if keepsOffsets {
             var offset = bytesWritten + header.count
             for entry in pending {
@@ -273,7 +281,7 @@ public final class MP4File {
                 offset += entry.frame.bytes.readableBytes
             }
         }
-        bytesWritten += scratch.count
+        bytesWritten += fragmentBytes
         frames += pending.count
         endTicks = end
         pending.removeAll(keepingCapacity: true)

@@ -40,15 +40,13 @@ public struct RecordingError: Error, CustomStringConvertible, Sendable {
 
 /// Writes all of `bytes` at the file's current offset.
 func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RecordingError) {
-    let failure: Int32 = bytes.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = retryingEINTR { Glibc.write(fd, raw.baseAddress! + done, raw.count - done) }
-            guard n > 0 else { return n == 0 ? EIO : errno }
-            done += n
-        }
-        return 0
-    }
+    try writeAll(fd, path: path) { write in bytes.withUnsafeBytes { write([$0]) } }
+}
+
+/// Writes all of the pieces `gather` hands to its argument (valid only inside `gather`), in order, at the file's current
+/// offset.
+func writeAll(_ fd: Int32, path: String, _ gather: ((([UnsafeRawBufferPointer]) -> Int32)) -> Int32) throws(RecordingError) {
+    let failure = gather { writeFully(fd, $0) }
     if failure != 0 { throw RecordingError(errno: failure, "write", path) }
 }
 
