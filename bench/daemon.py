@@ -2,8 +2,8 @@
 """What the whole daemon costs around its encoders, in one run, side by side for both recording codecs: the street clip
 re-timed to 720p30 plays through a file: camera, recording with RTSP on and nobody watching; the daemon's CPU per
 captured frame (the kernel's count over SECONDS) is divided by the bare encoder's on the same frames (`blackbox bench
---y4m`: one thread, nothing around it), both as a camera gives frames (at the clip's rate, out of the CPU's caches) and
-back to back with each frame just read (the encoder's best case, which no camera gives it); then its resident memory (anonymous and file-backed), the time from start to the
+--y4m`: one thread, nothing around it), both as a camera gives frames (at the clip's rate, out of the CPU's caches; run
+beside the daemon, over the same seconds, so that the machine's speed drifting does not move the ratio) and back to back with each frame just read (the encoder's best case, which no camera gives it); then its resident memory (anonymous and file-backed), the time from start to the
 first frame, and the memory again with five MJPEG viewers. With ROUNDS, all of it that many times, and each figure's
 median: this machine's figures for one binary move by ±10 % from run to run.
     python3 bench/daemon.py [SECONDS [ROUNDS]]        (BLACKBOX_BIN: the binary; default .build/release/blackbox; the
@@ -151,14 +151,24 @@ def bare_encoders(work, clip):
 
 def whole_daemon(work, clip, codec):
     """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, whole ÷
-    own encoder threads, the camera's thread ÷ the encoder threads, and with five MJPEG viewers (RSS, anonymous,
-    file-backed) for H.264, else None)."""
+    own encoder threads, the camera's thread ÷ the encoder threads, the bare encoder's CPU per frame as a camera gives
+    frames in the same seconds, and with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
     # A folder of its own each time: a recordings folder that has an account already prints no password.
     daemon = Daemon(pathlib.Path(tempfile.mkdtemp(dir=work)), clip, codec)
     try:
         time.sleep(5)
-        cpu, fps, own, cam = daemon.cpu_per_frame(SECONDS, codec)
-        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own, cam)
+        # The bare encoders run beside the daemon, paced as a camera gives frames, over the same seconds: this machine's
+        # speed moves by 10-30 % from minute to minute, which moved a ratio of two figures measured a minute apart as much.
+        # Together they take about a third of one of its cores.
+        bare = subprocess.Popen([BIN, "bench", "--y4m", str(clip), "--paced-only", "--paced-seconds", str(SECONDS)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            cpu, fps, own, cam = daemon.cpu_per_frame(SECONDS, codec)
+            beside = float(re.search(rf"{codec} ([0-9.]+) ms CPU/frame", bare.communicate(timeout=60)[0]).group(1)) / 1000
+        finally:
+            bare.kill()
+            bare.wait()
+        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own, cam, beside)
         viewed = None
         if codec == "h264":
             stop = threading.Event()
@@ -174,15 +184,16 @@ def whole_daemon(work, clip, codec):
 
 
 def ratios(bare, whole):
-    """(pipeline, daemon) ÷ (as a camera gives frames, back to back): four ratios of one round."""
-    (camera, b2b, pipeline), cpu = bare, whole[0]
-    return pipeline / camera, pipeline / b2b, cpu / camera, cpu / b2b
+    """The bench's pipeline ÷ its bare encoder (as a camera gives frames, back to back), the daemon ÷ the bare encoder
+    (as a camera gives frames, run beside it; back to back): four ratios of one round."""
+    (camera, b2b, pipeline), cpu, beside = bare, whole[0], whole[8]
+    return pipeline / camera, pipeline / b2b, cpu / beside, cpu / b2b
 
 
 def row(codec, bare, whole, four):
     """One codec's line of the table, with the ratios `four` (as `ratios` gives them)."""
-    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own, cam) = bare, whole[:8]
-    return (f"{codec:6}{camera * 1000:9.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:13.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own, cam, beside) = bare, whole[:9]
+    return (f"{codec:6}{beside * 1000:7.3f} / {camera * 1000:.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:10.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
             f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{cam:6.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
 
 
@@ -192,11 +203,12 @@ def main():
         clip = street_720p30(work)
         print(f"street clip 1280x720@30 (re-timed from 10 fps), file: camera, recording with RTSP on and idle, {SECONDS:.0f} s per codec"
               + (f", {ROUNDS} rounds (each: the bare encoders, then the daemon with each codec); the median of each figure last" if ROUNDS > 1 else ""))
-        print("bare encoder: as a camera gives frames (paced, from memory) / back to back, each frame just read; "
-              "ratios: whole ÷ bare, in the same order; own: the daemon ÷ its own encoder threads, in the same seconds; cam: the "
-              "camera's thread ÷ the encoder threads (the file: camera reads each frame with a CPU copy, which a camera's DMA does "
-              "not cost; the motion picture's scaling is there too)")
-        print(f"{'codec':6}{'bare encoder':>21}{'bench pipeline':>16}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'cam':>6}{'fps':>6}"
+        print("bare encoder: as a camera gives frames (paced, from memory) beside the daemon, in the same seconds / the same "
+              "alone, before / back to back, each frame just read; ratios: the bench's pipeline ÷ its bare encoder (alone / back "
+              "to back), the daemon ÷ the bare encoder (beside it / back to back); own: the daemon ÷ its own encoder threads, in "
+              "the same seconds; cam: the camera's thread ÷ the encoder threads (the file: camera reads each frame with a CPU "
+              "copy, which a camera's DMA does not cost; the motion picture's scaling is there too)")
+        print(f"{'codec':6}{'bare encoder':>25}{'bench pipeline':>15}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'cam':>6}{'fps':>6}"
               f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
         rounds = []
         for n in range(ROUNDS):
@@ -212,7 +224,7 @@ def main():
             print("median of the rounds (the ratios: the median of the rounds' ratios); each ratio's range below")
             for codec in ("mjpeg", "h264"):
                 bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
-                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(8))
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(9))
                 each = [ratios(r[0][codec], r[1][codec]) for r in rounds]
                 print(row(codec, bare, whole, [statistics.median(e[i] for e in each) for i in range(4)]))
                 spans = [f"{min(e[i] for e in each):.2f}–{max(e[i] for e in each):.2f}" for i in range(4)]

@@ -52,10 +52,14 @@ struct Bench: ParsableCommand {
     @Option(help: "x264 preset for --y4m.")
     var preset = "ultrafast"
 
+    @Flag(help: "With --y4m: only encode the clip as a camera gives frames, for --paced-seconds (bench/daemon.py runs this beside the daemon, so both meet the machine in the same seconds).")
+    var pacedOnly = false
+
     func validate() throws {
         guard (10...100_000).contains(frames) else { throw ValidationError("--frames \(frames) is out of range; allowed: 10 to 100000") }
         if let problem = CameraConfig.qualityRule.problem(quality, name: "--quality") { throw ValidationError(problem) }
         guard (0...600).contains(pacedSeconds) else { throw ValidationError("--paced-seconds \(pacedSeconds) is out of range; allowed: 0-600") }
+        if pacedOnly && (y4m == nil || pacedSeconds == 0) { throw ValidationError("--paced-only needs --y4m and --paced-seconds above 0") }
         if let workers, let problem = CameraConfig.workersRule.problem(workers, name: "--workers") { throw ValidationError(problem) }
         do { try Orientation.checkRotation(rotation, name: "--rotation") } catch { throw ValidationError(error.description) }
         _ = try parsedSizes()
@@ -73,7 +77,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let y4m {
-            return try CodecBench.run(path: y4m, output: output, quality: quality, preset: preset, pacedSeconds: pacedSeconds)
+            return try CodecBench.run(path: y4m, output: output, quality: quality, preset: preset, pacedSeconds: pacedSeconds, pacedOnly: pacedOnly)
         }
         guard let data = FileManager.default.contents(atPath: image) else {
             throw StartupError("cannot read image '\(image)'; give --image PATH to a JPEG photograph")

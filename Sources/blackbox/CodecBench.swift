@@ -11,8 +11,9 @@ import Recording
 /// `blackbox bench --y4m`: the two recording codecs on the same real frames, in one run.
 enum CodecBench {
     /// Encodes every frame of `path` with libjpeg-turbo and with x264, writes both as the recorder
-    /// would (into `output`), and prints CPU per frame, bytes per frame and per hour.
-    static func run(path: String, output: String, quality: Int, preset: String, pacedSeconds: Double) throws {
+    /// would (into `output`), and prints CPU per frame, bytes per frame and per hour; with `pacedOnly`, only the encoders
+    /// as a camera gives frames.
+    static func run(path: String, output: String, quality: Int, preset: String, pacedSeconds: Double, pacedOnly: Bool = false) throws {
         let reader: Y4MFile
         do {
             reader = try Y4MFile(path: path)
@@ -20,11 +21,15 @@ enum CodecBench {
             throw StartupError(error.description)
         }
         let (w, h, fps) = (reader.width, reader.height, reader.fps)
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let jpeg = try JPEGEncoder()
         var settings = H264Settings()
         settings.preset = preset
         settings.threads = 1  // CPU per frame of one core, comparable with one JPEG encode
+        if pacedOnly {
+            let paced = try asACameraGivesThem(path: path, width: w, height: h, fps: fps, quality: quality, settings: settings, seconds: pacedSeconds)
+            return paced.map { print(pacedLine($0, fps: fps)) } ?? ()
+        }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let jpeg = try JPEGEncoder()
         let x264 = try H264Encoder(width: w, height: h, fps: fps, keyframeInterval: fps * 2, settings: settings)
         var mjpegFile: MP4File?, h264File: MP4File?
         // The motion detector as the daemon runs it, on every frame here (the daemon analyses every 2nd).
@@ -83,10 +88,7 @@ enum CodecBench {
         print(String(format: "mjpeg  %.3f ms CPU/frame  %7.1f KiB/frame  %@", jpegCPU / n * 1000, Double(jpegBytes) / n / 1024, perHour(jpegBytes)))
         print(String(format: "h264   %.3f ms CPU/frame  %7.1f KiB/frame  %@", x264CPU / n * 1000, Double(h264Bytes) / n / 1024, perHour(h264Bytes)))
         print(String(format: "h264 / mjpeg: CPU %.2fx, bytes %.3fx", x264CPU / jpegCPU, Double(h264Bytes) / Double(jpegBytes)))
-        if let paced {
-            print(String(format: "as a camera gives them (%d frames at %d fps, each %d MB of frames after it was read): mjpeg %.3f ms CPU/frame, h264 %.3f ms CPU/frame",
-                         paced.frames, fps, ringBytes >> 20, paced.mjpeg * 1000, paced.h264 * 1000))
-        }
+        if let paced { print(pacedLine(paced, fps: fps)) }
         print("written: \(files.joined(separator: ", ")) (compare with the source: bench/codecs.sh prints SSIM)")
         print(String(format: "motion detector  %.3f ms CPU/analysed frame (%d px wide grey, scaling included), motion in %d of %d frames",
                      motionCPU / n * 1000, MotionSettings().width, motionActive, count))
@@ -110,6 +112,12 @@ enum CodecBench {
             let asACamera = paced.map { codec == .h264 ? $0.h264 : $0.mjpeg }
             print(fromCache + (asACamera.map { String(format: ", %.2fx the bare encode as a camera gives frames", cpu / $0) } ?? ""))
         }
+    }
+
+    /// The line that gives the encoders' CPU as a camera gives frames.
+    private static func pacedLine(_ paced: (frames: Int, mjpeg: Double, h264: Double), fps: Int) -> String {
+        String(format: "as a camera gives them (%d frames at %d fps, each %d MB of frames after it was read): mjpeg %.3f ms CPU/frame, h264 %.3f ms CPU/frame",
+               paced.frames, fps, ringBytes >> 20, paced.mjpeg * 1000, paced.h264 * 1000)
     }
 
     /// Bytes of frames read between a frame's read and its encode in `asACameraGivesThem`: more than a server's last-level cache.
