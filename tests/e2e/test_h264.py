@@ -79,6 +79,14 @@ def test_codec_bench_on_real_footage_writes_both_recordings(tmp_path):
         assert decodes_cleanly(path)
         stream, frames, _, _ = probe(path)
         assert len(frames) == 20 and stream["codec_name"] == codec
+    # Only the encoders as a camera gives frames (what bench/daemon.py runs beside the daemon): that line alone, no file.
+    r = subprocess.run([BINARY, "bench", "--y4m", str(y4m), "--output", str(tmp_path / "paced"), "--paced-only", "--paced-seconds", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("as a camera gives them (10 frames at 10 fps") and len(r.stdout.splitlines()) == 1, r.stdout
+    assert not (tmp_path / "paced").exists()
+    r = subprocess.run([BINARY, "bench", "--paced-only"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--paced-only needs --y4m and --paced-seconds above 0" in r.stderr, r.stderr
 
 
 def test_with_h264_recording_jpeg_is_made_only_while_someone_watches(start_daemon):
