@@ -4,6 +4,7 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -149,11 +150,15 @@ def small_disk():
 
 
 def usage(root):
+    """Bytes the files under `root` take on the disk now (links not followed)."""
     total = 0
     for dirpath, _, files in os.walk(root, followlinks=False):
         for f in files:
-            st = os.lstat(os.path.join(dirpath, f))
-            if not os.path.islink(os.path.join(dirpath, f)):
+            try:
+                st = os.lstat(os.path.join(dirpath, f))
+            except FileNotFoundError:
+                continue  # removed by the daemon's retention between the listing and this look: it takes no room now
+            if not stat.S_ISLNK(st.st_mode):
                 total += st.st_blocks * 512
     return total
 
