@@ -271,9 +271,8 @@ public final class MP4File {
         }
         let fragmentBytes = header.count + pictures.reduce(0) { $0 + $1.count } + tail.count
         try beforeWrite(fragmentBytes)
-        try writeAll(fd, path: partPath) { write in
-            header.withUnsafeBytes { head in tail.withUnsafeBytes { rest in write([head] + pictures + [rest]) } }
-        }
+        try checkWrite(header.withUnsafeBytes { head in tail.withUnsafeBytes { rest in writeFully(fd, [head] + pictures + [rest]) } },
+                       path: partPath)
         if keepsOffsets {
             var offset = bytesWritten + header.count
             for entry in pending {

@@ -40,13 +40,11 @@ public struct RecordingError: Error, CustomStringConvertible, Sendable {
 
 /// Writes all of `bytes` at the file's current offset.
 func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RecordingError) {
-    try writeAll(fd, path: path) { write in bytes.withUnsafeBytes { write([$0]) } }
+    try checkWrite(bytes.withUnsafeBytes { writeFully(fd, [$0]) }, path: path)
 }
 
-/// Writes all of the pieces `gather` hands to its argument (valid only inside `gather`), in order, at the file's current
-/// offset.
-func writeAll(_ fd: Int32, path: String, _ gather: ((([UnsafeRawBufferPointer]) -> Int32)) -> Int32) throws(RecordingError) {
-    let failure = gather { writeFully(fd, $0) }
+/// Throws what `writeFully` returned (0 or an errno) as a write error on `path`.
+func checkWrite(_ failure: Int32, path: String) throws(RecordingError) {
     if failure != 0 { throw RecordingError(errno: failure, "write", path) }
 }
 

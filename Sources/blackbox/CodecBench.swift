@@ -25,8 +25,10 @@ enum CodecBench {
         settings.preset = preset
         settings.threads = 1  // CPU per frame of one core, comparable with one JPEG encode
         if pacedOnly {
-            let paced = try asACameraGivesThem(path: path, width: w, height: h, fps: fps, quality: quality, settings: settings, seconds: pacedSeconds)
-            return paced.map { print(pacedLine($0, fps: fps)) } ?? ()
+            if let paced = try asACameraGivesThem(path: path, width: w, height: h, fps: fps, quality: quality, settings: settings, seconds: pacedSeconds) {
+                print(pacedLine(paced, fps: fps))
+            }
+            return
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let jpeg = try JPEGEncoder()

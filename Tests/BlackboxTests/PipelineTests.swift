@@ -1,5 +1,6 @@
 import Cameras
 import Capture
+import Evidence
 @testable import Encoding
 import FrameBus
 import Frames
@@ -135,23 +136,10 @@ struct SystemCallTests {
         defer { close(fd); unlink(path) }
         // 2500 pieces of 0 to 12 bytes, each byte its piece's number: a piece skipped, repeated or cut shows.
         let pieces = (0..<2500).map { i in [UInt8](repeating: UInt8(i % 251), count: i % 13) }
-        let failure = withPieces(pieces) { writeFully(fd, $0) }
+        let failure = pieces.flatMap { $0 }.withUnsafeBytes { writeFully(fd, FragmentDigest.split($0, sizes: pieces.map(\.count))) }
         #expect(failure == 0)
         let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(written == pieces.flatMap { $0 })
-    }
-
-    /// Calls `body` with raw views of all of `arrays`.
-    private func withPieces<T>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> T) -> T {
-        // One copy in one allocation, so every view stays valid for the call.
-        let joined = arrays.flatMap { $0 }
-        return joined.withUnsafeBytes { all in
-            var offset = 0
-            return body(arrays.map { piece in
-                defer { offset += piece.count }
-                return UnsafeRawBufferPointer(rebasing: all[offset..<offset + piece.count])
-            })
-        }
     }
 }
 

@@ -100,11 +100,9 @@ def drive(tmp_path_factory):
         end = time.time()
         span = (route.sent[0][0] - 0.5, end + 1)
         # The files hold a report once the fragment it falls in is written (about a second later, more on a busy machine).
-        wait_for(lambda: last_recorded(d, span) >= route.sent[-1][0] - 0.5, 10, "the drive's last report in the files")
-        q = urllib.parse.urlencode({"camera": "front", "from": iso(span[0]), "to": iso(span[1])})
-        code, _, body = get(d, "/api/track?" + q)
-        assert code == 200, body
-        seen["geojson"] = json.loads(body)
+        wait_for(lambda: max(track(d, span)["properties"]["epochs"], default=0) >= route.sent[-1][0] - 0.5, 10,
+                 "the drive's last report in the files")
+        seen["geojson"] = track(d, span)
         code, _, seen["gpx"] = get(d, "/api/export?" + urllib.parse.urlencode({"camera": "front", "start": iso(span[0]), "end": iso(span[1]),
                                                                            "format": "gpx"}))
         assert code == 200, seen["gpx"]
@@ -130,11 +128,11 @@ def drive(tmp_path_factory):
     return root, route, span, seen
 
 
-def last_recorded(d, span):
-    """The time of the last GPS report the recordings hold in `span` (0 when none)."""
+def track(d, span):
+    """The GPS track the recordings hold in `span`, as the daemon's GeoJSON."""
     code, _, body = get(d, "/api/track?" + urllib.parse.urlencode({"camera": "front", "from": iso(span[0]), "to": iso(span[1])}))
     assert code == 200, body
-    return max(json.loads(body)["properties"]["epochs"], default=0)
+    return json.loads(body)
 
 
 def test_the_picture_shows_speed_and_heading_within_a_second_of_each_change(drive):
