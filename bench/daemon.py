@@ -107,18 +107,51 @@ class Daemon:
         """CPU seconds the daemon's threads named `prefix`… have used."""
         return thread_cpu_seconds(self.proc.pid, lambda name: name.startswith(prefix))
 
+    def written(self):
+        """Bytes the daemon has passed to write() and its kin so far (files and sockets)."""
+        return int(re.search(r"^wchar: (\d+)", open(f"/proc/{self.proc.pid}/io").read(), re.M).group(1))
+
     def cpu_per_frame(self, seconds, codec):
         """CPU seconds per captured frame over `seconds`, the frames per second captured, the whole daemon's CPU ÷ its
         own encoder threads' (JPEG: enc-*, H.264: h264-*) over the same seconds (measured at once, so the machine's speed
-        drifting between runs does not move it), and the camera's thread's (cap-*) ÷ the encoder threads' likewise."""
+        drifting between runs does not move it), the camera's thread's (cap-*) and the recorder's (rec-*) ÷ the encoder
+        threads' likewise, and the bytes written per frame."""
         encoder = "enc-" if codec == "mjpeg" else "h264-"
-        cpu0, enc0, cam0 = cpu_seconds(self.proc.pid), self.threads_cpu(encoder), self.threads_cpu("cap-")
-        frames0, t0 = self.captured(), time.monotonic()
+        def sample():
+            return (cpu_seconds(self.proc.pid), self.threads_cpu(encoder), self.threads_cpu("cap-"), self.threads_cpu("rec-"),
+                    self.written(), self.captured())
+        before, t0 = sample(), time.monotonic()
         time.sleep(seconds)
-        cpu, enc, cam = cpu_seconds(self.proc.pid) - cpu0, self.threads_cpu(encoder) - enc0, self.threads_cpu("cap-") - cam0
-        frames, wall = self.captured() - frames0, time.monotonic() - t0
-        nan = float("nan")
-        return cpu / max(1, frames), frames / wall, cpu / enc if enc > 0 else nan, cam / enc if enc > 0 else nan
+        cpu, enc, cam, rec, written, frames = (b - a for a, b in zip(before, sample()))
+        wall, frames, nan = time.monotonic() - t0, max(1, frames), float("nan")
+        return (cpu / frames, frames / wall, cpu / enc if enc > 0 else nan, cam / enc if enc > 0 else nan,
+                rec / enc if enc > 0 else nan, written / frames)
+
+    def recorder_cpu(self):
+        """CPU seconds the recorder's threads (rec-*) have used, to the nanosecond (the scheduler's count: a few MB of
+        H.264 cost the recorder less than the 10 ms tick that /proc's stat counts in)."""
+        total = 0
+        for task in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().startswith("rec-"):
+                    total += int((task / "schedstat").read_text().split()[0])
+            except OSError:
+                pass
+        return total / 1e9
+
+    def recorder_beside_plain_writer(self, folder, seconds):
+        """CPU seconds per byte written of the recorder's thread (rec-*) over `seconds`, and the CPU seconds per byte of a
+        plain writer of as many bytes a second beside it (`plain_writer`), over the same seconds."""
+        written0, t0 = self.written(), time.monotonic()
+        time.sleep(2)
+        rate = (self.written() - written0) / (time.monotonic() - t0)
+        plain = []
+        writer = threading.Thread(target=plain_writer, args=(folder, rate, int(seconds), plain))
+        rec0, written0 = self.recorder_cpu(), self.written()
+        writer.start()
+        writer.join()
+        rec, written = self.recorder_cpu() - rec0, self.written() - written0
+        return rec / max(1, written), plain[0] if plain else float("nan")
 
     def stop(self):
         self.proc.terminate()
@@ -131,6 +164,26 @@ def street_720p30(folder):
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(CLIP), "-vf", "setpts=N/30/TB,scale=1280:720", "-r", "30", "-frames:v", "300",
                     "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(clip)], check=True)
     return clip
+
+
+def plain_writer(folder, rate, seconds, out):
+    """Writes `rate` bytes each second into a new file in `folder` for `seconds`, each piece fdatasync'd, as the recorder
+    writes a fragment a second, and puts the CPU seconds it took per byte into `out`: what appending to files costs
+    this machine in those seconds, whoever writes (on a VM whose host backs the guest's memory only when first touched it
+    moves from minute to minute, and is far above what the same write costs on a Pi)."""
+    piece, path = os.urandom(max(4096, int(rate))), folder / "plain-writer"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        t, pieces, began = time.thread_time(), 0, time.monotonic()
+        while pieces < seconds:
+            os.write(fd, piece)
+            os.fdatasync(fd)
+            pieces += 1
+            time.sleep(max(0.0, began + pieces - time.monotonic()))
+        out.append((time.thread_time() - t) / (pieces * len(piece)))
+    finally:
+        os.close(fd)
+        os.unlink(path)
 
 
 def watch_mjpeg(daemon, stop):
@@ -152,9 +205,12 @@ def bare_encoders(work, clip):
 def whole_daemon(work, clip, codec):
     """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, whole ÷
     own encoder threads, the camera's thread ÷ the encoder threads, the bare encoder's CPU per frame as a camera gives
-    frames in the same seconds, and with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
+    frames in the same seconds, the recorder's thread ÷ the encoder threads, the bytes written per frame, the recorder's thread's CPU seconds per byte written and a plain writer's beside it (after
+    the rest, so that its writes do not weigh on the figures above), and with five MJPEG viewers (RSS, anonymous,
+    file-backed) for H.264, else None)."""
     # A folder of its own each time: a recordings folder that has an account already prints no password.
-    daemon = Daemon(pathlib.Path(tempfile.mkdtemp(dir=work)), clip, codec)
+    folder = pathlib.Path(tempfile.mkdtemp(dir=work))
+    daemon = Daemon(folder, clip, codec)
     try:
         time.sleep(5)
         # The bare encoders run beside the daemon, paced as a camera gives frames, over the same seconds: this machine's
@@ -163,12 +219,13 @@ def whole_daemon(work, clip, codec):
         bare = subprocess.Popen([BIN, "bench", "--y4m", str(clip), "--paced-only", "--paced-seconds", str(SECONDS)],
                                 stdout=subprocess.PIPE, text=True)
         try:
-            cpu, fps, own, cam = daemon.cpu_per_frame(SECONDS, codec)
+            cpu, fps, own, cam, rec, written = daemon.cpu_per_frame(SECONDS, codec)
             beside = float(re.search(rf"{codec} ([0-9.]+) ms CPU/frame", bare.communicate(timeout=60)[0]).group(1)) / 1000
         finally:
             bare.kill()
             bare.wait()
-        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own, cam, beside)
+        figures = (cpu, fps, *memory(daemon.proc.pid), daemon.first_frame, own, cam, beside, rec, written,
+                   *daemon.recorder_beside_plain_writer(folder, max(5, SECONDS / 2)))
         viewed = None
         if codec == "h264":
             stop = threading.Event()
@@ -191,10 +248,11 @@ def ratios(bare, whole):
 
 
 def row(codec, bare, whole, four):
-    """One codec's line of the table, with the ratios `four` (as `ratios` gives them)."""
-    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own, cam, beside) = bare, whole[:9]
+    """One codec's line of the table, with the ratios `four` (as `ratios` gives them) and the rest of the figures."""
+    (camera, b2b, pipeline), (cpu, fps, rss, anon, file, first, own, cam, beside, rec) = bare, whole[:10]
     return (f"{codec:6}{beside * 1000:7.3f} / {camera * 1000:.3f} / {b2b * 1000:.3f} ms{pipeline * 1000:10.3f} ms{four[0]:6.2f} /{four[1]:5.2f}"
-            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{cam:6.2f}{fps:6.1f}{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
+            f"{cpu * 1000:9.3f} ms{four[2]:6.2f} /{four[3]:5.2f}{own:6.2f}{cam:6.2f}{rec:6.2f}{fps:6.1f}"
+            f"{rss:8.1f}{anon:6.1f}{file:6.1f}{first * 1000:10.0f} ms")
 
 
 def main():
@@ -207,8 +265,9 @@ def main():
               "alone, before / back to back, each frame just read; ratios: the bench's pipeline ÷ its bare encoder (alone / back "
               "to back), the daemon ÷ the bare encoder (beside it / back to back); own: the daemon ÷ its own encoder threads, in "
               "the same seconds; cam: the camera's thread ÷ the encoder threads (the file: camera reads each frame with a CPU "
-              "copy, which a camera's DMA does not cost; the motion picture's scaling is there too)")
-        print(f"{'codec':6}{'bare encoder':>25}{'bench pipeline':>15}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'cam':>6}{'fps':>6}"
+              "copy, which a camera's DMA does not cost; the motion picture's scaling is there too); rec: the recorder's "
+              "thread likewise (hashing and writing the recordings)")
+        print(f"{'codec':6}{'bare encoder':>25}{'bench pipeline':>15}{'ratios':>12}{'daemon':>12}{'ratios':>12}{'own':>6}{'cam':>6}{'rec':>6}{'fps':>6}"
               f"{'RSS MB':>8}{'anon':>6}{'file':>6}{'first frame':>13}")
         rounds = []
         for n in range(ROUNDS):
@@ -216,19 +275,24 @@ def main():
             whole = {codec: whole_daemon(work, clip, codec) for codec in ("mjpeg", "h264")}
             rounds.append((bare, whole))
             for codec in ("mjpeg", "h264"):
-                print(("" if ROUNDS == 1 else f"round {n + 1}: ") + row(codec, bare[codec], whole[codec], ratios(bare[codec], whole[codec])),
-                      flush=True)
+                print(("" if ROUNDS == 1 else f"round {n + 1}: ")
+                      + row(codec, bare[codec], whole[codec], ratios(bare[codec], whole[codec])), flush=True)
         if ROUNDS > 1:
             # Each figure's median over the rounds, and each ratio's: a ratio of two medians would pair figures of
             # different rounds.
             print("median of the rounds (the ratios: the median of the rounds' ratios); each ratio's range below")
             for codec in ("mjpeg", "h264"):
                 bare = tuple(statistics.median(r[0][codec][i] for r in rounds) for i in range(3))
-                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(9))
+                whole = tuple(statistics.median(r[1][codec][i] for r in rounds) for i in range(10))
                 each = [ratios(r[0][codec], r[1][codec]) for r in rounds]
                 print(row(codec, bare, whole, [statistics.median(e[i] for e in each) for i in range(4)]))
                 spans = [f"{min(e[i] for e in each):.2f}–{max(e[i] for e in each):.2f}" for i in range(4)]
                 print(f"{'':6}ranges: bench pipeline {spans[0]} / {spans[1]}, daemon {spans[2]} / {spans[3]}")
+        for codec, name in (("mjpeg", "MJPEG"), ("h264", "H.264")):
+            recorder = statistics.median(r[1][codec][11] for r in rounds)
+            print(f"recording {name} the daemon wrote {statistics.median(r[1][codec][10] for r in rounds) / 1e3:.1f} KB per frame "
+                  f"(recordings, sockets, logs); its recorder's thread took {recorder * 1e9:.2f} ms of CPU per MB (hashing included), "
+                  f"a plain writer of as many bytes a second beside it {statistics.median(r[1][codec][12] for r in rounds) * 1e9:.2f} ms (both over the same seconds, after the figures above)")
         viewed = [r[1]["h264"][-1] for r in rounds]
         rss, anon, file = (statistics.median(v[i] for v in viewed) for i in range(3))
         print(f"h264 with 5 MJPEG viewers: RSS {rss:.1f} MB (anonymous {anon:.1f}, file-backed {file:.1f})")
