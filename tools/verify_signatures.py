@@ -113,6 +113,8 @@ def read_file(path):
             fragments[-1]["trim"] = {"first_kept": first_kept, "original": original, "rows": rows, "hashes": hashes}
             fragments[-1]["link"] = raw[13 + 41 * removed:]
             valid_end = end
+        elif kind in ("free", "skip") and valid_end == start:
+            valid_end = end  # padding right after what is valid (the recorder pads each fragment to whole blocks)
     return creation, fragments, len(data) - valid_end
 
 

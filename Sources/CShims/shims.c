@@ -142,3 +142,7 @@ void blackbox_each_readonly_segment(void (*fn)(uintptr_t start, uintptr_t end, v
     struct readonly_walk walk = { fn, ctx, (uintptr_t)sysconf(_SC_PAGESIZE) };
     dl_iterate_phdr(readonly_segments_of, &walk);
 }
+
+int blackbox_open_direct(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}

@@ -321,6 +321,13 @@ public enum FragmentedMP4 {
     /// (3cbf6ca2-c657-4df8-b63b-73146a3fffb8).
     public static let trimmedSignatureUUID: [UInt8] = [0x3C, 0xBF, 0x6C, 0xA2, 0xC6, 0x57, 0x4D, 0xF8, 0xB6, 0x3B, 0x73, 0x14, 0x6A, 0x3F, 0xFF, 0xB8]
 
+    /// Makes `space` (at least 8 bytes, zeroed) one `free` box: padding that every reader skips.
+    static func freeBox(_ space: UnsafeMutableRawBufferPointer) {
+        precondition(space.count >= 8, "a free box takes 8 bytes at least")
+        withUnsafeBytes(of: UInt32(space.count).bigEndian) { space.copyMemory(from: $0) }
+        UnsafeMutableRawBufferPointer(rebasing: space[4..<8]).copyBytes(from: Array("free".utf8))
+    }
+
     /// The `uuid` box carrying `link`.
     static func signatureBox(_ link: ChainLink) -> [UInt8] {
         uuidBox(signatureUUID, link.encoded)

@@ -77,6 +77,8 @@ public final class MP4File {
     /// The fragment's bytes after its pictures: sound, metadata, the signature box (kept for its capacity).
     private var tail: [UInt8] = []
     private var fragmentsSinceSync = 0
+    /// Fragments go past the page cache where the file system allows (see `DirectAppender`), each padded to whole blocks.
+    private var direct: DirectAppender?
     private(set) var bytesWritten = 0
     private(set) var frames = 0
     private(set) var endTicks: UInt64 = 0
@@ -134,9 +136,13 @@ public final class MP4File {
                                                     comment: comment)
         durationFieldOffset = offset
         do {
-            try beforeWrite(bytes.count)
-            try writeAll(fd, bytes, path: partPath)
-            bytesWritten = bytes.count
+            // The init section ends on a block boundary, where direct appends begin.
+            var padded = bytes + [UInt8](repeating: 0, count: DirectAppender.padding(after: bytes.count, minimum: 8))
+            padded.withUnsafeMutableBytes { FragmentedMP4.freeBox(UnsafeMutableRawBufferPointer(rebasing: $0[bytes.count...])) }
+            try beforeWrite(padded.count)
+            try writeAll(fd, padded, path: partPath)
+            bytesWritten = padded.count
+            direct = DirectAppender(path: partPath, offset: padded.count)
             if sync != .never { _ = fdatasync(fd) }
             syncDirectory(directory)
         } catch {
@@ -269,10 +275,14 @@ public final class MP4File {
                                   timescale: UInt32(FragmentedMP4.timescale))
             tail.append(contentsOf: FragmentedMP4.signatureBox(link))
         }
-        let fragmentBytes = header.count + pictures.reduce(0) { $0 + $1.count } + tail.count
+        let content = header.count + pictures.reduce(0) { $0 + $1.count } + tail.count
+        let padding = direct == nil ? 0 : DirectAppender.padding(after: content, minimum: 8)
+        let fragmentBytes = content + padding
         try beforeWrite(fragmentBytes)
-        try checkWrite(header.withUnsafeBytes { head in tail.withUnsafeBytes { rest in writeFully(fd, [head] + pictures + [rest]) } },
-                       path: partPath)
+        try checkWrite(header.withUnsafeBytes { head in tail.withUnsafeBytes { rest in
+            let pieces = [head] + pictures + [rest]
+            return direct.map { $0.append(pieces, padding: padding, pad: FragmentedMP4.freeBox) } ?? writeFully(fd, pieces)
+        } }, path: partPath)
         if keepsOffsets {
             var offset = bytesWritten + header.count
             for entry in pending {
@@ -304,7 +314,7 @@ public final class MP4File {
 
     /// Writes what is pending, records the duration, syncs, closes and renames to the final name.
     public func finish() throws(RecordingError) -> String {
-        defer { close(fd) }
+        defer { close(fd); direct = nil }
         try flush(final: true)
         try MP4File.writeDuration(fd: fd, at: durationFieldOffset, ticks: endTicks, timescale: FragmentedMP4.timescale, path: partPath)
         guard fdatasync(fd) == 0 else { throw RecordingError(errno: errno, "fdatasync", partPath) }
@@ -315,6 +325,7 @@ public final class MP4File {
     /// Closes without finishing (after a write error); start-up recovery will repair the `.part`.
     func abandon() {
         close(fd)
+        direct = nil
     }
 
     /// Patches the mehd fragment duration (movie timescale, ms).

@@ -229,6 +229,9 @@ public enum MP4Reader {
                         scan.validEnd = end
                     }
                 }
+            case "free", "skip":
+                // Padding (the recorder pads each fragment to whole blocks) right after what is valid is valid too.
+                if scan.validEnd == offset { scan.validEnd = end }
             default:
                 break
             }

@@ -26,6 +26,9 @@ int blackbox_clock_synchronised(void);
 /// listed is unloaded while `fn` runs.
 void blackbox_each_readonly_segment(void (*fn)(uintptr_t start, uintptr_t end, void *ctx), void *ctx);
 
+/// Opens `path` for writing past the page cache (O_DIRECT, which Swift's Glibc omits); -1 and errno on failure.
+int blackbox_open_direct(const char *path);
+
 /// pipe2(fds, O_CLOEXEC) (a GNU call Swift's Glibc does not show).
 int blackbox_pipe_cloexec(int fds[2]);
 
