@@ -141,6 +141,34 @@ struct SystemCallTests {
         let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(written == pieces.flatMap { $0 })
     }
+
+    @Test("direct appends land at the file's end in whole blocks: the pieces in order, then the padding as filled")
+    func directAppend() throws {
+        // In the package's build folder, on disk: tmpfs (where /tmp may be) refuses O_DIRECT.
+        var template = Array((FileManager.default.currentDirectoryPath + "/.build/direct-append-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        let path = String(cString: template)
+        defer { close(fd); unlink(path) }
+        let start = [UInt8](repeating: 7, count: DirectAppender.block)
+        #expect(write(fd, start, start.count) == start.count)
+        let appender = try #require(DirectAppender(path: path, offset: start.count))
+        var expected = start
+        // Two appends of 5000 and 3 bytes in three pieces, each byte its piece's number, padded to blocks with 0xEE.
+        for sizes in [[1000, 0, 4000], [1, 1, 1]] {
+            let pieces = sizes.enumerated().map { i, n in [UInt8](repeating: UInt8(i + 1), count: n) }
+            let count = sizes.reduce(0, +)
+            let padding = DirectAppender.padding(after: count, minimum: 8)
+            #expect(padding >= 8 && (count + padding) % DirectAppender.block == 0)
+            let failure = pieces.flatMap { $0 }.withUnsafeBytes {
+                appender.append(FragmentDigest.split($0, sizes: sizes), padding: padding) { $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
+            }
+            #expect(failure == 0)
+            expected += pieces.flatMap { $0 } + [UInt8](repeating: 0xEE, count: padding)
+        }
+        #expect(appender.offset == expected.count)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
 }
 
 @Suite("Mapped code", .serialized)
