@@ -205,9 +205,9 @@ def bare_encoders(work, clip):
 def whole_daemon(work, clip, codec):
     """The daemon recording `codec`: (CPU seconds per frame, fps, RSS, anonymous, file-backed MB, first frame seconds, whole ÷
     own encoder threads, the camera's thread ÷ the encoder threads, the bare encoder's CPU per frame as a camera gives
-    frames in the same seconds, the recorder's thread ÷ the encoder threads, the bytes written per frame, the recorder's thread's CPU seconds per byte written and a plain writer's beside it (after
-    the rest, so that its writes do not weigh on the figures above), and with five MJPEG viewers (RSS, anonymous,
-    file-backed) for H.264, else None)."""
+    frames in the same seconds, the recorder's thread ÷ the encoder threads, the bytes written per frame, the recorder's
+    thread's CPU seconds per byte written and a plain writer's beside it (after the rest, so that its writes do not weigh
+    on the figures above), and with five MJPEG viewers (RSS, anonymous, file-backed) for H.264, else None)."""
     # A folder of its own each time: a recordings folder that has an account already prints no password.
     folder = pathlib.Path(tempfile.mkdtemp(dir=work))
     daemon = Daemon(folder, clip, codec)
