@@ -3,13 +3,13 @@ sensor noise and a sudden change of light start none, and `motion` mode records 
 import json
 import pathlib
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from conftest import BINARY, Daemon
+from helpers import timeline
 from test_recording import finished, wait_for
 
 CLIP = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "street_768x576_10fps.avi"
@@ -135,11 +135,8 @@ def test_walkers_in_the_street_clip_start_motion_clips(tmp_path):
         wait_for(lambda: motion_status(d)["motion"]["events"] >= 1, 20, "a motion event")
         status = motion_status(d)
         assert status["motion"]["dropped"] == 0 and status["recordMode"] == "motion"
-        day = time.strftime("%Y-%m-%d")
-
         def events():
-            with urllib.request.urlopen(d.base + f"/api/timeline?camera=front&day={day}", timeout=10) as r:
-                return json.loads(r.read())["events"]
+            return timeline(d)["events"]
 
         # The clip shows on the timeline, marked as motion, once its first fragment is written.
         wait_for(events, 15, "the motion clip on the timeline")
