@@ -48,7 +48,8 @@ pid=$!
 # Recovery runs before recording starts; one new segment shows the daemon recording on the repaired disk.
 for _ in $(seq 600); do grep -q "segment finished" /run/tmp/daemon.log && break; sleep 0.1; done
 # The twelve hours around now, not today's day: a run across midnight would leave out what came before it.
-span="from=$(date -u -d "@$(($(date +%s) - 21600))" +%FT%TZ)&to=$(date -u -d "@$(($(date +%s) + 21600))" +%FT%TZ)"
+now=$(date +%s)
+span="from=$(date -u -d "@$((now - 21600))" +%FT%TZ)&to=$(date -u -d "@$((now + 21600))" +%FT%TZ)"
 echo "TIMELINE $(api "http://127.0.0.1:8089/api/timeline?camera=front&$span")"
 kill -TERM "$pid"
 wait "$pid"
